@@ -1,0 +1,1 @@
+"""Five-point similarity alignment to the ArcFace template, batched warps."""

@@ -1,0 +1,1 @@
+"""Training-free video back-ends v1-v9 and score normalisation."""

@@ -1,0 +1,1 @@
+"""Benchmarks (not timed tests); results are recorded in the README."""

@@ -1,0 +1,1 @@
+"""Linear logistic-regression calibration and greedy fusion."""

@@ -1,0 +1,1 @@
+"""Face detectors (RetinaFace in torch, SCRFD, ...) with batched inference and NMS."""

@@ -1,0 +1,1 @@
+"""Face recognizers behind one Embedder interface, registered by name."""

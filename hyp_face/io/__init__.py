@@ -1,0 +1,1 @@
+"""Kaldi-style data directories, scp tables and the HDF5 embedding store."""

@@ -1,0 +1,208 @@
+"""The embedding store: HDF5 files indexed by Kaldi ``embed.scp`` lists.
+
+Layout (compatible with the original recipe's readers):
+
+* ``embed.scp``: ``<key> <absolute path of embed.J.h5>``, one line per video;
+* in the HDF5 file, one float32 dataset of shape (N, D) per key, at the path ``key``
+  (keys containing ``/`` become nested groups, as JANUS ids do in the original);
+* per-face metadata in the same file, under ``/__faces__/<key>/``: ``frame`` (int64), ``time`` (float64,
+  seconds), ``box`` (float32 x1 y1 x2 y2), ``score`` (float32) and ``landmarks`` (float32, 5 x 2);
+* the dataset attribute ``status`` is ``"ok"`` or the reason why a video yielded no face (e.g. a decode error).
+
+Files are written to a temporary name and renamed when complete, so a reader never sees a half file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import h5py
+import numpy as np
+
+from .table import TableError, atomic_write, read_scp
+
+META_ROOT = "__faces__"
+STATUS_OK = "ok"
+
+
+class StoreError(KeyError):
+    """A missing or unreadable entry; the message names the file and the key."""
+
+    def __str__(self) -> str:  # KeyError quotes its message otherwise
+        return str(self.args[0])
+
+
+@dataclass
+class FaceMeta:
+    """Per-face metadata, one row per embedding."""
+
+    frame: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    time: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    box: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    score: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    landmarks: np.ndarray = field(default_factory=lambda: np.zeros((0, 5, 2), np.float32))
+
+    FIELDS = ("frame", "time", "box", "score", "landmarks")
+    DTYPES = (np.int64, np.float64, np.float32, np.float32, np.float32)
+
+    def __post_init__(self) -> None:
+        for name, dtype in zip(self.FIELDS, self.DTYPES):
+            setattr(self, name, np.asarray(getattr(self, name), dtype=dtype))
+        self.box = self.box.reshape(-1, 4)
+        self.landmarks = self.landmarks.reshape(-1, 5, 2)
+        n = {len(getattr(self, name)) for name in self.FIELDS}
+        if len(n) != 1:
+            raise ValueError(f"FaceMeta fields have different lengths: {n}")
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @classmethod
+    def concat(cls, metas: Iterable["FaceMeta"]) -> "FaceMeta":
+        metas = list(metas)
+        if not metas:
+            return cls()
+        return cls(*(np.concatenate([getattr(m, name) for m in metas]) for name in cls.FIELDS))
+
+    def select(self, index: np.ndarray) -> "FaceMeta":
+        return FaceMeta(*(getattr(self, name)[index] for name in self.FIELDS))
+
+
+class EmbedWriter:
+    """Writes ``<prefix>.h5`` and ``<prefix>.scp``; both appear atomically on :meth:`close`.
+
+    Use as a context manager; on an exception nothing is left behind.
+    """
+
+    def __init__(self, prefix: str | os.PathLike):
+        prefix = Path(prefix).absolute()
+        prefix.parent.mkdir(parents=True, exist_ok=True)
+        self.h5_path = prefix.with_name(prefix.name + ".h5")
+        self.scp_path = prefix.with_name(prefix.name + ".scp")
+        self._tmp = self.h5_path.with_name(f".{self.h5_path.name}.{os.getpid()}.tmp")
+        self._h5 = h5py.File(self._tmp, "w")
+        self._keys: list[str] = []
+
+    def write(self, key: str, embeds: np.ndarray, meta: FaceMeta | None = None, status: str = STATUS_OK) -> None:
+        """Store the (N, D) embeddings of one video, its per-face metadata and its status."""
+        embeds = np.asarray(embeds, dtype=np.float32)
+        if embeds.ndim != 2:
+            raise ValueError(f"{key}: embeddings must be 2-D (N, D), got shape {embeds.shape}")
+        meta = meta if meta is not None else FaceMeta(frame=np.full(len(embeds), -1))
+        if len(meta) != len(embeds):
+            raise ValueError(f"{key}: {len(embeds)} embeddings but {len(meta)} metadata rows")
+        if key in self._keys:
+            raise ValueError(f"{key}: written twice to {self.h5_path}")
+        try:
+            ds = self._h5.create_dataset(key, data=embeds)
+            ds.attrs["status"] = status
+            group = self._h5.create_group(f"{META_ROOT}/{key}")
+            for name in FaceMeta.FIELDS:
+                group.create_dataset(name, data=getattr(meta, name))
+        except (ValueError, TypeError) as e:  # h5py raises these on name clashes
+            raise ValueError(f"{self.h5_path}: cannot store key {key!r}: {e}") from e
+        self._keys.append(key)
+
+    def close(self) -> None:
+        self._h5.close()
+        os.replace(self._tmp, self.h5_path)
+        with atomic_write(self.scp_path) as f:
+            for key in sorted(self._keys):
+                f.write(f"{key} {self.h5_path}\n")
+
+    def abort(self) -> None:
+        self._h5.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "EmbedWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class EmbedReader:
+    """Random access to the embeddings listed in an ``embed.scp``."""
+
+    def __init__(self, scp_path: str | os.PathLike):
+        self.scp_path = str(scp_path)
+        self._index = read_scp(scp_path)
+        self._files: dict[str, h5py.File] = {}
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._index
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def _file(self, key: str) -> h5py.File:
+        if key not in self._index:
+            raise StoreError(f"{self.scp_path}: key {key!r} is not listed")
+        path = self._index[key]
+        if path not in self._files:
+            try:
+                self._files[path] = h5py.File(path, "r")
+            except OSError as e:
+                raise StoreError(f"{path} (listed for key {key!r} in {self.scp_path}): cannot open: {e}") from e
+        return self._files[path]
+
+    def _dataset(self, key: str) -> h5py.Dataset:
+        h5 = self._file(key)
+        ds = h5.get(key)
+        if not isinstance(ds, h5py.Dataset):
+            raise StoreError(f"{h5.filename}: no dataset for key {key!r}")
+        return ds
+
+    def read(self, key: str) -> np.ndarray:
+        """The (N, D) float32 embeddings of ``key``."""
+        ds = self._dataset(key)
+        if ds.ndim != 2:
+            raise StoreError(f"{ds.file.filename}: key {key!r} has shape {ds.shape}, expected (N, D)")
+        return ds[()].astype(np.float32, copy=False)
+
+    def status(self, key: str) -> str:
+        return str(self._dataset(key).attrs.get("status", STATUS_OK))
+
+    def read_meta(self, key: str) -> FaceMeta:
+        """Per-face metadata of ``key`` (frame indices -1 when the file predates metadata)."""
+        h5 = self._file(key)
+        group = h5.get(f"{META_ROOT}/{key}")
+        if group is None:
+            return FaceMeta(frame=np.full(len(self._dataset(key)), -1))
+        return FaceMeta(*(group[name][()] for name in FaceMeta.FIELDS))
+
+    def close(self) -> None:
+        for h5 in self._files.values():
+            h5.close()
+        self._files.clear()
+
+    def __enter__(self) -> "EmbedReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def merge_scps(parts: Iterable[str | os.PathLike], out: str | os.PathLike) -> int:
+    """Concatenate ``embed.J.scp`` files into ``out`` (sorted by key); duplicate keys are an error."""
+    merged: dict[str, str] = {}
+    origin: dict[str, str] = {}
+    for part in parts:
+        for key, value in read_scp(part).items():
+            if key in merged:
+                raise TableError(part, 0, f"key {key!r} already listed in {origin[key]}")
+            merged[key] = value
+            origin[key] = str(part)
+    with atomic_write(out) as f:
+        for key in sorted(merged):
+            f.write(f"{key} {merged[key]}\n")
+    return len(merged)

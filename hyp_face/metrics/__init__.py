@@ -1,0 +1,1 @@
+"""ROCCH-EER, normalised DCF, Cllr and result reports."""

@@ -1,0 +1,1 @@
+"""Streaming video and photo decoding by presentation timestamp (PyAV)."""

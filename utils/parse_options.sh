@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Kaldi-style option parsing, sourced by scripts after they define their variables:
+#   --var-name value   sets the variable var_name (must already be defined by the script);
+#   --var-name=value   same;
+#   --config FILE      sources FILE (lines var_name=value) before the remaining options;
+#   --help | -h        prints $help_message (if set) and the script's options with their values, then exits 0.
+# Unknown options are an error that names the option and the script.
+
+__po_script=$(basename "$0")
+
+__po_print_help() {
+  [ -n "${help_message:-}" ] && printf '%s\n' "$help_message"
+  echo "Options of $__po_script (current values):"
+  local __v
+  # Variables whose --name form appears in the script source are its options.
+  grep -oE '^[[:space:]]*[a-z_][a-z0-9_]*=' "$0" 2>/dev/null | tr -d ' \t=' | sort -u | while read -r __v; do
+    printf '  --%-24s %s\n' "${__v//_/-}" "${!__v-}"
+  done
+}
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --help|-h) __po_print_help; exit 0 ;;
+    --config)
+      [ $# -ge 2 ] || { echo "$__po_script: --config needs a file" >&2; exit 1; }
+      [ -f "$2" ] || { echo "$__po_script: config file '$2' not found" >&2; exit 1; }
+      # shellcheck disable=SC1090
+      . "$2"; shift 2 ;;
+    --*=*)
+      __po_name=${1%%=*}; __po_name=${__po_name#--}; __po_value=${1#*=}
+      set -- "--$__po_name" "$__po_value" "${@:2}" ;;
+    --*)
+      __po_name=${1#--}; __po_name=${__po_name//-/_}
+      if ! declare -p "$__po_name" >/dev/null 2>&1; then
+        echo "$__po_script: unknown option $1 (no variable '$__po_name'; see --help)" >&2; exit 1
+      fi
+      [ $# -ge 2 ] || { echo "$__po_script: option $1 needs a value" >&2; exit 1; }
+      # Booleans must be true or false, as in Kaldi.
+      __po_old=${!__po_name}
+      if [ "$__po_old" = true ] || [ "$__po_old" = false ]; then
+        case "$2" in true|false) ;; *) echo "$__po_script: option $1 takes true or false, got '$2'" >&2; exit 1 ;; esac
+      fi
+      printf -v "$__po_name" '%s' "$2"; shift 2 ;;
+    *) break ;;
+  esac
+done
+unset __po_name __po_value __po_old
+true
