@@ -61,6 +61,12 @@ class FaceMeta:
         return len(self.frame)
 
     @classmethod
+    def unknown(cls, n: int) -> "FaceMeta":
+        """Metadata for ``n`` faces whose origin is not known (frame -1, NaN elsewhere)."""
+        return cls(np.full(n, -1), np.full(n, np.nan), np.full((n, 4), np.nan), np.full(n, np.nan),
+                   np.full((n, 5, 2), np.nan))
+
+    @classmethod
     def concat(cls, metas: Iterable["FaceMeta"]) -> "FaceMeta":
         metas = list(metas)
         if not metas:
@@ -91,7 +97,7 @@ class EmbedWriter:
         embeds = np.asarray(embeds, dtype=np.float32)
         if embeds.ndim != 2:
             raise ValueError(f"{key}: embeddings must be 2-D (N, D), got shape {embeds.shape}")
-        meta = meta if meta is not None else FaceMeta(frame=np.full(len(embeds), -1))
+        meta = meta if meta is not None else FaceMeta.unknown(len(embeds))
         if len(meta) != len(embeds):
             raise ValueError(f"{key}: {len(embeds)} embeddings but {len(meta)} metadata rows")
         if key in self._keys:
@@ -177,7 +183,7 @@ class EmbedReader:
         h5 = self._file(key)
         group = h5.get(f"{META_ROOT}/{key}")
         if group is None:
-            return FaceMeta(frame=np.full(len(self._dataset(key)), -1))
+            return FaceMeta.unknown(len(self._dataset(key)))
         return FaceMeta(*(group[name][()] for name in FaceMeta.FIELDS))
 
     def close(self) -> None:

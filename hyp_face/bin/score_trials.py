@@ -1,0 +1,43 @@
+"""Score a trial list: results line, JSON of all metrics, DET curve and LLR histogram (spec 8.1)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from hyp_face.cli import setup_logging, str2bool
+from hyp_face.metrics.plots import plot_det, plot_llr_hist
+from hyp_face.metrics.report import evaluate, results_line, write_results
+from hyp_face.metrics.rocch import rocch, sort_scores
+from hyp_face.metrics.scores import read_trials, trial_scores
+
+log = logging.getLogger(__name__)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("trials", help="trial key: <model> <test> target|nontarget")
+    p.add_argument("scores", help="score file: <model> <test> <score> (extra pairs ignored)")
+    p.add_argument("out_prefix", help="writes <out_prefix>_results, _results.json, _det.png, _llr_hist.png")
+    p.add_argument("--plots", type=str2bool, default=True, help="write the PNG plots (true|false)")
+    p.add_argument("--hist-p-target", type=float, default=0.05, help="prior of the threshold marked in the histogram")
+    p.add_argument("-v", "--verbose", type=int, default=1)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    setup_logging(args.verbose)
+    trials = read_trials(args.trials)
+    scores = trial_scores(trials, args.scores)
+    tar, non = scores[trials.is_target], scores[~trials.is_target]
+    res = evaluate(tar, non)
+    write_results(args.out_prefix, res)
+    log.info("%s: %s", args.scores, results_line(res))
+    if args.plots:
+        plot_det(rocch(*sort_scores(tar, non)), f"{args.out_prefix}_det.png", title=str(args.out_prefix))
+        plot_llr_hist(tar, non, f"{args.out_prefix}_llr_hist.png", args.hist_p_target, title=str(args.out_prefix))
+
+
+if __name__ == "__main__":
+    main()

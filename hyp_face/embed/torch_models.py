@@ -1,0 +1,112 @@
+"""Torch ArcFace recognizers (MobileFaceNet, IResNet) behind the ``Embedder`` interface.
+
+Chips are RGB 112x112 aligned to the ArcFace template, fed as (x/255 - 0.5)/0.5 (``bgr=True`` feeds BGR for
+checkpoints trained on cv2-decoded images). Batched; fp16 autocast when ``fp16=True`` on CUDA.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from hyp_face.embed.base import Embedder
+from hyp_face.embed.iresnet import IRESNET_LAYERS, IResNet
+from hyp_face.embed.mobilefacenet import MobileFaceNet
+from hyp_face.embed.registry import register_embedder
+
+log = logging.getLogger(__name__)
+
+
+def load_state_dict(path: str | Path, strip_prefixes: tuple[str, ...] = ("module.",)) -> dict[str, torch.Tensor]:
+    """Tensors of a ``.pth`` state dict, loaded with ``weights_only=True``; known key prefixes removed."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: expected a state dict, got {type(state).__name__}")
+    for prefix in strip_prefixes:
+        if state and all(k.startswith(prefix) for k in state):
+            state = {k[len(prefix) :]: v for k, v in state.items()}
+    return state
+
+
+def load_checkpoint(model: nn.Module, path: str | Path, strip_prefixes: tuple[str, ...]) -> nn.Module:
+    """Load ``path`` into ``model`` strictly; the error names the file and the mismatching keys."""
+    state = load_state_dict(path, strip_prefixes)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise ValueError(f"{path}: checkpoint does not match {type(model).__name__}: {err}") from err
+    return model
+
+
+class TorchEmbedder(Embedder):
+    """A torch backbone on ArcFace 112x112 chips."""
+
+    def __init__(
+        self,
+        name: str,
+        model: nn.Module,
+        dim: int,
+        device: str = "cpu",
+        fp16: bool = False,
+        bgr: bool = False,
+        flip: bool = False,
+        batch_size: int = 64,
+    ):
+        super().__init__(flip=flip, batch_size=batch_size)
+        self.name = name
+        self.dim = dim
+        self.input_size = 112
+        self.alignment = "arcface112"
+        self.device = torch.device(device)
+        self.fp16 = fp16 and self.device.type == "cuda"
+        if fp16 and not self.fp16:
+            log.warning("%s: fp16 is only used on CUDA; running fp32 on %s", name, self.device)
+        self.bgr = bgr
+        self.model = model.to(self.device).eval()
+
+    @property
+    def warp_device(self) -> str:
+        return str(self.device)
+
+    @torch.inference_mode()
+    def _forward(self, chips: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(chips)).to(self.device)
+        if self.bgr:
+            x = x.flip(-1)
+        x = x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.fp16):
+            y = self.model(x)
+        return y.float().cpu().numpy()
+
+
+def _require_weights(name: str, weights: str | None) -> str:
+    if not weights:
+        raise ValueError(f"embedder {name} needs a weights file (weights=PATH / --embedder-weights)")
+    return weights
+
+
+@register_embedder("mobilefacenet_mit")
+def _build_mobilefacenet_mit(weights: str | None = None, device: str = "cpu", **opts) -> TorchEmbedder:
+    """bubbliiiing/arcface-pytorch ``arcface_mobilefacenet.pth`` (MIT, CASIA-WebFace, 128-D)."""
+    path = _require_weights("mobilefacenet_mit", weights)
+    model = load_checkpoint(MobileFaceNet(128), path, ("arcface.", "module."))
+    return TorchEmbedder("mobilefacenet_mit", model, 128, device=device, **opts)
+
+
+def _register_iresnet(depth: int) -> None:
+    name = f"iresnet{depth}"
+
+    @register_embedder(name)
+    def _build(weights: str | None = None, device: str = "cpu", **opts) -> TorchEmbedder:
+        model = load_checkpoint(IResNet(depth), _require_weights(name, weights), ("module.",))
+        return TorchEmbedder(name, model, 512, device=device, **opts)
+
+
+for _depth in IRESNET_LAYERS:
+    _register_iresnet(_depth)

@@ -1,0 +1,104 @@
+"""Score files ``<model> <test> <score>`` and trial keys ``<model> <test> target|nontarget``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from hyp_face.io.table import TableError, atomic_write, read_rows
+
+LABELS = {"target": True, "nontarget": False}
+
+
+@dataclass
+class Trials:
+    """A trial key: parallel model and test ids and target flags, in file order."""
+
+    models: list[str]
+    tests: list[str]
+    is_target: np.ndarray  # bool (N,)
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+    def spec_order(self) -> np.ndarray:
+        """Permutation sorting the trials by test id, then model id (calibrated files, spec 6.4)."""
+        return np.lexsort((np.asarray(self.models), np.asarray(self.tests)))
+
+
+def read_trials(path: str | os.PathLike) -> Trials:
+    """Read a trial key; bad labels and duplicate pairs are errors naming the file and line."""
+    rows = read_rows(path, 3, 3)
+    seen: dict[tuple[str, str], int] = {}
+    for lineno, (model, test, label) in rows:
+        if label not in LABELS:
+            raise TableError(path, lineno, f"label must be target or nontarget, got {label!r}")
+        if seen.setdefault((model, test), lineno) != lineno:
+            raise TableError(path, lineno, f"duplicate trial {model} {test} (first on line {seen[(model, test)]})")
+    if not rows:
+        raise TableError(path, 0, "no trials")
+    return Trials(
+        models=[f[0] for _, f in rows],
+        tests=[f[1] for _, f in rows],
+        is_target=np.fromiter((LABELS[f[2]] for _, f in rows), dtype=bool, count=len(rows)),
+    )
+
+
+def _parse_scores(path: str | os.PathLike, rows: list[tuple[int, list[str]]]) -> np.ndarray:
+    """Third column as float64; the first bad or NaN value is an error naming its line."""
+    try:
+        scores = np.array([f[2] for _, f in rows], dtype=np.float64)
+    except ValueError:
+        scores = None
+    bad = np.ones(len(rows), dtype=bool) if scores is None else np.isnan(scores)
+    for i in np.flatnonzero(bad):
+        lineno, fields = rows[i]
+        try:
+            if not np.isnan(float(fields[2])):
+                continue
+        except ValueError:
+            pass
+        raise TableError(path, lineno, f"bad score {fields[2]!r}")
+    return scores
+
+
+def read_scores(path: str | os.PathLike) -> dict[tuple[str, str], float]:
+    """Read a score file into ``{(model, test): score}``; duplicate pairs are an error."""
+    rows = read_rows(path, 3, 3)
+    scores = _parse_scores(path, rows)
+    table = dict(zip(((f[0], f[1]) for _, f in rows), scores.tolist()))
+    if len(table) != len(rows):
+        seen: set[tuple[str, str]] = set()
+        for lineno, (model, test, _) in rows:
+            if (model, test) in seen:
+                raise TableError(path, lineno, f"duplicate score for {model} {test}")
+            seen.add((model, test))
+    return table
+
+
+def trial_scores(trials: Trials, score_path: str | os.PathLike) -> np.ndarray:
+    """Scores of the trials, in trial order; a missing trial is an error naming the file and trial.
+
+    Pairs in the score file that are not trials are ignored.
+    """
+    table = read_scores(score_path)
+    scores = np.fromiter(
+        (table.get(pair, np.nan) for pair in zip(trials.models, trials.tests)), dtype=np.float64, count=len(trials)
+    )
+    missing = np.flatnonzero(np.isnan(scores))
+    if missing.size:
+        i = missing[0]
+        raise ValueError(
+            f"{score_path}: no score for trial {trials.models[i]} {trials.tests[i]} "
+            f"({missing.size} of {len(trials)} trials missing)"
+        )
+    return scores
+
+
+def write_scores(path: str | os.PathLike, trials: Trials, scores: np.ndarray) -> None:
+    """Atomically write the trials' scores (``%f``) sorted by test id, then model id (spec 6.4)."""
+    values = np.asarray(scores, dtype=np.float64).tolist()
+    with atomic_write(path) as f:
+        f.writelines(f"{trials.models[i]} {trials.tests[i]} {values[i]:f}\n" for i in trials.spec_order().tolist())
