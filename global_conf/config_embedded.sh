@@ -3,6 +3,8 @@
 #   recognizer: dlib's 128-D ResNet from `face_recognition_models` (CC0), with dlib's 5-point chip alignment
 # run_000_get_pretrained_models.sh materialises and checks these weights under exp/face_models/embedded.
 
+face_models="retinaface_mnet025_embedded dlib_resnet128"  # fetched by run_000 (conf/model_zoo.tsv)
+
 face_det_model_name=retinaface_mnet025_embedded
 face_det_model=                          # empty: the weights embedded in the package
 face_det_opts="--det-resize-policy=v0.2" # only downscale, long side <= 800

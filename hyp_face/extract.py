@@ -46,7 +46,8 @@ class ExtractOptions:
     max_frames: int | None = None
     thresholds: Sequence[float] = field(default_factory=lambda: threshold_schedule(0.9))
     min_faces: int = 1
-    batch_size: int = 16
+    batch_size: int = 16  # frames per detector batch
+    face_batch_size: int = 64  # faces aligned and embedded together
     det_window: int = 21
     time_in_secs: bool = False
     match: str = "iou"  # "iou" | "coverage"
@@ -148,21 +149,18 @@ class FaceExtractor:
 
     # -- embedding ------------------------------------------------------------------------------------------
     def _embed(self, cands: list[_Candidate]) -> np.ndarray:
-        """Align every candidate (grouped by frame) and embed the chips in batches."""
-        chips = []
-        by_frame: dict[int, list[_Candidate]] = {}
-        for c in cands:
-            by_frame.setdefault(id(c.frame), []).append(c)
-        for group in by_frame.values():
-            boxes = np.stack([c.box for c in group])
-            lmks = np.stack([c.landmarks for c in group])
-            chips.append(self.embedder.align(group[0].frame.image, boxes, lmks))
-            if self.debug_dir is not None:
-                _save_chips(self.debug_dir / self._key, group[0].frame.index, chips[-1])
-        chips_arr = np.concatenate(chips) if chips else np.zeros((0, 1, 1, 3), np.uint8)
-        out = [self.embedder.embed(chips_arr[i : i + self.opts.batch_size * 4])
-               for i in range(0, len(chips_arr), self.opts.batch_size * 4)]
-        return np.concatenate(out) if out else np.zeros((0, self.embedder.dim), np.float32)
+        """Align all candidates in one batched warp (across frames) and embed the chips in batches."""
+        if not cands:
+            return np.zeros((0, self.embedder.dim), np.float32)
+        frames = list({id(c.frame): c.frame for c in cands}.values())
+        slot = {id(f): i for i, f in enumerate(frames)}
+        index = np.array([slot[id(c.frame)] for c in cands])
+        chips = self.embedder.align_many([f.image for f in frames], index,
+                                         np.stack([c.box for c in cands]), np.stack([c.landmarks for c in cands]))
+        if self.debug_dir is not None:
+            for i, f in enumerate(frames):
+                _save_chips(self.debug_dir / self._key, f.index, chips[index == i])
+        return self.embedder.embed(chips)
 
     def _collect(self, path: str, instants, refs, thr: float, scores_out: list[np.ndarray] | None) -> tuple[list[_Candidate], np.ndarray]:
         """Stream the video once; embed the faces selected at ``thr``. Optionally keep all frame scores."""
@@ -174,7 +172,7 @@ class FaceExtractor:
             if scores_out is not None:
                 scores_out.append(self._frame_scores(frame, det, refs))
             pending.extend(select(frame, det, thr))
-            if len(pending) >= self.opts.batch_size * 4:
+            if len(pending) >= self.opts.face_batch_size:
                 embeds.append(self._embed(pending))
                 cands.extend(pending)
                 pending = []

@@ -8,6 +8,7 @@ layer ``fc1`` (``fc1_output``), L2-normalised; its size is probed with an all-ze
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -21,16 +22,21 @@ log = logging.getLogger(__name__)
 
 
 def parse_checkpoint_arg(weights: str, epoch: int | None = None) -> tuple[Path, Path]:
-    """``path/model,0`` (insightface style) or a prefix plus ``epoch`` -> (symbol.json, .params) paths."""
+    """(symbol.json, .params) paths from ``PREFIX,EPOCH`` (insightface style), ``PREFIX-NNNN.params``, or a
+    ``PREFIX`` plus ``epoch``."""
     prefix, sep, tail = weights.rpartition(",")
-    if sep and tail.strip().lstrip("-").isdigit():
-        if epoch is not None and int(tail) != int(epoch):
-            raise ValueError(f"MXNet weights {weights!r} name epoch {tail} but epoch={epoch} was given")
-        prefix, epoch = prefix, int(tail)
+    params_name = re.fullmatch(r"(.+)-(\d{4})\.params", weights)
+    if sep and tail.strip().isdigit():
+        found = int(tail)
+    elif params_name:
+        prefix, found = params_name.group(1), int(params_name.group(2))
     else:
-        prefix = weights
+        prefix, found = weights, None
+    if found is not None and epoch is not None and found != int(epoch):
+        raise ValueError(f"MXNet weights {weights!r} name epoch {found} but epoch={epoch} was given")
+    epoch = found if found is not None else epoch
     if epoch is None:
-        raise ValueError(f"MXNet weights {weights!r}: give 'PREFIX,EPOCH' or the epoch option")
+        raise ValueError(f"MXNet weights {weights!r}: give PREFIX,EPOCH, PREFIX-NNNN.params or the epoch option")
     symbol, params = checkpoint_paths(prefix, epoch)
     for path in (symbol, params):
         if not path.is_file():
@@ -78,7 +84,7 @@ class MXNetEmbedder(Embedder):
 
 @register_embedder("mxnet")
 def _build_mxnet(weights: str | None = None, device: str = "cpu", **opts) -> MXNetEmbedder:
-    """``weights``: ``PREFIX,EPOCH`` (or PREFIX with ``epoch=N``) of an insightface MXNet checkpoint."""
+    """``weights``: ``PREFIX,EPOCH``, ``PREFIX-NNNN.params`` or PREFIX with ``epoch=N`` (insightface checkpoint)."""
     if not weights:
         raise ValueError("embedder mxnet needs weights 'PREFIX,EPOCH' (e.g. model-r100-ii/model,0)")
     return MXNetEmbedder(weights, device=device, **opts)

@@ -48,14 +48,17 @@ def write_lines(path: str | os.PathLike, lines: Sequence[str]) -> None:
 
 
 def read_rows(
-    path: str | os.PathLike, min_cols: int = 1, max_cols: int | None = None
+    path: str | os.PathLike, min_cols: int = 1, max_cols: int | None = None, comment: str | None = None
 ) -> list[tuple[int, list[str]]]:
-    """Read non-empty lines as ``(lineno, fields)``; check the number of fields."""
+    """Read non-empty lines as ``(lineno, fields)``; check the number of fields.
+
+    Lines starting with ``comment`` (when given) are skipped.
+    """
     rows = []
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             fields = line.split()
-            if not fields:
+            if not fields or (comment and fields[0].startswith(comment)):
                 continue
             if len(fields) < min_cols or (max_cols is not None and len(fields) > max_cols):
                 want = f"{min_cols}" if max_cols == min_cols else f"{min_cols}..{max_cols or 'inf'}"

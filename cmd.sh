@@ -1,0 +1,16 @@
+# Job launchers used by the run_*.sh scripts ("$train_cmd JOB=1:N log.JOB.log command ...").
+# utils/run.pl runs on this machine (at most --max-jobs-run jobs at once, default = number of CPUs).
+# train_cmd: CPU jobs; cuda_cmd: GPU jobs (extraction); cuda_eval_cmd: short GPU jobs.
+export train_cmd="run.pl"
+export cuda_cmd="run.pl --gpu 1"
+export cuda_eval_cmd="run.pl --gpu 1"
+
+# SLURM (one sbatch --array job per stage; option map in conf/slurm.conf):
+# export train_cmd="slurm.pl --mem 4G"
+# export cuda_cmd="slurm.pl --gpu 1 --mem 20G"
+# export cuda_eval_cmd="slurm.pl --gpu 1 --mem 8G"
+
+# Sun Grid Engine (one qsub -t job per stage; option map in conf/queue.conf; -l/-q go to qsub):
+# export train_cmd="queue.pl --mem 4G"
+# export cuda_cmd="queue.pl --gpu 1 --mem 20G -l hostname='c*'"
+# export cuda_eval_cmd="queue.pl --gpu 1 --mem 8G"

@@ -1,0 +1,86 @@
+"""Score a trial list with a training-free video back-end v1-v9, optionally s-normalised (spec 6).
+
+Writes ``<model> <test> <score>`` lines (``%f``) for every trial in trial-file order, or with ``--full-matrix true``
+the model x test cross product grouped by test (sorted test ids outer, models in enrollment-list order inner).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+import numpy as np
+
+from hyp_face.backend.inputs import load_cohort, load_enrollment, load_tests, read_trials
+from hyp_face.backend.snorm import MODES
+from hyp_face.backend.versions import VERSIONS, BackendParams, Scorer, enroll_side, test_side
+from hyp_face.cli import setup_logging, str2bool
+from hyp_face.io.table import write_lines
+
+log = logging.getLogger("eval_be")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("trials")
+    p.add_argument("enroll_utt2spk")
+    p.add_argument("ref_embed_scp", help="reference (bbox-guided) embeddings of the enrollment set")
+    p.add_argument("enroll_facedet_embed_scp", help="unconstrained embeddings of the enrollment set")
+    p.add_argument("test_embed_scp")
+    p.add_argument("score_file")
+    p.add_argument("--backend", required=True, choices=VERSIONS)
+    p.add_argument("--thr-ahc", type=float, default=0.8)
+    p.add_argument("--self-att-a", type=float, default=2.0)
+    p.add_argument("--att-a", type=float, default=4.0)
+    p.add_argument("--snorm", default="none", choices=MODES)
+    p.add_argument("--cohort-utt2spk")
+    p.add_argument("--cohort-embed-scp")
+    p.add_argument("--ncoh", type=int, default=1000)
+    p.add_argument("--ncoh-discard", type=int, default=0)
+    p.add_argument("--full-matrix", type=str2bool, default=False)
+    p.add_argument("--block-rows", type=int, default=4096, help="test faces per score block")
+    p.add_argument("--verbose", type=int, default=1)
+    return p
+
+
+def format_lines(models: list[str], tests: list[str], model_idx: np.ndarray, test_idx: np.ndarray,
+                 scores: np.ndarray) -> list[str]:
+    """``<model> <test> <score>`` lines for the given (model, test) index pairs."""
+    values = scores[model_idx, test_idx]
+    return [f"{models[m]} {tests[t]} {v:f}" for m, t, v in zip(model_idx.tolist(), test_idx.tolist(), values)]
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    if args.snorm != "none" and not (args.cohort_utt2spk and args.cohort_embed_scp):
+        raise SystemExit("eval_be: --snorm needs --cohort-utt2spk and --cohort-embed-scp")
+    start = time.time()
+    params = BackendParams(args.backend, args.thr_ahc, args.self_att_a, args.att_a)
+    trial_models, trial_tests, _ = read_trials(args.trials)
+    seg_set = sorted(set(trial_tests))
+    enroll = load_enrollment(args.enroll_utt2spk, trial_models, args.ref_embed_scp, args.enroll_facedet_embed_scp)
+    tests = test_side(params, load_tests(args.test_embed_scp, seg_set, enroll.refs[0].shape[1]))
+    scorer = Scorer(params, enroll_side(params, enroll.refs), enroll.video_model, len(enroll.models),
+                    block_rows=args.block_rows)
+    cohort = snorm = None
+    if args.snorm != "none":
+        cohort = load_cohort(args.cohort_utt2spk, args.cohort_embed_scp)
+        snorm = scorer.cohort_norm(args.snorm, cohort, args.ncoh, args.ncoh_discard)
+    scores = scorer.score(tests, cohort, snorm)
+    if args.full_matrix:
+        test_idx, model_idx = np.divmod(np.arange(scores.size), len(enroll.models))
+    else:
+        model_pos = {m: i for i, m in enumerate(enroll.models)}
+        test_pos = {t: i for i, t in enumerate(seg_set)}
+        model_idx = np.array([model_pos[m] for m in trial_models], dtype=np.int64)
+        test_idx = np.array([test_pos[t] for t in trial_tests], dtype=np.int64)
+    write_lines(args.score_file, format_lines(enroll.models, seg_set, model_idx, test_idx, scores))
+    log.info("%s%s: %d models x %d tests, %d lines in %s (%.1f s)", args.backend,
+             "" if args.snorm == "none" else f" + {args.snorm} s-norm", len(enroll.models), len(seg_set),
+             len(model_idx), args.score_file, time.time() - start)
+
+
+if __name__ == "__main__":
+    main()

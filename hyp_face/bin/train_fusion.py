@@ -1,0 +1,39 @@
+"""Train a greedy forward logistic-regression fusion of several score files (spec 7.3); JSON model."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from hyp_face.calibrate.fusion import train_greedy_fusion
+from hyp_face.cli import setup_logging
+from hyp_face.metrics.scores import read_trials, trial_scores
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("trials", help="training key: <model> <test> target|nontarget")
+    p.add_argument("model_out", help="output JSON model")
+    p.add_argument("scores", nargs="+", help="score files of the systems (3 columns each), in a fixed order")
+    p.add_argument("--max-systems", type=int, default=5, help="largest fusion to build")
+    p.add_argument("--p-target", type=float, default=0.05, help="training prior P")
+    p.add_argument("--p-eval", type=float, nargs="+", default=None, help="priors of the selection act DCF")
+    p.add_argument("--l2-reg", type=float, default=1e-5, help="L2 regularisation lambda")
+    p.add_argument("-v", "--verbose", type=int, default=1)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    setup_logging(args.verbose)
+    trials = read_trials(args.trials)
+    scores = np.column_stack([trial_scores(trials, f) for f in args.scores])
+    model = train_greedy_fusion(
+        scores, trials.is_target, args.scores, args.max_systems, args.p_target, args.l2_reg, args.p_eval
+    )
+    model.save(args.model_out)
+
+
+if __name__ == "__main__":
+    main()

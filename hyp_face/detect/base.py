@@ -1,0 +1,45 @@
+"""Detector interface shared by the pipeline: per-image :class:`Detections` and the :class:`FaceDetector` protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+import numpy as np
+
+
+@dataclass
+class Detections:
+    """Faces found in one image, sorted by descending score.
+
+    ``boxes`` (M,4) x1,y1,x2,y2 and ``landmarks`` (M,5,2) x,y are float32 pixels of the image as given to the
+    detector; landmark order: image-left eye, image-right eye, nose, image-left / image-right mouth corner.
+    """
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    landmarks: np.ndarray
+
+    @classmethod
+    def empty(cls) -> "Detections":
+        """No face."""
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32))
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def select(self, index: np.ndarray) -> "Detections":
+        """The detections at a boolean mask or integer index array."""
+        return Detections(self.boxes[index], self.scores[index], self.landmarks[index])
+
+    def above(self, threshold: float) -> "Detections":
+        """The detections with ``score >= threshold`` (order kept)."""
+        return self.select(self.scores >= threshold)
+
+
+class FaceDetector(Protocol):
+    """Anything that detects faces in a batch of RGB uint8 HWC images."""
+
+    def detect(self, images: Sequence[np.ndarray], threshold: float) -> list[Detections]:
+        """One :class:`Detections` per image, faces with ``score >= threshold``."""
+        ...

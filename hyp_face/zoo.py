@@ -1,0 +1,173 @@
+"""The model zoo: where each model file comes from, its pinned sha256, and how to fetch it safely.
+
+The manifest (``conf/model_zoo.tsv``) has one row per file, tab-separated::
+
+    <model name> <dest, relative to the models dir> <sha256 or -> <source> <archive member or ->
+
+Sources:
+
+* ``pypi:<distribution>:<path inside the installed distribution>[#VARIABLE]``: a file shipped by an installed PyPI
+  package (offline); ``#VARIABLE`` takes a bytes literal assigned to VARIABLE in a Python file, read with
+  ``ast.literal_eval`` (the file is never imported or executed);
+* ``https://...``: a download, resumed with HTTP ranges, unpacked from a zip archive when a member is given.
+
+Every file is checked against its pinned sha256; an unknown or different hash is printed and refused unless the
+caller accepts it explicitly. Files appear only when complete and verified (temporary name, then rename).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import logging
+import os
+import shutil
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from .io.table import TableError, read_rows
+
+log = logging.getLogger(__name__)
+CHUNK = 1 << 20
+
+
+class ZooError(RuntimeError):
+    """A model file that cannot be obtained or verified."""
+
+
+@dataclass(frozen=True)
+class ZooFile:
+    model: str
+    dest: str
+    sha256: str  # "-" when not pinned
+    source: str
+    member: str  # "-" when the source is the file itself
+
+
+def read_manifest(path: str | os.PathLike) -> list[ZooFile]:
+    """Rows of the manifest (comments start with #)."""
+    files = []
+    for lineno, fields in read_rows(path, 5, 5, comment="#"):
+        sha = fields[2].lower()
+        if sha != "-" and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
+            raise TableError(path, lineno, f"bad sha256 {fields[2]!r}")
+        files.append(ZooFile(fields[0], fields[1], sha, fields[3], fields[4]))
+    return files
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def locate_pypi_file(source: str) -> tuple[Path, str]:
+    """Path of ``pypi:<dist>:<path>[#VAR]`` in the installed distribution, and the variable name (or "")."""
+    _, dist, rest = source.split(":", 2)
+    relpath, _, var = rest.partition("#")
+    try:
+        path = Path(metadata.distribution(dist).locate_file(relpath))
+    except metadata.PackageNotFoundError as e:
+        raise ZooError(f"{source}: the package {dist!r} is not installed (pip install {dist})") from e
+    if not path.is_file():
+        raise ZooError(f"{source}: {path} not found in the installed package {dist!r}")
+    return path, var
+
+
+def bytes_literal(path: Path, var: str) -> bytes:
+    """The bytes literal assigned to ``var`` in a Python file, parsed without executing it."""
+    for node in ast.parse(path.read_text(encoding="latin-1")).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == var for t in node.targets):
+            value = ast.literal_eval(node.value)
+            if isinstance(value, bytes):
+                return value
+    raise ZooError(f"{path}: no bytes literal assigned to {var}")
+
+
+def _download(url: str, part: Path) -> None:
+    """Download ``url`` into ``part``, resuming from its current size."""
+    start = part.stat().st_size if part.exists() else 0
+    req = urllib.request.Request(url, headers={"Range": f"bytes={start}-"} if start else {})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            mode = "ab" if start and resp.status == 206 else "wb"
+            with open(part, mode) as f:
+                shutil.copyfileobj(resp, f, CHUNK)
+    except (urllib.error.URLError, OSError) as e:
+        raise ZooError(f"cannot download {url}: {e}") from e
+
+
+def _materialise(entry: ZooFile, tmp: Path, cache_dir: Path) -> None:
+    """Write the file of ``entry`` to ``tmp`` (not yet verified)."""
+    if entry.source.startswith("pypi:"):
+        path, var = locate_pypi_file(entry.source)
+        if var:
+            tmp.write_bytes(bytes_literal(path, var))
+        else:
+            shutil.copyfile(path, tmp)
+        return
+    archive = cache_dir / Path(entry.source.split("?")[0]).name
+    if entry.member == "-":
+        _download(entry.source, tmp)
+        return
+    if not archive.exists():
+        part = archive.with_name(archive.name + ".part")
+        _download(entry.source, part)
+        os.replace(part, archive)
+    try:
+        with zipfile.ZipFile(archive) as zf, zf.open(entry.member) as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst, CHUNK)
+    except (zipfile.BadZipFile, KeyError) as e:
+        raise ZooError(f"{archive}: cannot extract {entry.member}: {e}") from e
+
+
+def fetch(entry: ZooFile, models_dir: Path, accept_new_hash: bool = False) -> Path:
+    """Materialise one file under ``models_dir`` and verify it; return its path. Idempotent."""
+    dest = models_dir / entry.dest
+    if dest.exists() and entry.sha256 != "-" and sha256_of(dest) == entry.sha256:
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".part")
+    cache_dir = models_dir / ".downloads"
+    cache_dir.mkdir(exist_ok=True)
+    _materialise(entry, tmp, cache_dir)
+    got = sha256_of(tmp)
+    if got != entry.sha256 and not accept_new_hash:
+        tmp.unlink()
+        pinned = "no pinned hash" if entry.sha256 == "-" else f"pinned {entry.sha256}"
+        raise ZooError(f"{entry.dest}: sha256 {got} ({pinned}); check the file and rerun with "
+                       "--accept-new-hash true to accept it")
+    if got != entry.sha256:
+        log.warning("%s: accepting new sha256 %s (was %s)", entry.dest, got, entry.sha256)
+    os.replace(tmp, dest)
+    return dest
+
+
+def fetch_models(manifest: str | os.PathLike, names: list[str], models_dir: str | os.PathLike,
+                 accept_new_hash: bool = False) -> list[Path]:
+    """Fetch every file of the named models; raise a ZooError listing the manual steps on failure."""
+    entries = read_manifest(manifest)
+    known = {e.model for e in entries}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ZooError(f"{manifest}: unknown model(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    models_dir = Path(models_dir)
+    done, failed = [], []
+    for entry in (e for e in entries if e.model in names):
+        try:
+            done.append(fetch(entry, models_dir, accept_new_hash))
+            log.info("%s: %s ok", entry.model, models_dir / entry.dest)
+        except ZooError as e:
+            failed.append((entry, e))
+    if failed:
+        lines = [f"  {models_dir / e.dest}  <- {e.source}" + ("" if e.member == "-" else f" (member {e.member})")
+                 + f"\n      error: {err}" for e, err in failed]
+        raise ZooError("could not obtain these model files; download them by hand (e.g. on a machine with "
+                       "internet) and place them at:\n" + "\n".join(lines))
+    return done

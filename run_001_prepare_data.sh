@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Stage 1: SRE19 AV visual dev + eval data dirs; stage 2: JANUS Multimedia core data dirs.
+# Corpus roots come from datapath.sh (SRE19_DEV_ROOT, SRE19_EVAL_ROOT, JANUS_ROOT). See docs/data_preparation.md.
+set -euo pipefail
+stage=1
+stop_stage=2
+strict=false   # true: a missing or empty video is an error (default: excluded with a warning)
+[ -f cmd.sh ] && . ./cmd.sh
+. ./path.sh
+. ./datapath.sh
+. utils/parse_options.sh
+
+if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
+  require_root SRE19_DEV_ROOT
+  require_root SRE19_EVAL_ROOT
+  local/make_sre19av_v_dev.sh --strict "$strict" "$SRE19_DEV_ROOT" data
+  local/make_sre19av_v_eval.sh --strict "$strict" "$SRE19_EVAL_ROOT" data
+fi
+
+if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
+  require_root JANUS_ROOT
+  local/make_janus_core.sh --strict "$strict" "$JANUS_ROOT" data
+fi

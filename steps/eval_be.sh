@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Scores a trial list with the training-free video back-end v1..v9 (spec 6), optionally with adaptive s-norm.
+# Writes "<model> <test> <score>" for every trial (trial-file order); the log goes to <out-dir>/log/.
+set -euo pipefail
+
+cmd=run.pl
+backend=
+thr_ahc=0.8
+self_att_a=2
+att_a=4
+snorm=none
+cohort_utt2spk=
+cohort_embed_scp=
+ncoh=1000
+ncoh_discard=0
+full_matrix=false
+block_rows=4096
+
+help_message="Usage: $0 [options] --backend v1|...|v9 <trials> <enroll-utt2spk> <ref-embed.scp> \\
+         <enroll-facedet-embed.scp> <test-embed.scp> <out-score-file>
+  --snorm none|faithful|asnorm needs --cohort-utt2spk F --cohort-embed-scp F [--ncoh 1000 --ncoh-discard 0].
+e.g.: $0 --backend v4 --thr-ahc 0.8 data/sre19_av_v_dev_test/trials data/sre19_av_v_dev_enroll/utt2spk \\
+        exp/face_embed/x/ref/sre19_av_v_dev_enroll/embed.scp exp/face_embed/x/facedet/sre19_av_v_dev_enroll/embed.scp \\
+        exp/face_embed/x/facedet/sre19_av_v_dev_test/embed.scp exp/scores/x/be_v4/cosine/sre19_av_v_dev_scores"
+
+. "$(dirname "$0")/../path.sh"
+. parse_options.sh
+
+if [ $# -ne 6 ]; then echo "$help_message" >&2; exit 1; fi
+trials=$1; enroll_utt2spk=$2; ref_scp=$3; enroll_scp=$4; test_scp=$5; out=$6
+
+case "$backend" in v[1-9]) ;; *) echo "$0: --backend must be one of v1..v9, got '$backend'" >&2; exit 1 ;; esac
+snorm_args=()
+case "$snorm" in
+  none) ;;
+  faithful|asnorm)
+    [ -n "$cohort_utt2spk" ] && [ -n "$cohort_embed_scp" ] || {
+      echo "$0: --snorm $snorm needs --cohort-utt2spk and --cohort-embed-scp" >&2; exit 1; }
+    snorm_args=(--cohort-utt2spk "$cohort_utt2spk" --cohort-embed-scp "$cohort_embed_scp"
+                --ncoh "$ncoh" --ncoh-discard "$ncoh_discard") ;;
+  *) echo "$0: --snorm must be none, faithful or asnorm, got '$snorm'" >&2; exit 1 ;;
+esac
+for f in "$trials" "$enroll_utt2spk" "$ref_scp" "$enroll_scp" "$test_scp" ${cohort_utt2spk:+"$cohort_utt2spk"} \
+         ${cohort_embed_scp:+"$cohort_embed_scp"}; do
+  [ -f "$f" ] || { echo "$0: no such file $f" >&2; exit 1; }
+done
+
+out_dir=$(dirname "$out")
+mkdir -p "$out_dir/log"
+$cmd "$out_dir/log/eval_be_$(basename "$out").log" \
+  $HYP_FACE_PYTHON -m hyp_face.bin.eval_be --backend "$backend" --thr-ahc "$thr_ahc" --self-att-a "$self_att_a" \
+    --att-a "$att_a" --snorm "$snorm" "${snorm_args[@]}" --full-matrix "$full_matrix" --block-rows "$block_rows" \
+    "$trials" "$enroll_utt2spk" "$ref_scp" "$enroll_scp" "$test_scp" "$out"

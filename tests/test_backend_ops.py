@@ -1,0 +1,123 @@
+"""Building blocks of the back-ends on tiny hand-checkable cases (spec 6.2)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.cluster.hierarchy import fcluster, linkage
+
+from hyp_face.backend import ops
+from hyp_face.backend.snorm import ranked_mask, top_mask
+
+
+def unit(deg: float, scale: float = 1.0) -> np.ndarray:
+    r = np.deg2rad(deg)
+    return scale * np.array([np.cos(r), np.sin(r)])
+
+
+def partition(labels: np.ndarray) -> set[frozenset[int]]:
+    return {frozenset(np.flatnonzero(labels == k).tolist()) for k in np.unique(labels)}
+
+
+def test_cosine_uses_eps_and_zero_vectors_score_zero():
+    a = np.array([[3.0, 4.0], [0.0, 0.0]])
+    b = np.array([[6.0, 8.0], [-4.0, 3.0]])
+    c = ops.cosine(a, b)
+    assert c[0, 0] == pytest.approx(25 * 2 / (5 + 1e-10) / (10 + 1e-10) / 1, rel=1e-12)
+    assert c[0, 1] == pytest.approx(0.0, abs=1e-15)
+    assert np.all(c[1] == 0.0)
+
+
+def test_group_max_pools_rows_and_columns_of_each_group():
+    s = np.arange(20, dtype=float).reshape(4, 5) * np.array([1, -1, 1, -1, 1])
+    pooled = ops.group_max(s, np.array([0, 1]), np.array([0, 2, 3]))
+    expected = np.array([[s[0, :2].max(), s[0, 2], s[0, 3:].max()],
+                         [s[1:, :2].max(), s[1:, 2].max(), s[1:, 3:].max()]])
+    np.testing.assert_array_equal(pooled, expected)
+
+
+def test_mean_and_coordinatewise_median_are_not_renormalised():
+    x = np.array([[1.0, 10.0], [3.0, -2.0], [2.0, 0.0], [9.0, 1.0]])
+    np.testing.assert_array_equal(ops.mean_vector(x), [[3.75, 2.25]])
+    np.testing.assert_array_equal(ops.median_vector(x), [[2.5, 0.5]])
+
+
+def test_ahc_two_groups_at_0_8():
+    x = np.stack([unit(0), unit(10, 2.0), unit(20), unit(90, 3.0), unit(100)])
+    labels = ops.ahc_labels(x, 0.8)
+    assert partition(labels) == {frozenset({0, 1, 2}), frozenset({3, 4})}
+    np.testing.assert_array_equal(labels, [0, 0, 0, 1, 1])
+    centroids = ops.ahc_centroids(x, 0.8)
+    np.testing.assert_allclose(centroids, [(x[0] + x[1] + x[2]) / 3, (x[3] + x[4]) / 2])
+
+
+def test_ahc_is_average_not_single_linkage():
+    # 0-30 merge (cos 0.866); {0,30} vs 62: average of cos 62 and cos 32 = 0.659 < 0.8, single link would be 0.848.
+    x = np.stack([unit(0), unit(30), unit(62)])
+    assert partition(ops.ahc_labels(x, 0.8)) == {frozenset({0, 1}), frozenset({2})}
+    assert partition(ops.ahc_labels(x, 0.6)) == {frozenset({0, 1, 2})}
+    assert partition(ops.ahc_labels(x, 0.9)) == {frozenset({0}), frozenset({1}), frozenset({2})}
+
+
+def test_ahc_matches_scipy_fcluster_on_random_sets():
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        centers = rng.normal(size=(3, 16))
+        x = centers[rng.integers(0, 3, size=12)] + 0.5 * rng.normal(size=(12, 16))
+        xn = x / np.linalg.norm(x, axis=1, keepdims=True)
+        d = 1 - (xn @ xn.T)[np.triu_indices(12, 1)]
+        ref = fcluster(linkage(d, "average"), t=1 - 0.8, criterion="distance")
+        assert partition(ops.ahc_labels(x, 0.8)) == partition(ref)
+
+
+def test_single_face_sets_are_left_as_is():
+    x = np.array([[0.3, -0.4, 1.2]])
+    for f in (lambda s: ops.ahc_centroids(s, 0.8), lambda s: ops.self_attention(s, 2.0)):
+        np.testing.assert_array_equal(f(x), x)
+    np.testing.assert_array_equal(ops.attention_pool(np.ones(3), x, 4.0), x[0])
+
+
+def test_self_attention_weights():
+    x = np.array([[2.0, 0.0], [0.0, 1.0]])  # orthogonal: C = I
+    w = np.exp(2.0) / (np.exp(2.0) + 1.0)
+    np.testing.assert_allclose(ops.self_attention(x, 2.0), [[2 * w, 1 - w], [2 * (1 - w), w]], rtol=1e-8)
+
+
+def test_attention_pool_weights():
+    e = np.array([1.0, 0.0])
+    x = np.stack([unit(0, 2.0), unit(60), unit(90, 5.0)])
+    w = np.exp(4.0 * np.array([1.0, 0.5, 0.0]))
+    w /= w.sum()
+    np.testing.assert_allclose(ops.attention_pool(e, x, 4.0), w @ x, rtol=1e-9)
+
+
+def test_attention_pool_cosine_equals_explicit_pooling():
+    rng = np.random.default_rng(0)
+    queries = np.vstack([rng.normal(size=(6, 5)), np.zeros((1, 5))])
+    sets = [rng.normal(size=(n, 5)) for n in (1, 2, 7)] + [np.zeros((1, 5))]
+    got = ops.attention_pool_cosine(queries, sets, 4.0)
+    for i, q in enumerate(queries):
+        for j, x in enumerate(sets):
+            want = ops.cosine(q[None], ops.attention_pool(q, x, 4.0)[None])[0, 0]
+            assert got[i, j] == pytest.approx(want, abs=1e-12)
+    assert np.all(got[-1] == 0.0) and np.all(got[:, -1] == 0.0)
+
+
+def test_top_mask_ties_take_larger_indices_first():
+    col = np.zeros((5, 1))
+    np.testing.assert_array_equal(top_mask(col, 3)[:, 0], [False, False, True, True, True])
+    np.testing.assert_array_equal(ranked_mask(col, 1, 2)[:, 0], [False, False, True, True, False])
+    scores = np.array([[0.5], [0.9], [0.5], [0.1], [0.5]])
+    np.testing.assert_array_equal(ranked_mask(scores, 1, 2)[:, 0], [False, False, True, False, True])
+    np.testing.assert_array_equal(top_mask(scores, 0)[:, 0], [False] * 5)
+    np.testing.assert_array_equal(top_mask(scores, 9)[:, 0], [True] * 5)
+
+
+def test_top_mask_equals_reversed_stable_argsort():
+    rng = np.random.default_rng(1)
+    m = rng.integers(0, 4, size=(40, 7)).astype(float)  # many ties
+    for d, k in ((0, 5), (3, 10), (10, 30)):
+        order = np.flipud(np.argsort(m, axis=0, kind="stable"))[d:d + k]
+        want = np.zeros_like(m, dtype=bool)
+        np.put_along_axis(want, order, True, axis=0)
+        np.testing.assert_array_equal(ranked_mask(m, d, k), want)

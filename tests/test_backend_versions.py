@@ -1,0 +1,161 @@
+"""Versions v1-v9 and both s-norms against a plain loop reference written from spec 6.2-6.5."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.cluster.hierarchy import fcluster, linkage
+
+from hyp_face.backend import versions as be
+from hyp_face.backend.versions import VERSIONS, BackendParams, Scorer, video_blocks
+
+A_SA, B_AP, THR = 2.0, 4.0, 0.8
+
+
+def cos(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / ((np.linalg.norm(a) + 1e-10) * (np.linalg.norm(b) + 1e-10)))
+
+
+def cos_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.array([[cos(x, y) for y in b] for x in a])
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def ahc(x: np.ndarray) -> np.ndarray:
+    if len(x) == 1:
+        return x
+    d = 1 - cos_matrix(x, x)[np.triu_indices(len(x), 1)]
+    labels = fcluster(linkage(d, "average"), t=1 - THR, criterion="distance")
+    return np.array([x[labels == k].mean(axis=0) for k in np.unique(labels)])
+
+
+def self_att(x: np.ndarray, a: float) -> np.ndarray:
+    if len(x) == 1:
+        return x
+    return np.array([softmax(a * cos_matrix(x[i:i + 1], x)[0]) @ x for i in range(len(x))])
+
+
+def att_pool(e: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return x[0] if len(x) == 1 else softmax(B_AP * cos_matrix(e[None], x)[0]) @ x
+
+
+def ref_sides(version: str, r: np.ndarray, t: np.ndarray, a: float) -> tuple[np.ndarray, np.ndarray]:
+    med = np.median(r, axis=0)[None]
+    enroll = {"v1": r, "v2": r.mean(axis=0)[None], "v3": med, "v4": med, "v5": ahc(r), "v6": med, "v7": med,
+              "v8": r, "v9": self_att(r, a)}[version]
+    test = {"v4": ahc(t), "v5": ahc(t)}.get(version, t if version in ("v1", "v2", "v3") else self_att(t, a))
+    return enroll, test
+
+
+def ref_snorm(s, cte, cec, k, d, mode):
+    """Plain-loop s-norm: cross selection (faithful) or each side's own cohort (asnorm)."""
+    out = np.empty_like(s)
+    for p in range(s.shape[0]):
+        j_p = np.flipud(np.argsort(cec[p], kind="stable"))[d:d + k]
+        for q in range(s.shape[1]):
+            i_q = np.flipud(np.argsort(cte[:, q], kind="stable"))[d:d + k]
+            if mode == "faithful":
+                zs, ts = cec[p, i_q], cte[j_p, q]
+                z = (s[p, q] - zs.mean()) / max(zs.std(), 1e-5)
+                t = (s[p, q] - ts.mean()) / max(ts.std(), 1e-5)
+                out[p, q] = (z + t) / np.sqrt(2)
+            else:
+                zs, ts = cec[p, j_p], cte[i_q, q]
+                z = (s[p, q] - zs.mean()) / max(zs.std(), 1e-5)
+                t = (s[p, q] - ts.mean()) / max(ts.std(), 1e-5)
+                out[p, q] = (z + t) / 2
+    return out
+
+
+def reference_scores(version, refs, tests, cohort=None, mode="none", k=0, d=0):
+    """Model x test scores, one enrollment video per model."""
+    a = 1.0 if version == "v8" else A_SA
+    out = np.empty((len(refs), len(tests)))
+    if version == "v7":
+        meds = [np.median(r, axis=0) for r in refs]
+        sa = [self_att(t, a) for t in tests]
+        s = np.array([[cos(m, att_pool(m, x)) for x in sa] for m in meds])
+        if mode == "none":
+            return s
+        cte = np.array([[cos(z, att_pool(z, x)) for x in sa] for z in cohort])
+        return ref_snorm(s, cte, cos_matrix(np.array(meds), cohort), k, d, mode)
+    sides = [[ref_sides(version, r, t, a) for t in tests] for r in refs]
+    enroll = [sides[m][0][0] for m in range(len(refs))]
+    test = [sides[0][j][1] for j in range(len(tests))]
+    e_all, t_all = np.concatenate(enroll), np.concatenate(test)
+    s = cos_matrix(e_all, t_all)
+    if mode != "none":
+        s = ref_snorm(s, cos_matrix(cohort, t_all), cos_matrix(e_all, cohort), k, d, mode)
+    e_own = np.repeat(np.arange(len(enroll)), [len(e) for e in enroll])
+    t_own = np.repeat(np.arange(len(test)), [len(t) for t in test])
+    for m in range(len(refs)):
+        for j in range(len(tests)):
+            out[m, j] = s[np.ix_(e_own == m, t_own == j)].max()
+    return out
+
+
+def random_case(seed: int, dim: int = 6):
+    """Clustered faces so that AHC merges; one zero test video and one zero model (ties in the cohort ranks)."""
+    rng = np.random.default_rng(seed)
+    ids = rng.normal(size=(4, dim))
+
+    def video(n):
+        return ids[rng.integers(0, 4)] + 0.35 * rng.normal(size=(n, dim))
+
+    refs = [video(n) for n in (1, 3, 2, 4)] + [np.zeros((1, dim))]
+    tests = [video(n) for n in (1, 5, 2, 3, 6, 1)] + [np.zeros((1, dim))]
+    cohort = np.vstack([video(n) for n in (3, 4, 2, 5, 1, 5)])
+    return refs, tests, cohort
+
+
+def our_scores(version, refs, tests, cohort=None, mode="none", k=0, d=0, block_rows=4):
+    params = BackendParams(version, THR, 1.0 if version == "v8" else A_SA, B_AP)
+    scorer = Scorer(params, be.enroll_side(params, refs), np.arange(len(refs)), len(refs), block_rows=block_rows)
+    sides = be.test_side(params, tests)
+    if mode == "none":
+        return scorer.score(sides)
+    return scorer.score(sides, cohort, scorer.cohort_norm(mode, cohort, k, d))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_versions_match_reference(version):
+    for seed in range(3):
+        refs, tests, _ = random_case(seed)
+        np.testing.assert_allclose(our_scores(version, refs, tests), reference_scores(version, refs, tests),
+                                   rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("mode,k,d", [("faithful", 7, 3), ("faithful", 100, 0), ("asnorm", 6, 2)])
+def test_snorm_matches_plain_loop(version, mode, k, d):
+    refs, tests, cohort = random_case(11)
+    k_eff = min(k, len(cohort) - d)
+    got = our_scores(version, refs, tests, cohort, mode, k, d)
+    np.testing.assert_allclose(got, reference_scores(version, refs, tests, cohort, mode, k_eff, d),
+                               rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_zero_vectors_score_zero(version):
+    refs, tests, _ = random_case(5)
+    plain = our_scores(version, refs, tests)
+    assert np.all(plain[-1] == 0.0) and np.all(plain[:, -1] == 0.0)
+
+
+def test_model_with_two_enrollment_videos_takes_the_max():
+    refs, tests, _ = random_case(2)
+    params = BackendParams("v3")
+    scorer = Scorer(params, be.enroll_side(params, refs), np.array([1, 0, 1, 2, 3]), 4)
+    got = scorer.score(be.test_side(params, tests))
+    single = our_scores("v3", refs, tests)
+    np.testing.assert_allclose(got[1], np.maximum(single[0], single[2]), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got[0], single[1], rtol=0, atol=1e-12)
+
+
+def test_video_blocks_respect_the_row_budget():
+    assert video_blocks([3, 2, 5, 9, 1, 1], 6) == [(0, 2), (2, 3), (3, 4), (4, 6)]
+    assert video_blocks([], 4) == []
