@@ -1,5 +1,6 @@
 # Job launchers used by the run_*.sh scripts ("$train_cmd JOB=1:N log.JOB.log command ...").
-# utils/run.pl runs on this machine (at most --max-jobs-run jobs at once, default = number of CPUs).
+# utils/run.pl runs on this machine, at most --max-jobs-run jobs at once (default: the number of CPUs,
+# or with --gpu N>0 the number of GPUs, as in Kaldi).
 # train_cmd: CPU jobs; cuda_cmd: GPU jobs (extraction); cuda_eval_cmd: short GPU jobs.
 export train_cmd="run.pl"
 export cuda_cmd="run.pl --gpu 1"
@@ -12,5 +13,5 @@ export cuda_eval_cmd="run.pl --gpu 1"
 
 # Sun Grid Engine (one qsub -t job per stage; option map in conf/queue.conf; -l/-q go to qsub):
 # export train_cmd="queue.pl --mem 4G"
-# export cuda_cmd="queue.pl --gpu 1 --mem 20G -l hostname='c*'"
+# export cuda_cmd="queue.pl --gpu 1 --mem 20G -q gpu.q"
 # export cuda_eval_cmd="queue.pl --gpu 1 --mem 8G"

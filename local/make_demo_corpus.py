@@ -21,14 +21,13 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 from PIL import Image, ImageEnhance
 
 from hyp_face.io.table import write_lines
+from hyp_face.video.synth import write_video
 from hyp_face.zoo import locate_pypi_file
 
 W, H, FPS, SECONDS = 640, 360, 10, 4.0
@@ -105,20 +104,18 @@ def random_track(actor: Actor, rng: np.random.Generator, side: str) -> Track:
 def render(path: Path, tracks: list[Track], rng: np.random.Generator) -> list[list[tuple[float, ...]]]:
     """Encode the video; return per frame the face boxes of every track."""
     bg = background(rng)
-    boxes = []
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.mp4")
-    with av.open(str(tmp), "w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(FPS))
-        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-        stream.options = {"crf": "20", "preset": "veryfast"}
-        n = int(SECONDS * FPS)
+    n = int(SECONDS * FPS)
+    boxes: list[list[tuple[float, ...]]] = []
+
+    def frames():
         for k in range(n):
             canvas = bg.copy()
             boxes.append([t.paste(canvas, k / (n - 1)) for t in tracks])
-            frame = av.VideoFrame.from_ndarray(np.asarray(canvas), format="rgb24")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
+            yield np.asarray(canvas)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.mp4")
+    write_video(tmp, frames(), fps=FPS, lossless=False)
     tmp.replace(path)
     return boxes
 

@@ -17,12 +17,12 @@ def _gaussian_scores(rng, n_tar, n_non, mu_tar=2.0, mu_non=0.0, sigma=1.0):
 
 
 def test_recovers_true_llr_of_equal_variance_gaussians():
-    # llr(s) = (mu_t - mu_n)/sigma^2 * s - (mu_t^2 - mu_n^2) / (2 sigma^2) = 1.5 s - 0.75 for (1.5, 0, 1)
+    # llr(s) = (mu_t - mu_n)/sigma^2 * s - (mu_t^2 - mu_n^2) / (2 sigma^2) = 1.5 s - 1.125 for (1.5, 0, 1)
     rng = np.random.default_rng(0)
     scores, is_target = _gaussian_scores(rng, 20000, 200000, mu_tar=1.5)
     w, b = fit_prior_weighted_lr(scores, is_target, p_target=0.05, l2_reg=1e-5)
     assert w[0] == pytest.approx(1.5, abs=0.05)
-    assert b == pytest.approx(-0.75, abs=0.06)
+    assert b == pytest.approx(-1.125, abs=0.06)
 
 
 def test_newton_reaches_the_exact_minimiser():

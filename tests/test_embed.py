@@ -94,13 +94,14 @@ def test_iresnet_arcface_torch_layout(tmp_path):
 
 
 def lfw_faces(n_people: int = 4):
-    """Two LFW photos each of ``n_people`` people (first same-pairs of fold 1), with their central face."""
+    """Two LFW photos each of ``n_people`` different people (from same-person pairs), with their central face."""
     from retinaface import detect_faces
     from PIL import Image
 
     root = shared_path(*LFW)
     with open(root / "pairs_resolved.csv", newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["same"] == "1"][:n_people]
+        by_person = {r["img1"].rsplit("_", 1)[0]: r for r in csv.DictReader(f) if r["same"] == "1"}
+    rows = list(by_person.values())[:n_people]
     images, boxes, landmarks = [], [], []
     for path in [root / r[k] for r in rows for k in ("img1", "img2")]:
         image = np.asarray(Image.open(path).convert("RGB"))

@@ -188,12 +188,24 @@ def finish(prog: str, spec: JobSpec, failed: list[int]) -> int:
 # run.pl: local execution
 
 
-def default_max_jobs() -> int:
-    """Parallel local jobs when --max-jobs-run is not given: the usable CPU count (as Kaldi)."""
+def visible_gpus() -> int:
+    """GPUs this process may use: $CUDA_VISIBLE_DEVICES if set, else ``nvidia-smi -L`` (0 if absent)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
     try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return 0
+    return sum(line.startswith("GPU ") for line in out.splitlines())
+
+
+def default_max_jobs(gpu: int) -> int:
+    """Parallel local jobs when --max-jobs-run is not given (as Kaldi's run.pl): the number of GPUs
+    for GPU jobs (when any is found), else the number of usable CPUs."""
+    if gpu > 0 and (gpus := visible_gpus()) > 0:
+        return gpus
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 class LocalRunner:
@@ -202,7 +214,7 @@ class LocalRunner:
     def __init__(self, spec: JobSpec):
         self.spec = spec
         self.script = job_script(spec)
-        self.max_jobs = int(spec.options.get("max_jobs_run") or default_max_jobs())
+        self.max_jobs = int(spec.options.get("max_jobs_run") or default_max_jobs(int(spec.options.get("gpu", "0"))))
         self.procs: set[subprocess.Popen] = set()
         self.lock = threading.Lock()
         self.stopping = False

@@ -52,22 +52,23 @@ def fit_prior_weighted_lr(
     weights = np.where(is_target, p_target / n_tar, (1 - p_target) / n_non)
     theta = np.zeros(x1.shape[1])
     f = _objective(theta, x1, sign, weights, l2_reg)
+    prev_size = np.inf
     for it in range(max_iter):
         sigma = expit(x1 @ theta)
         grad = x1.T @ (weights * (sigma - (sign > 0))) + l2_reg * theta
         hess = (x1 * (weights * sigma * (1 - sigma))[:, None]).T @ x1 + l2_reg * np.eye(len(theta))
         step = np.linalg.solve(hess, grad)
-        if np.max(np.abs(step)) <= tol * (1 + np.max(np.abs(theta))):
+        size = np.max(np.abs(step)) / (1 + np.max(np.abs(theta)))
+        if size <= tol or (size < 1e-8 and size >= prev_size):  # converged, or at the float noise floor
             break
+        prev_size = size
         alpha = 1.0
-        while True:  # backtracking: never increase the (convex) objective
+        while True:  # backtracking; near the optimum f is flat to rounding and the full step is taken
             cand = theta - alpha * step
             f_cand = _objective(cand, x1, sign, weights, l2_reg)
-            if f_cand <= f or alpha < 1e-10:
+            if f_cand <= f + 1e-14 * abs(f) or alpha < 1e-10:
                 break
             alpha *= 0.5
-        if f_cand > f:
-            break  # no descent left at float precision
         theta, f = cand, f_cand
     else:
         log.warning("logistic regression: Newton did not converge in %d iterations", max_iter)

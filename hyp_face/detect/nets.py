@@ -44,14 +44,12 @@ class MobileNet025Body(nn.Module):
 
     out_channels = (64, 128, 256)
 
-    def __init__(self) -> None:
+    def __init__(self, slope: float = 0.1) -> None:
         super().__init__()
-        self.stage1 = nn.Sequential(
-            conv_bn(3, 8, 3, 2, slope=0.1),
-            conv_dw(8, 16, 1), conv_dw(16, 32, 2), conv_dw(32, 32, 1), conv_dw(32, 64, 2), conv_dw(64, 64, 1),
-        )
-        self.stage2 = nn.Sequential(conv_dw(64, 128, 2), *[conv_dw(128, 128, 1) for _ in range(5)])
-        self.stage3 = nn.Sequential(conv_dw(128, 256, 2), conv_dw(256, 256, 1))
+        blocks = [(8, 16, 1), (16, 32, 2), (32, 32, 1), (32, 64, 2), (64, 64, 1)]
+        self.stage1 = nn.Sequential(conv_bn(3, 8, 3, 2, slope=slope), *[conv_dw(*b, slope) for b in blocks])
+        self.stage2 = nn.Sequential(conv_dw(64, 128, 2, slope), *[conv_dw(128, 128, 1, slope) for _ in range(5)])
+        self.stage3 = nn.Sequential(conv_dw(128, 256, 2, slope), conv_dw(256, 256, 1, slope))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         c3 = self.stage1(x)
@@ -166,21 +164,30 @@ BODIES = {"mnet025": (MobileNet025Body, 64), "r50": (ResNet50Body, 256)}
 class RetinaFace(nn.Module):
     """RetinaFace: body -> FPN -> SSH per level -> class/box/landmark heads.
 
+    ``slope``: None = the Pytorch_Retinaface activations (see the module docstring); a number = that LeakyReLU
+    slope in every layer of the MobileNet body, FPN and SSH (0 = plain ReLU, as biubug6's Face-Detector-1MB
+    ``models/net.py`` builds its mnet0.25).
+
     ``forward`` takes a BGR, mean-subtracted float batch (B,3,H,W) and returns, concatenated over the levels
     (stride 8, 16, 32), box deltas (B,N,4), class logits (B,N,2; softmax is left to the caller) and landmark deltas
     (B,N,10).
     """
 
-    def __init__(self, backbone: str = "mnet025") -> None:
+    def __init__(self, backbone: str = "mnet025", slope: float | None = None) -> None:
         super().__init__()
         if backbone not in BODIES:
             raise ValueError(f"unknown RetinaFace backbone {backbone!r}; expected one of {sorted(BODIES)}")
         body_cls, width = BODIES[backbone]
-        slope = 0.1 if width <= 64 else 0.0
+        neck_slope = (0.1 if width <= 64 else 0.0) if slope is None else slope
         self.backbone = backbone
-        self.body = body_cls()
-        self.fpn = FPN(body_cls.out_channels, width, slope)
-        self.ssh1, self.ssh2, self.ssh3 = (SSH(width, width, slope) for _ in range(3))
+        if body_cls is ResNet50Body:
+            if slope not in (None, 0.0):
+                raise ValueError("the ResNet-50 body only has ReLU activations")
+            self.body = ResNet50Body()
+        else:
+            self.body = MobileNet025Body(0.1 if slope is None else slope)
+        self.fpn = FPN(body_cls.out_channels, width, neck_slope)
+        self.ssh1, self.ssh2, self.ssh3 = (SSH(width, width, neck_slope) for _ in range(3))
         # CamelCase attribute names match the Pytorch_Retinaface checkpoints.
         self.ClassHead = nn.ModuleList(Head(width, 2) for _ in range(3))
         self.BboxHead = nn.ModuleList(Head(width, 4) for _ in range(3))

