@@ -5,6 +5,8 @@ set -euo pipefail
 stage=1
 stop_stage=2
 strict=false   # true: a missing or empty video is an error (default: excluded with a warning)
+help_message="Usage: $0 [--stage 1] [--stop-stage 2] [--strict false]
+  stage 1: SRE19 AV visual dev + eval (needs SRE19_DEV_ROOT, SRE19_EVAL_ROOT); stage 2: JANUS core (needs JANUS_ROOT)"
 [ -f cmd.sh ] && . ./cmd.sh
 . ./path.sh
 . ./datapath.sh

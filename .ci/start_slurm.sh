@@ -5,7 +5,7 @@
 #
 # Uses conf/slurm_test/slurm.conf, installed as /etc/slurm/slurm.conf (refuses to overwrite a
 # slurm.conf that is not ours).  Idempotent: daemons already running are left alone.  Returns when
-# `sinfo` shows the node idle; on failure prints the daemon logs and exits 1.
+# `sinfo` shows the node up (idle, or busy with jobs); on failure prints the daemon logs and exits 1.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,10 +21,11 @@ die() { log "ERROR: $*"; for f in "$spool"/*.log /var/log/munge/munged.log; do
           [ -f "$f" ] && { echo "---- tail $f" >&2; tail -n 20 "$f" >&2; }; done; exit 1; }
 
 node_state() { sinfo -h -n "$node" -o %T 2>/dev/null | head -n 1; }
+node_up() { case "$(node_state)" in idle|mixed|allocated|completing) return 0 ;; esac; return 1; }
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-if [ "$(node_state)" = idle ]; then
-  log "SLURM already up (node $node idle)"; exit 0
+if node_up; then
+  log "SLURM already up (node $node $(node_state))"; exit 0
 fi
 [ "$(id -u)" -eq 0 ] || die "must run as root (starts munged/slurmctld/slurmd)"
 
@@ -78,7 +79,7 @@ end=$((SECONDS + timeout))
 while [ $SECONDS -lt $end ]; do
   state=$(node_state)
   case "$state" in
-    idle) log "SLURM up: node $node idle"; sinfo >&2; exit 0 ;;
+    idle|mixed|allocated|completing) log "SLURM up: node $node $state"; sinfo >&2; exit 0 ;;
     down*|drain*|fail*) scontrol update NodeName="$node" State=RESUME 2>/dev/null || true ;;
   esac
   sleep 1

@@ -185,9 +185,9 @@ def test_sre19_header_by_name(tmp_path):
     "name, bad_lines, line, match",
     [
         ("enrollment", SRE19_ENROLL[:2] + ["1009_sre19"] + SRE19_ENROLL[2:], 3, "expected at least 2 fields"),
-        ("enrollment", SRE19_ENROLL + ["1002_sre19\tbbb222"], 6, "duplicate modelid/segmentid"),
+        ("enrollment", SRE19_ENROLL + ["1002_sre19\tbbb222"], 6, "duplicate model/segment"),
         ("trial_key", SRE19_KEY[:3] + ["m-x\tttt1\tB\ttgt"] + SRE19_KEY[4:], 4, "unknown targettype 'tgt'"),
-        ("trial_key", SRE19_KEY + ["m-x\tttt1\tB\tnontarget"], 6, "duplicate modelid/segmentid"),
+        ("trial_key", SRE19_KEY + ["m-x\tttt1\tB\tnontarget"], 6, "duplicate model/segment"),
         ("trial_key", SRE19_KEY + ["1001_sre19\tttt2\tA\tnontarget"], 6, "is not in"),
         ("trials", SRE19_TRIALS + ["1002_sre19\tttt3\tA"], 6, "is not in"),
         ("trials", SRE19_TRIALS + ["9999_sre19\tttt3\tA"], 6, "model '9999_sre19' is not in"),
@@ -208,7 +208,7 @@ def test_sre19_missing_empty_and_excluded_videos(tmp_path, caplog):
     root = make_sre19(tmp_path / "r")
     (root / "data/test/ttt2.mp4").unlink()
     (root / "data/enrollment/ccc333.mp4").write_bytes(b"")
-    with pytest.raises(DataDirError, match=r"ttt2.mp4 \(missing\)"):
+    with pytest.raises(DataDirError, match=r"ccc333.mp4 \(empty\)"):
         prepare_sre19av(str(root), tmp_path / "strict", "dev", strict=True)
     exclude = read_exclude_list(write(tmp_path / "excl.txt", ["# broken", "ttt3  # unreadable", ""]))
     assert exclude == {"ttt3"}
@@ -265,7 +265,7 @@ def test_janus_without_header_and_width_height_by_name(tmp_path):
 @pytest.mark.parametrize(
     "which, extra, line, match",
     [
-        ("trials", ["video/1.mp4\tvideo/2.mp4\tX\tDEV.CORE"], 9, "unknown LABEL 'X'"),
+        ("trials", ["video/30.mp4\tvideo/3.mp4\tX\tDEV.CORE"], 9, "unknown LABEL 'X'"),
         ("trials", ["video/1.mp4\tvideo/3.mp4\tY\tDEV.CORE"], 9, "duplicate enroll/test"),
         ("trials", ["video/2.mp4\tvideo/3.mp4\tY\tDEV.CORE"], 9, "ENROLL_FILE 'video/2.mp4' is not"),
         ("trials", ["video/1.mp4\tvideo/20.mp4\tY\tDEV.CORE"], 9, "TEST_FILE 'video/20.mp4' is not"),
@@ -316,7 +316,8 @@ def test_run_001_with_roots_from_environment(tmp_path):
     # run_001 checks the roots through datapath.sh: the environment wins over the file
     r = run_sh(["run_001_prepare_data.sh", "--stage", "2", "--stop-stage", "2"], {**env, "JANUS_ROOT": ""})
     assert r.returncode != 0 and "JANUS_ROOT=/nonexistent is not an existing directory" in r.stderr
-    r = run_sh(["run_001_prepare_data.sh", "--stage", "1", "--stop-stage", "1"], {**env, "SRE19_EVAL_ROOT": "", "HYP_FACE_DATAPATH": ""})
+    no_file = {"SRE19_EVAL_ROOT": "", "HYP_FACE_DATAPATH": str(write(tmp_path / "empty.sh", []))}
+    r = run_sh(["run_001_prepare_data.sh", "--stage", "1", "--stop-stage", "1"], {**env, **no_file})
     assert r.returncode != 0 and "SRE19_EVAL_ROOT is not set" in r.stderr
 
 

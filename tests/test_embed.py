@@ -153,18 +153,42 @@ def test_dlib_resnet128_real_weights():
     import dlib
 
     images, boxes, landmarks = lfw_faces()
-    emb = build_embedder("dlib_resnet128")
+    emb = build_embedder("dlib_resnet128")  # torch back-end
     assert (emb.dim, emb.input_size, emb.alignment) == (128, 150, "dlib150")
     chips = emb.align_many(images, np.arange(len(images)), boxes, landmarks)
     assert chips.shape == (len(images), 150, 150, 3)
     out = check_embedder(emb, chips)
     assert_same_people_closest(out)
-    # our chip + batched call == dlib's own one-call pipeline on the full image (same alignment, same network)
+    # the torch network equals dlib-bin's own network on the same chips
+    native = build_embedder("dlib_resnet128", backend="dlib")
+    np.testing.assert_allclose(native.embed(chips), out, atol=1e-5)
+    # and our chips equal dlib's one-call pipeline on the full image (same alignment)
     shapes = emb.shapes(images[0], boxes[:1])
-    direct = np.asarray(emb.recognizer.compute_face_descriptor(images[0], shapes[0]), np.float32)
-    np.testing.assert_allclose(out[0], direct / np.linalg.norm(direct), atol=1e-4)
     assert isinstance(shapes[0], dlib.full_object_detection) and shapes[0].num_parts == 5
+    direct = np.asarray(native.recognizer.compute_face_descriptor(images[0], shapes[0]), np.float32)
+    np.testing.assert_allclose(out[0], direct / np.linalg.norm(direct), atol=1e-5)
     # several faces of one image in one align call
     two = emb.align(images[0], np.stack([boxes[0], boxes[0]]), np.stack([landmarks[0], landmarks[0]]))
     np.testing.assert_array_equal(two[0], chips[0])
     np.testing.assert_array_equal(two[1], chips[0])
+    with pytest.raises(ValueError, match="backend"):
+        build_embedder("dlib_resnet128", backend="onnx")
+
+
+def test_dlib_file_reader_structure():
+    from hyp_face.formats.dlib_models import DLIB_RECOGNITION_MODEL, dlib_model_path, read_dlib_metric_net
+
+    net = read_dlib_metric_net(dlib_model_path(DLIB_RECOGNITION_MODEL))
+    np.testing.assert_allclose(net.input_mean, [122.782, 117.001, 104.298], atol=1e-3)
+    assert net.input_size == 150 and len(net.convs) == 29 and net.fc.shape == (256, 128)
+    assert net.convs[0].weight.shape == (32, 3, 7, 7) and (net.convs[0].stride, net.convs[0].padding) == (2, 0)
+    assert [c.stride for c in net.convs].count(2) == 5
+
+
+def test_dlib_file_reader_rejects_other_files(tmp_path):
+    from hyp_face.formats.dlib_models import read_dlib_metric_net
+
+    bad = tmp_path / "x.dat"
+    bad.write_bytes(b"\x01\x05con_4\x01\x07" + b"\x00" * 20)
+    with pytest.raises(ValueError, match="x.dat"):
+        read_dlib_metric_net(bad)

@@ -58,8 +58,7 @@ def test_run_pl_substitutes_job_in_command_and_log_name(tmp_path):
 
 def test_run_pl_header_names_this_host(tmp_path):
     assert launch("run.pl", "a.log", "true", cwd=tmp_path).returncode == 0
-    host = subprocess.run(["hostname"], capture_output=True, text=True).stdout.strip() or socket.gethostname()
-    assert log_lines(tmp_path / "a.log")[1] == f"# Running on {host}"
+    assert log_lines(tmp_path / "a.log")[1] == f"# Running on {socket.gethostname()}"
 
 
 def test_run_pl_failing_job_fails_and_names_its_log(tmp_path):
@@ -98,9 +97,10 @@ def test_run_pl_single_job_failure(tmp_path):
 
 
 def test_run_pl_quotes_words_with_spaces_like_kaldi(tmp_path):
-    res = launch("run.pl", "q.log", "printf", "%s|\\n", "a b", 'say "hi"', cwd=tmp_path)
+    res = launch("run.pl", "q.log", "printf", "[%s]", "a b", 'say "hi"', "\\|", "cat", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    assert assert_framed_log(tmp_path / "q.log", "printf %s|\\n \"a b\" 'say \"hi\"'", 0) == ["a b|", 'say "hi"|']
+    body = assert_framed_log(tmp_path / "q.log", "printf [%s] \"a b\" 'say \"hi\"' \\| cat", 0)
+    assert body == ['[a b][say "hi"][|][cat]'], "output without a final newline keeps the footer apart"
 
 
 def test_run_pl_accepts_grid_options_and_other_ranges(tmp_path):
@@ -175,7 +175,7 @@ def fake_sge(tmp_path):
 def test_queue_pl_array_job_maps_options_and_writes_logs(fake_sge):
     work, env, argv_file = fake_sge
     res = launch("queue.pl", "--mem", "2G", "--max-jobs-run", "2", "-l", "hostname=foo", "JOB=1:3",
-                 "exp/x/log/e.JOB.log", "echo", "task", "JOB", "\\$SGE_TASK_ID", cwd=work, env=env)
+                 "exp/x/log/e.JOB.log", "echo", "task", "JOB", "$SGE_TASK_ID", cwd=work, env=env)
     assert res.returncode == 0, res.stderr
     for job in (1, 2, 3):
         body = assert_framed_log(work / f"exp/x/log/e.{job}.log", f"echo task {job} $SGE_TASK_ID", 0)
@@ -247,18 +247,18 @@ def slurm():
 @pytest.mark.slurm
 def test_slurm_pl_array_job_writes_every_task_log(slurm, tmp_path):
     res = launch("slurm.pl", "--max-jobs-run", "2", "--mem", "100M", "--config", str(ROOT / "conf/slurm.conf"),
-                 "JOB=1:4", "exp/log/a.JOB.log", "echo", "JOB", "\\$SLURM_ARRAY_TASK_ID", "\\$SLURM_ARRAY_JOB_ID",
+                 "JOB=1:4", "exp/log/a.JOB.log", "echo", "JOB", "$SLURM_ARRAY_TASK_ID", "$(env", "|", "grep", "^SLURM_ARRAY_J)",
                  cwd=tmp_path, timeout=180)
     assert res.returncode == 0, res.stderr
     array_ids = set()
     for job in (1, 2, 3, 4):
         body = assert_framed_log(tmp_path / f"exp/log/a.{job}.log",
-                                 f"echo {job} $SLURM_ARRAY_TASK_ID $SLURM_ARRAY_JOB_ID", 0)
-        task, task_env, array_id = body[0].split()
+                                 f"echo {job} $SLURM_ARRAY_TASK_ID $(env | grep ^SLURM_ARRAY_J)", 0)
+        task, task_env, array_var = body[0].split()
         assert task == task_env == str(job), "ran as SLURM array task JOB"
-        array_ids.add(array_id)
-    assert len(array_ids) == 1, "one sbatch array job"
+        array_ids.add(array_var.removeprefix("SLURM_ARRAY_JOB_ID="))
     submit = (tmp_path / "exp/q/a.log").read_text()
+    assert array_ids == {submit.splitlines()[2].strip()}, "all tasks belong to the one submitted array job"
     assert "--array=1-4%2" in submit and "--mem-per-cpu 100M" in submit
 
 
@@ -273,7 +273,16 @@ def test_slurm_pl_failing_task_fails_the_launcher(slurm, tmp_path):
 
 @pytest.mark.slurm
 def test_slurm_pl_single_job(slurm, tmp_path):
-    res = launch("slurm.pl", "log/one.log", "echo", "\\$SLURM_JOB_ID", "|", "grep", "-E", "^[0-9]+$",
+    res = launch("slurm.pl", "log/one.log", "echo", "$SLURM_JOB_ID", "|", "grep", "-E", "^[0-9]+$",
                  cwd=tmp_path, timeout=180)
     assert res.returncode == 0, res.stderr
     assert re.fullmatch(r"\d+", assert_framed_log(tmp_path / "log/one.log", "echo $SLURM_JOB_ID | grep -E ^[0-9]+$", 0)[0])
+
+
+@pytest.mark.slurm
+def test_slurm_pl_cancelled_job_counts_as_failed(slurm, tmp_path):
+    """A task that leaves the queue without an exit status (here: it cancels itself) is a failure."""
+    res = launch("slurm.pl", "log/c.log", "scancel", "$SLURM_JOB_ID", ";", "sleep", "30", cwd=tmp_path, timeout=120)
+    assert res.returncode == 1
+    assert "no exit status from task(s) 1" in res.stderr
+    assert "1 / 1 failed, log is in log/c.log" in res.stderr

@@ -22,6 +22,7 @@ exits 1.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -157,6 +158,7 @@ def job_script(spec: JobSpec, *, cwd: str | None = None, done_prefix: str | None
         'bash -c "$cmd" >> "$log" 2>&1',
         "ret=$?",
         "t1=$(date +%s)",
+        '[ -n "$(tail -c 1 "$log")" ] && echo >> "$log"  # footer on its own line',
         f'echo "# Accounting: time=$((t1 - t0)) threads={spec.num_threads}" >> "$log"',
         'echo "# Ended (code $ret) at $(date), elapsed time $((t1 - t0)) seconds" >> "$log"',
     ]
@@ -223,7 +225,8 @@ class LocalRunner:
         with self.lock:
             if self.stopping:
                 return 1
-            proc = subprocess.Popen(["bash", "-c", self.script, "run.pl", str(task)])
+            # Own process group, so that terminate() reaches the whole pipeline of the task.
+            proc = subprocess.Popen(["bash", "-c", self.script, "run.pl", str(task)], start_new_session=True)
             self.procs.add(proc)
         ret = proc.wait()
         with self.lock:
@@ -231,11 +234,13 @@ class LocalRunner:
         return ret
 
     def terminate(self, signum, _frame) -> None:
-        """Stop launching and terminate running tasks (SIGTERM/SIGINT)."""
+        """Stop launching and pass the signal (SIGTERM/SIGINT) to the running tasks."""
         with self.lock:
             self.stopping = True
             for proc in self.procs:
-                proc.send_signal(signum)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signum)
+        print(f"run.pl: interrupted by signal {signum}; {self.spec.logfile} may be incomplete", file=sys.stderr)
         raise SystemExit(1)
 
     def run(self) -> list[int]:
@@ -271,12 +276,11 @@ class GridConfig:
             line = raw.split("#", 1)[0].strip()
             if not line:
                 continue
-            kind, _, rest = line.partition(" ")
-            rest = rest.strip()
+            kind, rest = (line.split(None, 1) + [""])[:2]
             if kind == "command" and rest:
                 command = rest.split()
             elif kind in ("option", "default") and re.match(r"^\w+=\S+", rest):
-                assign, _, flags = rest.partition(" ")
+                assign, flags = (rest.split(None, 1) + [""])[:2]
                 name, value = assign.split("=", 1)
                 if kind == "option":
                     rules.setdefault(name, {})[value] = flags.strip()

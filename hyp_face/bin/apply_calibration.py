@@ -10,7 +10,7 @@ import argparse
 
 from hyp_face.calibrate.linear import LinearCalibration
 from hyp_face.cli import setup_logging
-from hyp_face.metrics.scores import read_trials, trial_scores, write_scores
+from hyp_face.metrics.scores import load_trials, trial_scores, write_scores
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -27,7 +27,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     setup_logging(args.verbose)
     cal = LinearCalibration.load(args.model)
-    trials = read_trials(args.trials)
+    trials = load_trials(args.trials, need_labels=False)
     write_scores(args.scores_out, trials, cal(trial_scores(trials, args.scores_in)))
 
 

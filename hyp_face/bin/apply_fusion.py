@@ -13,7 +13,7 @@ import numpy as np
 
 from hyp_face.calibrate.fusion import GreedyFusion
 from hyp_face.cli import setup_logging
-from hyp_face.metrics.scores import read_trials, trial_scores, write_scores
+from hyp_face.metrics.scores import load_trials, trial_scores, write_scores
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def main(argv=None) -> None:
     if not 0 <= fus_idx < len(model.fusions):
         raise SystemExit(f"{args.model}: --fus-idx must be in 0..{len(model.fusions) - 1}, got {fus_idx}")
     fusion = model.fusions[fus_idx]
-    trials = read_trials(args.trials)
+    trials = load_trials(args.trials, need_labels=False)
     scores = np.zeros((len(trials), len(args.scores)))
     for j in fusion.systems:
         scores[:, j] = trial_scores(trials, args.scores[j])

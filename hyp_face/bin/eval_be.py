@@ -2,6 +2,7 @@
 
 Writes ``<model> <test> <score>`` lines (``%f``) for every trial in trial-file order, or with ``--full-matrix true``
 the model x test cross product grouped by test (sorted test ids outer, models in enrollment-list order inner).
+Arguments may also come from ``@FILE`` (one argument per line), as the run_04x scripts do.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ log = logging.getLogger("eval_be")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                fromfile_prefix_chars="@")
     p.add_argument("trials")
     p.add_argument("enroll_utt2spk")
     p.add_argument("ref_embed_scp", help="reference (bbox-guided) embeddings of the enrollment set")

@@ -60,9 +60,10 @@ def build_extractor(args: argparse.Namespace) -> FaceExtractor:
     """Detector, embedder and options from the parsed arguments."""
     use_fp16 = args.fp16 and args.device.startswith("cuda")
     detector = build_detector(args.detector, weights=args.det_weights or None, device=args.device,
-                              resize_policy=args.det_resize_policy, fp16=use_fp16)
+                              resize=args.det_resize_policy, fp16=use_fp16)
+    half = {"fp16": True} if use_fp16 else {}  # only CUDA embedders take fp16
     embedder = build_embedder(args.embedder, weights=args.embed_weights or None, device=args.device,
-                              flip=args.embed_flip, fp16=use_fp16)
+                              flip=args.embed_flip, **half)
     mode = "ref" if args.bbox_file else "facedet"
     start = args.det_thr_start if args.det_thr_start is not None else (0.8 if mode == "ref" else 0.9)
     opts = ExtractOptions(

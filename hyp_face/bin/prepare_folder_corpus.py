@@ -1,4 +1,4 @@
-"""Prepare ``<prefix>_enroll`` and ``<prefix>_test`` data dirs from a corpus in folders (enroll/<model>/..., test/...)."""
+"""Prepare ``<prefix>_enroll`` and ``<prefix>_test`` data dirs from a corpus in folders (enroll/<model>/, test/)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("corpus", help="folder holding enroll/<model>/<media> and test/<media>")
     parser.add_argument("trials", help="trial list: <model> <test id> [target|nontarget] per line")
-    parser.add_argument("prefix", help="data dir prefix, e.g. data/mycorpus -> data/mycorpus_enroll, data/mycorpus_test")
-    parser.add_argument("--strict", type=str2bool, default=False, help="empty media files are an error (true) or excluded with a warning (false)")
+    parser.add_argument("prefix", help="data dir prefix: data/faces -> data/faces_enroll, data/faces_test")
+    parser.add_argument(
+        "--strict", type=str2bool, default=False, help="empty media files: error (true) or excluded with a warning"
+    )
     parser.add_argument("--verbose", type=int, default=1)
     args = parser.parse_args(argv)
     setup_logging(args.verbose)

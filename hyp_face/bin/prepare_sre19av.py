@@ -13,8 +13,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("root", help="corpus root (LDC2019E56 for dev, LDC2019E57 for eval), holding docs/ and data/")
     parser.add_argument("data", help="output folder of the data dirs (e.g. data)")
     parser.add_argument("--subset", choices=("dev", "eval"), required=True)
-    parser.add_argument("--exclude-list", default="", help="file of segment ids to leave out (one per line, # comments)")
-    parser.add_argument("--strict", type=str2bool, default=False, help="missing/empty videos are an error (true) or excluded with a warning (false)")
+    parser.add_argument("--exclude-list", default="", help="file of segment ids to leave out (one a line, # comments)")
+    parser.add_argument(
+        "--strict", type=str2bool, default=False, help="missing/empty videos: error (true) or excluded with a warning"
+    )
     parser.add_argument("--verbose", type=int, default=1)
     args = parser.parse_args(argv)
     setup_logging(args.verbose)

@@ -9,7 +9,7 @@ from hyp_face.cli import setup_logging, str2bool
 from hyp_face.metrics.plots import plot_det, plot_llr_hist
 from hyp_face.metrics.report import evaluate, results_line, write_results
 from hyp_face.metrics.rocch import rocch, sort_scores
-from hyp_face.metrics.scores import read_trials, trial_scores
+from hyp_face.metrics.scores import load_trials, trial_scores
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     setup_logging(args.verbose)
-    trials = read_trials(args.trials)
+    trials = load_trials(args.trials)
     scores = trial_scores(trials, args.scores)
     tar, non = scores[trials.is_target], scores[~trials.is_target]
     res = evaluate(tar, non)

@@ -7,7 +7,7 @@ import logging
 
 from hyp_face.calibrate.linear import train_calibration
 from hyp_face.cli import setup_logging
-from hyp_face.metrics.scores import read_trials, trial_scores
+from hyp_face.metrics.scores import load_trials, trial_scores
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     setup_logging(args.verbose)
-    trials = read_trials(args.trials)
+    trials = load_trials(args.trials)
     scores = trial_scores(trials, args.scores)
     cal = train_calibration(scores, trials.is_target, args.p_target, args.l2_reg)
     log.info("a=%.12g b=%.12g (P=%g, lambda=%g, %d targets, %d non-targets)", cal.a, cal.b, cal.p_target,

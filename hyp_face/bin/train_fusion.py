@@ -8,7 +8,7 @@ import numpy as np
 
 from hyp_face.calibrate.fusion import train_greedy_fusion
 from hyp_face.cli import setup_logging
-from hyp_face.metrics.scores import read_trials, trial_scores
+from hyp_face.metrics.scores import load_trials, trial_scores
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -27,7 +27,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     setup_logging(args.verbose)
-    trials = read_trials(args.trials)
+    trials = load_trials(args.trials)
     scores = np.column_stack([trial_scores(trials, f) for f in args.scores])
     model = train_greedy_fusion(
         scores, trials.is_target, args.scores, args.max_systems, args.p_target, args.l2_reg, args.p_eval

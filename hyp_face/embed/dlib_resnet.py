@@ -1,9 +1,14 @@
 """dlib's ResNet 128-D face recognizer (``face_recognition_models``, CC0) with dlib's own 5-point alignment.
 
 Alignment follows dlib / ``face_recognition``: the 5-point shape predictor runs inside the detector box, then
-``get_face_chip`` cuts a 150x150 chip with padding 0.25 (the defaults of ``compute_face_descriptor``).
-``embed`` hands the whole batch of chips to one ``compute_face_descriptor(list_of_chips)`` call.
-dlib's CPU network uses the threads its build was compiled for; it has no Python-level thread setting.
+``get_face_chips`` cuts 150x150 chips with padding 0.25 (the defaults of ``compute_face_descriptor``).
+
+Two back-ends compute the same embedding from the same weights file:
+- ``backend="torch"`` (default): the network parsed from the dlib file and run by ``DlibResNet`` in torch --
+  batched, CPU or CUDA (``fp16`` on CUDA), equal to dlib's output within 1e-6 and ~10x faster on one CPU thread
+  than dlib-bin (built without BLAS).
+- ``backend="dlib"``: dlib-bin's ``compute_face_descriptor`` with the whole batch of chips in one call (dlib's
+  batch overload). dlib-bin has no Python thread setting and no CUDA.
 """
 
 from __future__ import annotations
@@ -12,10 +17,16 @@ import logging
 from typing import Sequence
 
 import numpy as np
+import torch
 
 from hyp_face.embed.base import Embedder
 from hyp_face.embed.registry import register_embedder
-from hyp_face.formats.dlib_models import DLIB_RECOGNITION_MODEL, DLIB_SHAPE_PREDICTOR_5, dlib_model_path
+from hyp_face.formats.dlib_models import (
+    DLIB_RECOGNITION_MODEL,
+    DLIB_SHAPE_PREDICTOR_5,
+    dlib_model_path,
+    read_dlib_metric_net,
+)
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +35,7 @@ DLIB_CHIP_PADDING = 0.25
 
 
 class DlibResNetEmbedder(Embedder):
-    """dlib_face_recognition_resnet_model_v1 behind the ``Embedder`` interface (CPU)."""
+    """dlib_face_recognition_resnet_model_v1 behind the ``Embedder`` interface."""
 
     name = "dlib_resnet128"
     dim = 128
@@ -34,8 +45,11 @@ class DlibResNetEmbedder(Embedder):
     def __init__(
         self,
         weights: str | None = None,
+        device: str = "cpu",
+        backend: str = "torch",
         shape_predictor: str | None = None,
         padding: float = DLIB_CHIP_PADDING,
+        fp16: bool = False,
         flip: bool = False,
         batch_size: int = 64,
     ):
@@ -44,11 +58,30 @@ class DlibResNetEmbedder(Embedder):
         super().__init__(flip=flip, batch_size=batch_size)
         self._dlib = dlib
         self.padding = padding
-        self.recognizer = dlib.face_recognition_model_v1(str(weights or dlib_model_path(DLIB_RECOGNITION_MODEL)))
+        self.backend = backend
+        weights = str(weights or dlib_model_path(DLIB_RECOGNITION_MODEL))
         self.predictor = dlib.shape_predictor(str(shape_predictor or dlib_model_path(DLIB_SHAPE_PREDICTOR_5)))
+        if backend == "torch":
+            from hyp_face.embed.dlib_torch import DlibResNet
+
+            self.device = torch.device(device)
+            self.fp16 = fp16 and self.device.type == "cuda"
+            self.model = DlibResNet(read_dlib_metric_net(weights)).to(self.device).eval()
+        elif backend == "dlib":
+            if device != "cpu":
+                log.warning("dlib_resnet128 backend=dlib runs on the CPU only; ignoring device=%s", device)
+            self.recognizer = dlib.face_recognition_model_v1(weights)
+        else:
+            raise ValueError(f"dlib_resnet128: backend must be 'torch' or 'dlib', got {backend!r}")
 
     def _forward(self, chips: np.ndarray) -> np.ndarray:
-        return np.asarray(self.recognizer.compute_face_descriptor(list(chips)), dtype=np.float32)
+        if self.backend == "dlib":
+            return np.asarray(self.recognizer.compute_face_descriptor(list(chips)), dtype=np.float32)
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(chips)).to(self.device).permute(0, 3, 1, 2).float()
+            with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.fp16):
+                y = self.model(x)
+            return y.float().cpu().numpy()
 
     def shapes(self, image: np.ndarray, boxes: np.ndarray):
         """dlib ``full_object_detections`` of the 5-point predictor inside each (x1,y1,x2,y2) box."""
@@ -59,7 +92,7 @@ class DlibResNetEmbedder(Embedder):
     def align_many(
         self, images: Sequence[np.ndarray], image_index: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray
     ) -> np.ndarray:
-        """150x150 dlib chips; the detector landmarks are not used (dlib re-predicts its own 5 points)."""
+        """150x150 dlib chips; the detector landmarks are not used (dlib predicts its own 5 points in the box)."""
         image_index = np.asarray(image_index, dtype=np.int64).reshape(-1)
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         out = np.zeros((len(boxes), self.input_size, self.input_size, 3), dtype=np.uint8)
@@ -73,6 +106,4 @@ class DlibResNetEmbedder(Embedder):
 
 @register_embedder("dlib_resnet128")
 def _build_dlib_resnet128(weights: str | None = None, device: str = "cpu", **opts) -> DlibResNetEmbedder:
-    if device != "cpu":
-        log.warning("dlib_resnet128 runs on the CPU only (dlib-bin has no CUDA); ignoring device=%s", device)
-    return DlibResNetEmbedder(weights=weights, **opts)
+    return DlibResNetEmbedder(weights=weights, device=device, **opts)

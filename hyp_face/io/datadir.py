@@ -211,12 +211,12 @@ class DataDir:
     copies: dict[str, Path] = field(default_factory=dict)
 
     def without(self, utts: set[str]) -> "DataDir":
-        """A copy without the utterances ``utts`` (and their boxes, and trials whose test is one of them)."""
+        """A copy without the utterances ``utts`` and their boxes (trials are kept: see :func:`drop_trials`)."""
         return DataDir(
             vid={u: p for u, p in self.vid.items() if u not in utts},
             utt2spk={u: s for u, s in self.utt2spk.items() if u not in utts},
             boxes=None if self.boxes is None else [r for r in self.boxes if r[0] not in utts],
-            trials=None if self.trials is None else [r for r in self.trials if r[1] not in utts],
+            trials=None if self.trials is None else list(self.trials),
             copies=dict(self.copies),
         )
 
@@ -340,7 +340,7 @@ def unusable_utts(
     """Utterances to drop: those whose corpus id is in ``exclude`` or whose media is missing or empty."""
     listed = {u for u, sid in source_ids.items() if sid in exclude}
     if listed:
-        log.warning("%s: excluding %d utterances of the exclusion list: %s", where, len(listed), " ".join(sorted(listed)))
+        log.warning("%s: excluding %d utterances of the exclusion list: %s", where, len(listed), sorted(listed))
     rest = {u: p for u, p in data.vid.items() if u not in listed}
     return listed | (find_unusable_media(rest, where, strict) if rest else set())
 
@@ -362,10 +362,13 @@ def write_enroll_test(out_dir: Path, enroll_name: str, enroll: DataDir, test_nam
     write_data_dir(out_dir / test_name, test)
     validate_data_dir(out_dir / enroll_name)
     validate_data_dir(out_dir / test_name, enroll_dir=out_dir / enroll_name)
-    models = set(enroll.utt2spk.values())
+    spk2utt = utt2spk_to_spk2utt(enroll.utt2spk)
+    several = [spk for spk, utts in spk2utt.items() if len(utts) > 1]
+    if several:
+        log.info("%s: %d models have more than one enrollment medium, e.g. %s", enroll_name, len(several), several[:5])
     log.info(
         "%s: %d models, %d enrollment media, %d box rows; %s: %d test media, %d trials (%d target)",
-        enroll_name, len(models), len(enroll.vid), len(enroll.boxes or []), test_name, len(test.vid),
+        enroll_name, len(spk2utt), len(enroll.vid), len(enroll.boxes or []), test_name, len(test.vid),
         len(test.trials or []), sum(t[2:3] == ("target",) for t in test.trials or []),
     )  # fmt: skip
 

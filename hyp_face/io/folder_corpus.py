@@ -56,7 +56,8 @@ def media_files(folder: Path) -> dict[str, Path]:
             raise ValueError(f"{path}: same id {key!r} as {found[key]}")
         found[key] = path.resolve()
     if ignored:
-        log.warning("%s: ignoring %d files that are not media (%s): %s", folder, len(ignored), "/".join(sorted(MEDIA_EXTS)), ignored[:10])
+        exts = " ".join(sorted(MEDIA_EXTS))
+        log.warning("%s: ignoring %d files that are not media (%s): %s", folder, len(ignored), exts, ignored[:10])
     return found
 
 

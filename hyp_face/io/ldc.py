@@ -71,7 +71,7 @@ def read_tsv(path: str | os.PathLike, columns: Sequence[Column]) -> list[TsvRow]
 
     Rows missing a required column are an error naming the file and line.
     """
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:
         lines = [(n, line) for n, line in enumerate(f, 1) if line.strip()]
     if not lines:
         return []
@@ -97,7 +97,8 @@ def check_unique(path: str | os.PathLike, rows: Sequence[TsvRow], keys: Sequence
     for row in rows:
         value = tuple(row[k] for k in keys)
         if value in seen:
-            raise TableError(path, row.lineno, f"duplicate {'/'.join(keys)} {' '.join(value)} (first at line {seen[value]})")
+            first = seen[value]
+            raise TableError(path, row.lineno, f"duplicate {'/'.join(keys)} {' '.join(value)} (first at line {first})")
         seen[value] = row.lineno
 
 
@@ -175,7 +176,7 @@ def sre19_boxes(path: Path, utt2seg: Mapping[str, str]) -> list[tuple[str, ...]]
         for utt in seg2utts.get(row["segment"], []):
             out.append((utt, row["time"], *coords, *row.fields[SRE19_BBOX_EXTRA]))
     if unknown:
-        log.warning("%s: %d segments are not enrolled, their boxes are ignored: %s", path, len(unknown), sorted(unknown)[:10])
+        log.warning("%s: ignoring boxes of %d segments not enrolled: %s", path, len(unknown), sorted(unknown)[:10])
     missing = sorted(set(utt2seg) - {r[0] for r in out})
     if missing:
         log.warning("%s: %d enrollment utterances have no box: %s", path, len(missing), missing[:10])
@@ -193,7 +194,8 @@ def sre19_trials(files: Mapping[str, Path], models: set[str]) -> tuple[list[str]
                 raise TableError(path, row.lineno, f"model {row['model']!r} is not in {files['enrollment']}")
     for row in key_rows:
         if row["label"] not in SRE19_LABELS:
-            raise TableError(files["trial_key"], row.lineno, f"unknown targettype {row['label']!r} (expected target or nontarget)")
+            msg = f"unknown targettype {row['label']!r} (expected target or nontarget)"
+            raise TableError(files["trial_key"], row.lineno, msg)
     check_same_pairs((files["trials"], trial_rows), (files["trial_key"], key_rows))
     segments = sorted({row["segment"] for row in trial_rows})
     return segments, [(row["model"], row["segment"], row["label"]) for row in key_rows]
@@ -263,7 +265,8 @@ def janus_box(path: Path, row: TsvRow) -> tuple[str, ...]:
     vals = {k: parse_number(path, row.lineno, row[k], f"face_{k}") for k in ("frame", "x", "y", "w", "h")}
     if vals["w"] < 0 or vals["h"] < 0:
         raise TableError(path, row.lineno, f"negative face width or height: {row['w']} {row['h']}")
-    return (row["video"], row["frame"], row["x"], row["y"], awk_number(vals["x"] + vals["w"]), awk_number(vals["y"] + vals["h"]))
+    x2, y2 = awk_number(vals["x"] + vals["w"]), awk_number(vals["y"] + vals["h"])
+    return (row["video"], row["frame"], row["x"], row["y"], x2, y2)
 
 
 def janus_enroll(root: str, path: Path, rows: Sequence[TsvRow], flag: str) -> DataDir:
@@ -273,7 +276,9 @@ def janus_enroll(root: str, path: Path, rows: Sequence[TsvRow], flag: str) -> Da
     return DataDir(vid, {v: v for v in vid}, boxes=[janus_box(path, r) for r in sel])
 
 
-def janus_trials(path: Path, rows: Sequence[TsvRow], condition: str, models: set[str], tests: set[str]) -> list[tuple[str, ...]]:
+def janus_trials(
+    path: Path, rows: Sequence[TsvRow], condition: str, models: set[str], tests: set[str]
+) -> list[tuple[str, ...]]:
     """Trials of one CONDITION (key order), labels Y/N -> target/nontarget, ids checked against the lists."""
     sel = [r for r in rows if r["condition"] == condition]
     check_unique(path, sel, ("enroll", "test"))
@@ -289,7 +294,9 @@ def janus_trials(path: Path, rows: Sequence[TsvRow], condition: str, models: set
     return trials
 
 
-def prepare_janus_core(root: str, out_dir: str | os.PathLike, exclude: set[str] = frozenset(), strict: bool = False) -> None:
+def prepare_janus_core(
+    root: str, out_dir: str | os.PathLike, exclude: set[str] = frozenset(), strict: bool = False
+) -> None:
     """Write ``janus_{dev,eval}_enroll`` and ``janus_{dev,eval}_test_core`` under ``out_dir`` (spec 4.2).
 
     ``exclude`` holds video ids (e.g. ``video/1041.mp4``) left out of every set, with their trials.

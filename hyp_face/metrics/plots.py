@@ -15,7 +15,7 @@ from hyp_face.io.table import atomic_write  # noqa: E402
 from hyp_face.metrics.dcf import bayes_threshold  # noqa: E402
 from hyp_face.metrics.rocch import Rocch  # noqa: E402
 
-DET_TICKS = np.array([0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4])
+DET_TICKS = np.array([0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4])
 
 
 def _save(fig, path: str | os.PathLike) -> None:
@@ -49,15 +49,21 @@ def plot_llr_hist(
     tar: np.ndarray, non: np.ndarray, path: str | os.PathLike, p_target: float = 0.05, title: str = ""
 ) -> None:
     """Normalised target / non-target score histograms with the Bayes threshold at ``p_target`` marked."""
-    lo, hi = np.percentile(np.concatenate((tar, non)), [0.05, 99.95])
+    tar, non = tar[np.isfinite(tar)], non[np.isfinite(non)]
+    finite = [x for x in (tar, non) if x.size]
+    lo = min((np.percentile(x, 0.05) for x in finite), default=-1.0)
+    hi = max((np.percentile(x, 99.95) for x in finite), default=1.0)
+    if hi <= lo:  # all scores equal
+        lo, hi = lo - 0.5, hi + 0.5
     bins = np.linspace(lo, hi, 101)
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.hist(non, bins=bins, density=True, histtype="step", color="r", label=f"non-target ({len(non)})")
-    ax.hist(tar, bins=bins, density=True, histtype="step", color="b", label=f"target ({len(tar)})")
+    for x, color, name in ((non, "r", "non-target"), (tar, "b", "target")):
+        if x.size:
+            ax.hist(x, bins=bins, density=True, histtype="step", color=color, label=f"{name} ({x.size})")
     theta = bayes_threshold(p_target)
     ax.axvline(theta, color="k", linestyle="--", label=f"Bayes threshold P={p_target:g} ({theta:.3f})")
     ax.set_xlabel("LLR")
     ax.set_ylabel("density")
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, framealpha=0.8)
     _save(fig, path)

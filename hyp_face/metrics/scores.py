@@ -1,4 +1,4 @@
-"""Score files ``<model> <test> <score>`` and trial keys ``<model> <test> target|nontarget``."""
+"""Score files ``<model> <test> <score>`` joined to trial lists ``<model> <test> [target|nontarget]``."""
 
 from __future__ import annotations
 
@@ -7,18 +7,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hyp_face.io.datadir import read_trials
 from hyp_face.io.table import TableError, atomic_write, read_rows
-
-LABELS = {"target": True, "nontarget": False}
 
 
 @dataclass
 class Trials:
-    """A trial key: parallel model and test ids and target flags, in file order."""
+    """A trial list: parallel model and test ids and target flags (None when unlabelled), in file order."""
 
     models: list[str]
     tests: list[str]
-    is_target: np.ndarray  # bool (N,)
+    is_target: np.ndarray | None  # bool (N,)
 
     def __len__(self) -> int:
         return len(self.models)
@@ -28,39 +27,33 @@ class Trials:
         return np.lexsort((np.asarray(self.models), np.asarray(self.tests)))
 
 
-def read_trials(path: str | os.PathLike) -> Trials:
-    """Read a trial key; bad labels and duplicate pairs are errors naming the file and line."""
-    rows = read_rows(path, 3, 3)
-    seen: dict[tuple[str, str], int] = {}
-    for lineno, (model, test, label) in rows:
-        if label not in LABELS:
-            raise TableError(path, lineno, f"label must be target or nontarget, got {label!r}")
-        if seen.setdefault((model, test), lineno) != lineno:
-            raise TableError(path, lineno, f"duplicate trial {model} {test} (first on line {seen[(model, test)]})")
-    if not rows:
+def load_trials(path: str | os.PathLike, need_labels: bool = True) -> Trials:
+    """Read a trial list (``hyp_face.io.datadir.read_trials``); a key with both classes if ``need_labels``."""
+    trials = Trials(*read_trials(path))
+    if not len(trials):
         raise TableError(path, 0, "no trials")
-    return Trials(
-        models=[f[0] for _, f in rows],
-        tests=[f[1] for _, f in rows],
-        is_target=np.fromiter((LABELS[f[2]] for _, f in rows), dtype=bool, count=len(rows)),
-    )
+    if need_labels:
+        if trials.is_target is None:
+            raise TableError(path, 1, "trial list has no target/nontarget labels")
+        if trials.is_target.all() or not trials.is_target.any():
+            raise TableError(path, 0, "a key needs both target and nontarget trials")
+    return trials
 
 
 def _parse_scores(path: str | os.PathLike, rows: list[tuple[int, list[str]]]) -> np.ndarray:
-    """Third column as float64; the first bad or NaN value is an error naming its line."""
+    """Third column as float64; the first unparsable or NaN value is an error naming its line."""
     try:
         scores = np.array([f[2] for _, f in rows], dtype=np.float64)
     except ValueError:
         scores = None
-    bad = np.ones(len(rows), dtype=bool) if scores is None else np.isnan(scores)
-    for i in np.flatnonzero(bad):
-        lineno, fields = rows[i]
-        try:
-            if not np.isnan(float(fields[2])):
-                continue
-        except ValueError:
-            pass
-        raise TableError(path, lineno, f"bad score {fields[2]!r}")
+    if scores is None or np.isnan(scores).any():
+        for lineno, fields in rows:
+            try:
+                value = float(fields[2])
+            except ValueError:
+                value = np.nan
+            if np.isnan(value):
+                raise TableError(path, lineno, f"bad score {fields[2]!r}")
     return scores
 
 

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
 FALLBACK_FPS = 25.0  # nominal rate when a stream declares none (only used for tolerances and seek margins)
 MIN_SEEK_GAP = 2.0   # seconds; without a keyframe index, never seek over less than this
+SEEK_TRIES = 4       # a seek landing after its target is retried further back; the last try starts at 0
 
 
 class VideoError(RuntimeError):
@@ -126,12 +127,15 @@ class VideoDecoder:
         rate = self.stream.average_rate or self.stream.guessed_rate or self.stream.base_rate
         self.nominal_fps = float(rate) if rate else FALLBACK_FPS
         self.orientation: Orientation | None = None
-        self.n_decoded = 0
+        self.n_decoded = 0  # frames the codec returned, including those re-decoded after a seek
+        self.has_timestamps = True
         self.error: str | None = None
         self._last_time = -math.inf
         self._skip_until = -math.inf
         self._seek_target: float | None = None
         self._keyframes: list[float] | None = None
+        self._seek_margin = 0.0  # how far before its target a seek must aim (learnt from seeks that landed late)
+        self._last_seek_target = -math.inf
         self._last_key = math.nan
         self._max_key_gap = 0.0
 
@@ -150,6 +154,7 @@ class VideoDecoder:
 
     def _frame_time(self, frame: av.VideoFrame) -> float:
         if frame.pts is None:  # no timestamps (raw elementary stream): extrapolate at the nominal rate
+            self.has_timestamps = False
             return 0.0 if self._last_time == -math.inf else self._last_time + self.frame_duration
         return float((frame.pts - self.origin) * self.time_base)
 
@@ -161,6 +166,7 @@ class VideoDecoder:
     def _decode_run(self) -> Iterator[tuple[float, av.VideoFrame]]:
         try:
             for frame in self.container.decode(self.stream):
+                self.n_decoded += 1
                 t = self._frame_time(frame)
                 if t <= self._skip_until:  # already delivered before a seek that landed earlier
                     continue
@@ -168,7 +174,6 @@ class VideoDecoder:
                 self._last_time = t
                 if frame.key_frame:
                     self._note_keyframe(t)
-                self.n_decoded += 1
                 yield t, frame
         except av.FFmpegError as err:
             self.error = str(err)
@@ -177,18 +182,18 @@ class VideoDecoder:
 
     def frames(self) -> Iterator[tuple[float, av.VideoFrame]]:
         """(time, frame) in presentation order; a ``request_seek`` made between items is honoured."""
+        run = self._decode_run()
         while True:
             self._seek_target = None
-            run = self._decode_run()
             for item in run:
                 yield item
                 if self._seek_target is not None:
-                    run.close()
                     break
             else:
                 self._warn_if_cut_short()
                 return
-            self._seek(self._seek_target)
+            run.close()
+            run = self._seek_run(self._seek_target)
 
     def _warn_if_cut_short(self) -> None:
         """Log a truncated stream: decoding ended well before the duration the container declares."""
@@ -200,14 +205,49 @@ class VideoDecoder:
             log.warning("%s: decoding stopped after %d frames: %s (truncated file?)",
                         self.path, self.n_decoded, self.error)
 
-    def _seek(self, target: float) -> None:
-        ts = self.origin + int(math.floor(target / self.time_base))
-        try:
-            self.container.seek(ts, backward=True, any_frame=False, stream=self.stream)
-        except av.FFmpegError as err:
-            log.warning("%s: seek to %.3f s failed (%s); decoding on", self.path, target, err)
-        self._skip_until = self._last_time
-        self._last_key = math.nan
+    def _seek_run(self, target: float) -> Iterator[tuple[float, av.VideoFrame]]:
+        """Decode on from a keyframe before ``target``, never losing a frame at or after ``target``.
+
+        Demuxers seek by decode timestamp, and open-GOP streams drop the leading B-frames of the keyframe they land
+        on, so the first frame can come out after ``target``. Then the seek margin grows (from the keyframe index
+        when there is one) and the seek is retried; the last try starts at 0. The margin is kept for later seeks.
+        Frames already delivered before the seek are skipped.
+        """
+        resume = self._last_time
+        self._last_seek_target = target
+        for attempt in range(SEEK_TRIES):
+            start = max(target - self._seek_margin, 0.0) if attempt < SEEK_TRIES - 1 else 0.0
+            self._skip_until = self._last_time = resume
+            self._last_key = math.nan
+            try:
+                self.container.seek(self.origin + int(math.floor(start / self.time_base)),
+                                    backward=True, any_frame=False, stream=self.stream)
+            except av.FFmpegError as err:
+                log.warning("%s: seek to %.3f s failed (%s); decoding on", self.path, start, err)
+                yield from self._decode_run()
+                return
+            run = self._decode_run()
+            first = next(run, None)
+            log.debug("%s: seek for %.3f s from %.3f s lands at %s s", self.path, target, start,
+                      first and round(first[0], 3))
+            if first is None:
+                return
+            if first[0] <= target + 1e-6 or start == 0.0:
+                yield first
+                yield from run
+                return
+            run.close()
+            self._grow_seek_margin(start, first[0], target)
+
+    def _grow_seek_margin(self, start: float, landed: float, target: float) -> None:
+        """After a seek from ``start`` whose first frame came out at ``landed`` > ``target``."""
+        keys = self._keyframe_times()
+        pos = bisect.bisect_right(keys, start) - 1
+        if pos >= 0:  # the keyframe we landed on decodes from keys[pos] but shows from ``landed``
+            lead = landed - keys[pos]
+            self._seek_margin = max(self._seek_margin + self.frame_duration, lead + self.frame_duration)
+        else:
+            self._seek_margin = 2 * self._seek_margin + (landed - target) + 2 * self.frame_duration
 
     def _keyframe_times(self) -> list[float]:
         if self._keyframes is None:
@@ -222,12 +262,16 @@ class VideoDecoder:
     def worth_seeking(self, now: float, target: float) -> bool:
         """Whether seeking to ``target`` saves decoding compared with decoding on from ``now``.
 
-        With a demuxer keyframe index: iff the last keyframe at or before the target lies more than two frames
-        ahead. Without one: iff the gap exceeds both ``MIN_SEEK_GAP`` and twice the largest keyframe spacing seen.
+        With a demuxer keyframe index: iff the last keyframe at or before the target (less the learnt seek margin)
+        lies more than two frames ahead. Without one: iff the gap exceeds both ``MIN_SEEK_GAP`` and twice the
+        largest keyframe spacing seen. Never twice for one target, and never for streams without timestamps
+        (their times are counted, which a seek would break).
         """
+        if not self.has_timestamps or target <= self._last_seek_target:
+            return False
         keys = self._keyframe_times()
         if keys:
-            pos = bisect.bisect_right(keys, target) - 1
+            pos = bisect.bisect_right(keys, target - self._seek_margin) - 1
             return pos >= 0 and keys[pos] > now + 2 * self.frame_duration
         since_key = 0.0 if math.isnan(self._last_key) else now - self._last_key
         return target - now > max(MIN_SEEK_GAP, 2 * max(self._max_key_gap, since_key))
@@ -236,13 +280,17 @@ class VideoDecoder:
         """Ask ``frames()`` to seek to the keyframe at or before ``target`` (seconds) before its next item."""
         self._seek_target = max(target, 0.0)
 
-    def to_image(self, frame: av.VideoFrame) -> np.ndarray:
-        """RGB uint8 HWC image in displayed orientation (display matrix of the first decoded frame)."""
+    def orientation_of(self, frame: av.VideoFrame) -> Orientation:
+        """The stream's display orientation, read once from the first frame's ``DISPLAYMATRIX`` side data."""
         if self.orientation is None:
             matrix = frame.side_data.get("DISPLAYMATRIX")
             self.orientation = orientation_from_display_matrix(bytes(matrix)) if matrix is not None \
                 else Orientation()
-        return apply_orientation(frame.to_ndarray(format="rgb24"), self.orientation)
+        return self.orientation
+
+    def to_image(self, frame: av.VideoFrame) -> np.ndarray:
+        """RGB uint8 HWC image in displayed orientation."""
+        return apply_orientation(frame.to_ndarray(format="rgb24"), self.orientation_of(frame))
 
     def check_decoded(self) -> None:
         """Raise ``VideoError`` when the stream ended without a single decodable frame."""
@@ -292,7 +340,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     with VideoDecoder(path) as dec:
         stream = dec.stream
         for _, frame in dec.frames():
-            dec.to_image(frame)
+            orient = dec.orientation_of(frame)
             width, height = frame.width, frame.height
             break
         else:
@@ -304,5 +352,4 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         else:
             duration = 0.0
         n_frames = stream.frames or int(round(duration * dec.nominal_fps))
-        orient = dec.orientation or Orientation()
         return VideoInfo(duration, width, height, orient.rotation, dec.nominal_fps, n_frames, orient.hflip)

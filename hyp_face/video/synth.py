@@ -53,23 +53,25 @@ def _encoder_options(codec: str, lossless: bool, gop: int | None) -> dict[str, s
 def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], *, fps: float = 10.0,
                 times: Sequence[float] | None = None, rotation: int = 0, hflip: bool = False,
                 codec: str = "libx264", lossless: bool = True, gop: int | None = None,
-                faststart: bool = False) -> int:
+                faststart: bool = False, options: dict[str, str] | None = None) -> int:
     """Encode RGB uint8 HWC frames (even width/height) into ``path``; returns the number of frames written.
 
     ``times`` gives each frame's presentation time in seconds (strictly increasing; variable frame rate,
     millisecond resolution); otherwise frame i is at i/fps. ``rotation``/``hflip`` are written as the stream's
     display matrix (counter-clockwise degrees, as PyAV's ``set_display_rotation``). ``faststart`` puts the mp4
-    index first, so a truncated copy still decodes up to the cut.
+    index first, so a truncated copy still decodes up to the cut. ``options`` are extra encoder options
+    (e.g. ``{"bf": "3"}`` for B-frames), applied over the defaults.
     """
     rate = Fraction(fps).limit_denominator(1001000)
     time_base = Fraction(1, 1000) if times is not None else 1 / rate
-    options = {"movflags": "+faststart"} if faststart else {}
+    mux_options = {"movflags": "+faststart"} if faststart else {}
+    codec_options = {**_encoder_options(codec, lossless, gop), **(options or {})}
     count = 0
-    with av.open(str(path), "w", options=options) as out:
+    with av.open(str(path), "w", options=mux_options) as out:
         stream = None
         for count, image in enumerate(frames, start=1):
             if stream is None:
-                stream = out.add_stream(codec, rate=rate, options=_encoder_options(codec, lossless, gop))
+                stream = out.add_stream(codec, rate=rate, options=codec_options)
                 stream.height, stream.width = image.shape[:2]
                 stream.pix_fmt = "yuv420p"
                 stream.codec_context.time_base = time_base

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections import deque
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 from hyp_face.video.reader import Frame, VideoDecoder, is_photo, photo_frame
-
-log = logging.getLogger(__name__)
 
 
 @dataclass

