@@ -156,7 +156,8 @@ def test_validate_accepts_good_dir(tmp_path, media):
 
 @pytest.mark.parametrize("name,text,message", [
     ("trials", "m1 a target\nm1 b maybe\n", "trials:2: label must be target or nontarget, got 'maybe'"),
-    ("trials", "m1 a target\nm1 b\n", "trials:2: expected 3 fields, got 2"),
+    ("trials", "m1 a target\nm1 b\n", "trials:2: expected 3 fields like line 1, got 2"),
+    ("trials", "m1 a target\nm1 b x y\n", "trials:2: expected 2..3 fields, got 4"),
     ("trials", "m1 a target\nm1 zz nontarget\n", "trials:2: test utterance 'zz' is not in utt2spk"),
     ("trials", "m1 a target\nm1 a target\n", "trials:2: trial m1 a repeated (first at line 1)"),
     ("utt2spk", "b b\na a\n", "utt2spk:2: not sorted: 'a' after 'b'"),
@@ -176,6 +177,13 @@ def test_validate_reports_file_and_line(tmp_path, media, name, text, message):
     res = tool("validate_data_dir.sh", "--no-wav", "--no-feats", data)
     assert res.returncode == 1
     assert f"{data}/{message}" in res.stderr, res.stderr
+
+
+def test_validate_accepts_unlabelled_trials(tmp_path, media):
+    data = make_test_dir(tmp_path, media)
+    write(data / "trials", "m1 a\nm1 b\n")
+    res = tool("validate_data_dir.sh", data)
+    assert res.returncode == 0, res.stderr
 
 
 def test_validate_no_check_files_skips_paths(tmp_path, media):

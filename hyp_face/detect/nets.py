@@ -21,13 +21,28 @@ from torch import nn
 NUM_ANCHORS = 2  # anchors per location and level (two min sizes)
 
 
+class Conv1x1(nn.Conv2d):
+    """A 1x1, stride-1, ungrouped convolution computed as a matrix product over the channels.
+
+    On a channels-last input this is one GEMM on the ``(B*H*W, C)`` view with a channels-last output, which on
+    CPU avoids PyTorch's slow im2col path for 1x1 convolutions (measured ~1.2-1.3x faster for the whole net).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x.permute(0, 2, 3, 1), self.weight[:, :, 0, 0], self.bias).permute(0, 3, 1, 2)
+
+
+def conv2d(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1, bias: bool = False) -> nn.Conv2d:
+    """A 'same'-padded convolution (:class:`Conv1x1` when it is a plain 1x1)."""
+    if kernel == 1 and stride == 1 and groups == 1:
+        return Conv1x1(cin, cout, 1, bias=bias)
+    return nn.Conv2d(cin, cout, kernel, stride, padding=kernel // 2, groups=groups, bias=bias)
+
+
 def conv_bn(cin: int, cout: int, kernel: int = 3, stride: int = 1, groups: int = 1,
             slope: float | None = 0.0) -> nn.Sequential:
     """Conv (no bias) + BN [+ LeakyReLU(slope)]; ``slope=None`` means no activation."""
-    layers: list[nn.Module] = [
-        nn.Conv2d(cin, cout, kernel, stride, padding=kernel // 2, groups=groups, bias=False),
-        nn.BatchNorm2d(cout),
-    ]
+    layers: list[nn.Module] = [conv2d(cin, cout, kernel, stride, groups), nn.BatchNorm2d(cout)]
     if slope is not None:
         layers.append(nn.LeakyReLU(slope, inplace=True))
     return nn.Sequential(*layers)
@@ -66,15 +81,15 @@ class Bottleneck(nn.Module):
     def __init__(self, cin: int, planes: int, stride: int) -> None:
         super().__init__()
         cout = planes * self.expansion
-        self.conv1 = nn.Conv2d(cin, planes, 1, bias=False)
+        self.conv1 = conv2d(cin, planes, 1)
         self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride, padding=1, bias=False)
+        self.conv2 = conv2d(planes, planes, 3, stride)
         self.bn2 = nn.BatchNorm2d(planes)
-        self.conv3 = nn.Conv2d(planes, cout, 1, bias=False)
+        self.conv3 = conv2d(planes, cout, 1)
         self.bn3 = nn.BatchNorm2d(cout)
         self.downsample = None
         if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+            self.downsample = nn.Sequential(conv2d(cin, cout, 1, stride), nn.BatchNorm2d(cout))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = F.relu(self.bn1(self.conv1(x)), inplace=True)
@@ -152,7 +167,7 @@ class Head(nn.Module):
     def __init__(self, cin: int, values: int) -> None:
         super().__init__()
         self.values = values
-        self.conv1x1 = nn.Conv2d(cin, NUM_ANCHORS * values, 1)
+        self.conv1x1 = conv2d(cin, NUM_ANCHORS * values, 1, bias=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv1x1(x).permute(0, 2, 3, 1).reshape(x.shape[0], -1, self.values)
@@ -225,8 +240,8 @@ def fuse_batchnorm(model: nn.Module) -> nn.Module:
 def _folded_conv(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     """A conv with bias equal to ``bn(conv(x))`` in eval mode."""
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                      conv.dilation, conv.groups, bias=True)
+    fused = type(conv)(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                       conv.dilation, conv.groups, bias=True)
     fused.weight.copy_(conv.weight * scale[:, None, None, None])
     bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
     fused.bias.copy_(bn.bias + (bias - bn.running_mean) * scale)

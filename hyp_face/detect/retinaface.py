@@ -29,6 +29,7 @@ from .resize import ResizePolicy, padded_size, plan_batches
 log = logging.getLogger(__name__)
 
 PYTORCH_RETINAFACE_MEAN_BGR = (104.0, 117.0, 123.0)
+PRIORS_CACHE_SIZE = 16  # input sizes whose priors are kept
 
 
 class RetinaFaceDetector:
@@ -54,7 +55,7 @@ class RetinaFaceDetector:
             log.warning("fp16 requested on %s: running in fp32 (fp16 is for CUDA only)", self.device)
             fp16 = False
         self.dtype = torch.float16 if fp16 else torch.float32
-        self.net = net.eval().to(self.device, self.dtype)
+        self.net = net.eval().to(self.device, self.dtype, memory_format=torch.channels_last)
         self.mean_bgr = torch.tensor(mean_bgr, dtype=torch.float32, device=self.device).view(3, 1, 1)
         self.priors = priors
         self.policy = ResizePolicy.named(resize) if isinstance(resize, str) else resize
@@ -64,6 +65,7 @@ class RetinaFaceDetector:
         self.nms_iou = float(nms_iou)
         self.pre_nms_topk = int(pre_nms_topk)
         self.clip_boxes = bool(clip_boxes)
+        self._priors_cache: dict[tuple[int, int], torch.Tensor] = {}
 
     def detect(self, images: Sequence[np.ndarray], threshold: float = 0.5) -> list[Detections]:
         """Faces with ``score >= threshold`` in each RGB uint8 HWC image, sorted by descending score."""
@@ -82,7 +84,8 @@ class RetinaFaceDetector:
     @torch.inference_mode()
     def raw_outputs(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Network outputs in fp32 for a preprocessed batch: box deltas, face probabilities (B,N), landmark deltas."""
-        loc, logits, landmarks = self.net(batch.to(self.device, self.dtype))
+        batch = batch.to(self.device, self.dtype, memory_format=torch.channels_last)
+        loc, logits, landmarks = self.net(batch)
         scores = torch.softmax(logits.float(), dim=-1)[..., 1]
         return loc.float(), scores, landmarks.float()
 
@@ -101,7 +104,11 @@ class RetinaFaceDetector:
         for k, (image, (h, w)) in enumerate(zip(images, sizes)):
             batch[k, :, :h, :w] = self.preprocess(image, (h, w))
         loc, scores, landmarks = self.raw_outputs(batch)
-        priors = make_priors(self.priors, height, width, self.device)
+        if (height, width) not in self._priors_cache:
+            if len(self._priors_cache) >= PRIORS_CACHE_SIZE:
+                self._priors_cache.clear()
+            self._priors_cache[height, width] = make_priors(self.priors, height, width, self.device)
+        priors = self._priors_cache[height, width]
         if priors.shape[0] != scores.shape[1]:
             raise RuntimeError(f"network gave {scores.shape[1]} anchors, priors {priors.shape[0]} "
                                f"for input {height}x{width}")
