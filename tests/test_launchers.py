@@ -247,7 +247,8 @@ def slurm():
 @pytest.mark.slurm
 def test_slurm_pl_array_job_writes_every_task_log(slurm, tmp_path):
     res = launch("slurm.pl", "--max-jobs-run", "2", "--mem", "100M", "--config", str(ROOT / "conf/slurm.conf"),
-                 "JOB=1:4", "exp/log/a.JOB.log", "echo", "JOB", "$SLURM_ARRAY_TASK_ID", "$(env", "|", "grep", "^SLURM_ARRAY_J)",
+                 "JOB=1:4", "exp/log/a.JOB.log", "echo", "JOB", "$SLURM_ARRAY_TASK_ID",
+                 "$(env", "|", "grep", "^SLURM_ARRAY_J)",  # the array id; JOB in a name would be replaced
                  cwd=tmp_path, timeout=180)
     assert res.returncode == 0, res.stderr
     array_ids = set()
@@ -276,7 +277,8 @@ def test_slurm_pl_single_job(slurm, tmp_path):
     res = launch("slurm.pl", "log/one.log", "echo", "$SLURM_JOB_ID", "|", "grep", "-E", "^[0-9]+$",
                  cwd=tmp_path, timeout=180)
     assert res.returncode == 0, res.stderr
-    assert re.fullmatch(r"\d+", assert_framed_log(tmp_path / "log/one.log", "echo $SLURM_JOB_ID | grep -E ^[0-9]+$", 0)[0])
+    body = assert_framed_log(tmp_path / "log/one.log", "echo $SLURM_JOB_ID | grep -E ^[0-9]+$", 0)
+    assert re.fullmatch(r"\d+", body[0])
 
 
 @pytest.mark.slurm

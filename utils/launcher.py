@@ -332,7 +332,6 @@ def load_config(spec: JobSpec, name: str) -> GridConfig:
 class Scheduler:
     """What differs between grids: how to submit, to ask whether a job is alive, and to cancel."""
 
-    name: str
     config_name: str  # e.g. slurm.conf, looked up by load_config
     native_options: tuple[str, ...]
     submit_args: Callable[[JobSpec, GridConfig, str, str], list[str]]  # (spec, config, qdir/base, script)

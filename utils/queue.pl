@@ -43,7 +43,7 @@ def is_alive(job_id: str) -> bool:
 
 
 SGE = launcher.Scheduler(
-    name="sge", config_name="queue.conf",
+    config_name="queue.conf",
     native_options=("max_jobs_run",), submit_args=submit_args,
     parse_job_id=parse_job_id, is_alive=is_alive, cancel=["qdel"])
 

@@ -43,7 +43,7 @@ def is_alive(job_id: str) -> bool | None:
 
 
 SLURM = launcher.Scheduler(
-    name="slurm", config_name="slurm.conf",
+    config_name="slurm.conf",
     native_options=("max_jobs_run",), submit_args=submit_args,
     parse_job_id=lambda out: out.strip().splitlines()[0].split(";")[0].strip(),
     is_alive=is_alive, cancel=["scancel"])

@@ -162,7 +162,6 @@ class MTCNNRefiner:
         """Landmarks (n,5,2) in crop coordinates, kept flags and O-Net scores for n BGR-converted crops."""
         canvas = self._canvas(crops)
         sizes = torch.tensor([[c.shape[1], c.shape[0]] for c in crops], dtype=torch.float64, device=self.device)
-        n = len(crops)
         boxes = torch.cat([torch.zeros_like(sizes), sizes], dim=1)  # [0, 0, W, H] as in det_type=1
         reg, prob = self.nets[2](self._normalise(crop_resize(canvas, boxes[:, None], 24, round_uint8=True)[:, 0]))
         alive = prob[:, 1].double() > self.rnet_threshold
@@ -175,8 +174,7 @@ class MTCNNRefiner:
         boxes = _calibrate(boxes, reg.double())
         if self.accurate_landmark:
             pts = self._lnet(canvas, boxes, pts)
-        keep = alive.cpu().numpy() if n else np.zeros(0, dtype=bool)
-        return pts.cpu().numpy(), keep, score.float().cpu().numpy()
+        return pts.cpu().numpy(), alive.cpu().numpy(), score.float().cpu().numpy()
 
     def _lnet(self, canvas: torch.Tensor, boxes: torch.Tensor, pts: torch.Tensor) -> torch.Tensor:
         """L-Net refinement of (n,5,2) landmarks around patches of 1/4 of the box side (made even)."""

@@ -69,6 +69,11 @@ def parse_symbol(symbol: str | os.PathLike | dict) -> SymbolGraph:
 
 
 # ----------------------------------------------------------------------------------------------------- attributes
+def stored_key(name: str, params: dict[str, np.ndarray]) -> str | None:
+    """The key of variable ``name`` in a ``load_params`` dict (``arg:``, ``aux:`` or unprefixed), or None."""
+    return next((k for k in (f"arg:{name}", f"aux:{name}", name) if k in params), None)
+
+
 class OpContext:
     """What an op builder sees: the node, typed attribute access and its stored weights."""
 
@@ -84,10 +89,10 @@ class OpContext:
         value = self.node.attrs.get(key)
         return default if value in (None, "None") else value
 
-    def str(self, key: str, default: str) -> str:
+    def string(self, key: str, default: str) -> str:
         return self.raw(key, default)
 
-    def bool(self, key: str, default: bool) -> bool:
+    def flag(self, key: str, default: bool) -> bool:
         value = self.raw(key)
         if value is None:
             return default
@@ -97,11 +102,11 @@ class OpContext:
             return False
         raise self.fail(f"attribute {key}={value!r} is not a boolean")
 
-    def float(self, key: str, default: float) -> float:
+    def number(self, key: str, default: float) -> float:
         value = self.raw(key)
         return default if value is None else float(value)
 
-    def int(self, key: str, default: int) -> int:
+    def integer(self, key: str, default: int) -> int:
         value = self.raw(key)
         return default if value is None else int(value)
 
@@ -124,20 +129,13 @@ class OpContext:
             raise self.fail(f"attribute {key}={value} does not have {ndim} dimensions")
         return value
 
-    def has_weight(self, pos: int) -> bool:
-        return pos < len(self.node.inputs) and self._key(pos) is not None
-
-    def _key(self, pos: int) -> str | None:
-        name = self.graph.nodes[self.node.inputs[pos][0]].name
-        return next((k for k in (f"arg:{name}", f"aux:{name}", name) if k in self.params), None)
-
     def weight(self, pos: int) -> torch.Tensor:
         """The stored array feeding input ``pos`` as a float32 tensor."""
         if pos >= len(self.node.inputs):
             raise self.fail(f"has no input {pos} (weight expected)")
-        key = self._key(pos)
+        name = self.graph.nodes[self.node.inputs[pos][0]].name
+        key = stored_key(name, self.params)
         if key is None:
-            name = self.graph.nodes[self.node.inputs[pos][0]].name
             raise self.fail(f"weight {name!r} is not in the .params file")
         return torch.from_numpy(np.asarray(self.params[key], dtype=np.float32).copy())
 
@@ -219,9 +217,9 @@ def build_convolution(ctx: OpContext) -> nn.Module:
     kernel = ctx.ints("kernel")
     if len(kernel) != 2:
         raise ctx.fail(f"only 2-D kernels are supported, got {kernel}")
-    groups, no_bias = ctx.int("num_group", 1), ctx.bool("no_bias", False)
+    groups, no_bias = ctx.integer("num_group", 1), ctx.flag("no_bias", False)
     weight = ctx.weight(1)
-    out_ch = ctx.int("num_filter", weight.shape[0])
+    out_ch = ctx.integer("num_filter", weight.shape[0])
     _check_shape(ctx, "weight", weight, (out_ch, weight.shape[1], *kernel))
     conv = nn.Conv2d(weight.shape[1] * groups, out_ch, kernel, ctx.spatial("stride", 2, 1), ctx.spatial("pad", 2, 0),
                      ctx.spatial("dilate", 2, 1), groups, bias=not no_bias)
@@ -238,9 +236,9 @@ def build_deconvolution(ctx: OpContext) -> nn.Module:
         raise ctx.fail(f"only 2-D kernels are supported, got {kernel}")
     if any(ctx.ints("target_shape")):
         raise ctx.fail("target_shape is not supported; give pad/adj instead")
-    groups, no_bias = ctx.int("num_group", 1), ctx.bool("no_bias", True)
+    groups, no_bias = ctx.integer("num_group", 1), ctx.flag("no_bias", True)
     weight = ctx.weight(1)
-    out_ch = ctx.int("num_filter", weight.shape[1] * groups)
+    out_ch = ctx.integer("num_filter", weight.shape[1] * groups)
     _check_shape(ctx, "weight", weight, (weight.shape[0], out_ch // groups, *kernel))
     deconv = nn.ConvTranspose2d(weight.shape[0], out_ch, kernel, ctx.spatial("stride", 2, 1), ctx.spatial("pad", 2, 0),
                                 ctx.spatial("adj", 2, 0), groups, bias=not no_bias,
@@ -255,11 +253,11 @@ def build_batchnorm(ctx: OpContext) -> nn.Module:
     """Fold gamma/beta/moving stats into scale/shift (inference always uses the moving statistics)."""
     mean, var = ctx.weight(3).double(), ctx.weight(4).double()
     beta = ctx.weight(2).double()
-    gamma = torch.ones_like(mean) if ctx.bool("fix_gamma", True) else ctx.weight(1).double()
+    gamma = torch.ones_like(mean) if ctx.flag("fix_gamma", True) else ctx.weight(1).double()
     for what, t in (("gamma", gamma), ("beta", beta), ("moving_var", var)):
         _check_shape(ctx, what, t, mean.shape)
-    scale = gamma / torch.sqrt(var + ctx.float("eps", 1e-3))
-    return ChannelAffine(scale.float(), (beta - mean * scale).float(), ctx.int("axis", 1))
+    scale = gamma / torch.sqrt(var + ctx.number("eps", 1e-3))
+    return ChannelAffine(scale.float(), (beta - mean * scale).float(), ctx.integer("axis", 1))
 
 
 ACTIVATIONS: dict[str, Callable] = {
@@ -272,14 +270,14 @@ ACTIVATIONS: dict[str, Callable] = {
 
 
 def build_activation(ctx: OpContext) -> nn.Module:
-    act = ctx.str("act_type", "relu")
+    act = ctx.string("act_type", "relu")
     if act not in ACTIVATIONS:
         raise ctx.fail(f"act_type {act!r} is not supported")
     return Lambda(ACTIVATIONS[act], act)
 
 
 def build_leaky_relu(ctx: OpContext) -> nn.Module:
-    act, slope = ctx.str("act_type", "leaky"), ctx.float("slope", 0.25)
+    act, slope = ctx.string("act_type", "leaky"), ctx.number("slope", 0.25)
     if act == "prelu":
         return PReLU(ctx.weight(1).reshape(-1))
     if act == "leaky":
@@ -291,7 +289,7 @@ def build_leaky_relu(ctx: OpContext) -> nn.Module:
     if act == "gelu":
         return Lambda(F.gelu, "gelu")
     if act == "rrelu":
-        mid = (ctx.float("lower_bound", 0.125) + ctx.float("upper_bound", 0.334)) / 2
+        mid = (ctx.number("lower_bound", 0.125) + ctx.number("upper_bound", 0.334)) / 2
         return Lambda(lambda x: F.leaky_relu(x, mid), f"rrelu (inference) slope={mid}")
     raise ctx.fail(f"act_type {act!r} is not supported")
 
@@ -303,21 +301,21 @@ def _pool_output(size: int, kernel: int, stride: int, pad: int, full: bool) -> i
 
 def build_pooling(ctx: OpContext) -> nn.Module:
     _check_layout(ctx)
-    pool_type = ctx.str("pool_type", "max")
+    pool_type = ctx.string("pool_type", "max")
     if pool_type not in ("max", "avg", "sum"):
         raise ctx.fail(f"pool_type {pool_type!r} is not supported")
-    if ctx.bool("global_pool", False):
+    if ctx.flag("global_pool", False):
         reduce = torch.amax if pool_type == "max" else (torch.mean if pool_type == "avg" else torch.sum)
         return Lambda(lambda x: reduce(x, dim=(2, 3), keepdim=True), f"global {pool_type}")
     kernel = ctx.ints("kernel")
     if len(kernel) != 2:
         raise ctx.fail(f"only 2-D pooling is supported, got kernel {kernel}")
     stride, pad = ctx.spatial("stride", 2, 1), ctx.spatial("pad", 2, 0)
-    convention = ctx.str("pooling_convention", "valid")
+    convention = ctx.string("pooling_convention", "valid")
     if convention not in ("valid", "full"):
         raise ctx.fail(f"pooling_convention {convention!r} is not supported")
     full = convention == "full"
-    count_include_pad = ctx.bool("count_include_pad", True)
+    count_include_pad = ctx.flag("count_include_pad", True)
 
     def pool(x: torch.Tensor) -> torch.Tensor:
         if pool_type == "max":
@@ -337,10 +335,10 @@ def build_pooling(ctx: OpContext) -> nn.Module:
 
 
 def build_fully_connected(ctx: OpContext) -> nn.Module:
-    no_bias, flatten = ctx.bool("no_bias", False), ctx.bool("flatten", True)
+    no_bias, flatten = ctx.flag("no_bias", False), ctx.flag("flatten", True)
     weight = ctx.weight(1)
     linear = nn.Linear(weight.shape[1], weight.shape[0], bias=not no_bias)
-    _check_shape(ctx, "weight", weight, (ctx.int("num_hidden", weight.shape[0]), weight.shape[1]))
+    _check_shape(ctx, "weight", weight, (ctx.integer("num_hidden", weight.shape[0]), weight.shape[1]))
     linear.weight.data.copy_(weight)
     if not no_bias:
         linear.bias.data.copy_(ctx.weight(2).reshape(-1))
@@ -356,7 +354,7 @@ def _softmax_flat(x: torch.Tensor) -> torch.Tensor:
 
 
 def build_softmax_activation(ctx: OpContext) -> nn.Module:
-    mode = ctx.str("mode", "instance")
+    mode = ctx.string("mode", "instance")
     if mode == "channel":
         return Lambda(lambda x: F.softmax(x, dim=1), "softmax channel")
     if mode == "instance":
@@ -365,7 +363,7 @@ def build_softmax_activation(ctx: OpContext) -> nn.Module:
 
 
 def build_softmax(ctx: OpContext) -> nn.Module:
-    axis, temperature = ctx.int("axis", -1), ctx.float("temperature", 1.0)
+    axis, temperature = ctx.integer("axis", -1), ctx.number("temperature", 1.0)
     log = ctx.node.op == "log_softmax"
     fn = F.log_softmax if log else F.softmax
     return Lambda(lambda x: fn(x / temperature, dim=axis), f"{ctx.node.op} axis={axis} t={temperature}")
@@ -373,16 +371,16 @@ def build_softmax(ctx: OpContext) -> nn.Module:
 
 def build_softmax_output(ctx: OpContext) -> nn.Module:
     """SoftmaxOutput at inference: a softmax (the label input is ignored)."""
-    if ctx.bool("multi_output", False):
+    if ctx.flag("multi_output", False):
         return Lambda(lambda x: F.softmax(x, dim=1), "softmax axis=1")
-    if ctx.bool("preserve_shape", False):
+    if ctx.flag("preserve_shape", False):
         return Lambda(lambda x: F.softmax(x, dim=-1), "softmax axis=-1")
     return Lambda(_softmax_flat, "softmax over flattened")
 
 
 def build_crop(ctx: OpContext) -> nn.Module:
     """Crop to ``h_w`` or to the spatial shape of the second input, at ``offset`` or centred."""
-    offset, h_w, center = ctx.ints("offset", (0, 0)), ctx.ints("h_w", (0, 0)), ctx.bool("center_crop", False)
+    offset, h_w, center = ctx.ints("offset", (0, 0)), ctx.ints("h_w", (0, 0)), ctx.flag("center_crop", False)
     name = ctx.node.name
 
     def crop(x: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
@@ -396,16 +394,16 @@ def build_crop(ctx: OpContext) -> nn.Module:
 
 
 def build_upsampling(ctx: OpContext) -> nn.Module:
-    scale, sample_type = ctx.int("scale", 1), ctx.str("sample_type", "nearest")
+    scale, sample_type = ctx.integer("scale", 1), ctx.string("sample_type", "nearest")
     if sample_type == "bilinear":
         kernel, pad = 2 * scale - scale % 2, math.ceil((scale - 1) / 2)
         weight = ctx.weight(1)
-        channels = ctx.int("num_filter", weight.shape[0])
+        channels = ctx.integer("num_filter", weight.shape[0])
         return Lambda(lambda x: F.conv_transpose2d(x, weight.to(x), stride=scale, padding=pad, groups=channels),
                       f"bilinear scale={scale} kernel={kernel}")
     if sample_type != "nearest":
         raise ctx.fail(f"sample_type {sample_type!r} is not supported")
-    mode = ctx.str("multi_input_mode", "concat")
+    mode = ctx.string("multi_input_mode", "concat")
     if mode not in ("concat", "sum"):
         raise ctx.fail(f"multi_input_mode {mode!r} is not supported")
 
@@ -470,7 +468,7 @@ def mx_reshape_shape(in_shape: Sequence[int], spec: Sequence[int], reverse: bool
 def build_reshape(ctx: OpContext) -> nn.Module:
     if any(ctx.ints("target_shape")):
         raise ctx.fail("the deprecated target_shape attribute is not supported")
-    spec, reverse = ctx.ints("shape"), ctx.bool("reverse", False)
+    spec, reverse = ctx.ints("shape"), ctx.flag("reverse", False)
     return Lambda(lambda x: x.reshape(mx_reshape_shape(x.shape, spec, reverse)), f"reshape {spec}")
 
 
@@ -480,7 +478,7 @@ def build_transpose(ctx: OpContext) -> nn.Module:
 
 
 def build_slice_channel(ctx: OpContext) -> nn.Module:
-    num, axis, squeeze = ctx.int("num_outputs", 1), ctx.int("axis", 1), ctx.bool("squeeze_axis", False)
+    num, axis, squeeze = ctx.integer("num_outputs", 1), ctx.integer("axis", 1), ctx.flag("squeeze_axis", False)
     name = ctx.node.name
 
     def split(x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -493,7 +491,7 @@ def build_slice_channel(ctx: OpContext) -> nn.Module:
 
 
 def build_slice_axis(ctx: OpContext) -> nn.Module:
-    axis, begin, end = ctx.int("axis", 0), ctx.int("begin", 0), ctx.raw("end")
+    axis, begin, end = ctx.integer("axis", 0), ctx.integer("begin", 0), ctx.raw("end")
     stop = None if end is None else int(end)
 
     def slice_axis(x: torch.Tensor) -> torch.Tensor:
@@ -505,12 +503,12 @@ def build_slice_axis(ctx: OpContext) -> nn.Module:
 
 
 def build_concat(ctx: OpContext) -> nn.Module:
-    dim = ctx.int("dim", 1)
+    dim = ctx.integer("dim", 1)
     return Lambda(lambda *xs: torch.cat(xs, dim=dim), f"concat dim={dim}")
 
 
 def build_l2_normalization(ctx: OpContext) -> nn.Module:
-    mode, eps = ctx.str("mode", "instance"), ctx.float("eps", 1e-10)
+    mode, eps = ctx.string("mode", "instance"), ctx.number("eps", 1e-10)
     if mode == "instance":
         return Lambda(lambda x: x / torch.sqrt((x.reshape(x.shape[0], -1) ** 2).sum(1) + eps).view(
             [-1] + [1] * (x.dim() - 1)), "l2norm instance")
@@ -520,13 +518,13 @@ def build_l2_normalization(ctx: OpContext) -> nn.Module:
 
 
 def build_clip(ctx: OpContext) -> nn.Module:
-    lo, hi = ctx.float("a_min", -math.inf), ctx.float("a_max", math.inf)
+    lo, hi = ctx.number("a_min", -math.inf), ctx.number("a_max", math.inf)
     return Lambda(lambda x: x.clamp(lo, hi), f"clip [{lo}, {hi}]")
 
 
 def _scalar_op(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> Callable[[OpContext], nn.Module]:
     def build(ctx: OpContext) -> nn.Module:
-        scalar = ctx.float("scalar", 0.0)
+        scalar = ctx.number("scalar", 0.0)
         return Lambda(lambda x: fn(x, scalar), f"{ctx.node.op} {scalar}")
 
     return build
@@ -620,10 +618,11 @@ class MXNetModel(nn.Module):
         self.input_ids: list[int] = []
         for node in (graph.nodes[i] for i in sorted(needed)):
             if node.op == "null":
-                if _stored_key(node.name, params) is None:
+                stored = stored_key(node.name, params)
+                if stored is None:
                     self.input_ids.append(node.id)
                     continue
-                key, module = f"n{node.id}", Constant(torch.from_numpy(params[_stored_key(node.name, params)]).float())
+                key, module = f"n{node.id}", Constant(torch.from_numpy(np.array(params[stored], dtype=np.float32)))
             else:
                 if node.op not in BUILDERS:
                     raise MXNetSymbolError(f"unsupported op {node.op!r} at node {node.name!r}")
@@ -648,10 +647,6 @@ class MXNetModel(nn.Module):
                 values.pop(ref, None)
         outs = tuple(values[r] for r in self.output_refs)
         return outs[0] if len(outs) == 1 else outs
-
-
-def _stored_key(name: str, params: dict[str, np.ndarray]) -> str | None:
-    return next((k for k in (f"arg:{name}", f"aux:{name}", name) if k in params), None)
 
 
 def _needed_nodes(graph: SymbolGraph, outputs: Sequence[Ref]) -> set[int]:
