@@ -7,7 +7,7 @@ import pytest
 from scipy.cluster.hierarchy import fcluster, linkage
 
 from hyp_face.backend import ops
-from hyp_face.backend.snorm import ranked_mask, top_mask
+from hyp_face.backend.snorm import ranked_indices, top_mask
 
 
 def unit(deg: float, scale: float = 1.0) -> np.ndarray:
@@ -103,21 +103,31 @@ def test_attention_pool_cosine_equals_explicit_pooling():
     assert np.all(got[-1] == 0.0) and np.all(got[:, -1] == 0.0)
 
 
+def ranked_sets(scores: np.ndarray, discard: int, k: int) -> list[set[int]]:
+    return [set(row.tolist()) for row in ranked_indices(scores, discard, k)]
+
+
 def test_top_mask_ties_take_larger_indices_first():
     col = np.zeros((5, 1))
     np.testing.assert_array_equal(top_mask(col, 3)[:, 0], [False, False, True, True, True])
-    np.testing.assert_array_equal(ranked_mask(col, 1, 2)[:, 0], [False, False, True, True, False])
-    scores = np.array([[0.5], [0.9], [0.5], [0.1], [0.5]])
-    np.testing.assert_array_equal(ranked_mask(scores, 1, 2)[:, 0], [False, False, True, False, True])
-    np.testing.assert_array_equal(top_mask(scores, 0)[:, 0], [False] * 5)
-    np.testing.assert_array_equal(top_mask(scores, 9)[:, 0], [True] * 5)
+    np.testing.assert_array_equal(top_mask(col, 0)[:, 0], [False] * 5)
+    np.testing.assert_array_equal(top_mask(col, 9)[:, 0], [True] * 5)
+    assert ranked_sets(col.T, 1, 2) == [{2, 3}]
+    scores = np.array([[0.5, 0.9, 0.5, 0.1, 0.5]])
+    assert ranked_sets(scores, 1, 2) == [{2, 4}]
+    assert ranked_sets(scores, 0, 2) == [{1, 4}]
+    np.testing.assert_array_equal(ranked_indices(scores, 1, 4), [[4, 2, 0, 3]])
 
 
-def test_top_mask_equals_reversed_stable_argsort():
+def test_ranked_indices_equal_reversed_stable_argsort():
     rng = np.random.default_rng(1)
-    m = rng.integers(0, 4, size=(40, 7)).astype(float)  # many ties
-    for d, k in ((0, 5), (3, 10), (10, 30)):
-        order = np.flipud(np.argsort(m, axis=0, kind="stable"))[d:d + k]
-        want = np.zeros_like(m, dtype=bool)
-        np.put_along_axis(want, order, True, axis=0)
-        np.testing.assert_array_equal(ranked_mask(m, d, k), want)
+    m = rng.integers(0, 4, size=(7, 40)).astype(float)  # many ties
+    m[2] = 0.0
+    for d, k in ((0, 5), (3, 10), (10, 30), (0, 40), (5, 35)):
+        order = np.fliplr(np.argsort(m, axis=1, kind="stable"))[:, d:d + k]
+        got = ranked_indices(m, d, k)
+        assert [set(r) for r in got.tolist()] == [set(r) for r in order.tolist()]
+        if d:
+            np.testing.assert_array_equal(got, order)
+    with pytest.raises(ValueError):
+        ranked_indices(m, 30, 11)

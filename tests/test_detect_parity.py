@@ -50,7 +50,7 @@ def ort_session():
 @pytest.mark.parametrize("parts", [PARITY_IMAGES[0], PARITY_IMAGES[4]], ids=["500x332", "150x150"])
 def test_raw_head_outputs_match_onnxruntime(tiny_exact, ort_session, parts):
     image = load_rgb(*parts)
-    batch = tiny_exact.preprocess(image, image.shape[:2])[None]
+    batch = tiny_exact.preprocess(image, image.shape[:2]).contiguous()
     loc, scores, landmarks = tiny_exact.raw_outputs(batch)
     ref_loc, ref_conf, ref_landmarks = ort_session.run(None, {"input": batch.numpy()})
     assert loc.shape == ref_loc.shape and landmarks.shape == ref_landmarks.shape

