@@ -38,8 +38,8 @@ log = logging.getLogger("tune_backend_hparams")
 P_TARGET = 0.05
 ORIGINAL = BackendParams("v1")  # spec 12.1: thr_ahc 0.8, self_att_a 2, att_a 4
 GRID = {
-    "thr_ahc": (0.8, 0.85, 0.9, 0.92, 0.93, 0.94, 0.95, 0.96),
-    "self_att_a": (2.0, 10.0, 20.0, 30.0, 40.0, 60.0, 80.0),
+    "thr_ahc": (0.8, 0.85, 0.9, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97, 0.98),
+    "self_att_a": (2.0, 10.0, 20.0, 30.0, 40.0, 60.0, 80.0, 120.0),
     "att_a": (4.0, 10.0, 20.0, 40.0, 60.0),
 }
 #: Parameters each version depends on; the selection groups the versions that share them.

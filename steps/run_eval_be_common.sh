@@ -95,8 +95,8 @@ eval_sets() {  # <out-dir> [s-norm]: back-end scores of the 4 sets as one parall
 score_sets() {  # <dir>: <set>_results (+ json, plots) for the 4 sets
   local dir=$1 i
   for i in "${!sets[@]}"; do
-    steps/score_trials.sh --cmd "$train_cmd" --plots "$score_plots" "data/${test_dirs[$i]}/trials" "$dir/${sets[$i]}_scores" \
-      "$dir/${sets[$i]}"
+    steps/score_trials.sh --cmd "$train_cmd" --plots "$score_plots" "data/${test_dirs[$i]}/trials" \
+      "$dir/${sets[$i]}_scores" "$dir/${sets[$i]}"
   done
 }
 
@@ -104,7 +104,7 @@ calibrate_sets() {  # <dir>: calibration trained on SRE19 dev, applied to the 4 
   local dir=$1 cal_dir=${1}_$cal_name i
   mkdir -p "$cal_dir"
   steps/train_calibration.sh --cmd "$train_cmd" --p-target "$p_target" --l2-reg "$l2_reg" \
-    "data/sre19_av_v_dev_test/trials" "$dir/${cal_set}_scores" "$cal_dir/$cal_name.json"
+    "data/${cal_set}_test/trials" "$dir/${cal_set}_scores" "$cal_dir/$cal_name.json"
   for i in "${!sets[@]}"; do
     steps/apply_calibration.sh --cmd "$train_cmd" "$cal_dir/$cal_name.json" "data/${test_dirs[$i]}/trials" \
       "$dir/${sets[$i]}_scores" "$cal_dir/${sets[$i]}_scores"

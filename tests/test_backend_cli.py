@@ -49,9 +49,9 @@ def corpus(tmp_path_factory):
 
 def run_eval_be(corpus, out: Path, *opts: str, check: bool = True) -> subprocess.CompletedProcess:
     tmp, scps = corpus["tmp"], corpus["scps"]
-    cmd = ["bash", str(ROOT / "steps/eval_be.sh")]
     if not (ROOT / "utils/run.pl").exists():
-        cmd += ["--cmd", "env"]  # plain execution (env ignores nothing, runs the rest): log name is its 1st arg
+        pytest.skip("utils/run.pl (the default --cmd of steps/eval_be.sh) is missing")
+    cmd = ["bash", str(ROOT / "steps/eval_be.sh")]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     args = [*opts, str(tmp / "trials"), str(tmp / "utt2spk"), str(scps["ref"]), str(scps["enr"]),
             str(scps["test"]), str(out)]

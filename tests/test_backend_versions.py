@@ -118,7 +118,7 @@ def our_scores(version, refs, tests, cohort=None, mode="none", k=0, d=0, block_r
     sides = be.test_side(params, tests)
     if mode == "none":
         return scorer.score(sides)
-    return scorer.score(sides, cohort, scorer.cohort_norm(mode, cohort, k, d))
+    return scorer.score(sides, scorer.cohort_norm(mode, cohort, k, d))
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -145,9 +145,18 @@ def test_mobilefacenet_mit_real_weights():
     assert_same_people_closest(flipped)
 
 
-def test_mobilefacenet_checkpoint_keys_match_exactly():
+def test_mobilefacenet_checkpoint_keys_match_exactly_and_fusion_is_exact():
     state = torch.load(shared_path(*MIT_MFN), map_location="cpu", weights_only=True)
     assert set(state) == {f"arcface.{k}" for k in MobileFaceNet(128).state_dict()}
+    model = MobileFaceNet(128)
+    model.load_state_dict({k[len("arcface."):]: v for k, v in state.items()})
+    model.eval()
+    x = torch.randn(2, 3, 112, 112)
+    with torch.no_grad():
+        ref = model(x)
+        fused = model.fuse_batchnorm()(x)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    torch.testing.assert_close(fused, ref, atol=1e-4, rtol=1e-4)
 
 
 def test_dlib_resnet128_real_weights():

@@ -104,6 +104,7 @@ ONE_OP_CASES = {
                                                                        "v": np.abs(rand(6)) + 0.1}),
     "flatten_axis1": lambda: one_op("Flatten", X4),
     "flatten_axis2": lambda: one_op("Flatten", X4, axis=2),
+    "flatten_axis_neg": lambda: one_op("Flatten", X4, axis=-1),
     "global_avgpool": lambda: one_op("GlobalAveragePool", X4),
     "global_maxpool": lambda: one_op("GlobalMaxPool", X4),
     "conv_groups_dilation_asym_pads": lambda: one_op("Conv", X4, {"w": rand(4, 3, 3, 3), "b": rand(4)}, group=2,

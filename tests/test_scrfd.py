@@ -44,7 +44,7 @@ def recall(detector, images) -> float:
 
 
 def landmark_error_vs_retinaface(detector, images) -> float:
-    """Mean landmark distance to RetinaFace mnet0.25's (top face each) in units of RetinaFace's inter-ocular distance."""
+    """Mean landmark distance to RetinaFace mnet0.25's (top face of each image), in RetinaFace inter-ocular units."""
     from hyp_face.detect import build_detector
 
     ref = build_detector("retinaface_mnet025_embedded").detect(images, 0.5)

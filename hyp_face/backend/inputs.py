@@ -23,7 +23,8 @@ class Enrollment:
     refs: list[np.ndarray]
 
 
-def load_enrollment(utt2spk: str, trial_models: list[str], ref_scp: str, facedet_scp: str) -> Enrollment:
+def load_enrollment(utt2spk: str, trial_models: list[str], ref_scp: str, facedet_scp: str,
+                    default_dim: int = 512) -> Enrollment:
     """Enrollment videos of the trial models, with R_m (or mean(E_m), or one zero vector when both are empty)."""
     wanted = set(trial_models)
     rows = [(utt, spk) for utt, spk in read_utt2spk(utt2spk).items() if spk in wanted]
@@ -34,7 +35,7 @@ def load_enrollment(utt2spk: str, trial_models: list[str], ref_scp: str, facedet
     index = {m: i for i, m in enumerate(models)}
     ref_reader, facedet_reader = EmbedReader(ref_scp), EmbedReader(facedet_scp)
     refs = [read_required(ref_reader, utt) for utt, _ in rows]
-    dim = embedding_dim(refs)
+    dim = embedding_dim(refs, default_dim)
     for i, (utt, _) in enumerate(rows):
         if len(refs[i]) == 0:
             refs[i] = reference_fallback(facedet_reader, utt, dim)
@@ -51,11 +52,12 @@ def reference_fallback(facedet: EmbedReader, utt: str, dim: int) -> np.ndarray:
     return np.zeros((1, dim))
 
 
-def load_tests(test_scp: str, tests: list[str], dim: int | None = None) -> list[np.ndarray]:
-    """Faces of each test video (float64); an empty video becomes one zero vector."""
+def load_tests(test_scp: str, tests: list[str], default_dim: int = 512) -> list[np.ndarray]:
+    """Faces of each test video (float64); an empty video becomes one zero vector (``default_dim`` when no video
+    has a stored dimension)."""
     reader = EmbedReader(test_scp)
     mats = [read_required(reader, key) for key in tests]
-    dim = dim or embedding_dim(mats)
+    dim = embedding_dim(mats, default_dim)
     empty = [k for k, m in zip(tests, mats) if len(m) == 0]
     if empty:
         log.warning("%s: %d test video(s) without faces scored with a zero vector, e.g. %s",

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from .ops import l2_normalize
+
 STD_FLOOR = 1e-5
 MODES = ("none", "faithful", "asnorm")
 
@@ -78,7 +80,8 @@ def mean_std(sums: np.ndarray, sq_sums: np.ndarray, k: int) -> tuple[np.ndarray,
 class SNorm:
     """S-norm against a fixed cohort for a fixed set of enrollment-side vectors.
 
-    ``enroll_cohort`` is Cec (N_e x N_c); blocks of test columns are normalised with :meth:`normalize`, which takes
+    ``enroll_cohort`` is Cec (N_e x N_c) and ``cohort`` the raw cohort vectors (used by the caller to score test
+    blocks against the cohort); blocks of test columns are normalised with :meth:`normalize`, which takes
     the cohort-vs-test scores transposed, Cte^T (B x N_c), so that every ranking runs along contiguous rows.
     """
 
@@ -86,6 +89,7 @@ class SNorm:
     enroll_cohort: np.ndarray
     ncoh: int
     discard: int = 0
+    cohort: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES[1:]:
@@ -94,7 +98,6 @@ class SNorm:
         self.k = min(self.ncoh, num_cohort - self.discard)
         if self.k <= 0:
             raise ValueError(f"cohort of {num_cohort} vectors is too small for ncoh_discard={self.discard}")
-        num_cohort = self.enroll_cohort.shape[1]
         enroll_idx = ranked_indices(self.enroll_cohort, self.discard, self.k)  # J_p, (N_e x K)
         if self.mode == "faithful":
             self.enroll_sel = selection_matrix(enroll_idx, num_cohort)
@@ -102,6 +105,7 @@ class SNorm:
             self._cec_t_ext = np.hstack([cec_t, cec_t * cec_t])
         else:
             self._z_stats = own_stats(self.enroll_cohort, enroll_idx)
+        self.cohort_unit = None if self.cohort is None else l2_normalize(self.cohort)
 
     def normalize(self, scores: np.ndarray, test_cohort: np.ndarray) -> np.ndarray:
         """Normalise a block ``scores`` (N_e x B) given Cte^T (B x N_c) for the same test columns."""
@@ -110,13 +114,14 @@ class SNorm:
             mu_z, sd_z = self._z_stats
             mu_t, sd_t = own_stats(test_cohort, test_idx)
             return ((scores - mu_z[:, None]) / sd_z[:, None] + (scores - mu_t) / sd_t) / 2.0
-        n_e, b = scores.shape
+        n_e = scores.shape[0]
         test_sel = selection_matrix(test_idx, test_cohort.shape[1])
         z_sums = (test_sel @ self._cec_t_ext).T  # (2 N_e x B): sums of Cec[p, I_q] and of its squares
         mu_z, sd_z = mean_std(z_sums[:n_e], z_sums[n_e:], self.k)
-        cte = np.hstack([test_cohort.T, (test_cohort * test_cohort).T])
-        t_sums = self.enroll_sel @ cte  # (N_e x 2B): sums of Cte[J_p, q] and of its squares
-        mu_t, sd_t = mean_std(t_sums[:, :b], t_sums[:, b:], self.k)
+        cte = np.ascontiguousarray(test_cohort.T)  # (N_c x B)
+        t_sums = self.enroll_sel @ cte  # (N_e x B): sums of Cte[J_p, q]
+        np.multiply(cte, cte, out=cte)
+        mu_t, sd_t = mean_std(t_sums, self.enroll_sel @ cte, self.k)
         return ((scores - mu_z) / sd_z + (scores - mu_t) / sd_t) / np.sqrt(2.0)
 
 

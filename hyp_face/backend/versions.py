@@ -112,30 +112,23 @@ class Scorer:
         video_starts = ops.starts_of([len(e) for e in self.enroll])
         self.enroll_matrix = np.concatenate(self.enroll)
         self._enroll_unit = ops.l2_normalize(self.enroll_matrix)
-        if self.params.version == "v7":  # one median per enrollment video, video-level scores
-            self._row_starts = self._model_starts
-        else:  # face level: rows of a model are its videos' rows, contiguous after sorting
-            self._row_starts = video_starts[self._model_starts]
+        self._row_starts = video_starts[self._model_starts]  # a model's rows are contiguous after sorting
 
     def cohort_norm(self, mode: str, cohort: np.ndarray, ncoh: int, discard: int) -> SNorm:
-        """The s-norm of this scorer's enrollment vectors against ``cohort`` faces."""
-        return SNorm(mode, ops.cosine(self.enroll_matrix, cohort), ncoh, discard)
+        """The s-norm of this scorer's enrollment vectors against the raw ``cohort`` faces (N_c x D)."""
+        return SNorm(mode, ops.cosine(self.enroll_matrix, cohort), ncoh, discard, cohort=cohort)
 
-    def score(self, tests: Sequence[np.ndarray], cohort: np.ndarray | None = None, snorm: SNorm | None = None
-              ) -> np.ndarray:
-        """(num_models x num_tests) scores; ``tests`` are the version's test sets, ``cohort`` the raw cohort faces."""
+    def score(self, tests: Sequence[np.ndarray], snorm: SNorm | None = None) -> np.ndarray:
+        """(num_models x num_tests) scores of the version's test sets, s-normalised when ``snorm`` is given."""
         out = np.empty((self.num_models, len(tests)))
         rows = self.block_rows
-        cohort_unit = None
-        if cohort is not None:  # a few (N_cohort x block) float64 matrices live at once
-            rows = int(min(rows, max(64, self.mem_budget // (48 * len(cohort)))))
-            cohort_unit = ops.l2_normalize(cohort)
+        if snorm is not None:  # a few (N_cohort x block) float64 matrices live at once
+            rows = int(min(rows, max(64, self.mem_budget // (48 * len(snorm.cohort)))))
         for a, b in video_blocks([len(t) for t in tests], rows):
-            out[:, a:b] = self._score_block(tests[a:b], cohort, cohort_unit, snorm)
+            out[:, a:b] = self._score_block(tests[a:b], snorm)
         return out
 
-    def _score_block(self, tests: Sequence[np.ndarray], cohort: np.ndarray | None, cohort_unit: np.ndarray | None,
-                     snorm: SNorm | None) -> np.ndarray:
+    def _score_block(self, tests: Sequence[np.ndarray], snorm: SNorm | None) -> np.ndarray:
         if self.params.version == "v7":
             scores = ops.attention_pool_cosine(self.enroll_matrix, tests, self.params.att_a)
             col_starts = np.arange(len(tests))
@@ -145,8 +138,8 @@ class Scorer:
             col_starts = ops.starts_of([len(t) for t in tests])
         if snorm is not None:
             if self.params.version == "v7":
-                test_cohort = np.ascontiguousarray(ops.attention_pool_cosine(cohort, tests, self.params.att_a).T)
+                test_cohort = ops.attention_pool_cosine(snorm.cohort, tests, self.params.att_a).T.copy()
             else:
-                test_cohort = test_unit @ cohort_unit.T
+                test_cohort = test_unit @ snorm.cohort_unit.T
             scores = snorm.normalize(scores, test_cohort)
         return ops.group_max(scores, self._row_starts, col_starts)

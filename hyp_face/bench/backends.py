@@ -47,7 +47,7 @@ def run_one(version: str, mode: str, refs, tests, cohort, ncoh: int) -> tuple[fl
     if mode == "none":
         scorer.score(sides)
     else:
-        scorer.score(sides, cohort, scorer.cohort_norm(mode, cohort, ncoh, 0))
+        scorer.score(sides, scorer.cohort_norm(mode, cohort, ncoh, 0))
     wall = time.perf_counter() - start
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()

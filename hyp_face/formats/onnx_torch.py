@@ -46,7 +46,9 @@ def _load_model(source: str | Path | bytes):
     import onnx
 
     try:
-        return onnx.load_from_string(bytes(source)) if isinstance(source, (bytes, bytearray)) else onnx.load(str(source))
+        if isinstance(source, (bytes, bytearray)):
+            return onnx.load_from_string(bytes(source))
+        return onnx.load(str(source))
     except Exception as err:  # protobuf DecodeError and friends
         name = "<bytes>" if isinstance(source, (bytes, bytearray)) else source
         raise ValueError(f"{name}: not a readable ONNX model: {err}") from err
@@ -245,7 +247,8 @@ def op_reshape(ctx: Ctx, x, shape=None):
 
 
 def op_flatten(ctx: Ctx, x):
-    axis = ctx.attr("axis", 1) % (x.dim() + 1) if x.dim() else 0
+    axis = ctx.attr("axis", 1)
+    axis = axis + x.dim() if axis < 0 else axis
     return x.reshape(math.prod(x.shape[:axis]), -1)
 
 
