@@ -7,12 +7,12 @@ set -euo pipefail
 
 stage=1
 stop_stage=1
-config_file=default_config.sh
+config_file=global_conf/config_embedded.sh
 score_dir=
 sets="sre19_av_v_dev sre19_av_v_eval janus_dev_core janus_eval_core"
 ncoh=1000
 cal_name=cal_v1_sre19
-help_message="Usage: $0 [--score-dir exp/scores/<face_embed_name>] [--config-file default_config.sh] \\
+help_message="Usage: $0 [--score-dir exp/scores/<face_embed_name>] [--config-file global_conf/config_embedded.sh] \\
     [--sets \"sre19_av_v_dev sre19_av_v_eval janus_dev_core janus_eval_core\"] [--ncoh 1000] [--cal-name cal_v1_sre19]
   Without --score-dir, the config file is sourced for face_embed_name and exp/scores/\$face_embed_name is used."
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from conftest import shared_path
 from hyp_face.detect import (DEFAULT_THRESHOLDS, Detections, ResizePolicy, backoff, build_detector,
                              detect_with_backoff)
-from hyp_face.detect.nets import RetinaFace, fuse_batchnorm
+from hyp_face.detect.nets import FusedConv2d, RetinaFace, fuse_for_inference
 from hyp_face.detect.nms import nms
 from hyp_face.detect.priors import PriorConfig, make_priors
 from hyp_face.detect.resize import plan_batches
@@ -216,18 +217,35 @@ def randomise_batchnorm(net: torch.nn.Module, seed: int = 0) -> None:
 
 
 @pytest.mark.parametrize("backbone", ["mnet025", "r50"])
-def test_fuse_batchnorm_keeps_outputs(backbone):
+def test_fuse_for_inference_keeps_outputs(backbone):
     net = RetinaFace(backbone).eval()
     randomise_batchnorm(net)
     x = torch.randn(1, 3, 64, 96)
     with torch.no_grad():
         before = net(x)
-        fused = fuse_batchnorm(net)
+        fused = fuse_for_inference(net)
         after = fused(x)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    if backbone == "mnet025":  # every activation lives in a conv now
+        assert not any(isinstance(m, (torch.nn.LeakyReLU, torch.nn.ReLU)) for m in fused.modules())
+        assert sum(isinstance(m, FusedConv2d) and m.slope is not None for m in fused.modules()) == 27 + 5 + 15
     for a, b in zip(before, after):
         assert a.shape[1] == (8 * 12 + 4 * 6 + 2 * 3) * 2
         torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-3)
+
+
+def test_fused_conv_cpu_primitive_equals_conv_then_activation():
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 16, 23, 41, generator=gen).contiguous(memory_format=torch.channels_last)
+    for kwargs in ({"groups": 16}, {"stride": 2}, {}):
+        conv = FusedConv2d(16, 16, 3, padding=1, slope=0.1, **kwargs)
+        with torch.no_grad():  # oneDNN conv + post-op
+            onednn = conv(x)
+        reference = F.leaky_relu(F.conv2d(x, conv.weight, conv.bias, conv.stride, 1, 1, conv.groups), 0.1)
+        assert conv.weight.requires_grad  # with autograd: the F.conv2d path
+        torch.testing.assert_close(onednn, reference.detach(), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(conv(x).detach(), reference.detach(), atol=0, rtol=0)
+        assert (onednn < 0).any() and (onednn > 0).any()
 
 
 def test_r50_checkpoint_roundtrip_with_module_prefix(tmp_path):

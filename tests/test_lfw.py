@@ -61,15 +61,16 @@ def test_read_shell_config(tmp_path):
     conf.write_text(
         "# comment\nface_det_model_name=retinaface_mnet025_embedded\nface_det_model=     # empty\n"
         'face_det_opts="--det-resize-policy=v0.2" # trailing\nexport face_reco_model_name=mobilefacenet_mit\n'
-        "face_reco_model=/w/m.pth\nname=x\nface_embed_dir=$(pwd)/exp/${name}_$name\nif true; then echo; fi\n"
+        "face_reco_model=/w/m.pth\nface_reco_opts='--embed-flip=true'\nname=x\nface_embed_dir=$(pwd)/exp/${name}_$name\nif true; then echo; fi\n"
     )
     v = read_shell_config(conf)
     assert v["face_det_model"] == "" and v["face_det_opts"] == "--det-resize-policy=v0.2"
     assert v["face_reco_model_name"] == "mobilefacenet_mit"
     assert v["face_embed_dir"] == "$(pwd)/exp/x_x"
-    cfg = LfwConfig.from_shell(conf, flip=True, threshold=None)
+    cfg = LfwConfig.from_shell(conf, threshold=None)
     assert (cfg.detector, cfg.detector_weights, cfg.embedder, cfg.embedder_weights, cfg.flip, cfg.threshold) == (
         "retinaface_mnet025_embedded", None, "mobilefacenet_mit", "/w/m.pth", True, 0.9)
+    assert not LfwConfig.from_shell(conf, flip=False).flip  # explicit overrides win
     (tmp_path / "bad.sh").write_text("a=1\nb='unclosed\n")
     with pytest.raises(TableError, match="bad.sh:2"):
         read_shell_config(tmp_path / "bad.sh")

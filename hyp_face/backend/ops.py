@@ -116,19 +116,21 @@ def attention_pool(e: np.ndarray, x: np.ndarray, b: float) -> np.ndarray:
 def attention_pool_cosine(queries: np.ndarray, sets: Sequence[np.ndarray], b: float) -> np.ndarray:
     """``cos(q_i, AP_b(q_i, X_j))`` for every query i and set j -> (n_queries, n_sets).
 
-    Vectorised over queries: with G = q^ X^T, the pooled vector's dot with q^ is sum_q w G and its squared norm is
-    the quadratic form w (X X^T) w^T, so no (n_queries, D) pooled matrix is formed.
+    Vectorised over queries and sets: with G = q^ X^T for all faces of all sets at once (one matmul), the weights
+    are segment softmaxes of b G / |x|, the pooled vector's dot with q^ is the segment sum of w G, and its squared
+    norm is the quadratic form w_j (X_j X_j^T) w_j^T, so no (n_queries, D) pooled matrix is formed.
     """
-    qn = l2_normalize(queries)
-    out = np.empty((len(queries), len(sets)))
-    for j, x in enumerate(sets):
-        g = qn @ x.T
-        xnorm = np.linalg.norm(x, axis=1)
-        if len(x) == 1:
-            w = np.ones_like(g)
-        else:
-            w = softmax_rows(b * g / (xnorm + NORM_EPS))
-        dot = (w * g).sum(axis=1)
-        sq = np.einsum("iq,qr,ir->i", w, x @ x.T, w, optimize=True)
-        out[:, j] = dot / (np.sqrt(np.maximum(sq, 0.0)) + NORM_EPS)
-    return out
+    sizes = np.array([len(x) for x in sets])
+    starts = starts_of(sizes)
+    faces = np.concatenate(sets)
+    g = l2_normalize(queries) @ faces.T
+    z = g * (b / (np.linalg.norm(faces, axis=1) + NORM_EPS))
+    z -= np.repeat(np.maximum.reduceat(z, starts, axis=1), sizes, axis=1)
+    w = np.exp(z, out=z)
+    w /= np.repeat(np.add.reduceat(w, starts, axis=1), sizes, axis=1)
+    dot = np.add.reduceat(w * g, starts, axis=1)
+    sq = np.empty_like(dot)
+    for j, (a, x) in enumerate(zip(starts, sets)):
+        wj = w[:, a:a + len(x)]
+        sq[:, j] = np.einsum("iq,iq->i", wj @ (x @ x.T), wj)
+    return dot / (np.sqrt(np.maximum(sq, 0.0)) + NORM_EPS)

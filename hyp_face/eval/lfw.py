@@ -17,7 +17,7 @@ image, and are counted in the report. Embeddings of every image are computed onc
 Config files (``global_conf/*.sh``) are read, not executed: only ``name=value`` lines (optionally ``export``-ed)
 count; values may be quoted, a trailing `` # comment`` is dropped and ``$name``/``${name}`` refer to earlier
 assignments. Other lines are ignored. Used keys: ``face_det_model_name``, ``face_det_model``,
-``face_reco_model_name``, ``face_reco_model``.
+``face_reco_model_name``, ``face_reco_model`` and ``--embed-flip true`` inside ``face_reco_opts``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ import numpy as np
 from PIL import Image
 
 from hyp_face.align import ARCFACE_SIZE, ARCFACE_TEMPLATE
-from hyp_face.cli import pin_threads, setup_logging
+from hyp_face.cli import pin_threads, setup_logging, str2bool
 from hyp_face.embed import Embedder, build_embedder
 from hyp_face.io.table import TableError, atomic_write
 
@@ -91,6 +91,7 @@ class LfwConfig:
             detector_weights=v.get("face_det_model") or None,
             embedder=v.get("face_reco_model_name") or cls.embedder,
             embedder_weights=v.get("face_reco_model") or None,
+            flip=_option_is_true(v.get("face_reco_opts", ""), "--embed-flip"),
         )
         for key, value in overrides.items():
             if value is not None:
@@ -105,6 +106,14 @@ class LfwConfig:
                 st = os.stat(desc[field])
                 desc[field] = [str(Path(desc[field]).resolve()), st.st_size, st.st_mtime_ns]
         return hashlib.sha1(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _option_is_true(opts: str, name: str) -> bool:
+    """Whether ``name=true`` or ``name true`` appears in a string of command-line options."""
+    words = opts.split()
+    values = [w.split("=", 1)[1] for w in words if w.startswith(name + "=")]
+    values += [b for a, b in zip(words, words[1:]) if a == name]
+    return any(str2bool(x) for x in values)
 
 
 # ---------------------------------------------------------------------------------------------- pairs
