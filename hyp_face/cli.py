@@ -5,6 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
+import shlex
+
+from hyp_face.io.table import TableError
+
+_ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+_VAR_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def setup_logging(verbose: int = 1) -> None:
@@ -36,3 +43,21 @@ def pin_threads(num_threads: int | None = None) -> int:
     n = num_threads or int(os.environ.get("HYP_FACE_THREADS", "1"))
     torch.set_num_threads(n)
     return n
+
+
+def read_shell_config(path: str | os.PathLike) -> dict[str, str]:
+    """``name=value`` assignments of a shell config file (read, never executed: quotes and comments
+    follow shell rules, ``$var`` refers to earlier assignments, anything else is left as written)."""
+    values: dict[str, str] = {}
+    with open(path) as f:
+        for lineno, line in enumerate(f, start=1):
+            m = _ASSIGN.match(line)
+            if not m:
+                continue
+            try:
+                words = shlex.split(m.group(2), comments=True)
+            except ValueError as err:
+                raise TableError(path, lineno, f"cannot parse value: {err}") from err
+            value = words[0] if words else ""
+            values[m.group(1)] = _VAR_REF.sub(lambda r: values.get(r.group(1) or r.group(2), r.group(0)), value)
+    return values

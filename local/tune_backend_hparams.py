@@ -52,6 +52,7 @@ VERSION_PARAMS = {
     "v4": ("thr_ahc",), "v5": ("thr_ahc",),
     "v6": ("self_att_a",), "v9": ("self_att_a",), "v7": ("self_att_a", "att_a"),
 }
+BASE_FLOOR = {"eer": 0.1, "min_cp": 0.01}
 SELECTION = ((("thr_ahc",), ("v4", "v5")), (("self_att_a", "att_a"), ("v6", "v7", "v9")))
 
 
@@ -120,9 +121,12 @@ def run_grid(sets: list[EvalSet]) -> dict[str, dict[str, dict[str, dict[str, flo
 
 
 def relative_cost(res: dict, versions: tuple[str, ...], point: dict[str, float]) -> float:
-    """Mean over ``versions`` of (EER / EER_v1 + min Cp / min Cp_v1) / 2 at the parameter values ``point``."""
-    base = res["v1"]["-"]
-    return float(np.mean([(r["eer"] / base["eer"] + r["min_cp"] / base["min_cp"]) / 2
+    """Mean over ``versions`` of (EER / EER_v1 + min Cp / min Cp_v1) / 2 at the parameter values ``point``.
+
+    The v1 values are floored (``BASE_FLOOR``) so that a set where v1 makes no error still ranks the points.
+    """
+    eer_v1, cp_v1 = (max(res["v1"]["-"][m], BASE_FLOOR[m]) for m in ("eer", "min_cp"))
+    return float(np.mean([(r["eer"] / eer_v1 + r["min_cp"] / cp_v1) / 2
                           for r in (res[v][setting_key({k: point[k] for k in VERSION_PARAMS[v]})] for v in versions)]))
 
 

@@ -131,3 +131,11 @@ def test_ranked_indices_equal_reversed_stable_argsort():
             np.testing.assert_array_equal(got, order)
     with pytest.raises(ValueError):
         ranked_indices(m, 30, 11)
+
+
+def test_attention_pool_cosine_query_chunks(monkeypatch):
+    rng = np.random.default_rng(2)
+    queries, sets = rng.normal(size=(7, 4)), [rng.normal(size=(n, 4)) for n in (3, 1, 2)]
+    whole = ops.attention_pool_cosine(queries, sets, 4.0)
+    monkeypatch.setattr(ops, "QUERY_CHUNK", 2)
+    np.testing.assert_allclose(ops.attention_pool_cosine(queries, sets, 4.0), whole, rtol=0, atol=1e-14)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -145,6 +148,22 @@ def test_batched_equals_one_by_one(detector, photo):
         np.testing.assert_allclose(dets.landmarks, alone.landmarks, atol=1e-3)
 
 
+def test_cpu_network_chunks_and_reused_input_buffer_change_nothing(photo):
+    """A batch split into one-frame network calls, and a reused input buffer, give the one-call results."""
+    whole = build_detector("retinaface_mnet025_embedded", resize="none", batch_size=3, cpu_batch_pixels=10**9)
+    chunked = build_detector("retinaface_mnet025_embedded", resize="none", batch_size=3, cpu_batch_pixels=1)
+    frames = [photo, np.ascontiguousarray(photo[:, ::-1]), photo]
+    cropped = [np.ascontiguousarray(f[:-7, :-5]) for f in frames]  # same padded size: the buffer is reused
+    fresh = build_detector("retinaface_mnet025_embedded", resize="none", batch_size=3).detect(cropped, 0.5)
+    for a, b in zip(whole.detect(frames, 0.5), chunked.detect(frames, 0.5)):
+        assert len(a) == len(b) > 0
+        np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-3)
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
+    for a, b in zip(chunked.detect(cropped, 0.5), fresh):
+        assert len(a) == len(b) > 0
+        np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-3)
+
+
 def test_mixed_size_batches_keep_the_faces(photo):
     """With a large max_pad_ratio frames of different sizes share one padded batch; strong faces are unchanged."""
     frames = frames_of_several_sizes(photo)
@@ -246,6 +265,22 @@ def test_fused_conv_cpu_primitive_equals_conv_then_activation():
         torch.testing.assert_close(onednn, reference.detach(), atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(conv(x).detach(), reference.detach(), atol=0, rtol=0)
         assert (onednn < 0).any() and (onednn > 0).any()
+
+
+def test_fused_conv_repacks_a_changed_weight_and_copies():
+    x = torch.randn(1, 8, 20, 24).contiguous(memory_format=torch.channels_last)
+    conv = FusedConv2d(8, 8, 3, padding=1, slope=0.0)
+    with torch.no_grad():
+        first = conv(x)
+        conv.weight.mul_(-1)  # in place: the packed copy must be rebuilt
+        flipped = conv(x)
+        twin = copy.deepcopy(conv)
+        assert torch.equal(twin(x), flipped)
+        conv.load_state_dict(pickle.loads(pickle.dumps(conv)).state_dict())
+        assert torch.equal(conv(x), flipped)
+    reference = F.relu(F.conv2d(x, -conv.weight.detach(), conv.bias.detach(), padding=1))
+    torch.testing.assert_close(first, reference, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(first, flipped)
 
 
 def test_r50_checkpoint_roundtrip_with_module_prefix(tmp_path):

@@ -33,12 +33,12 @@ def load_enrollment(utt2spk: str, trial_models: list[str], ref_scp: str, facedet
     if missing:
         raise ValueError(f"{utt2spk}: no enrollment video for {len(missing)} trial model(s), e.g. {missing[:5]}")
     index = {m: i for i, m in enumerate(models)}
-    ref_reader, facedet_reader = EmbedReader(ref_scp), EmbedReader(facedet_scp)
-    refs = [read_required(ref_reader, utt) for utt, _ in rows]
-    dim = embedding_dim(refs, default_dim)
-    for i, (utt, _) in enumerate(rows):
-        if len(refs[i]) == 0:
-            refs[i] = reference_fallback(facedet_reader, utt, dim)
+    with EmbedReader(ref_scp) as ref_reader, EmbedReader(facedet_scp) as facedet_reader:
+        refs = [read_required(ref_reader, utt) for utt, _ in rows]
+        dim = embedding_dim(refs, default_dim)
+        for i, (utt, _) in enumerate(rows):
+            if len(refs[i]) == 0:
+                refs[i] = reference_fallback(facedet_reader, utt, dim)
     return Enrollment(models, [u for u, _ in rows], np.array([index[s] for _, s in rows], dtype=np.int64), refs)
 
 
@@ -55,8 +55,8 @@ def reference_fallback(facedet: EmbedReader, utt: str, dim: int) -> np.ndarray:
 def load_tests(test_scp: str, tests: list[str], default_dim: int = 512) -> list[np.ndarray]:
     """Faces of each test video (float64); an empty video becomes one zero vector (``default_dim`` when no video
     has a stored dimension)."""
-    reader = EmbedReader(test_scp)
-    mats = [read_required(reader, key) for key in tests]
+    with EmbedReader(test_scp) as reader:
+        mats = [read_required(reader, key) for key in tests]
     dim = embedding_dim(mats, default_dim)
     empty = [k for k, m in zip(tests, mats) if len(m) == 0]
     if empty:
@@ -67,11 +67,11 @@ def load_tests(test_scp: str, tests: list[str], default_dim: int = 512) -> list[
 
 def load_cohort(utt2spk: str, embed_scp: str) -> np.ndarray:
     """All faces of the cohort videos listed in ``utt2spk`` and present in ``embed_scp``, in list order."""
-    reader = EmbedReader(embed_scp)
-    keys = [utt for utt in read_utt2spk(utt2spk) if utt in reader]
-    if not keys:
-        raise ValueError(f"no video of cohort list {utt2spk} is in {embed_scp}")
-    mats = [reader.read(k).astype(np.float64) for k in keys]
+    with EmbedReader(embed_scp) as reader:
+        keys = [utt for utt in read_utt2spk(utt2spk) if utt in reader]
+        if not keys:
+            raise ValueError(f"no video of cohort list {utt2spk} is in {embed_scp}")
+        mats = [reader.read(k).astype(np.float64) for k in keys]
     faces = np.concatenate(mats)
     if not len(faces):
         raise ValueError(f"cohort {utt2spk} ({embed_scp}) has no faces")

@@ -12,6 +12,7 @@ import numpy as np
 from scipy.cluster.hierarchy import linkage
 
 NORM_EPS = 1e-10
+QUERY_CHUNK = 1024
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:
@@ -120,6 +121,9 @@ def attention_pool_cosine(queries: np.ndarray, sets: Sequence[np.ndarray], b: fl
     are segment softmaxes of b G / |x|, the pooled vector's dot with q^ is the segment sum of w G, and its squared
     norm is the quadratic form w_j (X_j X_j^T) w_j^T, so no (n_queries, D) pooled matrix is formed.
     """
+    if len(queries) > QUERY_CHUNK:  # chunks keep the temporaries small (and reused by the allocator)
+        return np.concatenate([attention_pool_cosine(queries[i:i + QUERY_CHUNK], sets, b)
+                               for i in range(0, len(queries), QUERY_CHUNK)])
     sizes = np.array([len(x) for x in sets])
     starts = starts_of(sizes)
     faces = np.concatenate(sets)

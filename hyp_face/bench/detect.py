@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"| {threads} | {size} | {batch} | {load:.1f} | {cell['ours net']} | {cell['ort net']} | "
                       f"{ratio:.2f} | {cell['ours detect']} | {cell['tiny detect_faces']} |", flush=True)
     print(f"median ms/frame, wall (CPU); {args.repeats} interleaved repeats; {os.cpu_count()} CPUs, torch "
-          f"{torch.__version__}")
+          f"{torch.__version__}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
     if args.out_json:
         Path(args.out_json).write_text(json.dumps(rows, indent=1))
     return 0

@@ -1,6 +1,7 @@
 """Front-end throughput, stage by stage, side by side with a per-frame batch-1 peer on the same frames and weights.
 
-    python -m hyp_face.bench.extract --video V [--fps 1] [--max-frames 60] [--threads 1] [--batch-size 16]
+    python -m hyp_face.bench.extract --video V [--config global_conf/config_embedded.sh] [--fps 1] [--max-frames 60]
+        [--threads 1] [--batch-size 16]
 
 Stages of ours (sampled frames/s and faces/s): decode only; detection (batched); alignment + embedding (batched);
 the whole pipeline (``FaceExtractor``, decoding included). The peer is what a user of the two PyPI packages writes:
@@ -14,16 +15,17 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from hyp_face.cli import pin_threads
-from hyp_face.detect import build_detector
-from hyp_face.embed import build_embedder
-from hyp_face.extract import ExtractOptions, FaceExtractor
+from hyp_face.bin.extract_face_embed import build_extractor
+from hyp_face.bin.extract_face_embed import parse_args as parse_extract_args
+from hyp_face.cli import pin_threads, read_shell_config
+from hyp_face.extract import FaceExtractor
 from hyp_face.formats.dlib_models import dlib_model_path
 from hyp_face.video import sample_frames
 from hyp_face.zoo import bytes_literal, locate_pypi_file
@@ -35,21 +37,32 @@ def timed(fn, *args, **kw):
     return out, time.perf_counter() - t0
 
 
+def config_extractor(args) -> FaceExtractor:
+    """The extractor the stage would build from the global config (same option parsing as the stage)."""
+    cfg = read_shell_config(args.config)
+    argv = [f"--detector={cfg['face_det_model_name']}", f"--det-weights={cfg.get('face_det_model', '')}",
+            *shlex.split(cfg.get("face_det_opts", "")),
+            f"--embedder={cfg['face_reco_model_name']}", f"--embed-weights={cfg.get('face_reco_model', '')}",
+            *shlex.split(cfg.get("face_reco_opts", "")),
+            "--vid-scp", "-", "--output-prefix", "-", "--fps", str(args.fps), "--batch-size", str(args.batch_size),
+            "--det-thr-start", str(args.threshold), "--det-thr-stop", str(args.threshold)]
+    if args.max_frames:
+        argv += ["--max-frames", str(args.max_frames)]
+    return build_extractor(parse_extract_args(argv))
+
+
 def ours(args, frames: list) -> dict[str, dict[str, float]]:
     """Our stages on the decoded frames, then the whole pipeline from the file."""
-    detector = build_detector(args.detector, resize=args.resize, batch_size=args.batch_size)
-    embedder = build_embedder(args.embedder)
+    extractor = config_extractor(args)
+    detector, embedder = extractor.detector, extractor.embedder
     images = [f.image for f in frames]
-    detector.detect(images[:1], threshold=0.9)  # warm-up (lazy initialisation)
+    detector.detect(images[:1], threshold=args.threshold)  # warm-up (lazy initialisation)
     dets, t_det = timed(lambda: [d for i in range(0, len(images), args.batch_size)
                                  for d in detector.detect(images[i:i + args.batch_size], threshold=args.threshold)])
     index = np.concatenate([np.full(len(d), i) for i, d in enumerate(dets)]).astype(int)
     boxes = np.concatenate([d.boxes for d in dets])
     lmks = np.concatenate([d.landmarks for d in dets])
     emb, t_emb = timed(lambda: embedder.embed(embedder.align_many(images, index, boxes, lmks)))
-    extractor = FaceExtractor(detector, embedder, ExtractOptions(fps=args.fps, max_frames=args.max_frames,
-                                                                 batch_size=args.batch_size,
-                                                                 thresholds=[args.threshold]))
     res, t_all = timed(extractor.process, args.video)
     n, m = len(frames), len(emb)
     return {
@@ -97,9 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="torch threads; the peer's onnxruntime gets the same")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--threshold", type=float, default=0.9)
-    p.add_argument("--detector", default="retinaface_mnet025_embedded")
-    p.add_argument("--resize", default="v0.2")
-    p.add_argument("--embedder", default="dlib_resnet128")
+    p.add_argument("--config", default="global_conf/config_embedded.sh", help="detector and recognizer, as the stage")
     p.add_argument("--out-json", default="")
     args = p.parse_args(argv)
     pin_threads(args.threads)
@@ -111,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     ratio = rates(results["whole pipeline"])[0] / rates(results["peer (batch 1)"])[0]
 
     h, w = frames[0].image.shape[:2]
-    print(f"video {args.video} ({w}x{h}), {len(frames)} frames at {args.fps} fps, {args.threads} thread(s), "
+    print(f"config {args.config}; video {args.video} ({w}x{h}), {len(frames)} frames at {args.fps} fps, "
+          f"{args.threads} thread(s), "
           f"{platform.processor() or platform.machine()}")
     print("| stage | frames/s | faces/s | seconds |\n|---|---:|---:|---:|")
     for name, r in results.items():

@@ -10,7 +10,8 @@ Names:
 
 Options (all optional): ``variant`` (see ``VARIANTS``), ``resize`` ("v0.1", "v0.2" = default, "none") or explicit ``short_side``,
 ``max_long_side``, ``upscale``; ``anchors`` (preset name or nested min sizes); ``batch_size``, ``fp16``,
-``pad_multiple``, ``max_pad_ratio``, ``nms_iou``, ``pre_nms_topk``, ``clip_boxes``, ``mean_bgr``.
+``pad_multiple``, ``max_pad_ratio``, ``nms_iou``, ``pre_nms_topk``, ``clip_boxes``, ``mean_bgr``,
+``cpu_batch_pixels``.
 See :class:`~hyp_face.detect.retinaface.RetinaFaceDetector`.
 """
 

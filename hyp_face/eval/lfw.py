@@ -28,8 +28,6 @@ import hashlib
 import json
 import logging
 import os
-import re
-import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +37,7 @@ import numpy as np
 from PIL import Image
 
 from hyp_face.align import ARCFACE_SIZE, ARCFACE_TEMPLATE
-from hyp_face.cli import pin_threads, setup_logging, str2bool
+from hyp_face.cli import pin_threads, read_shell_config, setup_logging, str2bool
 from hyp_face.embed import Embedder, build_embedder
 from hyp_face.io.table import TableError, atomic_write
 
@@ -47,28 +45,9 @@ log = logging.getLogger("hyp_face.eval.lfw")
 
 FPR_POINTS = (1e-3, 1e-2)
 DEFAULT_DETECTOR = "retinaface_mnet025_embedded"
-_ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
-_VAR_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 # ---------------------------------------------------------------------------------------------- configuration
-
-
-def read_shell_config(path: str | os.PathLike) -> dict[str, str]:
-    """``name=value`` assignments of a shell config file (not executed; see the module docstring)."""
-    values: dict[str, str] = {}
-    with open(path) as f:
-        for lineno, line in enumerate(f, start=1):
-            m = _ASSIGN.match(line)
-            if not m:
-                continue
-            try:
-                words = shlex.split(m.group(2), comments=True)
-            except ValueError as err:
-                raise TableError(path, lineno, f"cannot parse value: {err}") from err
-            value = words[0] if words else ""
-            values[m.group(1)] = _VAR_REF.sub(lambda r: values.get(r.group(1) or r.group(2), r.group(0)), value)
-    return values
 
 
 @dataclass
