@@ -18,6 +18,6 @@ face_embed_dir=$(pwd)/exp/face_embed/$face_embed_name
 
 # Back-end defaults that fit this embedder (dlib embeddings are not centred: two random faces have cosine ~0.84,
 # so the ArcFace settings 0.8 / 2 / 4 do not apply). How they were chosen: README, "Back-end hyper-parameters".
-thr_ahc=0.93
+thr_ahc=0.95
 self_att_a=40
-att_a=40
+att_a=120

@@ -70,7 +70,7 @@ class EvalSet:
     labels: np.ndarray
 
     @classmethod
-    def load(cls, name: str, data_dir: Path, embed_dir: Path) -> "EvalSet":
+    def load(cls, name: str, data_dir: Path, embed_dir: Path) -> EvalSet:
         enroll, test = data_dir / f"{name}_enroll", data_dir / f"{name}_test"
         models, segs, labels = read_trials(test / "trials")
         if labels is None:
@@ -130,16 +130,19 @@ def relative_cost(res: dict, versions: tuple[str, ...], point: dict[str, float])
                           for r in (res[v][setting_key({k: point[k] for k in VERSION_PARAMS[v]})] for v in versions)]))
 
 
+def smoothed(cost: dict[tuple[int, ...], float]) -> dict[tuple[int, ...], float]:
+    """Mean cost over each grid point (given by its indices) and its neighbours (index distance <= 1 per axis)."""
+    return {i: float(np.mean([c for j, c in cost.items() if max(abs(a - b) for a, b in zip(i, j)) <= 1]))
+            for i in cost}
+
+
 def select(res: dict) -> dict[str, float]:
     """Chosen values on one set's results: lowest grid-smoothed relative cost (module docstring)."""
     chosen: dict[str, float] = {}
     for names, versions in SELECTION:
-        index = list(itertools.product(*(range(len(GRID[n])) for n in names)))
-        cost = {i: relative_cost(res, versions, {n: GRID[n][k] for n, k in zip(names, i)}) for i in index}
-
-        def smoothed(i: tuple[int, ...]) -> float:
-            return float(np.mean([c for j, c in cost.items() if max(abs(a - b) for a, b in zip(i, j)) <= 1]))
-        best = min(index, key=lambda i: round(smoothed(i), 9))
+        index = itertools.product(*(range(len(GRID[n])) for n in names))
+        cost = smoothed({i: relative_cost(res, versions, {n: GRID[n][k] for n, k in zip(names, i)}) for i in index})
+        best = min(cost, key=lambda i: round(cost[i], 9))
         chosen.update({n: GRID[n][k] for n, k in zip(names, best)})
     return chosen
 
@@ -159,13 +162,13 @@ def markdown(results: dict, chosen: dict[str, float], select_set: str) -> list[s
 
     lines = [f"Chosen on {select_set}: " + ", ".join(f"{k}={v:g}" for k, v in chosen.items()), "",
              "### Original (spec 12.1) vs chosen values", "", head, rule]
-    for version in VERSION_PARAMS:
-        lines.append(row(version, original, " (original)" if VERSION_PARAMS[version] else ""))
-        if VERSION_PARAMS[version]:
+    for version, names in VERSION_PARAMS.items():
+        lines.append(row(version, original, " (original)" if names else ""))
+        if names:
             lines.append(row(version, chosen, " (chosen)"))
     lines += ["", "### Full grid", "", head, rule]
-    for version in VERSION_PARAMS:
-        lines += [row(version, st) for st in settings(version) if VERSION_PARAMS[version]]
+    for version, names in VERSION_PARAMS.items():
+        lines += [row(version, st) for st in settings(version) if names]
     return lines
 
 

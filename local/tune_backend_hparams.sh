@@ -31,7 +31,8 @@ config_file=$(cd "$(dirname "$config_file")" && pwd)/$(basename "$config_file")
 mkdir -p "$work_dir"
 work_dir=$(cd "$work_dir" && pwd)
 for f in "$recipe"/*; do  # a Kaldi-style experiment dir: links to the recipe, its own data/ and exp/
-  case $(basename "$f") in data|exp) ;; *) ln -sfn "$f" "$work_dir/" ;; esac
+  case $(basename "$f") in data|exp) continue ;; esac
+  [ "$f" -ef "$work_dir" ] || ln -sfn "$f" "$work_dir/"
 done
 cd "$work_dir"
 export SRE19_DEV_ROOT=$work_dir/corpus/sre19_av_dev SRE19_EVAL_ROOT=$work_dir/corpus/sre19_av_eval

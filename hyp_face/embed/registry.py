@@ -37,4 +37,4 @@ def list_embedders() -> list[str]:
 
 def _load_builtin_models() -> None:
     """Import the modules whose decorators register the built-in recognizers."""
-    from hyp_face.embed import dlib_resnet, onnx_embedder, torch_models  # noqa: F401
+    from hyp_face.embed import dlib_resnet, mxnet_embedder, onnx_embedder, torch_models  # noqa: F401
