@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from .detect import Detections, FaceDetector
+from .align.mtcnn import MTCNNRefiner
 from .embed.base import Embedder
 from .io.embed_store import FaceMeta
 from .video import Frame, VideoError, sample_frames, window_frames
@@ -123,10 +124,12 @@ def _select_ref(frame: Frame, det: Detections, thr: float, refs: np.ndarray, how
 class FaceExtractor:
     """Runs detector and embedder over videos, batching frames for detection and faces for embedding."""
 
-    def __init__(self, detector: FaceDetector, embedder: Embedder, opts: ExtractOptions):
+    def __init__(self, detector: FaceDetector, embedder: Embedder, opts: ExtractOptions,
+                 refiner: MTCNNRefiner | None = None):
         self.detector = detector
         self.embedder = embedder
         self.opts = opts
+        self.refiner = refiner  # MTCNN re-alignment inside the detector boxes (v0.1); None: detector landmarks
         self.debug_dir: Path | None = None  # when set, aligned chips are saved as <dir>/<key>/<frame>-<face>.jpeg
         self._key = ""
 
@@ -148,15 +151,24 @@ class FaceExtractor:
         return lambda f, d, t: _select_facedet(f, d, t, None)
 
     # -- embedding ------------------------------------------------------------------------------------------
-    def _embed(self, cands: list[_Candidate]) -> np.ndarray:
-        """Align all candidates in one batched warp (across frames) and embed the chips in batches."""
+    def _embed(self, cands: list[_Candidate], thr: float) -> np.ndarray:
+        """Align all candidates in one batched warp (across frames) and embed the chips in batches.
+
+        With an MTCNN refiner, its landmarks replace the detector's (per face, the detector's are kept where
+        MTCNN rejects the face: the spec 5.4 fallback, applied face by face instead of video by video).
+        """
         if not cands:
             return np.zeros((0, self.embedder.dim), np.float32)
         frames = list({id(c.frame): c.frame for c in cands}.values())
         slot = {id(f): i for i, f in enumerate(frames)}
         index = np.array([slot[id(c.frame)] for c in cands])
-        chips = self.embedder.align_many([f.image for f in frames], index,
-                                         np.stack([c.box for c in cands]), np.stack([c.landmarks for c in cands]))
+        images = [f.image for f in frames]
+        boxes, lmks = np.stack([c.box for c in cands]), np.stack([c.landmarks for c in cands])
+        if self.refiner is not None:
+            lmks, _ = self.refiner.align_landmarks(images, index, boxes, lmks, det_threshold=thr)
+            for c, lmk in zip(cands, lmks):
+                c.landmarks = lmk
+        chips = self.embedder.align_many(images, index, boxes, lmks)
         if self.debug_dir is not None:
             for i, f in enumerate(frames):
                 _save_chips(self.debug_dir / self._key, f.index, chips[index == i])
@@ -173,10 +185,10 @@ class FaceExtractor:
                 scores_out.append(self._frame_scores(frame, det, refs))
             pending.extend(select(frame, det, thr))
             if len(pending) >= self.opts.face_batch_size:
-                embeds.append(self._embed(pending))
+                embeds.append(self._embed(pending, thr))
                 cands.extend(pending)
                 pending = []
-        embeds.append(self._embed(pending))
+        embeds.append(self._embed(pending, thr))
         cands.extend(pending)
         return cands, np.concatenate(embeds)
 

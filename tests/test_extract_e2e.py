@@ -122,3 +122,20 @@ def test_celebrity_videos_score_their_target_highest():
         scores = {p: float((e @ faces.T).max()) for p, e in enrolled.items()}  # v1: max cosine
         others = {p: s for p, s in scores.items() if p != person and not (person == "Lin-Manuel Miranda" and p == "Alex Lacamoire")}
         assert scores[person] > max(others.values()), (video.name, scores)
+
+
+def test_mtcnn_alignment_mode_refines_landmarks(corpus):
+    """--align-mode mtcnn: the MXNet MTCNN refines the detector's landmarks, which stay close to them."""
+    from hyp_face.bin.extract_face_embed import build_extractor, parse_args
+
+    mtcnn_dir = shared_path("weights", "mxnet_insightface_fixtures")
+    root, _ = corpus
+    common = ["--vid-scp", "-", "--output-prefix", "-", "--embedder", "dlib_resnet128"]
+    plain = build_extractor(parse_args(common)).process(str(root / "hopper.mp4"))
+    refined = build_extractor(parse_args(common + ["--align-mode", "mtcnn", "--mtcnn-dir", str(mtcnn_dir)])
+                              ).process(str(root / "hopper.mp4"))
+    assert len(plain.embeds) == len(refined.embeds) == 4
+    iod = np.linalg.norm(plain.meta.landmarks[:, 1] - plain.meta.landmarks[:, 0], axis=1)
+    err = np.linalg.norm(refined.meta.landmarks - plain.meta.landmarks, axis=2).mean(1) / iod
+    assert 0 < err.max() < 0.15  # refined (not copied), yet the same face
+    assert (plain.embeds * refined.embeds).sum(1).min() > 0.9  # same person either way

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from hyp_face.align.mtcnn import MTCNNRefiner
 from hyp_face.cli import pin_threads, setup_logging, str2bool
 from hyp_face.detect import build_detector
 from hyp_face.embed import build_embedder
@@ -47,6 +48,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--embedder", default="dlib_resnet128")
     p.add_argument("--embed-weights", default="")
     p.add_argument("--embed-flip", type=str2bool, default=False, help="average with the mirrored chip")
+    p.add_argument("--align-mode", choices=("detector", "mtcnn"), default="detector",
+                   help="landmarks for alignment: the detector's, or MTCNN refine-only inside its boxes (v0.1)")
+    p.add_argument("--mtcnn-dir", default="exp/face_models/mtcnn", help="MXNet MTCNN det1-det4 files (mtcnn mode)")
     p.add_argument("--batch-size", type=int, default=16, help="frames per detector batch")
     p.add_argument("--device", default="cpu")
     p.add_argument("--fp16", type=str2bool, default=True, help="half precision on CUDA")
@@ -72,7 +76,8 @@ def build_extractor(args: argparse.Namespace) -> FaceExtractor:
         batch_size=args.batch_size, det_window=args.det_window, time_in_secs=args.time_in_secs,
         match=args.match, match_thr=args.match_thr,
     )
-    return FaceExtractor(detector, embedder, opts)
+    refiner = MTCNNRefiner(args.mtcnn_dir, device=args.device) if args.align_mode == "mtcnn" else None
+    return FaceExtractor(detector, embedder, opts, refiner)
 
 
 def main(argv: list[str] | None = None) -> int:
