@@ -6,6 +6,7 @@ set -euo pipefail
 
 config_file=global_conf/config_embedded.sh
 models_dir=exp/face_models
+manifest=conf/model_zoo.tsv   # where each model file comes from, with its pinned sha256
 accept_new_hash=false
 . parse_options.sh
 
@@ -14,5 +15,5 @@ accept_new_hash=false
 [ -n "${face_models:-}" ] || { echo "$0: $config_file sets no face_models" >&2; exit 1; }
 
 # shellcheck disable=SC2086
-$HYP_FACE_PYTHON -m hyp_face.bin.get_models --models-dir "$models_dir" \
+$HYP_FACE_PYTHON -m hyp_face.bin.get_models --manifest "$manifest" --models-dir "$models_dir" \
   --accept-new-hash "$accept_new_hash" $face_models

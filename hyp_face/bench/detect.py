@@ -15,6 +15,14 @@ hits every contender alike, and reports the median wall and CPU (process) millis
 The frames are scikit-image's astronaut photo (one face) scaled to the size. The load average is printed with
 the table: on a shared machine the wall time of a second thread depends on whether the other core is free, the
 CPU time does not tell the wall-clock gain.
+
+Threads (measured on the 2-core development machine with other jobs running, load average 3-6): torch's OpenMP
+threads spin while they wait unless ``OMP_WAIT_POLICY=PASSIVE`` is in the environment before torch starts; with
+the default, 2 threads took ~1 s per 640x360 frame at batch 1 (40x the 1-thread time, CPU time spent spinning)
+and 1.5-5x the 1-thread time elsewhere. With ``PASSIVE`` the wall time at 2 threads ranged from 1.2x slower
+(single 640x360 frames) to 1.8x faster (one 1280x720 run) than at 1 thread, varying with the other jobs;
+onnxruntime (no spinning) gains a little from a second thread. One thread per job, several jobs, stays the safe
+default on a shared machine.
 """
 
 from __future__ import annotations
@@ -123,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"{ratio:.2f} | {cell['ours detect']} | {cell['tiny detect_faces']} |", flush=True)
     print(f"median ms/frame, wall (CPU); {args.repeats} interleaved repeats; {os.cpu_count()} CPUs, torch "
           f"{torch.__version__}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
+    if max(args.threads) > 1 and os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE":
+        print("note: torch threads > 1 without OMP_WAIT_POLICY=PASSIVE spin while waiting (see --help)")
     if args.out_json:
         Path(args.out_json).write_text(json.dumps(rows, indent=1))
     return 0

