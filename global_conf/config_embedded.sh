@@ -6,18 +6,18 @@
 face_models="retinaface_mnet025_embedded dlib_resnet128"  # fetched by run_000 (conf/model_zoo.tsv)
 
 face_det_model_name=retinaface_mnet025_embedded
-face_det_model=                          # empty: the weights embedded in the package
+face_det_model=exp/face_models/embedded/retinaface_mnet025_tiny.onnx     # checked copy (empty: read the package)
 face_det_opts="--det-resize-policy=v0.2" # only downscale, long side <= 800
 
 face_reco_model_name=dlib_resnet128
-face_reco_model=                         # empty: the weights of face_recognition_models
-face_reco_opts="--embed-flip=true"   # average with the mirrored chip: LFW 99.12% vs 98.67% (README)
+face_reco_model=exp/face_models/embedded/dlib_face_recognition_resnet_model_v1.dat  # shape predictor beside it
+face_reco_opts="--embed-flip=true"   # average with the mirrored chip: LFW 99.12% vs 98.67% (README, LFW)
 
 face_embed_name=mnet025-dlib128
 face_embed_dir=$(pwd)/exp/face_embed/$face_embed_name
 
 # Back-end defaults that fit this embedder (dlib embeddings are not centred: two random faces have cosine ~0.84,
-# so the ArcFace settings 0.8 / 2 / 4 do not apply). How they were chosen: README, "Back-end hyper-parameters".
+# so the ArcFace settings 0.8 / 2 / 4 do not apply). How they were chosen: docs/backend_hparams.md.
 thr_ahc=0.95
 self_att_a=40
 att_a=120

@@ -59,7 +59,7 @@ def test_manifest_pins_every_embedded_file():
     entries = read_manifest(ROOT / "conf" / "model_zoo.tsv")
     embedded = [e for e in entries if e.source.startswith("pypi:")]
     assert {e.model for e in embedded} >= {"retinaface_mnet025_embedded", "dlib_resnet128"}
-    assert all(len(e.sha256) == 64 for e in entries)
+    assert all(len(e.sha256) == 64 for e in embedded)
 
 
 def test_embedded_models_materialise_and_verify(tmp_path):

@@ -62,6 +62,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def build_extractor(args: argparse.Namespace) -> FaceExtractor:
     """Detector, embedder and options from the parsed arguments."""
+    for what, path in (("detector", args.det_weights), ("embedder", args.embed_weights)):
+        stem = path.split(",")[0]  # MXNet weights may be "<prefix>,<epoch>"
+        if path and not (Path(stem).exists() or Path(stem + "-symbol.json").exists()):
+            raise SystemExit(f"{what} weights {path} not found: fetch the models of your config first with "
+                             "./run_000_get_pretrained_models.sh --config-file <config>")
     use_fp16 = args.fp16 and args.device.startswith("cuda")
     detector = build_detector(args.detector, weights=args.det_weights or None, device=args.device,
                               resize=args.det_resize_policy, fp16=use_fp16)

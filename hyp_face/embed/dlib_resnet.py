@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 from typing import Sequence
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -61,7 +63,9 @@ class DlibResNetEmbedder(Embedder):
         self.padding = padding
         self.backend = backend
         weights = str(weights or dlib_model_path(DLIB_RECOGNITION_MODEL))
-        self.predictor = dlib.shape_predictor(str(shape_predictor or dlib_model_path(DLIB_SHAPE_PREDICTOR_5)))
+        sibling = Path(weights).with_name(DLIB_SHAPE_PREDICTOR_5)  # run_000 puts both files in one folder
+        shape_predictor = shape_predictor or (sibling if sibling.is_file() else dlib_model_path(DLIB_SHAPE_PREDICTOR_5))
+        self.predictor = dlib.shape_predictor(str(shape_predictor))
         if backend == "torch":
             from hyp_face.embed.dlib_torch import DlibResNet
 

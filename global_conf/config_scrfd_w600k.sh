@@ -1,0 +1,24 @@
+# Modern insightface models (buffalo_l pack, ONNX, run by our torch interpreter):
+#   detector:   SCRFD-10GF with 5 keypoints, long side capped at 800 (trained at 640); thresholds start at 0.5
+#               because SCRFD scores rarely exceed 0.9 (the RetinaFace start)
+#   recognizer: ArcFace ResNet-50 trained on WebFace600K, 512-d, on the SCRFD landmarks
+# Get the models with: ./run_000_get_pretrained_models.sh --config-file global_conf/config_scrfd_w600k.sh
+# (buffalo_l.zip, 288 MB, GitHub release of insightface; non-commercial research licence, see docs/models.md).
+
+face_models="scrfd_10g arcface_w600k_r50"  # fetched by run_000 (conf/model_zoo.tsv)
+
+face_det_model_name=scrfd
+face_det_model=exp/face_models/buffalo_l/det_10g.onnx
+face_det_opts="--det-resize-policy=v0.2 --det-thr-start=0.5"
+
+face_reco_model_name=onnx_arcface
+face_reco_model=exp/face_models/buffalo_l/w600k_r50.onnx
+face_reco_opts="--align-mode=detector"
+
+face_embed_name=scrfd10g-w600k
+face_embed_dir=$(pwd)/exp/face_embed/$face_embed_name
+
+# ArcFace-geometry back-end defaults (spec 12.1); not re-tuned for this recognizer.
+thr_ahc=0.8
+self_att_a=2
+att_a=4

@@ -1,0 +1,26 @@
+# v0.1 of the original recipe (spec 2.1, 5.3-5.5, 12.1): insightface MXNet models, run without MXNet.
+#   detector:   RetinaFace-R50 (net3), short side scaled to 1024 (long side <= 1980, small videos up-scaled)
+#   alignment:  MXNet MTCNN refine-only (R-/O-/L-Net) inside each RetinaFace box, RetinaFace landmarks as fallback
+#   recognizer: LResNet100E-IR ArcFace MS1M-refine-v2 (model-r100-ii), fc1 512-d, L2-normalised
+# Get the models with: ./run_000_get_pretrained_models.sh --config-file global_conf/default_config.sh
+# (about 380 MB from insightface's Dropbox links and GitHub; research / non-commercial licence, see docs/models.md).
+
+face_models="retinaface_r50_mxnet arcface_r100_mxnet mtcnn_mxnet"  # fetched by run_000 (conf/model_zoo.tsv)
+
+face_det_model_name=retinaface_r50_mxnet
+face_det_modeldir=exp/face_models/retina-50
+face_det_model=$face_det_modeldir/R50            # MXNet prefix: R50-symbol.json + R50-0000.params (epoch 0)
+face_det_opts="--det-resize-policy=v0.1"
+
+face_reco_model_name=mxnet
+face_reco_modeldir=exp/face_models/r100-arcface
+face_reco_model=$face_reco_modeldir/model,0      # MXNet prefix,epoch
+face_reco_opts="--align-mode=mtcnn --mtcnn-dir=exp/face_models/mtcnn"
+
+face_embed_name=r100-v4
+face_embed_dir=$(pwd)/exp/face_embed/$face_embed_name
+
+# Back-end defaults of the published tables (spec 12.1): AHC stop 0.8, self-attention a = 2, attention b = 4.
+thr_ahc=0.8
+self_att_a=2
+att_a=4
