@@ -104,7 +104,7 @@ def _download(url: str, part: Path) -> None:
 
 
 def _materialise(entry: ZooFile, tmp: Path, cache_dir: Path) -> None:
-    """Write the file of ``entry`` to ``tmp`` (not yet verified)."""
+    """Write the file of ``entry`` to ``tmp`` (not yet verified); downloads are staged in ``cache_dir``."""
     if entry.source.startswith("pypi:"):
         path, var = locate_pypi_file(entry.source)
         if var:
@@ -112,40 +112,56 @@ def _materialise(entry: ZooFile, tmp: Path, cache_dir: Path) -> None:
         else:
             shutil.copyfile(path, tmp)
         return
-    archive = cache_dir / Path(entry.source.split("?")[0]).name
-    if entry.member == "-":
-        _download(entry.source, tmp)
-        return
-    if not archive.exists():
-        part = archive.with_name(archive.name + ".part")
+    download = cache_dir / Path(entry.source.split("?")[0]).name
+    if not download.exists():
+        part = download.with_name(download.name + ".part")
         _download(entry.source, part)
-        os.replace(part, archive)
+        os.replace(part, download)
+    if entry.member == "-":
+        shutil.copyfile(download, tmp)
+        return
     try:
-        with zipfile.ZipFile(archive) as zf, zf.open(entry.member) as src, open(tmp, "wb") as dst:
+        with zipfile.ZipFile(download) as zf, zf.open(entry.member) as src, open(tmp, "wb") as dst:
             shutil.copyfileobj(src, dst, CHUNK)
     except (zipfile.BadZipFile, KeyError) as e:
-        raise ZooError(f"{archive}: cannot extract {entry.member}: {e}") from e
+        raise ZooError(f"{download}: cannot extract {entry.member}: {e}") from e
+
+
+def _accepted_hash(dest: Path) -> Path:
+    """Where the hash of a file accepted without a pinned one is remembered."""
+    return dest.with_name(dest.name + ".sha256")
 
 
 def fetch(entry: ZooFile, models_dir: Path, accept_new_hash: bool = False) -> Path:
-    """Materialise one file under ``models_dir`` and verify it; return its path. Idempotent."""
+    """Materialise one file under ``models_dir`` and verify it; return its path. Idempotent.
+
+    Work files live in ``models_dir/.downloads`` (partial downloads stay there to resume); the destination only
+    ever receives a complete, verified file.
+    """
     dest = models_dir / entry.dest
-    if dest.exists() and entry.sha256 != "-" and sha256_of(dest) == entry.sha256:
+    expected = entry.sha256
+    if expected == "-" and _accepted_hash(dest).is_file():
+        expected = _accepted_hash(dest).read_text().split()[0]
+    if dest.exists() and expected != "-" and sha256_of(dest) == expected:
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".part")
     cache_dir = models_dir / ".downloads"
-    cache_dir.mkdir(exist_ok=True)
-    _materialise(entry, tmp, cache_dir)
-    got = sha256_of(tmp)
-    if got != entry.sha256 and not accept_new_hash:
-        tmp.unlink()
-        pinned = "no pinned hash" if entry.sha256 == "-" else f"pinned {entry.sha256}"
-        raise ZooError(f"{entry.dest}: sha256 {got} ({pinned}); check the file and rerun with "
-                       "--accept-new-hash true to accept it")
-    if got != entry.sha256:
-        log.warning("%s: accepting new sha256 %s (was %s)", entry.dest, got, entry.sha256)
-    os.replace(tmp, dest)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = cache_dir / f"{Path(entry.dest).name}.{os.getpid()}.verify"
+    try:
+        _materialise(entry, tmp, cache_dir)
+        got = sha256_of(tmp)
+        if got != expected and not accept_new_hash:
+            pinned = "no pinned hash" if expected == "-" else f"pinned {expected}"
+            raise ZooError(f"{entry.dest}: sha256 {got} ({pinned}); check the file and rerun with "
+                           "--accept-new-hash true to accept it")
+        if got != expected:
+            log.warning("%s: accepting new sha256 %s (was %s)", entry.dest, got, expected)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, dest)
+        if entry.sha256 == "-":
+            _accepted_hash(dest).write_text(f"{got}  {dest.name}\n")
+    finally:
+        tmp.unlink(missing_ok=True)
     return dest
 
 

@@ -9,7 +9,8 @@ from conftest import shared_path
 from PIL import Image
 
 from hyp_face.embed import build_embedder
-from hyp_face.embed.mxnet_embedder import MXNetEmbedder, parse_checkpoint_arg
+from hyp_face.embed.mxnet_embedder import MXNetEmbedder
+from hyp_face.formats.mxnet_symbol import parse_checkpoint_arg
 
 torch.set_num_threads(1)
 LFW = ("data", "lfw_view2_deepfunneled150", "warm-ice0x00_face-recognition-training", "lfw")

@@ -105,3 +105,17 @@ def test_offline_failure_is_clean_and_says_where_to_put_files(tmp_path):
 def test_unknown_model_name_is_reported(tmp_path):
     with pytest.raises(ZooError, match="unknown model"):
         fetch_models(ROOT / "conf" / "model_zoo.tsv", ["nope"], tmp_path)
+
+
+def test_unpinned_file_is_downloaded_once_after_acceptance(tmp_path, server):
+    _RangeHandler.payload = b"an unpinned model"
+    _RangeHandler.sent = 0
+    entry = ZooFile("r50", "r50/model.bin", "-", f"http://127.0.0.1:{server.server_port}/model.bin", "-")
+    with pytest.raises(ZooError, match="no pinned hash"):
+        fetch(entry, tmp_path)
+    assert not (tmp_path / "r50").exists()  # nothing at the destination, the download waits in .downloads
+    fetch(entry, tmp_path, accept_new_hash=True)
+    sent = _RangeHandler.sent
+    assert fetch(entry, tmp_path).read_bytes() == b"an unpinned model"  # accepted hash remembered
+    assert _RangeHandler.sent == sent
+    assert not list(tmp_path.rglob("*.verify"))

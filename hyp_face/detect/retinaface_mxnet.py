@@ -30,7 +30,7 @@ import re
 import numpy as np
 import torch
 
-from hyp_face.embed.mxnet_embedder import parse_checkpoint_arg
+from hyp_face.formats.mxnet_symbol import parse_checkpoint_arg
 from hyp_face.formats.mxnet_symbol import build_mxnet_model
 
 from .point_detector import PointDetector, build_point_detector

@@ -8,40 +8,15 @@ layer ``fc1`` (``fc1_output``), L2-normalised; its size is probed with an all-ze
 from __future__ import annotations
 
 import logging
-import re
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from hyp_face.embed.base import Embedder
 from hyp_face.embed.registry import register_embedder
-from hyp_face.formats.mxnet_symbol import build_mxnet_model, checkpoint_paths
+from hyp_face.formats.mxnet_symbol import build_mxnet_model, parse_checkpoint_arg
 
 log = logging.getLogger(__name__)
-
-
-def parse_checkpoint_arg(weights: str, epoch: int | None = None) -> tuple[Path, Path]:
-    """(symbol.json, .params) paths from ``PREFIX,EPOCH`` (insightface style), ``PREFIX-NNNN.params``, or a
-    ``PREFIX`` plus ``epoch``."""
-    prefix, sep, tail = weights.rpartition(",")
-    params_name = re.fullmatch(r"(.+)-(\d{4})\.params", weights)
-    if sep and tail.strip().isdigit():
-        found = int(tail)
-    elif params_name:
-        prefix, found = params_name.group(1), int(params_name.group(2))
-    else:
-        prefix, found = weights, None
-    if found is not None and epoch is not None and found != int(epoch):
-        raise ValueError(f"MXNet weights {weights!r} name epoch {found} but epoch={epoch} was given")
-    epoch = found if found is not None else epoch
-    if epoch is None:
-        raise ValueError(f"MXNet weights {weights!r}: give PREFIX,EPOCH, PREFIX-NNNN.params or the epoch option")
-    symbol, params = checkpoint_paths(prefix, epoch)
-    for path in (symbol, params):
-        if not path.is_file():
-            raise FileNotFoundError(f"MXNet checkpoint file not found: {path} (from weights {weights!r})")
-    return symbol, params
 
 
 class MXNetEmbedder(Embedder):

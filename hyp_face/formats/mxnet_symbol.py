@@ -710,3 +710,26 @@ def build_mxnet_model(
     refs = graph.heads if names is None else [resolve_output(graph, n) for n in names]
     model = MXNetModel(graph, params, refs).to(device).eval()
     return model.half() if half else model
+
+
+def parse_checkpoint_arg(weights: str, epoch: int | None = None) -> tuple[Path, Path]:
+    """(symbol.json, .params) paths from ``PREFIX,EPOCH`` (insightface style), ``PREFIX-NNNN.params``, or a
+    ``PREFIX`` plus ``epoch``."""
+    prefix, sep, tail = weights.rpartition(",")
+    params_name = re.fullmatch(r"(.+)-(\d{4})\.params", weights)
+    if sep and tail.strip().isdigit():
+        found = int(tail)
+    elif params_name:
+        prefix, found = params_name.group(1), int(params_name.group(2))
+    else:
+        prefix, found = weights, None
+    if found is not None and epoch is not None and found != int(epoch):
+        raise ValueError(f"MXNet weights {weights!r} name epoch {found} but epoch={epoch} was given")
+    epoch = found if found is not None else epoch
+    if epoch is None:
+        raise ValueError(f"MXNet weights {weights!r}: give PREFIX,EPOCH, PREFIX-NNNN.params or the epoch option")
+    symbol, params = checkpoint_paths(prefix, epoch)
+    for path in (symbol, params):
+        if not path.is_file():
+            raise FileNotFoundError(f"MXNet checkpoint file not found: {path} (from weights {weights!r})")
+    return symbol, params
