@@ -20,6 +20,8 @@ self_att_a=
 att_a=
 snorm=faithful
 coh_data=janus_dev_test_core
+sets="sre19_av_v_dev sre19_av_v_eval janus_dev_core janus_eval_core"
+cal_set=sre19_av_v_dev
 ncoh=1000
 ncoh_discard=100
 p_target=0.05
@@ -27,7 +29,8 @@ l2_reg=1e-5
 score_plots=true
 help_message="Usage: $0 --backend v1|...|v9 [--stage 1] [--stop-stage 100] [--config-file F] [--thr-ahc T] \\
     [--self-att-a A] [--att-a B] [--snorm faithful|asnorm] [--ncoh 1000] [--ncoh-discard 100 (JANUS dev only)] \\
-    [--score-plots true]"
+    [--score-plots true] [--sets \"sre19_av_v_dev sre19_av_v_eval janus_dev_core janus_eval_core\"] \\
+    [--cal-set sre19_av_v_dev] [--coh-data janus_dev_test_core]"
 
 . parse_options.sh
 if [ $# -ne 0 ]; then echo "$help_message" >&2; exit 1; fi
@@ -51,17 +54,19 @@ case "$backend" in
 esac
 score_dir=exp/scores/$face_embed_name/$be_name
 cal_name=cal_v1_sre19
-cal_set=sre19_av_v_dev
 case "$snorm" in
   faithful) snorm_dir=$score_dir/cosine_snorm${ncoh}_v1 ;;
   asnorm) snorm_dir=$score_dir/cosine_asnorm$ncoh ;;
   *) echo "$0: --snorm must be faithful or asnorm, got '$snorm'" >&2; exit 1 ;;
 esac
 
-# The four test sets: <name> <enroll data dir> <test data dir>.
-sets=(sre19_av_v_dev sre19_av_v_eval janus_dev_core janus_eval_core)
-enroll_dirs=(sre19_av_v_dev_enroll sre19_av_v_eval_enroll janus_dev_enroll janus_eval_enroll)
-test_dirs=(sre19_av_v_dev_test sre19_av_v_eval_test janus_dev_test_core janus_eval_test_core)
+# Test sets and their data dirs: sre19_av_v_<x> -> sre19_av_v_<x>_{enroll,test}; janus_<x>_core ->
+# janus_<x>_enroll + janus_<x>_test_core; any other name <s> -> <s>_enroll + <s>_test (e.g. folder corpora).
+enroll_dir_of() { case $1 in janus_*_core) echo "${1%_core}_enroll" ;; *) echo "${1}_enroll" ;; esac; }
+test_dir_of() { case $1 in janus_*_core) echo "${1%_core}_test_core" ;; *) echo "${1}_test" ;; esac; }
+read -r -a sets <<< "$sets"
+enroll_dirs=(); test_dirs=()
+for s in "${sets[@]}"; do enroll_dirs+=("$(enroll_dir_of "$s")"); test_dirs+=("$(test_dir_of "$s")"); done
 
 require() { for f in "$@"; do [ -f "$f" ] || { echo "$0: no such file $f" >&2; exit 1; }; done; }
 
@@ -104,7 +109,7 @@ calibrate_sets() {  # <dir>: calibration trained on SRE19 dev, applied to the 4 
   local dir=$1 cal_dir=${1}_$cal_name i
   mkdir -p "$cal_dir"
   steps/train_calibration.sh --cmd "$train_cmd" --p-target "$p_target" --l2-reg "$l2_reg" \
-    "data/${cal_set}_test/trials" "$dir/${cal_set}_scores" "$cal_dir/$cal_name.json"
+    "data/$(test_dir_of "$cal_set")/trials" "$dir/${cal_set}_scores" "$cal_dir/$cal_name.json"
   for i in "${!sets[@]}"; do
     steps/apply_calibration.sh --cmd "$train_cmd" "$cal_dir/$cal_name.json" "data/${test_dirs[$i]}/trials" \
       "$dir/${sets[$i]}_scores" "$cal_dir/${sets[$i]}_scores"

@@ -15,11 +15,12 @@ Per batch (see :mod:`hyp_face.detect.resize` for the resize / pad / bucket polic
 padding, no clipping) to float precision; with the default padding to 32 only faces at the right / bottom border
 move (measured: up to 5 px, score 1e-3, on 74 faces of 42 photos). The network runs channels-last (about 1.5x
 faster on CPU than NCHW), each conv with its activation as one oneDNN primitive (:class:`~.nets.FusedConv2d`).
-On CPU the network sees at most ``cpu_batch_pixels`` padded input pixels per call (default 2 Mpx; the frames of a
+On CPU the network sees at most ``cpu_batch_pixels`` padded input pixels per call (default 1 Mpx; the frames of a
 batch go through in chunks): small frames gain from batching (per-call overhead ~2.5 ms), large ones lose once the
-activations leave the cache (1 thread, mnet0.25, ms/frame: 640x360 12.4 at batch 1, 9.2 at 8; 800x450 15.7 / 13.9
-at 1 / 4-8; 1280x720 36.4 at 1, 37.6 at 2, 48.5 at 8; see ``python -m hyp_face.bench.detect``). On CUDA the whole
-batch goes at once.
+activations leave the cache and exceed glibc's 32 MB mmap limit (fresh pages every call) (1 thread, mnet0.25,
+ms/frame: 640x360 12.4 at batch 1, 9.2 at 8; 800x450 15.7 / 13.9 at 1 / 4-8; 1280x720 36.4 at 1, 37.6 at 2, 48.5
+at 8; 1080p video frames resized to 800x450, 16 per batch: 16.5 with 1 Mpx chunks, 16.7-21.6 with 2 Mpx; see
+``python -m hyp_face.bench.detect``). On CUDA the whole batch goes at once.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class RetinaFaceDetector:
         nms_iou: float = 0.4,
         pre_nms_topk: int = 5000,
         clip_boxes: bool = True,
-        cpu_batch_pixels: int = 2_000_000,
+        cpu_batch_pixels: int = 1_000_000,
     ) -> None:
         self.device = torch.device(device)
         if fp16 and self.device.type != "cuda":
@@ -79,8 +80,9 @@ class RetinaFaceDetector:
         self.clip_boxes = bool(clip_boxes)
         self.cpu_batch_pixels = int(cpu_batch_pixels)
         self._priors_cache: dict[tuple[int, int], torch.Tensor] = {}
-        self._input = torch.zeros(0)  # the last batch input buffer, reused while the padded batch shape repeats
+        self._buffers: dict[str, torch.Tensor] = {}  # reused while their shape repeats (see _buffer)
 
+    @torch.inference_mode()
     def detect(self, images: Sequence[np.ndarray], threshold: float = 0.5) -> list[Detections]:
         """Faces with ``score >= threshold`` in each RGB uint8 HWC image, sorted by descending score."""
         for i, image in enumerate(images):
@@ -104,6 +106,7 @@ class RetinaFaceDetector:
         scores = torch.sigmoid(logits[..., 1] - logits[..., 0])  # = softmax(logits)[..., 1]
         return loc.float(), scores, landmarks.float()
 
+    @torch.inference_mode()
     def preprocess(self, image: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
         """One RGB uint8 HWC image -> resized, BGR, mean-subtracted float (1, 3, h, w), channels-last, on the device."""
         out = torch.empty((1, 3, *size), device=self.device).contiguous(memory_format=torch.channels_last)
@@ -117,7 +120,8 @@ class RetinaFaceDetector:
         """
         rgb = torch.from_numpy(image if image.flags.writeable else image.copy()).to(self.device)  # read-only only
         if tuple(out.shape[:2]) != image.shape[:2]:
-            x = rgb[None].permute(0, 3, 1, 2).float()  # a channels-last view: no copy, fast bilinear kernel
+            x = self._buffer("frame", (1, 3, *image.shape[:2]))  # channels-last: the fast bilinear kernel
+            x[0].permute(1, 2, 0).copy_(rgb)
             rgb = F.interpolate(x, size=out.shape[:2], mode="bilinear", align_corners=False,
                                 antialias=False)[0].permute(1, 2, 0)
         for c in range(3):
@@ -126,19 +130,26 @@ class RetinaFaceDetector:
     def _input_batch(self, images: list[np.ndarray], sizes: list[tuple[int, int]]) -> torch.Tensor:
         """The zero-padded, channels-last network input of frames that share one padded size.
 
-        The buffer is kept and refilled while the batch shape repeats (no fresh 10 MB allocation per 720p frame);
-        only the padding strips are zeroed again.
+        The buffer is reused, so only the padding strips are zeroed again.
         """
         height, width = (max(p) for p in zip(*(padded_size(h, w, self.pad_multiple) for h, w in sizes)))
-        if self._input.shape != (len(images), 3, height, width):
-            self._input = torch.zeros((len(images), 3, height, width), device=self.device)
-            self._input = self._input.contiguous(memory_format=torch.channels_last)
-        pixels = self._input.permute(0, 2, 3, 1)  # (B, H, W, 3) view of the channels-last buffer
+        batch = self._buffer("input", (len(images), 3, height, width))
+        pixels = batch.permute(0, 2, 3, 1)  # (B, H, W, 3) view of the channels-last buffer
         for k, (image, (h, w)) in enumerate(zip(images, sizes)):
             self._fill_input(pixels[k, :h, :w], image)
             pixels[k, h:].zero_()
             pixels[k, :h, w:].zero_()
-        return self._input
+        return batch
+
+    def _buffer(self, name: str, shape: tuple[int, ...]) -> torch.Tensor:
+        """A float channels-last work tensor of ``shape``, kept while the shape repeats.
+
+        Frames of a video share their size: reusing the tensors saves a fresh multi-MB allocation per frame and
+        batch (a 1080p float frame is 25 MB, ~6000 page faults when freshly mapped).
+        """
+        if name not in self._buffers or self._buffers[name].shape != shape:
+            self._buffers[name] = torch.zeros(shape, device=self.device).contiguous(memory_format=torch.channels_last)
+        return self._buffers[name]
 
     def _detect_batch(self, images: list[np.ndarray], sizes: list[tuple[int, int]],
                       threshold: float) -> list[Detections]:
