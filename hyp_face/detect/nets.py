@@ -16,6 +16,8 @@ follows into the convolution (one oneDNN primitive per conv on CPU with a pre-re
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -23,9 +25,15 @@ from torch import nn
 NUM_ANCHORS = 2  # anchors per location and level (two min sizes)
 
 
+@functools.cache
+def _onednn_ops() -> bool:
+    """Whether this torch build has the (private) oneDNN fused-conv ops; other builds use the plain path."""
+    return all(hasattr(torch.ops.mkldnn, op) for op in ("_convolution_pointwise", "_reorder_convolution_weight"))
+
+
 def _onednn_on() -> bool:
-    """Whether this torch build has oneDNN and it is not switched off (``torch.backends.mkldnn.enabled``)."""
-    return torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled
+    """Whether oneDNN is available, not switched off (``torch.backends.mkldnn.enabled``) and has the fused ops."""
+    return torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled and _onednn_ops()
 
 
 class _PackedWeight:

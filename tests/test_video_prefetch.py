@@ -1,0 +1,73 @@
+"""The decode-ahead thread: order, bounded look-ahead, greedy batches, errors at their position, early close."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from hyp_face.video.prefetch import prefetch_batches
+
+
+def _flat(batches):
+    return [x for b in batches for x in b]
+
+
+def test_items_come_in_order_and_look_ahead_is_bounded():
+    produced = []
+
+    def items():
+        for i in range(50):
+            produced.append(i)
+            yield i
+
+    it = prefetch_batches(items(), batch_size=1, depth=4)
+    assert next(it) == [0]
+    time.sleep(0.2)
+    assert len(produced) <= 1 + 4 + 1  # consumed + queued + one waiting to be put
+    assert _flat(it) == list(range(1, 50))
+
+
+def test_batches_are_greedy_not_waiting_for_a_full_batch():
+    def slow():
+        for i in range(3):
+            time.sleep(0.1)
+            yield i
+
+    batches = list(prefetch_batches(slow(), batch_size=16, depth=8))
+    assert _flat(batches) == [0, 1, 2] and len(batches) == 3  # nothing waits for 16 items
+    fast = list(prefetch_batches(iter(range(40)), batch_size=16, depth=64))
+    assert _flat(fast) == list(range(40)) and max(map(len, fast)) <= 16
+
+
+def test_producer_error_is_raised_after_the_good_items():
+    def items():
+        yield 1
+        yield 2
+        raise ValueError("truncated video")
+
+    got = []
+    with pytest.raises(ValueError, match="truncated video"):
+        for batch in prefetch_batches(items(), batch_size=4, depth=8):
+            got.extend(batch)
+    assert got == [1, 2]
+
+
+def test_closing_early_stops_the_producer():
+    def items():
+        i = 0
+        while True:
+            yield i
+            i += 1
+
+    before = threading.active_count()
+    it = prefetch_batches(items(), batch_size=1, depth=2)
+    assert [next(it) for _ in range(3)] == [[0], [1], [2]]
+    it.close()
+    time.sleep(0.3)
+    assert threading.active_count() == before
+
+
+def test_depth_zero_is_inline_with_full_batches():
+    assert list(prefetch_batches(iter(range(5)), batch_size=2, depth=0)) == [[0, 1], [2, 3], [4]]
