@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -43,3 +43,29 @@ class FaceDetector(Protocol):
     def detect(self, images: Sequence[np.ndarray], threshold: float) -> list[Detections]:
         """One :class:`Detections` per image, faces with ``score >= threshold``."""
         ...
+
+
+def detect_in_batches(
+    images: Sequence[np.ndarray],
+    policy,
+    pad_multiple: int,
+    batch_size: int,
+    max_pad_ratio: float,
+    detect_batch: Callable[[list[np.ndarray], list[tuple[int, int]]], list[Detections]],
+) -> list[Detections]:
+    """Check RGB uint8 HWC images, resize them by ``policy`` and run ``detect_batch`` on size-bucketed batches.
+
+    ``detect_batch(images, resized_sizes)`` returns one :class:`Detections` per image, in its coordinates.
+    """
+    from .resize import padded_size, plan_batches
+
+    for i, image in enumerate(images):
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"image {i}: expected RGB uint8 HxWx3, got {image.dtype} {image.shape}")
+    resized = [policy.resized_size(*image.shape[:2]) for image in images]
+    padded = [padded_size(h, w, pad_multiple) for h, w in resized]
+    results: list[Detections] = [Detections.empty()] * len(images)
+    for batch in plan_batches(padded, batch_size, max_pad_ratio):
+        for i, dets in zip(batch, detect_batch([images[i] for i in batch], [resized[i] for i in batch])):
+            results[i] = dets
+    return results

@@ -25,11 +25,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hyp_face.formats.onnx_torch import OnnxModule, onnx_to_torch
+from hyp_face.formats.onnx_torch import onnx_to_torch
 
-from .base import Detections
+from .base import Detections, detect_in_batches
 from .nms import nms
-from .resize import ResizePolicy, padded_size, plan_batches
+from .resize import ResizePolicy, padded_size
 
 log = logging.getLogger(__name__)
 
@@ -57,16 +57,21 @@ class PointDetector:
         clip_boxes: bool = True,
     ) -> None:
         self.device = torch.device(device)
-        if fp16 and self.device.type != "cuda":
+        half = fp16 and self.device.type == "cuda"
+        if fp16 and not half:
             log.warning("fp16 requested on %s: running in fp32 (fp16 is for CUDA only)", self.device)
-        self.net: OnnxModule = onnx_to_torch(weights, self.device, fp16).to(memory_format=torch.channels_last)
         self.weights = str(weights)
+        self.net = self.load_net(weights, half)
         self.policy = ResizePolicy.named(resize) if isinstance(resize, str) else resize
         self.batch_size = int(batch_size)
         self.max_pad_ratio = float(max_pad_ratio)
         self.nms_iou = float(self.default_nms_iou if nms_iou is None else nms_iou)
         self.pre_nms_topk = int(pre_nms_topk)
         self.clip_boxes = bool(clip_boxes)
+
+    def load_net(self, weights: str, half: bool) -> torch.nn.Module:
+        """The network (here an ONNX graph run by our interpreter); subclasses may load other formats."""
+        return onnx_to_torch(weights, self.device, half).to(memory_format=torch.channels_last)
 
     def normalize(self, rgb: torch.Tensor) -> torch.Tensor:
         """Network input from a padded float RGB batch (B,3,H,W) in 0..255."""
@@ -81,17 +86,8 @@ class PointDetector:
     def detect(self, images: Sequence[np.ndarray], threshold: float | None = None) -> list[Detections]:
         """Faces with ``score >= threshold`` (default: the family's) in each RGB uint8 HWC image, by score."""
         threshold = self.default_threshold if threshold is None else threshold
-        for i, image in enumerate(images):
-            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-                raise ValueError(f"image {i}: expected RGB uint8 HxWx3, got {image.dtype} {image.shape}")
-        resized = [self.policy.resized_size(*image.shape[:2]) for image in images]
-        padded = [padded_size(h, w, PAD_MULTIPLE) for h, w in resized]
-        results: list[Detections] = [Detections.empty()] * len(images)
-        for batch in plan_batches(padded, self.batch_size, self.max_pad_ratio):
-            outputs = self._detect_batch([images[i] for i in batch], [resized[i] for i in batch], threshold)
-            for i, dets in zip(batch, outputs):
-                results[i] = dets
-        return results
+        return detect_in_batches(images, self.policy, PAD_MULTIPLE, self.batch_size, self.max_pad_ratio,
+                                 lambda batch, sizes: self._detect_batch(batch, sizes, threshold))
 
     def input_batch(self, images: list[np.ndarray], sizes: list[tuple[int, int]]) -> torch.Tensor:
         """The normalised, padded network input for frames resized to ``sizes``."""

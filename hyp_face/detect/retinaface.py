@@ -32,11 +32,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .base import Detections
+from .base import Detections, detect_in_batches
 from .nets import RetinaFace
 from .nms import nms
 from .priors import PriorConfig, decode_boxes, decode_landmarks, make_priors
-from .resize import ResizePolicy, padded_size, plan_batches
+from .resize import ResizePolicy, padded_size
 
 log = logging.getLogger(__name__)
 
@@ -85,17 +85,8 @@ class RetinaFaceDetector:
     @torch.inference_mode()
     def detect(self, images: Sequence[np.ndarray], threshold: float = 0.5) -> list[Detections]:
         """Faces with ``score >= threshold`` in each RGB uint8 HWC image, sorted by descending score."""
-        for i, image in enumerate(images):
-            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-                raise ValueError(f"image {i}: expected RGB uint8 HxWx3, got {image.dtype} {image.shape}")
-        resized = [self.policy.resized_size(*image.shape[:2]) for image in images]
-        padded = [padded_size(h, w, self.pad_multiple) for h, w in resized]
-        results: list[Detections] = [Detections.empty()] * len(images)
-        for batch in plan_batches(padded, self.batch_size, self.max_pad_ratio):
-            outputs = self._detect_batch([images[i] for i in batch], [resized[i] for i in batch], threshold)
-            for i, dets in zip(batch, outputs):
-                results[i] = dets
-        return results
+        return detect_in_batches(images, self.policy, self.pad_multiple, self.batch_size, self.max_pad_ratio,
+                                 lambda batch, sizes: self._detect_batch(batch, sizes, threshold))
 
     @torch.inference_mode()
     def raw_outputs(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -97,37 +97,20 @@ class RetinaFaceMXNetDetector(PointDetector):
     default_threshold = 0.5
     default_nms_iou = 0.4
 
-    def __init__(
-        self,
-        weights: str,
-        epoch: int | None = None,
-        resize: str | ResizePolicy = "v0.1",
-        device: str | torch.device = "cpu",
-        fp16: bool = False,
-        batch_size: int = 8,
-        max_pad_ratio: float = 1.0,
-        nms_iou: float | None = None,
-        pre_nms_topk: int = 5000,
-        clip_boxes: bool = True,
-    ) -> None:
-        # PointDetector.__init__ loads an ONNX graph: the common attributes are set here instead.
-        self.device = torch.device(device)
-        half = fp16 and self.device.type == "cuda"
-        if fp16 and not half:
-            log.warning("fp16 requested on %s: running in fp32 (fp16 is for CUDA only)", self.device)
+    def __init__(self, weights: str, epoch: int | None = None, resize: str | ResizePolicy = "v0.1", **opts) -> None:
+        self.epoch = epoch
+        super().__init__(weights, resize=resize, **opts)
+
+    def load_net(self, weights: str, half: bool) -> torch.nn.Module:
+        """The ``net3`` graph from ``<prefix>-symbol.json`` + ``.params``, outputs of the three FPN levels."""
+        epoch = self.epoch
         if epoch is None and not _names_epoch(str(weights)):
             epoch = DEFAULT_EPOCH
         symbol, params = parse_checkpoint_arg(str(weights), epoch)
         outputs = [name.format(s) for s in STRIDES for name in HEAD_NAMES]
-        self.net = build_mxnet_model(symbol, params, outputs=outputs, device=self.device, half=half)
         self.weights = str(params)
-        self.policy = ResizePolicy.named(resize) if isinstance(resize, str) else resize
-        self.batch_size = int(batch_size)
-        self.max_pad_ratio = float(max_pad_ratio)
-        self.nms_iou = float(self.default_nms_iou if nms_iou is None else nms_iou)
-        self.pre_nms_topk = int(pre_nms_topk)
-        self.clip_boxes = bool(clip_boxes)
-        log.info("%s: loaded %s (%s)", self.name, params, symbol.name)
+        log.info("%s: loading %s (%s)", self.name, params, symbol.name)
+        return build_mxnet_model(symbol, params, outputs=outputs, device=self.device, half=half)
 
     def normalize(self, rgb: torch.Tensor) -> torch.Tensor:
         return rgb
