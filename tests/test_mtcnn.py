@@ -102,3 +102,23 @@ def test_truncate_gives_integer_landmarks(faces):
 def test_empty_input(refiner):
     res = refiner.refine([], np.zeros(0), np.zeros((0, 4)))
     assert res.landmarks.shape == (0, 5, 2) and res.ok.shape == (0,)
+
+
+def test_landmarks_within_5_percent_of_retinaface_on_real_photos(refiner):
+    """The issue's bound (mean error < 5% of the inter-ocular distance) on the celebrity photos of the shared
+    data, whose faces are 50-500 px between the eyes (LFW's 150 px crops are held to 6.5% above)."""
+    from hyp_face.detect import build_detector
+
+    base = shared_path("data", "celeb_video_smoke")
+    files = sorted(base.glob("ageitgey_face_recognition/examples/knn_examples/train/*/*")) + \
+        sorted(base.glob("timesler_facenet-pytorch/data/test_images/*/1.jpg"))
+    detector = build_detector("retinaface_mnet025_embedded")
+    errors = []
+    for path in files:
+        image = np.asarray(Image.open(path).convert("RGB"))
+        det = detector.detect([image], 0.9)[0]
+        landmarks, ok = refiner.align_landmarks([image], np.zeros(len(det), int), det.boxes, det.landmarks)
+        iod = np.linalg.norm(det.landmarks[:, 1] - det.landmarks[:, 0], axis=1)
+        errors += list((np.linalg.norm(landmarks - det.landmarks, axis=2).mean(1) / iod)[ok])
+    assert len(errors) >= 10
+    assert np.mean(errors) < 0.05, np.mean(errors)
