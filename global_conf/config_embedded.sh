@@ -11,7 +11,7 @@ face_det_opts="--det-resize-policy=v0.2" # only downscale, long side <= 800
 
 face_reco_model_name=dlib_resnet128
 face_reco_model=exp/face_models/embedded/dlib_face_recognition_resnet_model_v1.dat  # shape predictor beside it
-face_reco_opts="--embed-flip=true"   # average with the mirrored chip: LFW 99.12% vs 98.67% (README, LFW)
+face_reco_opts="--embed-flip=true"   # average with the mirrored chip: LFW 99.05% vs 98.78% (README)
 
 face_embed_name=mnet025-dlib128
 face_embed_dir=$(pwd)/exp/face_embed/$face_embed_name
