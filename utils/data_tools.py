@@ -17,20 +17,15 @@ import argparse
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Iterable, TextIO
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the recipe root, when run from a checkout
+from hyp_face.io.table import TableError, write_lines  # noqa: E402
 
 UTT_FILES = ("utt2spk", "vid.scp", "face_boundingbox")  # files whose first field is an utterance
 TRIAL_LABELS = ("target", "nontarget")
 MAX_ERRORS_PER_FILE = 20
-
-
-class DataError(ValueError):
-    """A malformed line: ``<file>:<line>: <message>``."""
-
-    def __init__(self, path: str | os.PathLike, lineno: int, msg: str):
-        super().__init__(f"{path}:{lineno}: {msg}")
 
 
 Row = tuple[int, list[str]]  # (1-based line number, fields)
@@ -49,7 +44,7 @@ def read_rows(path: str | os.PathLike | None, stream: TextIO | None = None, min_
             if len(fields) < min_fields or (max_fields is not None and len(fields) > max_fields):
                 want = (str(min_fields) if max_fields == min_fields else f"at least {min_fields}"
                         if max_fields is None else f"{min_fields}..{max_fields}")
-                raise DataError(name, lineno, f"expected {want} fields, got {len(fields)}: {line.strip()!r}")
+                raise TableError(name, lineno, f"expected {want} fields, got {len(fields)}: {line.strip()!r}")
             rows.append((lineno, fields))
     return rows
 
@@ -59,20 +54,6 @@ def read_inputs(paths: list[str], min_fields: int, max_fields: int | None = None
     if not paths:
         return read_rows(None, sys.stdin, min_fields, max_fields)
     return [row for p in paths for row in read_rows(p, None, min_fields, max_fields)]
-
-
-def write_atomic(path: str | os.PathLike, lines: Iterable[str]) -> None:
-    """Write lines to a temp file beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for line in lines:
-                f.write(line + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ---------------------------------------------------------------------------------------------
@@ -117,7 +98,7 @@ def split_scp(rows: list[Row], num_parts: int, utt2spk: dict[str, str] | None, s
     """Contiguous parts of ``rows``; with ``utt2spk`` no speaker is split across parts."""
     if utt2spk is None:
         if len(rows) < num_parts:
-            raise DataError(scp, 0, f"cannot split {len(rows)} lines into {num_parts} parts")
+            raise TableError(scp, 0, f"cannot split {len(rows)} lines into {num_parts} parts")
         parts, start = [], 0
         for size in split_sizes(len(rows), num_parts):
             parts.append(rows[start:start + size])
@@ -128,15 +109,15 @@ def split_scp(rows: list[Row], num_parts: int, utt2spk: dict[str, str] | None, s
     for lineno, fields in rows:
         spk = utt2spk.get(fields[0])
         if spk is None:
-            raise DataError(scp, lineno, f"utterance {fields[0]!r} is not in utt2spk")
+            raise TableError(scp, lineno, f"utterance {fields[0]!r} is not in utt2spk")
         if spk in seen and seen[spk] != len(groups) - 1:
-            raise DataError(scp, lineno, f"utterances of speaker {spk!r} are not contiguous")
+            raise TableError(scp, lineno, f"utterances of speaker {spk!r} are not contiguous")
         if spk not in seen:
             seen[spk] = len(groups)
             groups.append([])
         groups[-1].append((lineno, fields))
     if len(groups) < num_parts:
-        raise DataError(scp, 0, f"cannot split {len(groups)} speakers into {num_parts} parts")
+        raise TableError(scp, 0, f"cannot split {len(groups)} speakers into {num_parts} parts")
     cuts = speaker_boundaries([len(g) for g in groups], num_parts)
     return [[row for g in groups[a:b] for row in g] for a, b in zip(cuts, cuts[1:])]
 
@@ -150,7 +131,7 @@ def unique_by_key(path: Path, rows: list[Row]) -> list[Row]:
     first: dict[str, Row] = {}
     for lineno, fields in rows:
         if fields[0] in first and first[fields[0]][1] != fields:
-            raise DataError(path, lineno, f"key {fields[0]!r} repeated with a different value "
+            raise TableError(path, lineno, f"key {fields[0]!r} repeated with a different value "
                                           f"(first at line {first[fields[0]][0]})")
         first.setdefault(fields[0], (lineno, fields))
     return [first[k] for k in sorted(first)]
@@ -161,7 +142,7 @@ def fix_data_dir(data: Path) -> str:
     regenerate spk2utt; the previous files go to ``<data>/.backup/``.  Returns a summary line."""
     present = [name for name in UTT_FILES if (data / name).is_file()]
     if "utt2spk" not in present:
-        raise DataError(data / "utt2spk", 0, "missing (required)")
+        raise TableError(data / "utt2spk", 0, "missing (required)")
     tables = {}
     for name in present:
         rows = read_rows(data / name, min_fields=6 if name == "face_boundingbox" else 2,
@@ -176,10 +157,10 @@ def fix_data_dir(data: Path) -> str:
         if (data / name).is_file():
             shutil.copy2(data / name, backup / name)
     for name, rows in tables.items():
-        write_atomic(data / name, (" ".join(f) for _, f in rows if f[0] in keep))
+        write_lines(data / name, (" ".join(f) for _, f in rows if f[0] in keep))
     utt2spk = [(f[0], f[1]) for _, f in tables["utt2spk"] if f[0] in keep]
     spk2utt = utt2spk_to_spk2utt(utt2spk)
-    write_atomic(data / "spk2utt", spk2utt_lines({s: spk2utt[s] for s in sorted(spk2utt)}))
+    write_lines(data / "spk2utt", spk2utt_lines({s: spk2utt[s] for s in sorted(spk2utt)}))
     total = len(tables["utt2spk"])
     dropped = {name: len({f[0] for _, f in rows} - keep) for name, rows in tables.items()}
     detail = ", ".join(f"{n} utterances only in some files besides {name}" for name, n in dropped.items() if n)
@@ -212,7 +193,7 @@ class Checker:
     def rows(self, path: Path, min_fields: int, max_fields: int | None = None) -> list[Row] | None:
         try:
             return read_rows(path, min_fields=min_fields, max_fields=max_fields)
-        except DataError as err:
+        except TableError as err:
             self.errors.append(str(err))
         except UnicodeDecodeError as err:
             self.errors.append(f"{path}: not UTF-8 text ({err.reason})")
@@ -350,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{prog}: {data}: {fix_data_dir(data)}", file=sys.stderr)
             return 0
         errors = validate_data_dir(data, not args.no_check_files, not args.no_spk_sort)
-    except (DataError, OSError) as err:
+    except (TableError, OSError) as err:
         print(f"{prog}: {err}", file=sys.stderr)
         return 1
     for err in errors:

@@ -9,7 +9,7 @@ import data_tools as dt  # noqa: E402
 if __name__ == "__main__":
     try:
         rows = dt.read_inputs(sys.argv[1:], min_fields=2)
-    except (dt.DataError, OSError) as err:
+    except (dt.TableError, OSError) as err:
         sys.exit(f"spk2utt_to_utt2spk.pl: {err}")
     for _, (spk, *utts) in rows:
         for utt in utts:

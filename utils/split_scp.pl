@@ -35,19 +35,19 @@ def main(argv):
             utt2spk = {f[0]: f[1] for _, f in dt.read_rows(args.utt2spk, min_fields=2, max_fields=2)}
         rows = dt.read_rows(args.scp)
         parts = dt.split_scp(rows, num_parts, utt2spk, args.scp)
-    except (dt.DataError, OSError) as err:
+    except (dt.TableError, OSError) as err:
         sys.exit(f"split_scp.pl: {err}")
     with open(args.scp, encoding="utf-8") as f:
         lines = [line.rstrip("\n") for line in f]  # output the lines verbatim
     texts = [[lines[lineno - 1] for lineno, _ in part] for part in parts]
     if job is not None:
         if args.outputs:
-            dt.write_atomic(args.outputs[0], texts[job])
+            dt.write_lines(args.outputs[0], texts[job])
         else:
             sys.stdout.write("".join(line + "\n" for line in texts[job]))
         return 0
     for out, text in zip(args.outputs, texts):
-        dt.write_atomic(out, text)
+        dt.write_lines(out, text)
     return 0
 
 

@@ -11,6 +11,6 @@ import data_tools as dt  # noqa: E402
 if __name__ == "__main__":
     try:
         rows = dt.read_inputs(sys.argv[1:], min_fields=2, max_fields=2)
-    except (dt.DataError, OSError) as err:
+    except (dt.TableError, OSError) as err:
         sys.exit(f"utt2spk_to_spk2utt.pl: {err}")
     print("\n".join(dt.spk2utt_lines(dt.utt2spk_to_spk2utt((f[0], f[1]) for _, f in rows))), end="\n" if rows else "")
