@@ -94,22 +94,22 @@ def box_match(boxes: np.ndarray, ref: np.ndarray, how: str) -> np.ndarray:
     return inter / np.maximum(area + area_ref - inter, 1e-9)
 
 
-def _select_facedet(frame: Frame, det: Detections, thr: float, _refs) -> list[_Candidate]:
-    keep = det.scores >= thr
-    return [_Candidate(frame, b, float(s), l) for b, s, l in zip(det.boxes[keep], det.scores[keep], det.landmarks[keep])]
+def _select_facedet(frame: Frame, det: Detections, thr: float) -> list[_Candidate]:
+    """Every face of the frame at or above ``thr``."""
+    det = det.above(thr)
+    return [_Candidate(frame, b, float(s), l) for b, s, l in zip(det.boxes, det.scores, det.landmarks)]
 
 
 def _select_ref(frame: Frame, det: Detections, thr: float, refs: np.ndarray, how: str, min_match: float) -> list[_Candidate]:
     """The detection that best matches the annotated box of the frame's window (spec 5.7, IoU fixes 18)."""
-    keep = det.scores >= thr
-    if not keep.any() or frame.window < 0:
+    det = det.above(thr)
+    if not len(det) or frame.window < 0:
         return []
-    boxes, scores, lmks = det.boxes[keep], det.scores[keep], det.landmarks[keep]
-    match = box_match(boxes, refs[frame.window], how)
+    match = box_match(det.boxes, refs[frame.window], how)
     k = int(np.argmax(match))
     if match[k] < min_match:
         return []
-    return [_Candidate(frame, boxes[k], float(scores[k]), lmks[k], float(match[k]))]
+    return [_Candidate(frame, det.boxes[k], float(det.scores[k]), det.landmarks[k], float(match[k]))]
 
 
 class FaceExtractor:
@@ -140,7 +140,7 @@ class FaceExtractor:
     def _selector(self, refs: np.ndarray | None) -> Callable[[Frame, Detections, float], list[_Candidate]]:
         if self.opts.mode == "ref":
             return lambda f, d, t: _select_ref(f, d, t, refs, self.opts.match, self.opts.match_thr)
-        return lambda f, d, t: _select_facedet(f, d, t, None)
+        return _select_facedet
 
     # -- embedding ------------------------------------------------------------------------------------------
     def _embed(self, cands: list[_Candidate], thr: float) -> np.ndarray:
