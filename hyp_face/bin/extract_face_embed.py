@@ -41,7 +41,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-frames", type=int, default=None, help="cap on sampled frames per video")
     p.add_argument("--detector", default="retinaface_mnet025_embedded")
     p.add_argument("--det-weights", default="")
-    p.add_argument("--det-resize-policy", default="v0.2", help="v0.1 | v0.2 | none (see hyp_face.detect)")
+    p.add_argument("--det-resize-policy", default=None,
+                   help="v0.1 | v0.2 | none (see hyp_face.detect); default: the detector's own")
     p.add_argument("--det-thr-start", type=float, default=None, help="default 0.9 (facedet) / 0.8 (ref)")
     p.add_argument("--det-thr-stop", type=float, default=0.1)
     p.add_argument("--det-thr-step", type=float, default=0.1)
@@ -68,8 +69,9 @@ def build_extractor(args: argparse.Namespace) -> FaceExtractor:
             raise SystemExit(f"{what} weights {path} not found: fetch the models of your config first with "
                              "./run_000_get_pretrained_models.sh --config-file <config>")
     use_fp16 = args.fp16 and args.device.startswith("cuda")
+    resize = {"resize": args.det_resize_policy} if args.det_resize_policy else {}
     detector = build_detector(args.detector, weights=args.det_weights or None, device=args.device,
-                              resize=args.det_resize_policy, fp16=use_fp16)
+                              fp16=use_fp16, **resize)
     half = {"fp16": True} if use_fp16 else {}  # only CUDA embedders take fp16
     embedder = build_embedder(args.embedder, weights=args.embed_weights or None, device=args.device,
                               flip=args.embed_flip, **half)
