@@ -15,10 +15,15 @@ ncoh=1000
 ncoh_discard=0
 full_matrix=false
 block_rows=4096
+engine=auto
+device=cpu
+num_threads=
 
 help_message="Usage: $0 [options] --backend v1|...|v9 <trials> <enroll-utt2spk> <ref-embed.scp> \\
          <enroll-facedet-embed.scp> <test-embed.scp> <out-score-file>
   --snorm none|faithful|asnorm needs --cohort-utt2spk F --cohort-embed-scp F [--ncoh 1000 --ncoh-discard 0].
+  --device cpu|cuda|cuda:N (default cpu: numpy; cuda: torch float64 on the GPU), --engine auto|numpy|torch,
+  --full-matrix false|true, --block-rows 4096, --num-threads N (CPU threads; default \$HYP_FACE_THREADS or 1).
 e.g.: $0 --backend v4 --thr-ahc 0.8 data/sre19_av_v_dev_test/trials data/sre19_av_v_dev_enroll/utt2spk \\
         exp/face_embed/x/ref/sre19_av_v_dev_enroll/embed.scp exp/face_embed/x/facedet/sre19_av_v_dev_enroll/embed.scp \\
         exp/face_embed/x/facedet/sre19_av_v_dev_test/embed.scp exp/scores/x/be_v4/cosine/sre19_av_v_dev_scores"
@@ -50,4 +55,5 @@ mkdir -p "$out_dir/log"
 $cmd "$out_dir/log/eval_be_$(basename "$out").log" \
   $HYP_FACE_PYTHON -m hyp_face.bin.eval_be --backend "$backend" --thr-ahc "$thr_ahc" --self-att-a "$self_att_a" \
     --att-a "$att_a" --snorm "$snorm" "${snorm_args[@]}" --full-matrix "$full_matrix" --block-rows "$block_rows" \
+    --engine "$engine" --device "$device" ${num_threads:+--num-threads "$num_threads"} \
     "$trials" "$enroll_utt2spk" "$ref_scp" "$enroll_scp" "$test_scp" "$out"

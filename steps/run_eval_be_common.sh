@@ -6,6 +6,7 @@
 #   stage 9:  s-norm scores (cohort: facedet faces of $coh_data; --ncoh-discard only for JANUS dev, whose
 #             test set is the cohort) -> cosine_snorm<ncoh>_v1 (asnorm: cosine_asnorm<ncoh>), results
 #   stage 11: calibration of the s-norm scores -> <s-norm dir>_cal_v1_sre19, results
+# --device cuda scores on a GPU (torch float64, same numbers) through $cuda_cmd; the default is numpy on the CPU.
 # Back-end hyper-parameters: command line > config file (thr_ahc, self_att_a, att_a) > spec 12.1 (0.8, 2, 4).
 set -euo pipefail
 . ./cmd.sh
@@ -27,10 +28,11 @@ ncoh_discard=100
 p_target=0.05
 l2_reg=1e-5
 score_plots=true
+device=cpu
 help_message="Usage: $0 --backend v1|...|v9 [--stage 1] [--stop-stage 100] [--config-file F] [--thr-ahc T] \\
     [--self-att-a A] [--att-a B] [--snorm faithful|asnorm] [--ncoh 1000] [--ncoh-discard 100 (JANUS dev only)] \\
     [--score-plots true] [--sets \"sre19_av_v_dev sre19_av_v_eval janus_dev_core janus_eval_core\"] \\
-    [--cal-set sre19_av_v_dev] [--coh-data janus_dev_test_core]"
+    [--cal-set sre19_av_v_dev] [--coh-data janus_dev_test_core] [--device cpu|cuda (scoring jobs on \$cuda_cmd)]"
 
 . parse_options.sh
 if [ $# -ne 0 ]; then echo "$help_message" >&2; exit 1; fi
@@ -76,7 +78,8 @@ write_task() {  # <dir> <set index> [eval_be options...] -> <dir>/tasks/eval_be.
   local inputs=("data/$t/trials" "data/$e/utt2spk" "$face_embed_dir/ref/$e/embed.scp"
                 "$face_embed_dir/facedet/$e/embed.scp" "$face_embed_dir/facedet/$t/embed.scp")
   require "${inputs[@]}"
-  printf '%s\n' --backend "$backend" --thr-ahc "$thr_ahc" --self-att-a "$self_att_a" --att-a "$att_a" "$@" \
+  printf '%s\n' --backend "$backend" --thr-ahc "$thr_ahc" --self-att-a "$self_att_a" --att-a "$att_a" \
+    --device "$device" "$@" \
     "${inputs[@]}" "$dir/${sets[$i]}_scores" > "$dir/tasks/eval_be.$((i + 1)).args"
 }
 
@@ -93,7 +96,9 @@ eval_sets() {  # <out-dir> [s-norm]: back-end scores of the 4 sets as one parall
     fi
     write_task "$dir" "$i" "${extra[@]}"
   done
-  $train_cmd JOB=1:${#sets[@]} "$dir/log/eval_be.JOB.log" \
+  local job_cmd=$train_cmd
+  [ "$device" = cpu ] || job_cmd=$cuda_cmd
+  $job_cmd JOB=1:${#sets[@]} "$dir/log/eval_be.JOB.log" \
     "$HYP_FACE_PYTHON" -m hyp_face.bin.eval_be "@$dir/tasks/eval_be.JOB.args"
 }
 

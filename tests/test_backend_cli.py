@@ -82,13 +82,14 @@ def test_plain_scores_in_trial_order(corpus, version, tmp_path):
     assert all(len(line.split()[2].split(".")[1]) == 6 for line in out.read_text().splitlines())
 
 
-@pytest.mark.parametrize("version", ["v2", "v7"])
-def test_faithful_snorm_with_discard(corpus, version, tmp_path):
+@pytest.mark.parametrize("version,engine", [("v2", "numpy"), ("v7", "numpy"), ("v2", "torch"), ("v7", "torch")])
+def test_faithful_snorm_with_discard(corpus, version, engine, tmp_path):
     out = tmp_path / "s"
     tmp, scps = corpus["tmp"], corpus["scps"]
     run_eval_be(corpus, out, "--backend", version, "--snorm", "faithful", "--cohort-utt2spk",
                 str(tmp / "coh_utt2spk"), "--cohort-embed-scp", str(scps["coh"]), "--ncoh", "5",
-                "--ncoh-discard", "2")
+                "--ncoh-discard", "2", "--engine", engine)
+    assert f"({engine} on cpu," in (out.parent / "log" / f"eval_be_{out.name}.log").read_text()
     want = reference_scores(version, corpus["refs"], corpus["tests"], corpus["cohort"], "faithful", 5, 2)
     assert_scores(read_scores(out), expected_lines(corpus, want))
 
@@ -113,6 +114,13 @@ def test_missing_test_key_names_the_file(corpus, tmp_path):
     assert res.returncode != 0
     assert str(scps["test"]) in res.stderr and "t9" in res.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_unusable_device_is_a_clear_error(corpus, tmp_path):
+    res = run_eval_be(corpus, tmp_path / "x", "--backend", "v1", "--engine", "numpy", "--device", "cuda",
+                      check=False)
+    assert res.returncode != 0 and "failed, log is in" in res.stderr
+    assert "the numpy engine runs on the CPU only" in (tmp_path / "log" / "eval_be_x.log").read_text()
 
 
 def test_bad_backend_is_rejected(corpus, tmp_path):

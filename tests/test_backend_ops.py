@@ -7,7 +7,7 @@ import pytest
 from scipy.cluster.hierarchy import fcluster, linkage
 
 from hyp_face.backend import ops
-from hyp_face.backend.snorm import ranked_indices, top_mask
+from hyp_face.backend.engine import TorchEngine, rank_indices, top_mask
 
 
 def unit(deg: float, scale: float = 1.0) -> np.ndarray:
@@ -104,33 +104,43 @@ def test_attention_pool_cosine_equals_explicit_pooling():
 
 
 def ranked_sets(scores: np.ndarray, discard: int, k: int) -> list[set[int]]:
-    return [set(row.tolist()) for row in ranked_indices(scores, discard, k)]
+    return [set(row.tolist()) for row in rank_indices(scores, discard, k)]
+
+
+def torch_sets(scores: np.ndarray, discard: int, k: int) -> list[set[int]]:
+    eng = TorchEngine("cpu")
+    mask = eng.to_numpy(eng.select(eng.asarray(scores), discard, k))
+    assert np.all(mask.sum(axis=1) == k)
+    return [set(np.flatnonzero(row).tolist()) for row in mask]
 
 
 def test_top_mask_ties_take_larger_indices_first():
-    col = np.zeros((5, 1))
-    np.testing.assert_array_equal(top_mask(col, 3)[:, 0], [False, False, True, True, True])
-    np.testing.assert_array_equal(top_mask(col, 0)[:, 0], [False] * 5)
-    np.testing.assert_array_equal(top_mask(col, 9)[:, 0], [True] * 5)
-    assert ranked_sets(col.T, 1, 2) == [{2, 3}]
+    row = np.zeros((1, 5))
+    np.testing.assert_array_equal(top_mask(row, 3)[0], [False, False, True, True, True])
+    np.testing.assert_array_equal(top_mask(row, 0)[0], [False] * 5)
+    np.testing.assert_array_equal(top_mask(row, 9)[0], [True] * 5)
     scores = np.array([[0.5, 0.9, 0.5, 0.1, 0.5]])
-    assert ranked_sets(scores, 1, 2) == [{2, 4}]
-    assert ranked_sets(scores, 0, 2) == [{1, 4}]
-    np.testing.assert_array_equal(ranked_indices(scores, 1, 4), [[4, 2, 0, 3]])
+    for sets in (ranked_sets, torch_sets):
+        assert sets(row, 1, 2) == [{2, 3}]
+        assert sets(scores, 1, 2) == [{2, 4}]
+        assert sets(scores, 0, 2) == [{1, 4}]
+        assert sets(scores, 1, 4) == [{0, 2, 3, 4}]
+    np.testing.assert_array_equal(rank_indices(scores, 1, 4), [[0, 2, 3, 4]])
 
 
-def test_ranked_indices_equal_reversed_stable_argsort():
+@pytest.mark.parametrize("sets", [ranked_sets, torch_sets])
+def test_ranks_equal_reversed_stable_argsort(sets):
     rng = np.random.default_rng(1)
     m = rng.integers(0, 4, size=(7, 40)).astype(float)  # many ties
     m[2] = 0.0
-    for d, k in ((0, 5), (3, 10), (10, 30), (0, 40), (5, 35)):
+    m[3] = rng.normal(size=40)  # no ties: the fast path
+    for d, k in ((0, 5), (3, 10), (10, 30), (0, 40), (5, 35), (39, 1)):
         order = np.fliplr(np.argsort(m, axis=1, kind="stable"))[:, d:d + k]
-        got = ranked_indices(m, d, k)
-        assert [set(r) for r in got.tolist()] == [set(r) for r in order.tolist()]
-        if d:
-            np.testing.assert_array_equal(got, order)
+        assert sets(m, d, k) == [set(r) for r in order.tolist()]
     with pytest.raises(ValueError):
-        ranked_indices(m, 30, 11)
+        sets(m, 30, 11)
+    with pytest.raises(ValueError):
+        sets(m, 3, 0)
 
 
 def test_attention_pool_cosine_query_chunks(monkeypatch):

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from scipy.cluster.hierarchy import fcluster, linkage
 
+from hyp_face.backend import engine as engine_module
 from hyp_face.backend import versions as be
+from hyp_face.backend.engine import NumpyEngine, TorchEngine, make_engine
 from hyp_face.backend.versions import VERSIONS, BackendParams, Scorer, video_blocks
 
 A_SA, B_AP, THR = 2.0, 4.0, 0.8
@@ -112,9 +114,10 @@ def random_case(seed: int, dim: int = 6):
     return refs, tests, cohort
 
 
-def our_scores(version, refs, tests, cohort=None, mode="none", k=0, d=0, block_rows=4):
+def our_scores(version, refs, tests, cohort=None, mode="none", k=0, d=0, block_rows=4, engine=None):
     params = BackendParams(version, THR, 1.0 if version == "v8" else A_SA, B_AP)
-    scorer = Scorer(params, be.enroll_side(params, refs), np.arange(len(refs)), len(refs), block_rows=block_rows)
+    scorer = Scorer(params, be.enroll_side(params, refs), np.arange(len(refs)), len(refs), block_rows=block_rows,
+                    engine=engine or NumpyEngine())
     sides = be.test_side(params, tests)
     if mode == "none":
         return scorer.score(sides)
@@ -139,6 +142,32 @@ def test_snorm_matches_plain_loop(version, mode, k, d):
                                rtol=0, atol=1e-7)
 
 
+TORCH_DEVICES = ["cpu"] + (["cuda"] if __import__("torch").cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", TORCH_DEVICES)
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("mode,k,d", [("none", 0, 0), ("faithful", 7, 3), ("faithful", 100, 0), ("asnorm", 6, 2)])
+def test_torch_engine_matches_plain_loop(version, mode, k, d, device):
+    refs, tests, cohort = random_case(11)
+    k_eff = min(k, len(cohort) - d)
+    got = our_scores(version, refs, tests, cohort, mode, k, d, engine=TorchEngine(device))
+    np.testing.assert_allclose(got, reference_scores(version, refs, tests, cohort, mode, k_eff, d),
+                               rtol=0, atol=1e-7)
+
+
+def test_engine_choice():
+    assert make_engine().name == "numpy"
+    assert make_engine("torch").name == "torch"
+    with pytest.raises(ValueError, match="CPU only"):
+        make_engine("numpy", "cuda")
+    with pytest.raises(ValueError, match="unknown back-end engine"):
+        make_engine("jax")
+    if not __import__("torch").cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            make_engine("auto", "cuda")
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_zero_vectors_score_zero(version):
     refs, tests, _ = random_case(5)
@@ -159,3 +188,30 @@ def test_model_with_two_enrollment_videos_takes_the_max():
 def test_video_blocks_respect_the_row_budget():
     assert video_blocks([3, 2, 5, 9, 1, 1], 6) == [(0, 2), (2, 3), (3, 4), (4, 6)]
     assert video_blocks([], 4) == []
+
+
+@pytest.mark.parametrize("version", ["v1", "v7"])
+def test_faithful_snorm_on_a_larger_cohort(version, monkeypatch):
+    """Hundreds of cohort faces without ties: the partition fast path of the ranking and several strips."""
+    monkeypatch.setattr(engine_module, "STRIP", 5)
+    rng = np.random.default_rng(7)
+    refs = [rng.normal(size=(n, 16)) for n in (2, 1, 3)]
+    tests = [rng.normal(size=(n, 16)) for n in (4, 1, 3, 2)]
+    cohort = rng.normal(size=(300, 16))
+    want = reference_scores(version, refs, tests, cohort, "faithful", 40, 5)
+    for engine in (NumpyEngine(), TorchEngine("cpu")):
+        got = our_scores(version, refs, tests, cohort, "faithful", 40, 5, block_rows=3, engine=engine)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize("mode", ["none", "faithful"])
+def test_worker_threads_give_the_same_scores(mode):
+    refs, tests, cohort = random_case(3)
+    params = BackendParams("v1")
+    scores = []
+    for workers in (1, 3):
+        scorer = Scorer(params, be.enroll_side(params, refs), np.arange(len(refs)), len(refs), block_rows=2,
+                        workers=workers)
+        snorm = None if mode == "none" else scorer.cohort_norm(mode, cohort, 9, 1)
+        scores.append(scorer.score(be.test_side(params, tests), snorm))
+    np.testing.assert_array_equal(scores[0], scores[1])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
+from tqdm import tqdm
 
 from . import ops
+from .engine import NumpyEngine, TorchEngine
 from .snorm import SNorm
 
 VERSIONS = tuple(f"v{i}" for i in range(1, 10))
@@ -92,7 +95,9 @@ class Scorer:
     """Model x test score matrix of one version, computed over blocks of test videos.
 
     ``enroll`` holds the version's enrollment sets (one per enrollment video) and ``enroll_model`` the model index
-    of each; scores of a model with several enrollment videos are the max over them.
+    of each; scores of a model with several enrollment videos are the max over them. The score and s-norm
+    matrices of each block live on ``engine`` (numpy by default, torch for a GPU); pooling runs in numpy.
+    ``workers`` threads score blocks concurrently (the heavy numpy, scipy and BLAS calls release the GIL).
     """
 
     params: BackendParams
@@ -101,6 +106,8 @@ class Scorer:
     num_models: int
     block_rows: int = 4096
     mem_budget: float = 1e9
+    engine: NumpyEngine | TorchEngine = field(default_factory=NumpyEngine)
+    workers: int = 1
 
     def __post_init__(self) -> None:
         order = np.argsort(self.enroll_model, kind="stable")
@@ -111,35 +118,54 @@ class Scorer:
         self._model_starts = np.flatnonzero(np.r_[True, models[1:] != models[:-1]])
         video_starts = ops.starts_of([len(e) for e in self.enroll])
         self.enroll_matrix = np.concatenate(self.enroll)
-        self._enroll_unit = ops.l2_normalize(self.enroll_matrix)
+        self._enroll_unit = self.engine.asarray(ops.l2_normalize(self.enroll_matrix))
         self._row_starts = video_starts[self._model_starts]  # a model's rows are contiguous after sorting
 
     def cohort_norm(self, mode: str, cohort: np.ndarray, ncoh: int, discard: int) -> SNorm:
         """The s-norm of this scorer's enrollment vectors against the raw ``cohort`` faces (N_c x D)."""
-        return SNorm(mode, ops.cosine(self.enroll_matrix, cohort), ncoh, discard, cohort=cohort)
+        return SNorm(mode, self._enroll_unit, cohort, ncoh, discard, self.engine)
 
-    def score(self, tests: Sequence[np.ndarray], snorm: SNorm | None = None) -> np.ndarray:
-        """(num_models x num_tests) scores of the version's test sets, s-normalised when ``snorm`` is given."""
+    def score(self, tests: Sequence[np.ndarray], snorm: SNorm | None = None, progress: bool = False) -> np.ndarray:
+        """(num_models x num_tests) scores of the version's test sets, s-normalised when ``snorm`` is given.
+
+        ``progress`` draws a tqdm bar (test videos done) on stderr.
+        """
         out = np.empty((self.num_models, len(tests)))
         rows = self.block_rows
-        if snorm is not None:  # a few (N_cohort x block) float64 matrices live at once
-            rows = int(min(rows, max(64, self.mem_budget // (48 * len(snorm.cohort)))))
-        for a, b in video_blocks([len(t) for t in tests], rows):
+        if snorm is not None:  # a few (N_cohort x block) float64 matrices live at once in each worker
+            budget = self.mem_budget / self.workers
+            rows = int(min(rows, max(64, budget // (48 * len(snorm.cohort)))))
+
+        bar = tqdm(total=len(tests), desc="score", unit="video", disable=not progress, mininterval=5)
+
+        def score_block(block: tuple[int, int]) -> None:
+            a, b = block
             out[:, a:b] = self._score_block(tests[a:b], snorm)
+            bar.update(b - a)
+
+        blocks = video_blocks([len(t) for t in tests], rows)
+        with bar:
+            if self.workers > 1:
+                with ThreadPoolExecutor(self.workers) as pool:
+                    list(pool.map(score_block, blocks))
+            else:
+                for block in blocks:
+                    score_block(block)
         return out
 
     def _score_block(self, tests: Sequence[np.ndarray], snorm: SNorm | None) -> np.ndarray:
+        eng = self.engine
         if self.params.version == "v7":
-            scores = ops.attention_pool_cosine(self.enroll_matrix, tests, self.params.att_a)
+            scores = eng.asarray(ops.attention_pool_cosine(self.enroll_matrix, tests, self.params.att_a))
             col_starts = np.arange(len(tests))
         else:
-            test_unit = ops.l2_normalize(np.concatenate(tests))
+            test_unit = eng.asarray(ops.l2_normalize(np.concatenate(tests)))
             scores = self._enroll_unit @ test_unit.T
             col_starts = ops.starts_of([len(t) for t in tests])
         if snorm is not None:
             if self.params.version == "v7":
-                test_cohort = ops.attention_pool_cosine(snorm.cohort, tests, self.params.att_a).T.copy()
+                test_cohort = ops.attention_pool_cosine(snorm.cohort, tests, self.params.att_a).T
+                scores = snorm.normalize(scores, eng.asarray(np.ascontiguousarray(test_cohort)))
             else:
-                test_cohort = test_unit @ snorm.cohort_unit.T
-            scores = snorm.normalize(scores, test_cohort)
-        return ops.group_max(scores, self._row_starts, col_starts)
+                scores = snorm.normalize(scores, test_unit @ snorm.cohort_unit.T, test_unit)
+        return ops.group_max(eng.to_numpy(scores), self._row_starts, col_starts)

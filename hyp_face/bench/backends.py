@@ -5,7 +5,8 @@ at most 200, 1-3 identities each), D = 512, a cohort of 30,000 faces; faces are 
 (same-identity cosine ~0.87), so AHC and attention have structure to work on. Reports wall time and peak traced
 memory (numpy allocations, tracemalloc) of each back-end, plain and with each s-norm, as a markdown table.
 
-    OMP_NUM_THREADS=1 nice -n 10 python -m hyp_face.bench.backends [--versions v1,v4] [--snorm none,faithful]
+    OMP_NUM_THREADS=1 python -m hyp_face.bench.backends [--versions v1,v4] [--snorm none,faithful] [--workers 2]
+    python -m hyp_face.bench.backends --device cuda      # torch float64 on a GPU
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ import tracemalloc
 
 import numpy as np
 
-from hyp_face.backend.versions import VERSIONS, BackendParams, Scorer, enroll_side, test_side
+from hyp_face.backend.engine import NumpyEngine, TorchEngine, make_engine
+from hyp_face.backend.versions import (
+    VERSIONS,
+    BackendParams,
+    Scorer,
+    enroll_side,
+    test_side,
+)
 
 NOISE = 0.017  # per dimension: |noise|^2 = 512 * 0.017^2 ~ 0.15
 
@@ -37,12 +45,14 @@ def make_problem(num_models: int, num_tests: int, mean_faces: int, max_faces: in
     return refs, tests, faces(rng.integers(0, len(centres), size=cohort))
 
 
-def run_one(version: str, mode: str, refs, tests, cohort, ncoh: int) -> tuple[float, float]:
-    """Wall seconds and peak traced MiB of one back-end (side processing + scoring + s-norm)."""
+def run_one(version: str, mode: str, refs, tests, cohort, ncoh: int, engine: NumpyEngine | TorchEngine,
+            workers: int) -> tuple[float, float]:
+    """Wall seconds and peak traced MiB (host numpy allocations) of one back-end (sides + scoring + s-norm)."""
     params = BackendParams(version, self_att_a=1.0 if version == "v8" else 2.0)
     tracemalloc.start()
     start = time.perf_counter()
-    scorer = Scorer(params, enroll_side(params, refs), np.arange(len(refs)), len(refs))
+    scorer = Scorer(params, enroll_side(params, refs), np.arange(len(refs)), len(refs), engine=engine,
+                    workers=workers)
     sides = test_side(params, tests)
     if mode == "none":
         scorer.score(sides)
@@ -65,16 +75,21 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--cohort", type=int, default=30000)
     p.add_argument("--dim", type=int, default=512)
     p.add_argument("--ncoh", type=int, default=1000)
+    p.add_argument("--engine", default="auto", choices=("auto", "numpy", "torch"))
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--workers", type=int, default=1, help="threads scoring blocks concurrently")
     args = p.parse_args(argv)
+    engine = make_engine(args.engine, args.device)
     refs, tests, cohort = make_problem(args.models, args.tests, args.mean_faces, args.max_faces, args.cohort,
                                        args.dim)
     print(f"{len(refs)} models ({sum(map(len, refs))} reference faces), {len(tests)} test videos "
           f"({sum(map(len, tests))} faces, max {max(map(len, tests))}), cohort {len(cohort)}, D={args.dim}, "
-          f"ncoh={args.ncoh}\n")
+          f"ncoh={args.ncoh}, engine {engine.name} on {args.device}, "
+          f"{args.workers} worker(s)\n")
     print("| back-end | s-norm | wall (s) | peak traced RAM (MiB) |\n|---|---|---:|---:|", flush=True)
     for mode in args.snorm.split(","):
         for version in args.versions.split(","):
-            wall, peak = run_one(version, mode, refs, tests, cohort, args.ncoh)
+            wall, peak = run_one(version, mode, refs, tests, cohort, args.ncoh, engine, args.workers)
             print(f"| {version} | {mode} | {wall:.1f} | {peak:.0f} |", flush=True)
 
 

@@ -13,10 +13,22 @@ import time
 
 import numpy as np
 
-from hyp_face.backend.inputs import load_cohort, load_enrollment, load_tests, read_trials
+from hyp_face.backend.engine import make_engine
+from hyp_face.backend.inputs import (
+    load_cohort,
+    load_enrollment,
+    load_tests,
+    read_trials,
+)
 from hyp_face.backend.snorm import MODES
-from hyp_face.backend.versions import VERSIONS, BackendParams, Scorer, enroll_side, test_side
-from hyp_face.cli import setup_logging, str2bool
+from hyp_face.backend.versions import (
+    VERSIONS,
+    BackendParams,
+    Scorer,
+    enroll_side,
+    test_side,
+)
+from hyp_face.cli import pin_threads, setup_logging, str2bool
 from hyp_face.io.table import write_lines
 
 log = logging.getLogger("eval_be")
@@ -42,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ncoh-discard", type=int, default=0)
     p.add_argument("--full-matrix", type=str2bool, default=False)
     p.add_argument("--block-rows", type=int, default=4096, help="test faces per score block")
+    p.add_argument("--engine", default="auto", choices=("auto", "numpy", "torch"),
+                   help="array engine (float64 either way); auto: numpy on the CPU, torch on a GPU")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (cuda needs the torch engine)")
+    p.add_argument("--num-threads", type=int, default=None,
+                   help="CPU threads scoring blocks concurrently (default: $HYP_FACE_THREADS or 1)")
     p.add_argument("--verbose", type=int, default=1)
     return p
 
@@ -59,6 +76,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.snorm != "none" and not (args.cohort_utt2spk and args.cohort_embed_scp):
         raise SystemExit("eval_be: --snorm needs --cohort-utt2spk and --cohort-embed-scp")
     start = time.time()
+    try:
+        engine = make_engine(args.engine, args.device)
+    except (ValueError, RuntimeError) as err:
+        raise SystemExit(f"eval_be: {err}") from None
+    threads = pin_threads(args.num_threads)  # torch intra-op threads, or numpy block workers
     params = BackendParams(args.backend, args.thr_ahc, args.self_att_a, args.att_a)
     trial_models, trial_tests, _ = read_trials(args.trials)
     seg_set = sorted(set(trial_tests))
@@ -69,12 +91,13 @@ def main(argv: list[str] | None = None) -> None:
                              default_dim=tests[0].shape[1])
     tests = test_side(params, tests)
     scorer = Scorer(params, enroll_side(params, enroll.refs), enroll.video_model, len(enroll.models),
-                    block_rows=args.block_rows)
+                    block_rows=args.block_rows, engine=engine,
+                    workers=1 if engine.name == "torch" else threads)
     snorm = None
     if args.snorm != "none":
         cohort = load_cohort(args.cohort_utt2spk, args.cohort_embed_scp)
         snorm = scorer.cohort_norm(args.snorm, cohort, args.ncoh, args.ncoh_discard)
-    scores = scorer.score(tests, snorm)
+    scores = scorer.score(tests, snorm, progress=args.verbose > 0)
     if args.full_matrix:
         test_idx, model_idx = np.divmod(np.arange(scores.size), len(enroll.models))
     else:
@@ -83,9 +106,9 @@ def main(argv: list[str] | None = None) -> None:
         model_idx = np.array([model_pos[m] for m in trial_models], dtype=np.int64)
         test_idx = np.array([test_pos[t] for t in trial_tests], dtype=np.int64)
     write_lines(args.score_file, format_lines(enroll.models, seg_set, model_idx, test_idx, scores))
-    log.info("%s%s: %d models x %d tests, %d lines in %s (%.1f s)", args.backend,
+    log.info("%s%s: %d models x %d tests, %d lines in %s (%s on %s, %.1f s)", args.backend,
              "" if args.snorm == "none" else f" + {args.snorm} s-norm", len(enroll.models), len(seg_set),
-             len(model_idx), args.score_file, time.time() - start)
+             len(model_idx), args.score_file, engine.name, args.device, time.time() - start)
 
 
 if __name__ == "__main__":
