@@ -6,7 +6,7 @@ set -euo pipefail
 cmd=run.pl
 backend=
 thr_ahc=0.8
-self_att_a=2
+self_att_a=  # default 2, 1 for v8 (spec 6.3)
 att_a=4
 snorm=none
 cohort_utt2spk=
@@ -53,7 +53,7 @@ done
 out_dir=$(dirname "$out")
 mkdir -p "$out_dir/log"
 $cmd "$out_dir/log/eval_be_$(basename "$out").log" \
-  $HYP_FACE_PYTHON -m hyp_face.bin.eval_be --backend "$backend" --thr-ahc "$thr_ahc" --self-att-a "$self_att_a" \
-    --att-a "$att_a" --snorm "$snorm" "${snorm_args[@]}" --full-matrix "$full_matrix" --block-rows "$block_rows" \
+  $HYP_FACE_PYTHON -m hyp_face.bin.eval_be --backend "$backend" --thr-ahc "$thr_ahc" \
+    ${self_att_a:+--self-att-a "$self_att_a"} --att-a "$att_a" --snorm "$snorm" "${snorm_args[@]}" --full-matrix "$full_matrix" --block-rows "$block_rows" \
     --engine "$engine" --device "$device" ${num_threads:+--num-threads "$num_threads"} \
     "$trials" "$enroll_utt2spk" "$ref_scp" "$enroll_scp" "$test_scp" "$out"

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from test_backend_versions import reference_scores
 
+from hyp_face.backend.versions import VERSIONS
 from hyp_face.io.embed_store import EmbedWriter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,7 +73,7 @@ def assert_scores(got, want):
     np.testing.assert_allclose([s for *_, s in got], [s for *_, s in want], rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("version", ["v1", "v5", "v7", "v9"])
+@pytest.mark.parametrize("version", VERSIONS)
 def test_plain_scores_in_trial_order(corpus, version, tmp_path):
     out = tmp_path / "scores" / f"{version}_scores"
     run_eval_be(corpus, out, "--backend", version)
@@ -82,7 +83,7 @@ def test_plain_scores_in_trial_order(corpus, version, tmp_path):
     assert all(len(line.split()[2].split(".")[1]) == 6 for line in out.read_text().splitlines())
 
 
-@pytest.mark.parametrize("version,engine", [("v2", "numpy"), ("v7", "numpy"), ("v2", "torch"), ("v7", "torch")])
+@pytest.mark.parametrize("version,engine", [(v, "numpy") for v in VERSIONS] + [("v2", "torch"), ("v7", "torch")])
 def test_faithful_snorm_with_discard(corpus, version, engine, tmp_path):
     out = tmp_path / "s"
     tmp, scps = corpus["tmp"], corpus["scps"]

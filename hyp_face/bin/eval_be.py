@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("score_file")
     p.add_argument("--backend", required=True, choices=VERSIONS)
     p.add_argument("--thr-ahc", type=float, default=0.8)
-    p.add_argument("--self-att-a", type=float, default=2.0)
+    p.add_argument("--self-att-a", type=float, default=None, help="default 2 (1 for v8, as the original)")
     p.add_argument("--att-a", type=float, default=4.0)
     p.add_argument("--snorm", default="none", choices=MODES)
     p.add_argument("--cohort-utt2spk")
@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     except (ValueError, RuntimeError) as err:
         raise SystemExit(f"eval_be: {err}") from None
     threads = pin_threads(args.num_threads)  # torch intra-op threads, or numpy block workers
-    params = BackendParams(args.backend, args.thr_ahc, args.self_att_a, args.att_a)
+    self_att_a = args.self_att_a if args.self_att_a is not None else 1.0 if args.backend == "v8" else 2.0
+    params = BackendParams(args.backend, args.thr_ahc, self_att_a, args.att_a)
     trial_models, trial_tests, _ = read_trials(args.trials)
     seg_set = sorted(set(trial_tests))
     if not seg_set:
