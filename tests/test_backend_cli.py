@@ -59,6 +59,11 @@ def run_eval_be(corpus, out: Path, *opts: str, check: bool = True) -> subprocess
     return subprocess.run(cmd + args, cwd=ROOT, env=env, capture_output=True, text=True, check=check)
 
 
+def run_module(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["python3", "-m", "hyp_face.bin.eval_be", *args], cwd=ROOT, capture_output=True,
+                          text=True, check=False)
+
+
 def read_scores(path: Path) -> list[tuple[str, str, float]]:
     return [(m, t, float(s)) for m, t, s in (line.split() for line in path.read_text().splitlines())]
 
@@ -108,13 +113,38 @@ def test_missing_test_key_names_the_file(corpus, tmp_path):
     bad = corpus["tmp"] / "trials_bad"
     bad.write_text("mA t0 target\nmA t9 nontarget\n")
     scps = corpus["scps"]
-    res = subprocess.run(
-        ["python3", "-m", "hyp_face.bin.eval_be", "--backend", "v1", str(bad), str(corpus["tmp"] / "utt2spk"),
-         str(scps["ref"]), str(scps["enr"]), str(scps["test"]), str(tmp_path / "o")],
-        cwd=ROOT, capture_output=True, text=True)
+    res = run_module("--backend", "v1", str(bad), str(corpus["tmp"] / "utt2spk"), str(scps["ref"]), str(scps["enr"]),
+                     str(scps["test"]), str(tmp_path / "o"))
     assert res.returncode != 0
     assert str(scps["test"]) in res.stderr and "t9" in res.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_non_finite_embeddings_name_the_file_and_key(corpus, tmp_path):
+    bad = tmp_path / "nan" / "embed"
+    bad.parent.mkdir()
+    tests = {f"t{i}": np.ones((2, DIM)) for i in range(4)}
+    tests["t3"][1, 2] = np.nan
+    scp = write_store(bad, tests)
+    tmp, scps = corpus["tmp"], corpus["scps"]
+    res = run_module("--backend", "v1", str(tmp / "trials"), str(tmp / "utt2spk"), str(scps["ref"]),
+                     str(scps["enr"]), str(scp), str(tmp_path / "o"))
+    assert res.returncode != 0 and str(scp) in res.stderr and "'t3' holds NaN" in res.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_cohort_of_another_dimension_is_a_clear_error(corpus, tmp_path):
+    coh = tmp_path / "coh8" / "embed"
+    coh.parent.mkdir()
+    with EmbedWriter(coh) as w:
+        w.write("c0", np.ones((3, 8)))
+    scp = coh.with_name("embed.scp")
+    tmp, scps = corpus["tmp"], corpus["scps"]
+    res = run_module("--backend", "v2", "--snorm", "faithful", "--cohort-utt2spk", str(tmp / "coh_utt2spk"),
+                     "--cohort-embed-scp", str(scp), str(tmp / "trials"), str(tmp / "utt2spk"), str(scps["ref"]),
+                     str(scps["enr"]), str(scps["test"]), str(tmp_path / "o"))
+    assert res.returncode != 0
+    assert f"{scp} holds 8-D embeddings but {scps['test']} holds {DIM}-D ones" in res.stderr
 
 
 def test_unusable_device_is_a_clear_error(corpus, tmp_path):

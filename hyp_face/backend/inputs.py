@@ -35,7 +35,7 @@ def load_enrollment(utt2spk: str, trial_models: list[str], ref_scp: str, facedet
     index = {m: i for i, m in enumerate(models)}
     with EmbedReader(ref_scp) as ref_reader, EmbedReader(facedet_scp) as facedet_reader:
         refs = [read_required(ref_reader, utt) for utt, _ in rows]
-        dim = embedding_dim(refs, default_dim)
+        dim = embedding_dim(refs, default_dim, ref_scp)
         for i, (utt, _) in enumerate(rows):
             if len(refs[i]) == 0:
                 refs[i] = reference_fallback(facedet_reader, utt, dim)
@@ -57,7 +57,7 @@ def load_tests(test_scp: str, tests: list[str], default_dim: int = 512) -> list[
     has a stored dimension)."""
     with EmbedReader(test_scp) as reader:
         mats = [read_required(reader, key) for key in tests]
-    dim = embedding_dim(mats, default_dim)
+    dim = embedding_dim(mats, default_dim, test_scp)
     empty = [k for k, m in zip(tests, mats) if len(m) == 0]
     if empty:
         log.warning("%s: %d test video(s) without faces scored with a zero vector, e.g. %s",
@@ -71,7 +71,8 @@ def load_cohort(utt2spk: str, embed_scp: str) -> np.ndarray:
         keys = [utt for utt in read_utt2spk(utt2spk) if utt in reader]
         if not keys:
             raise ValueError(f"no video of cohort list {utt2spk} is in {embed_scp}")
-        mats = [reader.read(k).astype(np.float64) for k in keys]
+        mats = [read_required(reader, k) for k in keys]
+    embedding_dim(mats, 0, embed_scp)
     faces = np.concatenate(mats)
     if not len(faces):
         raise ValueError(f"cohort {utt2spk} ({embed_scp}) has no faces")
@@ -80,15 +81,18 @@ def load_cohort(utt2spk: str, embed_scp: str) -> np.ndarray:
 
 
 def read_required(reader: EmbedReader, key: str) -> np.ndarray:
-    """Embeddings of ``key`` as float64; a key absent from the scp is an error naming the file."""
+    """Embeddings of ``key`` as float64; a key absent from the scp, or NaN / inf values, are errors naming both."""
     if key not in reader:
         raise StoreError(f"{reader.scp_path}: key {key!r} is not listed")
-    return reader.read(key).astype(np.float64)
+    mat = reader.read(key).astype(np.float64)
+    if not np.isfinite(mat).all():
+        raise StoreError(f"{reader.scp_path}: key {key!r} holds NaN or infinite values")
+    return mat
 
 
-def embedding_dim(mats: list[np.ndarray], default: int = 512) -> int:
+def embedding_dim(mats: list[np.ndarray], default: int = 512, source: str = "") -> int:
     """Dimension of the embeddings (from the stored shapes; ``default`` if nothing is stored)."""
     dims = {m.shape[1] for m in mats if m.ndim == 2 and m.shape[1] > 0}
     if len(dims) > 1:
-        raise ValueError(f"embeddings of different dimensions: {sorted(dims)}")
+        raise ValueError(f"{source}: embeddings of different dimensions: {sorted(dims)}")
     return dims.pop() if dims else default

@@ -70,6 +70,14 @@ def format_lines(models: list[str], tests: list[str], model_idx: np.ndarray, tes
     return [f"{models[m]} {tests[t]} {v:f}" for m, t, v in zip(model_idx.tolist(), test_idx.tolist(), values)]
 
 
+def check_dims(tests: list[np.ndarray], others: list[np.ndarray], other: str, test_scp: str) -> None:
+    """Exit naming both sources when two embedding sets differ in dimension (e.g. two networks mixed)."""
+    test_dim, dims = tests[0].shape[1], sorted({m.shape[1] for m in others})
+    if dims != [test_dim]:
+        raise SystemExit(f"eval_be: {other} holds {'/'.join(map(str, dims))}-D embeddings but {test_scp} holds "
+                         f"{test_dim}-D ones")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
@@ -90,6 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     tests = load_tests(args.test_embed_scp, seg_set)
     enroll = load_enrollment(args.enroll_utt2spk, trial_models, args.ref_embed_scp, args.enroll_facedet_embed_scp,
                              default_dim=tests[0].shape[1])
+    check_dims(tests, enroll.refs, f"{args.ref_embed_scp} + {args.enroll_facedet_embed_scp}", args.test_embed_scp)
     tests = test_side(params, tests)
     scorer = Scorer(params, enroll_side(params, enroll.refs), enroll.video_model, len(enroll.models),
                     block_rows=args.block_rows, engine=engine,
@@ -97,6 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     snorm = None
     if args.snorm != "none":
         cohort = load_cohort(args.cohort_utt2spk, args.cohort_embed_scp)
+        check_dims(tests, [cohort], args.cohort_embed_scp, args.test_embed_scp)
         snorm = scorer.cohort_norm(args.snorm, cohort, args.ncoh, args.ncoh_discard)
     scores = scorer.score(tests, snorm, progress=args.verbose > 0)
     if args.full_matrix:
