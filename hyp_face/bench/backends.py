@@ -46,9 +46,13 @@ def make_problem(num_models: int, num_tests: int, mean_faces: int, max_faces: in
 
 
 def run_one(version: str, mode: str, refs, tests, cohort, ncoh: int, engine: NumpyEngine | TorchEngine,
-            workers: int) -> tuple[float, float]:
-    """Wall seconds and peak traced MiB (host numpy allocations) of one back-end (sides + scoring + s-norm)."""
+            workers: int) -> tuple[float, float, str]:
+    """Wall seconds, peak traced MiB (host numpy allocations) and peak GPU MiB ("-" off CUDA) of one back-end
+    (sides + scoring + s-norm)."""
     params = BackendParams(version, self_att_a=1.0 if version == "v8" else 2.0)
+    cuda = isinstance(engine, TorchEngine) and engine.device.type == "cuda"
+    if cuda:
+        engine.torch.cuda.reset_peak_memory_stats(engine.device)
     tracemalloc.start()
     start = time.perf_counter()
     scorer = Scorer(params, enroll_side(params, refs), np.arange(len(refs)), len(refs), engine=engine,
@@ -61,7 +65,8 @@ def run_one(version: str, mode: str, refs, tests, cohort, ncoh: int, engine: Num
     wall = time.perf_counter() - start
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
-    return wall, peak
+    gpu_peak = f"{engine.torch.cuda.max_memory_allocated(engine.device) / 2**20:.0f}" if cuda else "-"
+    return wall, peak, gpu_peak
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -86,11 +91,12 @@ def main(argv: list[str] | None = None) -> None:
           f"({sum(map(len, tests))} faces, max {max(map(len, tests))}), cohort {len(cohort)}, D={args.dim}, "
           f"ncoh={args.ncoh}, engine {engine.name} on {args.device}, "
           f"{args.workers} worker(s)\n")
-    print("| back-end | s-norm | wall (s) | peak traced RAM (MiB) |\n|---|---|---:|---:|", flush=True)
+    print("| back-end | s-norm | wall (s) | peak traced RAM (MiB) | peak GPU (MiB) |\n|---|---|---:|---:|---:|",
+          flush=True)
     for mode in args.snorm.split(","):
         for version in args.versions.split(","):
-            wall, peak = run_one(version, mode, refs, tests, cohort, args.ncoh, engine, args.workers)
-            print(f"| {version} | {mode} | {wall:.1f} | {peak:.0f} |", flush=True)
+            wall, peak, gpu_peak = run_one(version, mode, refs, tests, cohort, args.ncoh, engine, args.workers)
+            print(f"| {version} | {mode} | {wall:.1f} | {peak:.0f} | {gpu_peak} |", flush=True)
 
 
 if __name__ == "__main__":
