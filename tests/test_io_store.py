@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 import h5py
 import numpy as np
 import pytest
@@ -111,3 +114,28 @@ def test_merge_rejects_duplicate_keys(tmp_path):
     (tmp_path / "b.scp").write_text("k /y.h5\n")
     with pytest.raises(TableError, match="already listed"):
         merge_scps([tmp_path / "a.scp", tmp_path / "b.scp"], tmp_path / "embed.scp")
+
+
+@pytest.fixture(params=[0o022, 0o002], ids=["umask022", "umask002"])
+def umask(request):
+    """Run the test under a given umask; the mode a plain open() gives a new file."""
+    old = os.umask(request.param)
+    yield 0o666 & ~request.param
+    os.umask(old)
+
+
+def test_writers_respect_the_umask(tmp_path, umask):
+    """Atomic writes (tables, scores, models, PNGs) and the HDF5 store get the mode of a plain open()."""
+    import matplotlib.pyplot as plt
+
+    from hyp_face.calibrate.model_io import save_model
+    from hyp_face.metrics.plots import _save
+
+    write_scp(tmp_path / "table", {"a": "1"})
+    save_model(tmp_path / "cal.json", "linear", {"a": 1.0})
+    _save(plt.figure(), tmp_path / "plot.png")
+    with EmbedWriter(tmp_path / "embed.1") as w:
+        w.write("a", np.ones((1, 4)))
+    written = ["table", "cal.json", "plot.png", "embed.1.h5", "embed.1.scp"]
+    assert {name: oct(stat.S_IMODE((tmp_path / name).stat().st_mode)) for name in written} == {
+        name: oct(umask) for name in written}

@@ -21,14 +21,36 @@ class TableError(ValueError):
         self.lineno = lineno
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux allows (``/proc/self/status``)."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    mask = os.umask(0o022)  # other systems: read it by setting it, then restore it at once
+    os.umask(mask)
+    return mask
+
+
+def umask_mode(executable: bool = False) -> int:
+    """The mode a plain ``open()`` (or, ``executable``, ``mkdir``) gives a new file under the current umask."""
+    return (0o777 if executable else 0o666) & ~current_umask()
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
-    """Open a temporary file next to ``path``; rename it over ``path`` only on success."""
+    """Open a temporary file next to ``path``; rename it over ``path`` only on success.
+
+    The file gets the mode a plain ``open()`` would give it (``mkstemp`` alone gives 0600), so that results
+    stay shareable under a group umask such as 002.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode) as f:
+            os.fchmod(f.fileno(), umask_mode())
             yield f
             f.flush()
             os.fsync(f.fileno())
