@@ -93,7 +93,32 @@ def test_run_pl_single_job_form_with_pipe_and_nested_log_dir(tmp_path):
 def test_run_pl_single_job_failure(tmp_path):
     res = launch("run.pl", "one.log", "false", cwd=tmp_path)
     assert res.returncode != 0
-    assert "1 / 1 failed, log is in one.log" in res.stderr
+    assert res.stderr.splitlines() == ["run.pl: 1 / 1 failed, log is in one.log"], "no error line: the job wrote none"
+
+
+FAILING_PYTHON_JOB = ["python3", "-c",
+                      "import sys; print('working on JOB'); print('WARNING: slow', file=sys.stderr); "
+                      "raise ValueError('bad input in job JOB')"]
+
+
+def test_run_pl_failure_shows_the_error_line_of_the_first_failed_log(tmp_path):
+    """The console gets the job's own last line (the exception), not the launcher's footer."""
+    res = launch("run.pl", "JOB=1:3", "log/t.JOB.log", "test", "JOB", "-eq", "1", "||", *FAILING_PYTHON_JOB,
+                 cwd=tmp_path)
+    assert res.returncode == 1
+    assert res.stderr.splitlines() == ["run.pl: 2 / 3 failed, log is in log/t.*.log (failed JOB: 2 3)",
+                                       "run.pl: log/t.2.log: ValueError: bad input in job 2"]
+
+
+def test_run_pl_rotates_earlier_logs_instead_of_erasing_them(tmp_path):
+    """Each rerun moves the previous log to .log.1 (and older ones up, three kept)."""
+    for run in range(1, 6):
+        res = launch("run.pl", "JOB=1:2", "log/r.JOB.log", "echo", f"run{run}", "JOB", cwd=tmp_path)
+        assert res.returncode == 0, res.stderr
+    names = sorted(p.name for p in (tmp_path / "log").iterdir())
+    assert names == [f"r.{j}.log{suffix}" for j in (1, 2) for suffix in ("", ".1", ".2", ".3")]
+    for suffix, run in (("", 5), (".1", 4), (".2", 3), (".3", 2)):
+        assert assert_framed_log(tmp_path / f"log/r.2.log{suffix}", f"echo run{run} 2", 0) == [f"run{run} 2"]
 
 
 def test_run_pl_quotes_words_with_spaces_like_kaldi(tmp_path):
@@ -196,6 +221,15 @@ def test_queue_pl_failing_task(fake_sge):
     assert "1 / 3 failed, log is in log/f.3.log" in res.stderr
 
 
+def test_queue_pl_rotates_logs_and_shows_the_error_line(fake_sge):
+    work, env, _ = fake_sge
+    assert launch("queue.pl", "JOB=1:2", "log/h.JOB.log", "echo", "first", cwd=work, env=env).returncode == 0
+    res = launch("queue.pl", "JOB=1:2", "log/h.JOB.log", *FAILING_PYTHON_JOB, cwd=work, env=env)
+    assert res.returncode == 1
+    assert "queue.pl: log/h.1.log: ValueError: bad input in job 1" in res.stderr.splitlines()
+    assert assert_framed_log(work / "log/h.1.log.1", "echo first", 0) == ["first"]
+
+
 def test_queue_pl_lost_task_counts_as_failed(fake_sge):
     work, env, _ = fake_sge
     res = launch("queue.pl", "JOB=1:3", "log/g.JOB.log", "true", cwd=work, env={**env, "FAKE_QSUB_SKIP": "2"})
@@ -270,6 +304,15 @@ def test_slurm_pl_failing_task_fails_the_launcher(slurm, tmp_path):
     assert "1 / 3 failed, log is in log/b.2.log" in res.stderr
     assert_framed_log(tmp_path / "log/b.2.log", "test 2 -ne 2", 1)
     assert_framed_log(tmp_path / "log/b.3.log", "test 3 -ne 2", 0)
+
+
+@pytest.mark.slurm
+def test_slurm_pl_rotates_logs_and_shows_the_error_line(slurm, tmp_path):
+    assert launch("slurm.pl", "log/e.log", "echo", "first", cwd=tmp_path, timeout=180).returncode == 0
+    res = launch("slurm.pl", "log/e.log", "echo", "oops:", "JOB", ">&2", ";", "exit", "3", cwd=tmp_path, timeout=180)
+    assert res.returncode == 1
+    assert "slurm.pl: log/e.log: oops: JOB" in res.stderr.splitlines()
+    assert assert_framed_log(tmp_path / "log/e.log.1", "echo first", 0) == ["first"]
 
 
 @pytest.mark.slurm

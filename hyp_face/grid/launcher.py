@@ -1,4 +1,5 @@
-"""Kaldi-compatible job launchers: the shared engine of ``run.pl``, ``slurm.pl`` and ``queue.pl``.
+"""Kaldi-compatible job launchers: the shared engine of ``run.pl``, ``slurm.pl`` and ``queue.pl``
+(``utils/*.pl`` run ``python -m hyp_face.bin.run_pl`` etc.).
 
 Usage (all three)::
 
@@ -16,8 +17,10 @@ run with ``bash -c``, so pipes given as separate words (``\\|``) work.
 
 Each log starts with ``# <command>``, ``# Running on <host>``, ``# Started at <date>`` and ends
 with ``# Accounting: time=<s> threads=<n>`` and ``# Ended (code <status>) at <date>, elapsed
-time <s> seconds``.  When a task fails the launcher prints ``K / N failed, log is in ...`` and
-exits 1.
+time <s> seconds``.  A log left by an earlier run is kept: it is rotated to ``<log>.1`` (older ones
+to ``.2``, ``.3``) before the task starts.  When a task fails the launcher prints
+``K / N failed, log is in ...`` and the last line the first failed task wrote to its log (its error, e.g. the
+exception), then exits 1.
 """
 
 from __future__ import annotations
@@ -37,8 +40,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from hyp_face.io.table import umask_mode
+
 RANGE_RE = re.compile(r"^([A-Za-z_]\w*)=(\d+)(?::(\d+))?$")
 OPTION_NAMES_WITH_INT_VALUES = ("gpu", "num_threads", "max_jobs_run")
+KEEP_OLD_LOGS = 3  # <log>.1 (previous run) ... <log>.3
+LOG_HEADER_END = "# Started at "  # the last line of the header job_script writes
+LOG_FOOTER_RE = re.compile(r"^# (Accounting: time=|Ended \(code )")
+MAX_ERROR_CHARS = 400
 
 
 class LauncherError(Exception):
@@ -140,7 +149,7 @@ def job_script(spec: JobSpec, *, cwd: str | None = None, done_prefix: str | None
     The task id is ``$1`` or, when absent, ``$SLURM_ARRAY_TASK_ID`` / ``$SGE_TASK_ID``.  With
     ``done_prefix`` the exit status is also written (atomically) to ``<done_prefix><task>``.
     """
-    lines = ["#!/usr/bin/env bash", "# Written by a hyp_face launcher (utils/launcher.py)."]
+    lines = ["#!/usr/bin/env bash", "# Written by a hyp_face launcher (hyp_face/grid/launcher.py)."]
     if cwd:
         lines.append(f"cd {shlex.quote(cwd)} || exit 1")
     if source_path_sh:
@@ -169,13 +178,54 @@ def job_script(spec: JobSpec, *, cwd: str | None = None, done_prefix: str | None
     return "\n".join(lines) + "\n"
 
 
+def rotate_log(path: Path, keep: int = KEEP_OLD_LOGS) -> None:
+    """Keep an earlier run's log: ``<log>`` -> ``<log>.1``, ``<log>.1`` -> ``<log>.2`` ... (at most ``keep``)."""
+    if not path.exists():
+        return
+    for age in range(keep - 1, 0, -1):
+        older = path.with_name(f"{path.name}.{age}")
+        if older.exists():
+            os.replace(older, path.with_name(f"{path.name}.{age + 1}"))
+    os.replace(path, path.with_name(f"{path.name}.1"))
+
+
+def rotate_logs(spec: JobSpec) -> None:
+    """Rotate the existing logs of all tasks, so that a rerun never erases the log of a finished job."""
+    for task in spec.tasks:
+        rotate_log(Path(spec.log_of(task)))
+
+
+def last_error_line(log: str | os.PathLike) -> str | None:
+    """The last non-blank line the task itself wrote to its log (the launcher's header and footer skipped;
+    a progress bar's carriage returns end lines too), or None if it wrote none."""
+    try:
+        with open(log, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    header = next((i for i, line in enumerate(lines) if line.startswith(LOG_HEADER_END)), -1)
+    lines = lines[header + 1:]
+    while lines and LOG_FOOTER_RE.match(lines[-1]):
+        lines.pop()
+    for line in reversed(lines):
+        text = line.strip()
+        if text:
+            return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + " ..."
+    return None
+
+
 def failure_message(prog: str, spec: JobSpec, failed: list[int]) -> str:
-    """``<prog>: K / N failed, log is in <log>`` naming the log (or the pattern and failed ids)."""
+    """``<prog>: K / N failed, log is in <log>`` naming the log (or the pattern and failed ids), then
+    ``<prog>: <log of the first failed task>: <its last line>`` when that log has one."""
     head = f"{prog}: {len(failed)} / {len(spec.tasks)} failed, log is in "
     if len(failed) == 1:
-        return head + spec.log_of(failed[0])
-    pattern = spec.logfile.replace(spec.jobvar, "*") if spec.jobvar else spec.logfile
-    return head + f"{pattern} (failed {spec.jobvar}: {' '.join(map(str, failed))})"
+        message = head + spec.log_of(failed[0])
+    else:
+        pattern = spec.logfile.replace(spec.jobvar, "*") if spec.jobvar else spec.logfile
+        message = head + f"{pattern} (failed {spec.jobvar}: {' '.join(map(str, failed))})"
+    first_log = spec.log_of(failed[0])
+    error = last_error_line(first_log)
+    return message if error is None else f"{message}\n{prog}: {first_log}: {error}"
 
 
 def finish(prog: str, spec: JobSpec, failed: list[int]) -> int:
@@ -312,9 +362,9 @@ class GridConfig:
 
 def load_config(spec: JobSpec, name: str) -> GridConfig:
     """The config given by --config, else ``conf/<name>`` in the current directory, else the
-    project's ``conf/<name>`` (beside this ``utils/``)."""
+    recipe's ``conf/<name>`` (the checkout this package lives in)."""
     candidates = [spec.config] if spec.config else [
-        os.path.join("conf", name), str(Path(__file__).resolve().parent.parent / "conf" / name)]
+        os.path.join("conf", name), str(Path(__file__).resolve().parents[2] / "conf" / name)]
     for path in candidates:
         if spec.config or os.path.exists(path):
             try:
@@ -384,7 +434,7 @@ class GridRunner:
         script = self.qdir / f"{self.base}.sh"
         script.write_text(job_script(self.spec, cwd=os.getcwd(), done_prefix=self.done_prefix,
                                      source_path_sh=True))
-        script.chmod(0o755)
+        script.chmod(umask_mode(executable=True))
         return script
 
     def submit(self, script: Path) -> str:
@@ -454,10 +504,14 @@ class GridRunner:
         return sorted(lost + [t for t, code in done.items() if code != 0])
 
 
-def main(prog: str, argv: list[str], runner: Callable[[JobSpec], list[int]]) -> int:
-    """Parse, run, report; the exit status."""
+def main(prog: str, argv: list[str], runner: Callable[[JobSpec], list[int]], usage: str) -> int:
+    """Parse, run, report; the exit status.  ``--help`` (or no argument) prints ``usage``."""
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage.strip(), file=sys.stdout if argv else sys.stderr)
+        return 0 if argv else 1
     try:
         spec = parse_args(argv)
+        rotate_logs(spec)
         return finish(prog, spec, runner(spec))
     except LauncherError as err:
         print(f"{prog}: {err}", file=sys.stderr)
