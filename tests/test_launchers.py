@@ -136,6 +136,12 @@ def test_run_pl_accepts_grid_options_and_other_ranges(tmp_path):
     assert log_lines(tmp_path / "log/s.3.log")[-2].endswith("threads=4")
 
 
+@pytest.mark.parametrize("tool", ["run.pl", "slurm.pl", "queue.pl"])
+def test_help_begins_with_a_usage_line(tmp_path, tool):
+    res = launch(tool, "--help", cwd=tmp_path)
+    assert res.returncode == 0 and res.stdout.startswith(f"Usage: {tool} [")
+
+
 @pytest.mark.parametrize("args,message", [
     (["JOB=1:2", "log/one.log", "true"], "share one log file"),
     (["JOB=3:1", "log/x.JOB.log", "true"], "empty job range"),

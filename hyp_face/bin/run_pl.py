@@ -1,7 +1,6 @@
-"""run.pl: Kaldi-compatible local launcher (``utils/run.pl``; engine in hyp_face.grid.launcher).
+"""run.pl [--max-jobs-run N] [other options, ignored] [JOB=1:N] LOGFILE command args...
 
-    run.pl [--max-jobs-run N] [other options, ignored] [JOB=1:N] LOGFILE command args...
-
+Kaldi-compatible local launcher (``utils/run.pl``; engine in hyp_face.grid.launcher).
 Runs the tasks on this machine, at most --max-jobs-run at a time (default: the number of usable
 CPUs, as Kaldi's run.pl).  --mem, --gpu, --config and -x value options are accepted and ignored;
 --num-threads only appears in the log's accounting line.  An earlier log is rotated to LOGFILE.1;

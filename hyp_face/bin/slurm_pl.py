@@ -1,8 +1,7 @@
-"""slurm.pl: Kaldi-compatible SLURM launcher (``utils/slurm.pl``; engine in hyp_face.grid).
+"""slurm.pl [--mem 4G] [--gpu N] [--num-threads N] [--max-jobs-run N] [--config conf/slurm.conf]
+  [-p partition ...] [JOB=1:N] LOGFILE command args...
 
-    slurm.pl [--mem 4G] [--gpu N] [--num-threads N] [--max-jobs-run N] [--config conf/slurm.conf]
-             [-p partition ...] [JOB=1:N] LOGFILE command args...
-
+Kaldi-compatible SLURM launcher (``utils/slurm.pl``; engine in hyp_face.grid).
 Submits ONE job (``sbatch --array=S-E%max_jobs_run`` for JOB=S:E), waits for it and fails when any
 task failed.  Options map to sbatch flags through the config (default ``conf/slurm.conf`` in the
 current directory, else the recipe's; format in conf/slurm.conf); --max-jobs-run is handled

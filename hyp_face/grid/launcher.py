@@ -507,7 +507,7 @@ class GridRunner:
 def main(prog: str, argv: list[str], runner: Callable[[JobSpec], list[int]], usage: str) -> int:
     """Parse, run, report; the exit status.  ``--help`` (or no argument) prints ``usage``."""
     if not argv or argv[0] in ("-h", "--help"):
-        print(usage.strip(), file=sys.stdout if argv else sys.stderr)
+        print("Usage: " + usage.strip(), file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 1
     try:
         spec = parse_args(argv)
