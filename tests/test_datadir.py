@@ -10,6 +10,7 @@ from hyp_face.io.datadir import (
     BoxRow,
     DataDir,
     DataDirError,
+    data_dir_problems,
     read_face_boundingbox,
     read_spk2utt,
     read_trials,
@@ -58,6 +59,9 @@ def test_spk2utt_conversions():
     s2u = utt2spk_to_spk2utt(u2s)
     assert s2u == {"k": ["k-s"], "m-x": ["m-x-s1", "m-x-s2"]} and list(s2u) == ["k", "m-x"]
     assert spk2utt_to_utt2spk(s2u) == dict(sorted(u2s.items()))
+    kaldi = utt2spk_to_spk2utt(u2s, sort=False)  # utt2spk_to_spk2utt.pl: order of first appearance
+    assert list(kaldi.items()) == [("m-x", ["m-x-s2", "m-x-s1"]), ("k", ["k-s"])]
+    assert list(spk2utt_to_utt2spk(kaldi, sort=False)) == ["m-x-s2", "m-x-s1", "k-s"]
     with pytest.raises(DataDirError, match="belongs to speakers"):
         spk2utt_to_utt2spk({"a": ["u"], "b": ["u"]})
 
@@ -67,8 +71,8 @@ def test_read_trials(tmp_path):
     assert models == ["m1", "m2", "m1"] and tests == ["t1", "t1", "t2"] and labels.tolist() == [True, False, True]
     assert read_trials(write(tmp_path / "u", "m1 t1\nm2 t1\n"))[2] is None
     for text, line, match in [
-        ("m1 t1 target\nm1 t2 Target\n", 2, "unknown trial label 'Target'"),
-        ("m1 t1 target\nm1 t1 nontarget\n", 2, "duplicate trial m1 t1 \\(first at line 1\\)"),
+        ("m1 t1 target\nm1 t2 Target\n", 2, "label must be target or nontarget, got 'Target'"),
+        ("m1 t1 target\nm1 t1 nontarget\n", 2, "trial m1 t1 repeated \\(first at line 1\\)"),
         ("m1 t1 target\nm1 t2\n", 2, "expected 3 fields"),
         ("m1 t1 target x\n", 1, "expected 2..3 fields"),
     ]:
@@ -79,7 +83,7 @@ def test_read_trials(tmp_path):
 def test_face_boundingbox_errors(tmp_path):
     with pytest.raises(TableError, match="fb:2: x1 is not a number"):
         read_face_boundingbox(write(tmp_path / "fb", "u 1 1 2 3 4\nu 2 x 2 3 4\n"))
-    with pytest.raises(TableError, match="fb:1: expected 6..inf fields"):
+    with pytest.raises(TableError, match="fb:1: expected at least 6 fields"):
         read_face_boundingbox(write(tmp_path / "fb", "u 1 1 2 3\n"))
     with pytest.raises(TableError, match="fb:1: box has x2 < x1"):
         read_face_boundingbox(write(tmp_path / "fb", "u 1 5 2 3 4\n"))
@@ -88,18 +92,31 @@ def test_face_boundingbox_errors(tmp_path):
 @pytest.mark.parametrize(
     "name, text, match",
     [
-        ("utt2spk", "a-1 a\nB-3 B\nb-2 b\n", "utt2spk:2: not sorted"),
-        ("utt2spk", "B-3 B\na-1 a\n", "list different utterances"),
-        ("spk2utt", "B B-3\na a-1 b-2\n", "spk2utt does not match utt2spk"),
-        ("vid.scp", "B-3 x\nB-3 y\n", "vid.scp:2: duplicate key"),
-        ("face_boundingbox", "zz 1 1 2 3 4\n", "utterances not in utt2spk"),
+        ("utt2spk", "a-1 a\nB-3 B\nb-2 b\n", "utt2spk:2: not sorted: 'B-3' after 'a-1'"),
+        ("utt2spk", "B-3 B\na-1 a\n", "vid.scp:3: utterance 'b-2' is not in utt2spk"),
+        ("spk2utt", "B B-3\na a-1 b-2\n", "spk2utt:2: utterances of 'a' differ from utt2spk"),
+        ("vid.scp", "B-3 x\nB-3 y\n", "vid.scp:2: duplicate key 'B-3'"),
+        ("face_boundingbox", "zz 1 1 2 3 4\n", "face_boundingbox:1: utterance 'zz' is not in utt2spk"),
     ],
 )
 def test_validate_errors(tmp_path, name, text, match):
     d = enroll_dir(tmp_path)
     write(d / name, text)
-    with pytest.raises((TableError, DataDirError), match=match):
+    with pytest.raises(DataDirError, match=f"{d}: invalid data dir:\n(.*\n)*  {d}/{match}"):
         validate_data_dir(d)
+
+
+def test_problems_are_all_listed(tmp_path):
+    """The validator lists every problem (not only the first), each naming its file and line."""
+    d = enroll_dir(tmp_path)
+    write(d / "utt2spk", "B-3 B\na-1 a\nb-2 b\nc-4 c\n")
+    write(d / "trials", "a b-2 target\nzz a-1 maybe\n")
+    assert data_dir_problems(d, enroll_dir=d, check_files=False) == [
+        f"{d}/spk2utt: speaker 'c' of utt2spk is missing",
+        f"{d}/vid.scp: utterance 'c-4' (utt2spk line 4) is missing",
+        f"{d}/trials:2: label must be target or nontarget, got 'maybe'",
+        f"{d}/trials:2: model 'zz' is not enrolled (not a speaker of the enrollment dir)",
+    ]
 
 
 def test_validate_trials_and_media(tmp_path):
@@ -107,13 +124,13 @@ def test_validate_trials_and_media(tmp_path):
     test = tmp_path / "test"
     write_data_dir(test, DataDir({"t1": "/nonexistent.mp4"}, {"t1": "t1"}, trials=[("a", "t1", "target")]))
     validate_data_dir(test, enroll_dir=d)
-    with pytest.raises(DataDirError, match="missing or empty"):
+    with pytest.raises(DataDirError, match="vid.scp:1: file of 't1' is missing: /nonexistent.mp4"):
         validate_data_dir(test, check_files=True)
     write(test / "trials", "a t1 target\nzz t1 nontarget\n")
-    with pytest.raises(TableError, match="trials:2: model 'zz' is not enrolled"):
+    with pytest.raises(DataDirError, match="trials:2: model 'zz' is not enrolled"):
         validate_data_dir(test, enroll_dir=d)
     write(test / "trials", "a t9 target\n")
-    with pytest.raises(TableError, match="trials:1: test 't9' is not in the data dir"):
+    with pytest.raises(DataDirError, match="trials:1: test utterance 't9' is not in utt2spk"):
         validate_data_dir(test)
     # rewriting without trials removes the stale file
     write_data_dir(test, DataDir({"t1": "/x.mp4"}, {"t1": "t1"}))

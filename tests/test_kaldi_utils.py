@@ -1,4 +1,5 @@
-"""Kaldi data helpers in utils/: spk2utt conversions, split_scp.pl, fix_data_dir.sh, validate_data_dir.sh."""
+"""Kaldi data helpers in utils/ (shims over hyp_face.bin): spk2utt conversions, split_scp.pl, fix_data_dir.sh,
+validate_data_dir.sh."""
 
 from __future__ import annotations
 
@@ -164,11 +165,12 @@ def test_validate_accepts_good_dir(tmp_path, media):
     ("spk2utt", "a a\nb b c\n", "spk2utt:2: utterances of 'b' differ from utt2spk"),
     ("vid.scp", "a {a}\na {a}\n", "vid.scp:2: duplicate key 'a'"),
     ("vid.scp", "a {a}\n", "vid.scp: utterance 'b' (utt2spk line 2) is missing"),
-    ("vid.scp", "a {a}\nb /nonexistent/b.mp4\n", "vid.scp:2: file of 'b' does not exist: /nonexistent/b.mp4"),
+    ("vid.scp", "a {a}\nb /nonexistent/b.mp4\n", "vid.scp:2: file of 'b' is missing: /nonexistent/b.mp4"),
     ("vid.scp", "a {a}\nb {empty}\n", "vid.scp:2: file of 'b' is empty"),
-    ("face_boundingbox", "a 1 2 3 4 5\nb 1 2 x 4 5\n", "face_boundingbox:2: columns 2-6 must be numbers, got 'x'"),
+    ("face_boundingbox", "a 1 2 3 4 5\nb 1 2 x 4 5\n", "face_boundingbox:2: y1 is not a number: 'x'"),
     ("face_boundingbox", "a 1 2 3 4 5\nq 1 2 3 4 5\n", "face_boundingbox:2: utterance 'q' is not in utt2spk"),
     ("face_boundingbox", "a 1 2 3 4\n", "face_boundingbox:1: expected at least 6 fields, got 5"),
+    ("face_boundingbox", "a 1 5 3 4 5\n", "face_boundingbox:1: box has x2 < x1 or y2 < y1"),
 ])
 def test_validate_reports_file_and_line(tmp_path, media, name, text, message):
     data = make_test_dir(tmp_path, media)

@@ -21,15 +21,17 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, NamedTuple, Sequence
+from typing import Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from .table import TableError, atomic_write, read_rows, read_scp, write_lines, write_scp
+from .table import Row, TableError, atomic_write, read_rows, read_scp, write_lines, write_scp
 
 log = logging.getLogger(__name__)
 
 LABELS = ("target", "nontarget")
+MAX_PROBLEMS_PER_FILE = 20  # problems listed per file by data_dir_problems
+MAX_PROBLEMS_SHOWN = 10  # problems in the message of validate_data_dir
 VID_SCP, UTT2SPK, SPK2UTT, FACE_BBOX, TRIALS = "vid.scp", "utt2spk", "spk2utt", "face_boundingbox", "trials"
 
 
@@ -47,43 +49,56 @@ class BoxRow(NamedTuple):
 # ----------------------------------------------------------------------------------------------- utt2spk / spk2utt
 
 
-def read_utt2spk(path: str | os.PathLike) -> dict[str, str]:
-    """Read ``<utt> <spk>`` lines into a dict (file order); duplicates and wrong column counts are errors."""
-    table: dict[str, str] = {}
-    for lineno, (utt, spk) in read_rows(path, 2, 2):
+def add_utt2spk_rows(table: dict[str, str], rows: Sequence[Row], name: str | os.PathLike) -> dict[str, str]:
+    """Add ``<utt> <spk>`` rows to ``table`` (in order) and return it; a repeated utterance is an error."""
+    for lineno, (utt, spk) in rows:
         if utt in table:
-            raise TableError(path, lineno, f"duplicate utterance {utt!r}")
+            raise TableError(name, lineno, f"duplicate utterance {utt!r}")
         table[utt] = spk
     return table
 
 
-def read_spk2utt(path: str | os.PathLike) -> dict[str, list[str]]:
-    """Read ``<spk> <utt> ...`` lines into a dict of lists (file order)."""
-    table: dict[str, list[str]] = {}
-    for lineno, fields in read_rows(path, 2):
-        if fields[0] in table:
-            raise TableError(path, lineno, f"duplicate speaker {fields[0]!r}")
-        table[fields[0]] = fields[1:]
+def add_spk2utt_rows(table: dict[str, list[str]], rows: Sequence[Row], name: str | os.PathLike) -> dict[str, list[str]]:
+    """Add ``<spk> <utt> ...`` rows to ``table`` (in order) and return it; a repeated speaker is an error."""
+    for lineno, (spk, *utts) in rows:
+        if spk in table:
+            raise TableError(name, lineno, f"duplicate speaker {spk!r}")
+        table[spk] = utts
     return table
 
 
-def utt2spk_to_spk2utt(utt2spk: Mapping[str, str]) -> dict[str, list[str]]:
-    """Group utterances by speaker: speakers sorted, utterances sorted within each speaker."""
+def read_utt2spk(path: str | os.PathLike) -> dict[str, str]:
+    """Read ``<utt> <spk>`` lines into a dict (file order); duplicates and wrong column counts are errors."""
+    return add_utt2spk_rows({}, read_rows(path, 2, 2), path)
+
+
+def read_spk2utt(path: str | os.PathLike) -> dict[str, list[str]]:
+    """Read ``<spk> <utt> ...`` lines into a dict of lists (file order)."""
+    return add_spk2utt_rows({}, read_rows(path, 2), path)
+
+
+def utt2spk_to_spk2utt(utt2spk: Mapping[str, str], sort: bool = True) -> dict[str, list[str]]:
+    """Group utterances by speaker: speakers sorted, utterances sorted within each speaker (C order).
+
+    ``sort=False`` keeps the order of ``utt2spk``: speakers in order of first appearance, as Kaldi's
+    ``utt2spk_to_spk2utt.pl``.
+    """
     spk2utt: dict[str, list[str]] = {}
-    for utt in sorted(utt2spk):
+    for utt in sorted(utt2spk) if sort else utt2spk:
         spk2utt.setdefault(utt2spk[utt], []).append(utt)
-    return {spk: spk2utt[spk] for spk in sorted(spk2utt)}
+    return {spk: spk2utt[spk] for spk in sorted(spk2utt)} if sort else spk2utt
 
 
-def spk2utt_to_utt2spk(spk2utt: Mapping[str, Sequence[str]]) -> dict[str, str]:
-    """Invert ``spk2utt``; an utterance listed under two speakers is an error. Sorted by utterance."""
+def spk2utt_to_utt2spk(spk2utt: Mapping[str, Sequence[str]], sort: bool = True) -> dict[str, str]:
+    """Invert ``spk2utt``; an utterance listed under two speakers is an error. Sorted by utterance, or with
+    ``sort=False`` in the order of ``spk2utt`` (Kaldi's ``spk2utt_to_utt2spk.pl``)."""
     utt2spk: dict[str, str] = {}
     for spk, utts in spk2utt.items():
         for utt in utts:
             if utt in utt2spk:
                 raise DataDirError(f"utterance {utt!r} belongs to speakers {utt2spk[utt]!r} and {spk!r}")
             utt2spk[utt] = spk
-    return {utt: utt2spk[utt] for utt in sorted(utt2spk)}
+    return {utt: utt2spk[utt] for utt in sorted(utt2spk)} if sort else utt2spk
 
 
 def write_utt2spk(path: str | os.PathLike, utt2spk: Mapping[str, str]) -> None:
@@ -112,28 +127,29 @@ def write_vid_scp(path: str | os.PathLike, vid: Mapping[str, str]) -> None:
 # ----------------------------------------------------------------------------------------------- trials
 
 
-def parse_label(path: str | os.PathLike, lineno: int, label: str) -> bool:
-    """``target`` -> True, ``nontarget`` -> False; anything else is an error naming the file and line."""
-    if label not in LABELS:
-        raise TableError(path, lineno, f"unknown trial label {label!r} (expected target or nontarget)")
-    return label == "target"
+Problem = tuple[int, str]  # (1-based line, 0 for the whole file; message)
 
 
-def read_trial_rows(path: str | os.PathLike) -> list[tuple[int, list[str]]]:
-    """Validated trial rows ``(lineno, [model, test, label?])``: 2 or 3 columns (the same on every line), known
-    labels, no repeated (model, test) pair; errors name the file and line."""
-    rows = read_rows(path, 2, 3)
-    seen: dict[tuple[str, str], int] = {}
+def trial_problems(rows: Sequence[Row]) -> Iterator[Problem]:
+    """Problems of trial rows: 2 or 3 columns (the same on every line), a known label, no repeated trial."""
+    first: dict[tuple[str, str], int] = {}
     ncols = len(rows[0][1]) if rows else 3
     for lineno, fields in rows:
         if len(fields) != ncols:
-            raise TableError(path, lineno, f"expected {ncols} fields like line {rows[0][0]}, got {len(fields)}")
+            yield lineno, f"expected {ncols} fields like line {rows[0][0]}, got {len(fields)}"
+        elif ncols == 3 and fields[2] not in LABELS:
+            yield lineno, f"label must be target or nontarget, got {fields[2]!r}"
         pair = (fields[0], fields[1])
-        if pair in seen:
-            raise TableError(path, lineno, f"duplicate trial {pair[0]} {pair[1]} (first at line {seen[pair]})")
-        seen[pair] = lineno
-        if ncols == 3:
-            parse_label(path, lineno, fields[2])
+        if pair in first:
+            yield lineno, f"trial {pair[0]} {pair[1]} repeated (first at line {first[pair]})"
+        first.setdefault(pair, lineno)
+
+
+def read_trial_rows(path: str | os.PathLike) -> list[Row]:
+    """Validated trial rows ``(lineno, [model, test, label?])``; the first problem is an error naming the line."""
+    rows = read_rows(path, 2, 3)
+    for lineno, msg in trial_problems(rows):
+        raise TableError(path, lineno, msg)
     return rows
 
 
@@ -245,22 +261,16 @@ def write_data_dir(path: str | os.PathLike, data: DataDir) -> None:
         copy_file(src, path / name)
 
 
-def check_sorted(path: str | os.PathLike, keys: Sequence[str]) -> None:
-    """Error naming the first line whose key is not strictly after the previous one (C-locale order)."""
-    for i in range(1, len(keys)):
-        if keys[i] <= keys[i - 1]:
-            raise TableError(path, i + 1, f"not sorted/unique (C locale): {keys[i]!r} after {keys[i - 1]!r}")
+def media_problem(media: str) -> str | None:
+    """Why a media file cannot be used (``missing`` or ``empty``), or None."""
+    if not os.path.isfile(media):
+        return "missing"
+    return "empty" if os.path.getsize(media) == 0 else None
 
 
 def check_media(vid: Mapping[str, str]) -> dict[str, str]:
     """Problems of media files: utt -> ``missing`` or ``empty`` (files that exist and are non-empty are fine)."""
-    problems = {}
-    for utt, media in vid.items():
-        if not os.path.isfile(media):
-            problems[utt] = "missing"
-        elif os.path.getsize(media) == 0:
-            problems[utt] = "empty"
-    return problems
+    return {utt: why for utt, media in vid.items() if (why := media_problem(media)) is not None}
 
 
 def find_unusable_media(vid: Mapping[str, str], where: str, strict: bool = False) -> set[str]:
@@ -280,41 +290,93 @@ def find_unusable_media(vid: Mapping[str, str], where: str, strict: bool = False
     return set(problems)
 
 
-def validate_data_dir(
-    path: str | os.PathLike, enroll_dir: str | os.PathLike | None = None, check_files: bool = False
-) -> None:
-    """Check a data dir; raise :class:`DataDirError` or :class:`TableError` naming the file on the first problem.
+# ----------------------------------------------------------------------------------------------- validation
 
-    Checks: ``vid.scp``/``utt2spk``/``spk2utt`` exist, parse, are sorted and unique; they list the same
-    utterances and ``spk2utt`` is ``utt2spk`` grouped; ``face_boundingbox`` rows parse and name known utts;
-    ``trials`` rows parse, test ids are utts of this dir and, with ``enroll_dir``, models are its speakers.
-    ``check_files`` also requires every media file to exist and be non-empty.
-    """
-    path = Path(path)
-    for name in (VID_SCP, UTT2SPK, SPK2UTT):
-        if not (path / name).is_file():
-            raise DataDirError(f"{path}: missing {name}")
-    vid = read_vid_scp(path / VID_SCP)
-    utt2spk = read_utt2spk(path / UTT2SPK)
-    spk2utt = read_spk2utt(path / SPK2UTT)
-    for name, keys in ((VID_SCP, list(vid)), (UTT2SPK, list(utt2spk)), (SPK2UTT, list(spk2utt))):
-        check_sorted(path / name, keys)
-    if set(vid) != set(utt2spk):
-        only = sorted(set(vid) ^ set(utt2spk))[:5]
-        raise DataDirError(f"{path}: {VID_SCP} and {UTT2SPK} list different utterances, e.g. {only}")
-    if spk2utt_to_utt2spk(spk2utt) != {u: utt2spk[u] for u in sorted(utt2spk)}:
-        raise DataDirError(f"{path}: {SPK2UTT} does not match {UTT2SPK}")
-    if check_files:
-        problems = check_media(vid)
-        if problems:
-            utt, why = next(iter(problems.items()))
-            raise DataDirError(f"{path}/{VID_SCP}: {len(problems)} media files missing or empty, e.g. {utt}: {why}")
-    if (path / FACE_BBOX).is_file():
-        unknown = set(read_face_boundingbox(path / FACE_BBOX)) - set(utt2spk)
-        if unknown:
-            raise DataDirError(f"{path}/{FACE_BBOX}: utterances not in {UTT2SPK}, e.g. {sorted(unknown)[:5]}")
-    if (path / TRIALS).is_file():
-        validate_trials(path / TRIALS, set(utt2spk), None if enroll_dir is None else enroll_models(enroll_dir))
+
+class Problems:
+    """Problems found in a data dir, as ``<file>:<line>: <message>`` (at most MAX_PROBLEMS_PER_FILE per file)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.per_file: dict[Path, int] = {}
+
+    def add(self, path: Path, lineno: int, msg: str) -> None:
+        n = self.per_file[path] = self.per_file.get(path, 0) + 1
+        if n <= MAX_PROBLEMS_PER_FILE:
+            self.lines.append(f"{path}:{lineno}: {msg}" if lineno else f"{path}: {msg}")
+        elif n == MAX_PROBLEMS_PER_FILE + 1:
+            self.lines.append(f"{path}: more problems not shown")
+
+    def add_all(self, path: Path, problems: Iterable[Problem]) -> None:
+        for lineno, msg in problems:
+            self.add(path, lineno, msg)
+
+    def rows(self, path: Path, min_cols: int, max_cols: int | None = None) -> list[Row] | None:
+        """The rows of ``path``, or None (and a problem) when it cannot be parsed."""
+        try:
+            return read_rows(path, min_cols, max_cols)
+        except TableError as err:
+            self.add(path, err.lineno, err.msg)
+        except UnicodeDecodeError as err:
+            self.add(path, 0, f"not UTF-8 text ({err.reason})")
+        return None
+
+
+def key_order_problems(rows: Sequence[Row]) -> Iterator[Problem]:
+    """Keys (first fields) must be strictly increasing in C (byte) order."""
+    for (_, prev), (lineno, fields) in zip(rows, rows[1:]):
+        if fields[0] == prev[0]:
+            yield lineno, f"duplicate key {fields[0]!r}"
+        elif fields[0] < prev[0]:
+            yield lineno, f"not sorted: {fields[0]!r} after {prev[0]!r} (use LC_ALL=C sort or utils/fix_data_dir.sh)"
+
+
+def spk2utt_problems(rows: Sequence[Row], utt2spk: Mapping[str, str]) -> Iterator[Problem]:
+    """``spk2utt`` lists exactly the utterances of each speaker of ``utt2spk``."""
+    expected = utt2spk_to_spk2utt(utt2spk)
+    for lineno, (spk, *utts) in rows:
+        if spk not in expected:
+            yield lineno, f"speaker {spk!r} is not in utt2spk"
+        elif sorted(utts) != expected[spk]:
+            yield lineno, f"utterances of {spk!r} differ from utt2spk (utils/fix_data_dir.sh regenerates spk2utt)"
+    for spk in sorted(set(expected) - {fields[0] for _, fields in rows})[:MAX_PROBLEMS_PER_FILE]:
+        yield 0, f"speaker {spk!r} of utt2spk is missing"
+
+
+def same_utt_problems(rows: Sequence[Row], utt_lines: Mapping[str, int]) -> Iterator[Problem]:
+    """The keys of ``rows`` are the utterances of utt2spk (``utt -> its line``), no more, no fewer."""
+    for lineno, fields in rows:
+        if fields[0] not in utt_lines:
+            yield lineno, f"utterance {fields[0]!r} is not in utt2spk"
+    for utt in sorted(set(utt_lines) - {fields[0] for _, fields in rows})[:MAX_PROBLEMS_PER_FILE]:
+        yield 0, f"utterance {utt!r} (utt2spk line {utt_lines[utt]}) is missing"
+
+
+def media_problems(rows: Sequence[Row]) -> Iterator[Problem]:
+    """Every media file of ``vid.scp`` rows exists and is not empty."""
+    for lineno, (utt, *media) in rows:
+        if (why := media_problem(" ".join(media))) is not None:
+            yield lineno, f"file of {utt!r} is {why}: {' '.join(media)}"
+
+
+def box_problems(path: Path, rows: Sequence[Row], utts: Mapping[str, int]) -> Iterator[Problem]:
+    """``face_boundingbox`` rows name known utterances and valid boxes (see :func:`parse_box_row`)."""
+    for lineno, fields in rows:
+        if fields[0] not in utts:
+            yield lineno, f"utterance {fields[0]!r} is not in utt2spk"
+        try:
+            parse_box_row(path, lineno, fields[1], fields[2:6])
+        except TableError as err:
+            yield lineno, err.msg
+
+
+def trial_id_problems(rows: Sequence[Row], utts: Mapping[str, int], models: set[str] | None) -> Iterator[Problem]:
+    """Each trial's test is an utterance of this dir and, when ``models`` is given, its model is enrolled."""
+    for lineno, (model, test, *_) in rows:
+        if test not in utts:
+            yield lineno, f"test utterance {test!r} is not in utt2spk"
+        if models is not None and model not in models:
+            yield lineno, f"model {model!r} is not enrolled (not a speaker of the enrollment dir)"
 
 
 def enroll_models(enroll_dir: str | os.PathLike) -> set[str]:
@@ -322,13 +384,101 @@ def enroll_models(enroll_dir: str | os.PathLike) -> set[str]:
     return set(read_utt2spk(Path(enroll_dir) / UTT2SPK).values())
 
 
-def validate_trials(path: str | os.PathLike, tests: set[str], models: set[str] | None = None) -> None:
-    """Every trial's test id is in ``tests`` and (if given) its model in ``models``; errors name the line."""
-    for lineno, fields in read_trial_rows(path):
-        if fields[1] not in tests:
-            raise TableError(path, lineno, f"test {fields[1]!r} is not in the data dir")
-        if models is not None and fields[0] not in models:
-            raise TableError(path, lineno, f"model {fields[0]!r} is not enrolled")
+def data_dir_problems(
+    path: str | os.PathLike, enroll_dir: str | os.PathLike | None = None, check_files: bool = True,
+    spk_sort: bool = True,
+) -> list[str]:
+    """Every problem of a data dir as ``<file>:<line>: <message>`` (empty: valid).
+
+    ``vid.scp``/``utt2spk``/``spk2utt`` exist, parse, are sorted (``spk2utt`` only with ``spk_sort``) and unique;
+    ``vid.scp`` lists the utterances of ``utt2spk`` and ``spk2utt`` groups them; ``face_boundingbox`` rows name
+    known utterances and valid boxes; ``trials`` rows are well formed, their tests are utterances of this dir and,
+    with ``enroll_dir``, their models its speakers.  ``check_files``: every media file exists and is non-empty.
+    """
+    data = Path(path)
+    if not data.is_dir():
+        return [f"{data}: not a directory"]
+    found = Problems()
+    for name in (UTT2SPK, SPK2UTT, VID_SCP):
+        if not (data / name).is_file():
+            found.add(data / name, 0, "missing (required)")
+    utt_rows = None if found.lines else found.rows(data / UTT2SPK, 2, 2)
+    if utt_rows is None:
+        return found.lines
+    found.add_all(data / UTT2SPK, key_order_problems(utt_rows))
+    utt2spk = {fields[0]: fields[1] for _, fields in utt_rows}
+    utt_lines = {fields[0]: lineno for lineno, fields in reversed(utt_rows)}
+    if (rows := found.rows(data / SPK2UTT, 2)) is not None:
+        found.add_all(data / SPK2UTT, key_order_problems(rows) if spk_sort else ())
+        found.add_all(data / SPK2UTT, spk2utt_problems(rows, utt2spk))
+    if (rows := found.rows(data / VID_SCP, 2)) is not None:
+        found.add_all(data / VID_SCP, key_order_problems(rows))
+        found.add_all(data / VID_SCP, same_utt_problems(rows, utt_lines))
+        found.add_all(data / VID_SCP, media_problems(rows) if check_files else ())
+    if (data / FACE_BBOX).is_file() and (rows := found.rows(data / FACE_BBOX, 6)) is not None:
+        found.add_all(data / FACE_BBOX, box_problems(data / FACE_BBOX, rows, utt_lines))
+    if (data / TRIALS).is_file() and (rows := found.rows(data / TRIALS, 2, 3)) is not None:
+        found.add_all(data / TRIALS, trial_problems(rows))
+        models = None if enroll_dir is None else enroll_models(enroll_dir)
+        found.add_all(data / TRIALS, trial_id_problems(rows, utt_lines, models))
+    return found.lines
+
+
+def validate_data_dir(
+    path: str | os.PathLike, enroll_dir: str | os.PathLike | None = None, check_files: bool = False
+) -> None:
+    """Raise :class:`DataDirError` listing the problems of a data dir (see :func:`data_dir_problems`)."""
+    problems = data_dir_problems(path, enroll_dir, check_files)
+    if problems:
+        shown = "\n  ".join(problems[:MAX_PROBLEMS_SHOWN])
+        more = f"\n  ... and {len(problems) - MAX_PROBLEMS_SHOWN} more" if len(problems) > MAX_PROBLEMS_SHOWN else ""
+        raise DataDirError(f"{path}: invalid data dir:\n  {shown}{more}")
+
+
+# ----------------------------------------------------------------------------------------------- fix_data_dir
+
+
+def unique_by_key(path: Path, rows: Sequence[Row]) -> list[Row]:
+    """Rows sorted by key; exact duplicate lines dropped, conflicting duplicate keys an error."""
+    first: dict[str, Row] = {}
+    for lineno, fields in rows:
+        if fields[0] in first and first[fields[0]][1] != fields:
+            raise TableError(path, lineno, f"key {fields[0]!r} repeated with a different value "
+                                           f"(first at line {first[fields[0]][0]})")
+        first.setdefault(fields[0], (lineno, fields))
+    return [first[k] for k in sorted(first)]
+
+
+def fix_data_dir(path: str | os.PathLike) -> str:
+    """Kaldi's fix_data_dir.sh: sort the files, keep the utterances present in all of utt2spk/vid.scp/
+    face_boundingbox, regenerate spk2utt; the previous files go to ``<data>/.backup/``.  A summary line."""
+    data = Path(path)
+    present = [name for name in (UTT2SPK, VID_SCP, FACE_BBOX) if (data / name).is_file()]
+    if UTT2SPK not in present:
+        raise TableError(data / UTT2SPK, 0, "missing (required)")
+    tables = {}
+    for name in present:
+        rows = read_rows(data / name, 6 if name == FACE_BBOX else 2, 2 if name == UTT2SPK else None)
+        # face_boundingbox keeps several lines per utt in their order (stable sort by key).
+        tables[name] = (sorted(rows, key=lambda r: r[1][0]) if name == FACE_BBOX
+                        else unique_by_key(data / name, rows))
+    keep = set.intersection(*({fields[0] for _, fields in rows} for rows in tables.values()))
+    backup = data / ".backup"
+    backup.mkdir(exist_ok=True)
+    for name in (*present, SPK2UTT):
+        if (data / name).is_file():
+            copy_file(data / name, backup / name)
+    for name, rows in tables.items():
+        write_lines(data / name, [" ".join(f) for _, f in rows if f[0] in keep])
+    write_spk2utt(data / SPK2UTT, utt2spk_to_spk2utt({f[0]: f[1] for _, f in tables[UTT2SPK] if f[0] in keep}))
+    dropped = {name: len({f[0] for _, f in rows} - keep) for name, rows in tables.items()}
+    detail = ", ".join(f"{n} utterances only in some files besides {name}" for name, n in dropped.items() if n)
+    summary = f"kept {len(keep)} utterances out of {len(tables[UTT2SPK])} in utt2spk" + (f" ({detail})" if detail else "")
+    if (data / TRIALS).is_file():
+        missing = sum(f[1] not in keep for _, f in read_rows(data / TRIALS, 2, 3))
+        if missing:
+            summary += f"; WARNING: {missing} trials refer to test utterances not in {data}/utt2spk"
+    return summary
 
 
 # ----------------------------------------------------------------------------------------------- enrollment/test pairs

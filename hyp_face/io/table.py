@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 from pathlib import Path
-from typing import IO, Iterator, Sequence
+from typing import IO, Iterable, Iterator, Sequence
 
 
 class TableError(ValueError):
@@ -19,6 +20,7 @@ class TableError(ValueError):
         super().__init__(f"{path}:{lineno}: {msg}")
         self.path = str(path)
         self.lineno = lineno
+        self.msg = msg
 
 
 def current_umask() -> int:
@@ -69,24 +71,43 @@ def write_lines(path: str | os.PathLike, lines: Sequence[str]) -> None:
             f.write("\n")
 
 
-def read_rows(
-    path: str | os.PathLike, min_cols: int = 1, max_cols: int | None = None, comment: str | None = None
-) -> list[tuple[int, list[str]]]:
-    """Read non-empty lines as ``(lineno, fields)``; check the number of fields.
+Row = tuple[int, list[str]]  # (1-based line number, fields)
+
+
+def parse_rows(
+    lines: Iterable[str], name: str | os.PathLike, min_cols: int = 1, max_cols: int | None = None,
+    comment: str | None = None,
+) -> list[Row]:
+    """Non-empty lines as ``(lineno, fields)``; checks the number of fields (errors name ``name`` and the line).
 
     Lines starting with ``comment`` (when given) are skipped.
     """
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            fields = line.split()
-            if not fields or (comment and fields[0].startswith(comment)):
-                continue
-            if len(fields) < min_cols or (max_cols is not None and len(fields) > max_cols):
-                want = f"{min_cols}" if max_cols == min_cols else f"{min_cols}..{max_cols or 'inf'}"
-                raise TableError(path, lineno, f"expected {want} fields, got {len(fields)}: {line.rstrip()!r}")
-            rows.append((lineno, fields))
+    for lineno, line in enumerate(lines, 1):
+        fields = line.split()
+        if not fields or (comment and fields[0].startswith(comment)):
+            continue
+        if len(fields) < min_cols or (max_cols is not None and len(fields) > max_cols):
+            want = (f"{min_cols}" if max_cols == min_cols else f"at least {min_cols}" if max_cols is None
+                    else f"{min_cols}..{max_cols}")
+            raise TableError(name, lineno, f"expected {want} fields, got {len(fields)}: {line.strip()!r}")
+        rows.append((lineno, fields))
     return rows
+
+
+def read_rows(
+    path: str | os.PathLike, min_cols: int = 1, max_cols: int | None = None, comment: str | None = None
+) -> list[Row]:
+    """Read the non-empty lines of ``path`` as ``(lineno, fields)``; see :func:`parse_rows`."""
+    with open(path, encoding="utf-8") as f:
+        return parse_rows(f, path, min_cols, max_cols, comment)
+
+
+def read_inputs(paths: Sequence[str], min_cols: int = 1, max_cols: int | None = None) -> list[tuple[str, list[Row]]]:
+    """``(name, rows)`` of each file in ``paths``, or of stdin when there is none (Kaldi filters)."""
+    if not paths:
+        return [("<stdin>", parse_rows(sys.stdin, "<stdin>", min_cols, max_cols))]
+    return [(path, read_rows(path, min_cols, max_cols)) for path in paths]
 
 
 def read_scp(path: str | os.PathLike) -> dict[str, str]:
@@ -123,3 +144,54 @@ def split_contiguous(keys: Sequence[str], num_parts: int, part: int) -> list[str
     uniq = sorted(set(keys))
     k = len(uniq)
     return uniq[(part - 1) * k // num_parts : part * k // num_parts]
+
+
+def split_sizes(num_lines: int, num_parts: int) -> list[int]:
+    """Kaldi's split_scp.pl sizes: equal parts, the first ``num_lines % num_parts`` get one more.
+
+    (The recipe's own job split is :func:`split_contiguous`; this one is the contract of ``utils/split_scp.pl``.)
+    """
+    base, extra = divmod(num_lines, num_parts)
+    return [base + (i < extra) for i in range(num_parts)]
+
+
+def speaker_boundaries(counts: Sequence[int], num_parts: int) -> list[int]:
+    """Cut points (in speakers) of ``num_parts`` contiguous groups with balanced utterance counts."""
+    total, cuts, cum = sum(counts), [0], [0]
+    for c in counts:
+        cum.append(cum[-1] + c)
+    for k in range(1, num_parts):
+        lo, hi = cuts[-1] + 1, len(counts) - (num_parts - k)
+        target = k * total / num_parts
+        cuts.append(min(range(lo, hi + 1), key=lambda i: (abs(cum[i] - target), i)))
+    return cuts + [len(counts)]
+
+
+def split_scp_rows(
+    rows: list[Row], num_parts: int, utt2spk: dict[str, str] | None, name: str | os.PathLike
+) -> list[list[Row]]:
+    """Contiguous parts of ``rows`` (Kaldi's split_scp.pl); with ``utt2spk`` no speaker is split across parts."""
+    if utt2spk is None:
+        if len(rows) < num_parts:
+            raise TableError(name, 0, f"cannot split {len(rows)} lines into {num_parts} parts")
+        parts, start = [], 0
+        for size in split_sizes(len(rows), num_parts):
+            parts.append(rows[start:start + size])
+            start += size
+        return parts
+    groups: list[list[Row]] = []
+    seen: dict[str, int] = {}
+    for lineno, fields in rows:
+        spk = utt2spk.get(fields[0])
+        if spk is None:
+            raise TableError(name, lineno, f"utterance {fields[0]!r} is not in utt2spk")
+        if spk in seen and seen[spk] != len(groups) - 1:
+            raise TableError(name, lineno, f"utterances of speaker {spk!r} are not contiguous")
+        if spk not in seen:
+            seen[spk] = len(groups)
+            groups.append([])
+        groups[-1].append((lineno, fields))
+    if len(groups) < num_parts:
+        raise TableError(name, 0, f"cannot split {len(groups)} speakers into {num_parts} parts")
+    cuts = speaker_boundaries([len(g) for g in groups], num_parts)
+    return [[row for g in groups[a:b] for row in g] for a, b in zip(cuts, cuts[1:])]
