@@ -6,7 +6,9 @@ stage=1
 stop_stage=2
 strict=false   # true: a missing or empty video is an error (default: excluded with a warning)
 help_message="Usage: $0 [--stage 1] [--stop-stage 2] [--strict false]
-  stage 1: SRE19 AV visual dev + eval (needs SRE19_DEV_ROOT, SRE19_EVAL_ROOT); stage 2: JANUS core (needs JANUS_ROOT)"
+Builds the Kaldi-style data dirs under data/ from the LDC corpora whose roots datapath.sh sets, and validates them.
+  stage 1: data/sre19_av_v_{dev,eval}_{enroll,test} from the SRE19 AV visual dev and eval sets (needs SRE19_DEV_ROOT, SRE19_EVAL_ROOT).
+  stage 2: data/janus_{dev,eval}_enroll and data/janus_{dev,eval}_test_core from the JANUS Multimedia core set (needs JANUS_ROOT)."
 [ -f cmd.sh ] && . ./cmd.sh
 . ./path.sh
 . ./datapath.sh
