@@ -10,7 +10,9 @@ A data dir holds (all sorted by the first field in C-locale byte order, as Kaldi
   index for JANUS.
 * ``trials``            ``<model> <test> target|nontarget`` (optional, test dirs; ``<model> <test>`` when unlabelled)
 
-Every parse error names the file and the line (:class:`hyp_face.io.table.TableError`).
+Every parse error names the file and the line (:class:`hyp_face.io.table.TableError`). This is the one data-dir
+library: Kaldi's ``utils/validate_data_dir.sh``, ``fix_data_dir.sh``, ``utt2spk_to_spk2utt.pl`` and
+``spk2utt_to_utt2spk.pl`` are thin CLIs over it (``hyp_face.bin``).
 """
 
 from __future__ import annotations
