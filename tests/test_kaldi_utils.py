@@ -3,6 +3,7 @@ validate_data_dir.sh."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -200,3 +201,39 @@ def test_validate_missing_required_file(tmp_path, media):
     (data / "spk2utt").unlink()
     res = tool("validate_data_dir.sh", data)
     assert res.returncode == 1 and f"{data}/spk2utt: missing (required)" in res.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# utils/ are thin shims over the package
+
+
+SHIMS = {"validate_data_dir.sh": "validate_data_dir", "fix_data_dir.sh": "fix_data_dir",
+         "split_scp.pl": "split_scp", "utt2spk_to_spk2utt.pl": "utt2spk_to_spk2utt",
+         "spk2utt_to_utt2spk.pl": "spk2utt_to_utt2spk", "run.pl": "run_pl", "slurm.pl": "slurm_pl",
+         "queue.pl": "queue_pl"}
+
+
+@pytest.mark.parametrize("name,module", SHIMS.items())
+def test_utils_are_shims_over_hyp_face_bin_with_a_usage_line(name, module):
+    text = (UTILS / name).read_text()
+    assert f'exec "${{HYP_FACE_PYTHON:-python3}}" -m hyp_face.bin.{module} "$@"' in text
+    assert len(text.splitlines()) <= 4, "a shim, not an implementation"
+    res = tool(name, "--help")
+    assert res.returncode == 0 and res.stdout.lower().startswith(f"usage: {name} "), res.stdout + res.stderr
+
+
+def test_no_sys_path_edits():
+    """Tools import the installed (or path.sh's) hyp_face; nothing edits sys.path."""
+    edit = re.compile(r"sys\.path\.(insert|append|extend)|sys\.path\s*(\+=|=[^=])")
+    offenders = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*") if p.suffix in (".py", ".sh", ".pl")
+                 and ".git" not in p.parts and p.is_file() and edit.search(p.read_text(errors="replace"))]
+    assert offenders == []
+
+
+@pytest.mark.parametrize("script", ["run_001_prepare_data.sh", "steps/make_data_from_folder.sh"])
+def test_data_prep_scripts_help_begins_with_a_usage_line(script):
+    res = subprocess.run([str(ROOT / script), "--help"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert res.returncode == 0 and res.stdout.startswith("Usage: "), res.stdout + res.stderr
+    if script.startswith("run_"):
+        assert [ln.split(":")[0].strip() for ln in res.stdout.splitlines() if ln.strip().startswith("stage ")] == [
+            "stage 1", "stage 2"], "one sentence per stage"
