@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT, shared_path
 from hyp_face.corpus import demo
 from hyp_face.io.embed_store import EmbedReader
-from hyp_face.video.synth import truncate_copy, write_audio_only
+from synth_media import truncate_copy, write_audio_only
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HYP_FACE_THREADS": "1"}
 
