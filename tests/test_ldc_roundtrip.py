@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import hyp_face.corpus
-from hyp_face.corpus import demo
+from hyp_face.corpus import CorpusError, demo, lfw_mock
 from hyp_face.io.datadir import read_face_boundingbox, read_trials, read_utt2spk, validate_data_dir
 from hyp_face.io.ldc import (SRE19_BBOX, SRE19_ENROLL, SRE19_KEY, SRE19_TRIALS, BoxAnnotation, Sre19Docs,
                              cross_trial_key, prepare_sre19av, read_tsv, sre19_doc, write_sre19_docs)
@@ -90,3 +91,46 @@ def test_demo_corpus_prepares_and_its_boxes_lie_in_the_frame(tmp_path, monkeypat
             assert 0 <= x1 < x2 <= demo.W and 0 <= y1 < y2 <= demo.H
     models, segments, labels = read_trials(tmp_path / "data" / "sre19_av_v_dev_test" / "trials")
     assert len(models) == 16 and int(np.sum(labels)) == 6  # 2 models x 8 tests; 3 videos of each person
+
+
+def fake_lfw(folder: Path, counts: dict[str, int]) -> Path:
+    """An LFW-like folder of ``<Name>_<NNNN>.jpg`` noise photos (150x150) plus a file that is not a photo."""
+    from PIL import Image
+
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name, n in counts.items():
+        for k in range(1, n + 1):
+            Image.fromarray(rng.integers(0, 255, (150, 150, 3), np.uint8)).save(folder / f"{name}_{k:04d}.jpg")
+    (folder / "README.txt").write_text("not a photo")
+    return folder
+
+
+def test_lfw_mock_corpus_prepares_with_disjoint_partitions(tmp_path, monkeypatch):
+    monkeypatch.setattr(hyp_face.corpus, "write_video", lambda path, frames, **_: Path(path).write_bytes(b"x"))
+    counts = {f"Rich_{c}": 3 for c in "ABCD"} | {f"Other_{c}": 1 for c in "EFGHIJ"}
+    lfw = fake_lfw(tmp_path / "lfw", counts)
+    opts = lfw_mock.MockOptions(num_models=2, min_images=3, tests_per_model=2, num_impostor_tests=2, width=64,
+                                height=48, fps=2)
+    lfw_mock.build_lfw_mock_corpus(lfw, tmp_path / "corpus", opts)
+    people = {}
+    for part in ("dev", "eval"):
+        root = tmp_path / "corpus" / f"sre19_av_{part}"
+        prepare_sre19av(str(root), tmp_path / "data", part)
+        models, segments, labels = read_trials(tmp_path / "data" / f"sre19_av_v_{part}_test" / "trials")
+        assert len(models) == 2 * 6 and int(labels.sum()) == 2 * 2  # 2 models x (4 target + 2 impostor videos)
+        rows = sre19_doc(root, part, "segment_key").read_text().splitlines()[1:]
+        people[part] = {line.split("\t")[1] for line in rows}
+    assert not people["dev"] & people["eval"]
+    with pytest.raises(CorpusError, match="another plan"):
+        lfw_mock.build_lfw_mock_corpus(lfw, tmp_path / "corpus", replace(opts, seed=5))
+
+
+def test_lfw_mock_corpus_errors_name_the_problem(tmp_path):
+    with pytest.raises(CorpusError, match="no <Name>_<NNNN>.jpg"):
+        lfw_mock.build_lfw_mock_corpus(tmp_path, tmp_path / "out")
+    lfw = fake_lfw(tmp_path / "lfw", {"Solo_A": 4, "Other_B": 1})
+    with pytest.raises(CorpusError, match="only 1 identities have >= 4 photos; need 2"):
+        lfw_mock.build_lfw_mock_corpus(lfw, tmp_path / "out", lfw_mock.MockOptions(num_models=1))
+    with pytest.raises(CorpusError, match="must be even"):
+        lfw_mock.build_lfw_mock_corpus(lfw, tmp_path / "out", lfw_mock.MockOptions(width=65))
