@@ -1,4 +1,4 @@
-"""The SRE19 AV docs writer of ``hyp_face.io.ldc`` read back by its reader, and the demo corpus builder through it."""
+"""The SRE19 AV docs writer of ``hyp_face.io.ldc`` read back by its reader; both corpus builders through it."""
 
 from __future__ import annotations
 

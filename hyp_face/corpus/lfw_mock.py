@@ -362,10 +362,7 @@ def check_plan(root: Path, part: Partition, geo: Geometry) -> None:
 
 def build_partition(part: Partition, root: Path, geo: Geometry, opts: MockOptions,
                     rng: np.random.Generator, photos: PhotoCache) -> None:
-    """Plan, render (skipping existing videos of the same plan) and document one partition.
-
-    Trials are the full model x test cross product.
-    """
+    """Plan, render (skipping existing videos of the same plan) and document one partition."""
     instants = plan_partition(part, root, geo, opts, rng)
     check_plan(root, part, geo)
     for plan in part.videos:
