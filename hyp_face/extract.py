@@ -24,6 +24,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from .detect import Detections, FaceDetector
+from .detect.backoff import backoff_threshold
 from .align.mtcnn import MTCNNRefiner
 from .embed.base import Embedder
 from .io.embed_store import FaceMeta
@@ -199,14 +200,7 @@ class FaceExtractor:
         facedet counts every face above the threshold; ref counts frames with a matching face above it
         (one face per frame).
         """
-        for thr in self.opts.thresholds:
-            if self.opts.mode == "ref":
-                n = sum(int((s >= thr).any()) for s in frame_scores)
-            else:
-                n = sum(int((s >= thr).sum()) for s in frame_scores)
-            if n >= self.opts.min_faces:
-                return thr
-        return None
+        return backoff_threshold(frame_scores, self.opts.thresholds, self.opts.min_faces, self.opts.mode == "ref")
 
     # -- one video ------------------------------------------------------------------------------------------
     def process(self, path: str, boxes: Sequence[tuple[float, np.ndarray]] | None = None, key: str = "") -> VideoFaces:

@@ -12,12 +12,13 @@ import torch.nn.functional as F
 from PIL import Image
 
 from conftest import shared_path
-from hyp_face.detect import (DEFAULT_THRESHOLDS, Detections, ResizePolicy, backoff, build_detector,
-                             detect_with_backoff)
+from hyp_face.detect import Detections, ResizePolicy, build_detector
+from hyp_face.detect.backoff import backoff_threshold, faces_at
 from hyp_face.detect.nets import FusedConv2d, RetinaFace, fuse_for_inference
 from hyp_face.detect.nms import nms
 from hyp_face.detect.priors import PriorConfig, make_priors
 from hyp_face.detect.resize import plan_batches
+from hyp_face.extract import threshold_schedule
 from hyp_face.formats.pth import CheckpointError, load_state_dict
 
 torch.set_num_threads(1)
@@ -184,43 +185,39 @@ def test_bad_image_is_rejected(detector):
 # --- threshold back-off ----------------------------------------------------------------------------------------
 
 
-def dets_with_scores(*scores: float) -> Detections:
-    n = len(scores)
-    boxes = np.tile(np.array([0, 0, 10, 10], np.float32), (n, 1))
-    return Detections(boxes, np.array(scores, np.float32), np.zeros((n, 5, 2), np.float32))
+SCHEDULE = threshold_schedule(0.9)  # 0.9, 0.8, ..., 0.1
 
 
 def test_backoff_picks_the_first_threshold_with_enough_faces():
-    frames = [dets_with_scores(0.75, 0.35), dets_with_scores(0.25), Detections.empty()]
-    assert DEFAULT_THRESHOLDS == (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1)
-    for min_faces, thr, counts in [(1, 0.7, [1, 0, 0]), (2, 0.3, [2, 0, 0]), (3, 0.2, [2, 1, 0]),
-                                   (4, 0.1, [2, 1, 0])]:
-        result = backoff(frames, min_faces=min_faces)
-        assert result.threshold == thr
-        assert [len(d) for d in result.detections] == counts
+    frames = [np.array([0.75, 0.35]), np.array([0.25]), np.zeros(0)]
+    for min_faces, thr in [(1, 0.7), (2, 0.3), (3, 0.2), (4, None)]:
+        assert backoff_threshold(frames, SCHEDULE, min_faces) == thr
+    assert faces_at(frames, 0.2) == 3 and faces_at(frames, 0.75) == 1  # ">=": a score equal to the threshold counts
 
 
-def test_backoff_with_a_custom_count():
-    frames = [dets_with_scores(0.95), dets_with_scores(0.85)]
-    result = backoff(frames, min_faces=2, count=lambda dets: sum(len(d) > 0 for d in dets))
-    assert result.threshold == 0.8
+def test_backoff_counting_frames_for_one_face_per_frame():
+    frames = [np.array([0.95, 0.93]), np.array([0.85]), np.zeros(0)]
+    assert backoff_threshold(frames, SCHEDULE, 2) == 0.9
+    assert backoff_threshold(frames, SCHEDULE, 2, one_per_frame=True) == 0.8
+    assert backoff_threshold(frames, SCHEDULE, 3, one_per_frame=True) is None
+    assert backoff_threshold(frames, [0.5, 0.99], 2, one_per_frame=True) == 0.5  # the schedule's order, not sorted
 
 
 def test_one_pass_backoff_equals_detecting_at_each_threshold(detector, photo):
     frames = [photo, photo[::2, ::2], np.full((120, 160, 3), 128, np.uint8)]
-    lowest = detector.detect(frames, min(DEFAULT_THRESHOLDS))
-    for thr in DEFAULT_THRESHOLDS:
+    lowest = detector.detect(frames, min(SCHEDULE))
+    counts = {}  # faces found by detecting at each threshold
+    for thr in SCHEDULE:
         direct = detector.detect(frames, thr)
         for low, d in zip(lowest, direct):
             filtered = low.above(thr)
             assert len(filtered) == len(d)
             np.testing.assert_array_equal(filtered.boxes, d.boxes)
             np.testing.assert_array_equal(filtered.scores, d.scores)
-    counts = {thr: sum(len(d.above(thr)) for d in lowest) for thr in DEFAULT_THRESHOLDS}
+        counts[thr] = sum(len(d) for d in direct)
     min_faces = counts[0.9] + 1
-    result = detect_with_backoff(detector, iter(frames), min_faces=min_faces)  # streams a generator
-    assert result.threshold == max(t for t, c in counts.items() if c >= min_faces) < 0.9
-    assert sum(len(d) for d in result.detections) == counts[result.threshold]
+    chosen = backoff_threshold([d.scores for d in lowest], SCHEDULE, min_faces)
+    assert chosen == max(t for t, c in counts.items() if c >= min_faces) < 0.9
 
 
 # --- networks and checkpoints ----------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ import pytest
 from hyp_face.detect import Detections
 from hyp_face.embed.base import Embedder
 from hyp_face.extract import ExtractOptions, FaceExtractor, box_match, threshold_schedule
-from hyp_face.video.synth import code_frame, read_code, write_video
+from hyp_face.video.synth import write_video
+from synth_media import code_frame, read_code
 
 
 class ScriptedDetector:

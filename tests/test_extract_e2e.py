@@ -4,34 +4,24 @@ and the real celebrity videos of ../shared (each labelled video's target scores 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import ROOT, shared_path
+from hyp_face.corpus import demo
 from hyp_face.io.embed_store import EmbedReader
-from hyp_face.video.synth import truncate_copy, write_audio_only
+from synth_media import truncate_copy, write_audio_only
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HYP_FACE_THREADS": "1"}
-
-
-def _demo_module():
-    spec = importlib.util.spec_from_file_location("make_demo_corpus", ROOT / "local" / "make_demo_corpus.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     """Two rendered videos with faces plus truncated, zero-byte, audio-only and garbage files."""
-    demo = _demo_module()
     root = tmp_path_factory.mktemp("corpus")
     rng = np.random.default_rng(0)
     hopper, cameraman = demo.Actor.load("hopper"), demo.Actor.load("cameraman")

@@ -11,13 +11,20 @@ from onnx import TensorProto, helper, numpy_helper
 from conftest import shared_path
 import hyp_face.embed.onnx_embedder  # noqa: F401  (registers onnx_arcface until the registry imports it)
 from hyp_face.embed import build_embedder
-from hyp_face.formats.onnx_torch import OnnxModule, onnx_to_torch, run_onnx_module
+from hyp_face.formats.onnx_torch import OnnxModule, onnx_to_torch
 
 ort = pytest.importorskip("onnxruntime")
 torch.set_num_threads(1)
 
 TOL = 1e-4
 RNG = np.random.default_rng(0)
+
+
+def run_onnx_module(module: OnnxModule, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Outputs of ``module`` for numpy inputs, as float32/int numpy arrays."""
+    with torch.inference_mode():
+        outs = module(*[torch.from_numpy(np.ascontiguousarray(x)) for x in inputs])
+    return [o.float().cpu().numpy() if o.is_floating_point() else o.cpu().numpy() for o in outs]
 
 
 def ort_run(model_bytes: bytes, inputs: list[np.ndarray]) -> list[np.ndarray]:

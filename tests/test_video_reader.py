@@ -12,6 +12,7 @@ from PIL import Image
 from hyp_face.video import VideoError, probe, sample_frames, window_frames
 from hyp_face.video import synth
 from hyp_face.video.reader import VideoDecoder, _sample
+import synth_media
 
 
 @pytest.fixture(scope="module")
@@ -20,22 +21,22 @@ def media(tmp_path_factory):
     root = tmp_path_factory.mktemp("media")
     paths = {"cfr": root / "cfr10.mp4", "vfr": root / "vfr.mp4", "gop5": root / "gop5.mp4",
              "fast": root / "faststart.mp4"}
-    synth.write_video(paths["cfr"], (synth.code_frame(i) for i in range(100)), fps=10, gop=12)
+    synth.write_video(paths["cfr"], (synth_media.code_frame(i) for i in range(100)), fps=10, gop=12)
     paths["vfr_times"] = [0.0, 0.1, 0.25, 0.3, 1.0, 1.05, 2.5, 2.6, 2.7, 4.0, 4.04]
-    synth.write_video(paths["vfr"], (synth.code_frame(i) for i in range(len(paths["vfr_times"]))),
+    synth.write_video(paths["vfr"], (synth_media.code_frame(i) for i in range(len(paths["vfr_times"]))),
                       times=paths["vfr_times"])
-    synth.write_video(paths["gop5"], (synth.code_frame(i) for i in range(300)), fps=10, gop=5)
-    synth.write_video(paths["fast"], (synth.code_frame(i) for i in range(60)), fps=10, gop=10, faststart=True)
+    synth.write_video(paths["gop5"], (synth_media.code_frame(i) for i in range(300)), fps=10, gop=5)
+    synth.write_video(paths["fast"], (synth_media.code_frame(i) for i in range(60)), fps=10, gop=10, faststart=True)
     return paths
 
 
 def codes(frames):
-    return [synth.read_code(f.image) for f in frames]
+    return [synth_media.read_code(f.image) for f in frames]
 
 
 def test_code_frame_roundtrip():
     for n in (0, 1, 255, 4097, 65535):
-        assert synth.read_code(synth.code_frame(n, 48, 32)) == n
+        assert synth_media.read_code(synth_media.code_frame(n, 48, 32)) == n
 
 
 def test_sample_one_fps_by_timestamp(media, caplog):
@@ -81,7 +82,7 @@ X264_BFRAMES = "bframes=3:b-adapt=0:keyint=7:min-keyint=7:scenecut=0"
     ("mpeg4", {"bf": "2", "g": "7"})])
 def test_seek_is_exact_with_b_frames(tmp_path, codec, options):
     path = tmp_path / "bframes.mp4"
-    synth.write_video(path, (synth.code_frame(i) for i in range(200)), fps=10, codec=codec, lossless=False,
+    synth.write_video(path, (synth_media.code_frame(i) for i in range(200)), fps=10, codec=codec, lossless=False,
                       options=options)
     for fps, most_decoded in [(0.3, 150), (1.0, 220)]:
         decoder = VideoDecoder(path)
@@ -92,8 +93,8 @@ def test_seek_is_exact_with_b_frames(tmp_path, codec, options):
         assert all(np.array_equal(a.image, b.image) for a, b in zip(with_seek, without))
         assert codes(with_seek) == [round(10 * k / fps) for k in range(len(with_seek))]
     instants = [3.3, 12.0, 12.1, 15.56]
-    assert [(synth.read_code(f.image), f.window) for f in window_frames(path, instants, 5, True)] == \
-        [(synth.read_code(f.image), f.window) for f in window_frames(path, instants, 5, True, seek=False)]
+    assert [(synth_media.read_code(f.image), f.window) for f in window_frames(path, instants, 5, True)] == \
+        [(synth_media.read_code(f.image), f.window) for f in window_frames(path, instants, 5, True, seek=False)]
 
 
 def test_seek_saves_decoding(media):
@@ -111,7 +112,7 @@ def resident_bytes() -> int:
 def test_streaming_is_lazy_and_memory_bounded(tmp_path):
     path = tmp_path / "long.mp4"
     n_frames, frame_bytes = 400, 320 * 240 * 3
-    synth.write_video(path, (synth.code_frame(i, 320, 240) for i in range(n_frames)), fps=25, gop=25,
+    synth.write_video(path, (synth_media.code_frame(i, 320, 240) for i in range(n_frames)), fps=25, gop=25,
                       lossless=False)
     decoder = VideoDecoder(path, threads=1)
     first = next(_sample(decoder, 25.0, None, False))
@@ -157,7 +158,7 @@ def test_probe(media):
 
 
 def test_photo_is_a_one_frame_video(tmp_path):
-    image = synth.code_frame(1234, 40, 30)
+    image = synth_media.code_frame(1234, 40, 30)
     path = tmp_path / "still.PNG"
     Image.fromarray(image).save(path, format="PNG")
     (frame,) = list(sample_frames(path, fps=5))
@@ -209,7 +210,7 @@ def test_missing_and_garbage_files(tmp_path):
 
 def test_audio_only_file(tmp_path):
     path = tmp_path / "speech.m4a"
-    synth.write_audio_only(path, seconds=0.5)
+    synth_media.write_audio_only(path, seconds=0.5)
     with pytest.raises(VideoError, match="no video stream.*audio"):
         sample_frames(path)
     with pytest.raises(VideoError, match="no video stream"):
@@ -218,14 +219,14 @@ def test_audio_only_file(tmp_path):
 
 def test_truncated_file_without_index(media, tmp_path):
     path = tmp_path / "cut.mp4"
-    synth.truncate_copy(media["cfr"], path, 0.6)  # the mp4 index (moov) is at the end: lost
+    synth_media.truncate_copy(media["cfr"], path, 0.6)  # the mp4 index (moov) is at the end: lost
     with pytest.raises(VideoError, match="cannot open"):
         sample_frames(path)
 
 
 def test_truncated_file_yields_decodable_prefix(media, tmp_path, caplog):
     path = tmp_path / "cut.mp4"
-    synth.truncate_copy(media["fast"], path, 0.6)
+    synth_media.truncate_copy(media["fast"], path, 0.6)
     with caplog.at_level(logging.WARNING, logger="hyp_face.video.reader"):
         frames = list(sample_frames(path, fps=10))
     assert 5 < len(frames) < 60

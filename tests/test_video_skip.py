@@ -6,7 +6,8 @@ import pytest
 
 from hyp_face.video import sample_frames, window_frames
 from hyp_face.video.reader import VideoDecoder
-from hyp_face.video.synth import code_frame, read_code, write_video
+from hyp_face.video.synth import write_video
+from synth_media import code_frame, read_code
 
 
 @pytest.fixture(scope="module")

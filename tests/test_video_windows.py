@@ -9,6 +9,7 @@ from hyp_face.video import VideoError, window_frames
 from hyp_face.video import synth
 from hyp_face.video.reader import VideoDecoder
 from hyp_face.video.windows import _WindowPlanner, _windows_by_time
+import synth_media
 
 VFR_TIMES = [0.0, 0.1, 0.25, 0.3, 1.0, 1.05, 2.5, 2.6, 2.7, 4.0, 4.04]
 
@@ -17,14 +18,14 @@ VFR_TIMES = [0.0, 0.1, 0.25, 0.3, 1.0, 1.05, 2.5, 2.6, 2.7, 4.0, 4.04]
 def videos(tmp_path_factory):
     root = tmp_path_factory.mktemp("windows")
     paths = {"cfr": root / "cfr10.mp4", "vfr": root / "vfr.mp4", "gop5": root / "gop5.mp4"}
-    synth.write_video(paths["cfr"], (synth.code_frame(i) for i in range(100)), fps=10, gop=12)
-    synth.write_video(paths["vfr"], (synth.code_frame(i) for i in range(len(VFR_TIMES))), times=VFR_TIMES)
-    synth.write_video(paths["gop5"], (synth.code_frame(i) for i in range(300)), fps=10, gop=5)
+    synth.write_video(paths["cfr"], (synth_media.code_frame(i) for i in range(100)), fps=10, gop=12)
+    synth.write_video(paths["vfr"], (synth_media.code_frame(i) for i in range(len(VFR_TIMES))), times=VFR_TIMES)
+    synth.write_video(paths["gop5"], (synth_media.code_frame(i) for i in range(300)), fps=10, gop=5)
     return paths
 
 
 def code_and_window(frames):
-    return [(synth.read_code(f.image), f.window) for f in frames]
+    return [(synth_media.read_code(f.image), f.window) for f in frames]
 
 
 EXPECTED_SRE19 = ([(i, 1) for i in range(0, 4)] + [(i, 0) for i in range(48, 53)] + [(53, 2), (54, 2)]
@@ -58,7 +59,7 @@ def test_seconds_use_nearest_timestamp_not_truncation(videos):
     # int(0.39 * 10) = 3, but the frame nearest to 0.39 s is frame 4 (0.4 s)
     for instant, code in [(0.39, 4), (0.34, 3), (7.26, 73), (-1.0, 0)]:
         (frame,) = window_frames(videos["cfr"], [instant], det_window=1, time_in_secs=True)
-        assert (synth.read_code(frame.image), frame.window) == (code, 0)
+        assert (synth_media.read_code(frame.image), frame.window) == (code, 0)
 
 
 def test_variable_frame_rate_windows(videos):

@@ -106,14 +106,6 @@ def self_attention(x: np.ndarray, a: float) -> np.ndarray:
     return softmax_rows(a * cosine(x, x)) @ x
 
 
-def attention_pool(e: np.ndarray, x: np.ndarray, b: float) -> np.ndarray:
-    """``AP_b(e, X) = sum_q softmax_q(b cos(e, x_q)) x_q`` for one query (D,) -> (D,)."""
-    if len(x) < 2:
-        return x[0]
-    w = softmax_rows(b * cosine(e[None, :], x))[0]
-    return w @ x
-
-
 def attention_pool_cosine(queries: np.ndarray, sets: Sequence[np.ndarray], b: float) -> np.ndarray:
     """``cos(q_i, AP_b(q_i, X_j))`` for every query i and set j -> (n_queries, n_sets).
 

@@ -1,12 +1,10 @@
 """Face detectors (RetinaFace in torch) with batched inference, own NMS and the threshold back-off."""
 
-from .backoff import DEFAULT_THRESHOLDS, BackoffResult, backoff, detect_with_backoff
 from .base import Detections, FaceDetector
 from .registry import DETECTORS, build_detector
 from .resize import ResizePolicy
 from .retinaface import RetinaFaceDetector
 
 __all__ = [
-    "DEFAULT_THRESHOLDS", "BackoffResult", "backoff", "detect_with_backoff", "Detections", "FaceDetector",
-    "DETECTORS", "build_detector", "ResizePolicy", "RetinaFaceDetector",
+    "Detections", "FaceDetector", "DETECTORS", "build_detector", "ResizePolicy", "RetinaFaceDetector",
 ]

@@ -20,15 +20,6 @@ def box_area(boxes: torch.Tensor) -> torch.Tensor:
     return (boxes[:, 2] - boxes[:, 0]).clamp(min=0) * (boxes[:, 3] - boxes[:, 1]).clamp(min=0)
 
 
-def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """(N, M) IoU matrix of ``x1, y1, x2, y2`` boxes (areas without the +1 pixel convention)."""
-    top_left = torch.maximum(a[:, None, :2], b[None, :, :2])
-    bottom_right = torch.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = (bottom_right - top_left).clamp(min=0).prod(dim=2)
-    union = box_area(a)[:, None] + box_area(b)[None, :] - inter
-    return torch.where(union > 0, inter / union, torch.zeros_like(inter))
-
-
 def _overlap_mask(boxes: torch.Tensor, iou_threshold: float) -> torch.Tensor:
     """(K, K) bool: ``IoU(i, j) > iou_threshold`` for ``i < j`` (boxes in rank order), upper blocks only."""
     k = boxes.shape[0]

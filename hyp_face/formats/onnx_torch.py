@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 import torch
@@ -498,10 +498,3 @@ def onnx_to_torch(source: str | Path | bytes, device: str | torch.device = "cpu"
     if fp16 and torch.device(device).type == "cuda":
         module = module.half()
     return module
-
-
-def run_onnx_module(module: OnnxModule, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Outputs of ``module`` for numpy inputs, as float32/int numpy arrays (for tests and tools)."""
-    with torch.inference_mode():
-        outs = module(*[torch.from_numpy(np.ascontiguousarray(x)) for x in inputs])
-    return [o.float().cpu().numpy() if o.is_floating_point() else o.cpu().numpy() for o in outs]

@@ -1,4 +1,7 @@
-"""Data preparation of the LDC corpora: SRE19 AV visual track (LDC2019E56/57) and JANUS Multimedia core (LDC2019E55).
+"""The LDC corpora: SRE19 AV visual track (LDC2019E56/57) and JANUS Multimedia core (LDC2019E55).
+
+Reading (data preparation) and, for the corpus builders of :mod:`hyp_face.corpus`, writing the SRE19 AV ``docs/``
+files (:func:`write_sre19_docs`, read back by :func:`prepare_sre19av`).
 
 Produces the data dirs and line formats of the reference recipe (spec 4.1/4.2; see ``docs/data_preparation.md``),
 with the fixes of spec 11.2: columns found by header name (with documented fallback positions), model ids may
@@ -11,12 +14,12 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from .datadir import DataDir, exclude_and_write, parse_box_row, parse_number
-from .table import TableError
+from .table import TableError, write_lines
 
 log = logging.getLogger(__name__)
 
@@ -138,11 +141,15 @@ SRE19_KEY = SRE19_TRIALS + (Column("label", ("targettype", "target_type"), 4),)
 SRE19_LABELS = ("target", "nontarget")
 
 
+def sre19_doc(root: str | os.PathLike, subset: str, name: str) -> Path:
+    """Path of the SRE19 AV ``docs/`` file ``name`` (e.g. ``trial_key``) of a subset (dev or eval)."""
+    return Path(root) / "docs" / f"sre19_av_{subset}_{name}.tsv"
+
+
 def sre19_docs(root: str, subset: str) -> dict[str, Path]:
-    """The SRE19 AV ``docs/`` files of a subset (dev or eval)."""
-    docs = Path(root) / "docs"
+    """The SRE19 AV ``docs/`` files of a subset (dev or eval) read by the data preparation."""
     names = ("enrollment", "enrollment_boundingbox", "trials", "trial_key")
-    return {n: docs / f"sre19_av_{subset}_{n}.tsv" for n in names}
+    return {n: sre19_doc(root, subset, n) for n in names}
 
 
 def sre19_enrollment(root: str, files: Mapping[str, Path]) -> tuple[DataDir, dict[str, str]]:
@@ -229,6 +236,72 @@ def prepare_sre19av(
     )
     names = (f"sre19_av_v_{subset}_enroll", f"sre19_av_v_{subset}_test")
     exclude_and_write(Path(out_dir), names, (enroll, test), (utt2seg, {s: s for s in segments}), exclude, strict)
+
+
+# ----------------------------------------------------------------------------------------------- SRE19 AV writer
+
+#: Header line of each docs file written by :func:`write_sre19_docs` (the column names the reader looks up).
+SRE19_HEADERS = {
+    "enrollment": "modelid\tsegmentid",
+    "enrollment_boundingbox": "segmentid\tframe\ttime\tbbox\tvisible\tpose\tsource",
+    "trials": "modelid\tsegmentid\tside",
+    "trial_key": "modelid\tsegmentid\tside\ttargettype",
+    "segment_key": "segmentid\tsubjectid\tpartition",
+}
+SRE19_SIDE = "a"  # the trial side column of the visual track
+
+
+@dataclass(frozen=True)
+class BoxAnnotation:
+    """One annotated face of an enrollment segment: frame, instant (s), box ``x1, y1, x2, y2`` (pixels), source."""
+
+    segment: str
+    frame: int
+    time: float
+    box: tuple[float, float, float, float]
+    source: str
+
+    def row(self) -> str:
+        """The bounding-box line (time to 0.01 s, box to whole pixels, a visible frontal face)."""
+        x1, y1, x2, y2 = self.box
+        return f"{self.segment}\t{self.frame}\t{self.time:.2f}\t{x1:.0f},{y1:.0f},{x2:.0f},{y2:.0f}\t1\tfrontal\t{self.source}"
+
+
+@dataclass
+class Sre19Docs:
+    """The rows of the ``docs/`` files of one SRE19 AV partition, as a corpus builder produces them.
+
+    ``key`` holds ``(model, segment, targettype)``; the trial list is the key without its label. ``segment_key``
+    (``segment, subject, partition``) is written only when given; the data preparation does not read it.
+    """
+
+    enrollment: list[tuple[str, str]] = field(default_factory=list)
+    boxes: list[BoxAnnotation] = field(default_factory=list)
+    key: list[tuple[str, str, str]] = field(default_factory=list)
+    segment_key: list[tuple[str, str, str]] | None = None
+
+
+def cross_trial_key(models: Sequence[tuple[str, str]], tests: Sequence[tuple[str, str | None]]
+                    ) -> list[tuple[str, str, str]]:
+    """Every ``(model id, identity)`` against every ``(segment, identity)``: a target when the identities match."""
+    return [(model, seg, "target" if who == person else "nontarget") for model, person in models for seg, who in tests]
+
+
+def write_sre19_docs(root: str | os.PathLike, subset: str, docs: Sre19Docs) -> None:
+    """Write the ``docs/`` TSV files of one partition (with headers) as LDC2019E56/57 lays them out."""
+    for model, seg, label in docs.key:
+        if label not in SRE19_LABELS:
+            raise ValueError(f"trial {model} {seg}: label {label!r} is not target or nontarget")
+    rows = {
+        "enrollment": ["\t".join(r) for r in docs.enrollment],
+        "enrollment_boundingbox": [b.row() for b in docs.boxes],
+        "trials": [f"{model}\t{seg}\t{SRE19_SIDE}" for model, seg, _ in docs.key],
+        "trial_key": [f"{model}\t{seg}\t{SRE19_SIDE}\t{label}" for model, seg, label in docs.key],
+    }
+    if docs.segment_key is not None:
+        rows["segment_key"] = ["\t".join(r) for r in docs.segment_key]
+    for name, lines in rows.items():
+        write_lines(sre19_doc(root, subset, name), [SRE19_HEADERS[name], *lines])
 
 
 # ----------------------------------------------------------------------------------------------- JANUS
