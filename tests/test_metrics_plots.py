@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 
 from hyp_face.metrics.dcf import bayes_threshold
-from hyp_face.metrics.plots import DET_TICKS, det_figure, det_points, fit_title, score_hist_figure
+from hyp_face.metrics.plots import (
+    DET_TICKS,
+    _hist_range,
+    _num_bins,
+    det_figure,
+    det_points,
+    fit_title,
+    score_hist_figure,
+)
 from hyp_face.metrics.rocch import rocch, rocch_eer, sort_scores
 
 LO, HI = DET_TICKS[0], DET_TICKS[-1]
@@ -127,3 +135,14 @@ def test_short_title_is_kept():
     fit_title(fig, "sre19_av_v_dev  v4  s-norm+cal")
     assert fig._suptitle.get_text() == "sre19_av_v_dev  v4  s-norm+cal"
     plt.close(fig)
+
+
+def test_histogram_bins_resolve_a_few_trials_beside_an_outlier():
+    """Demo-like raw scores: one non-target at 0 must not merge the target and non-target clusters near 1."""
+    tar = np.array([0.975, 0.98, 0.982, 0.985, 0.99, 0.992])
+    non = np.array([0.0, 0.0, 0.85, 0.86, 0.88, 0.885, 0.89, 0.89, 0.895, 0.9])
+    lo, hi = _hist_range(tar, non)
+    edges = np.linspace(lo, hi, _num_bins(tar, non, lo, hi) + 1)
+    tar_bins = set(np.digitize(tar, edges)) - {0, len(edges)}
+    non_bins = set(np.digitize(non, edges)) - {0, len(edges)}
+    assert tar_bins and not tar_bins & non_bins

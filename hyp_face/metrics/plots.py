@@ -23,6 +23,7 @@ DET_DOTS = 32
 TITLE_FONTSIZE = 11
 MIN_TITLE_FONTSIZE = 6
 MIN_TITLE_CHARS = 20
+MIN_BINS, MAX_BINS = 10, 80
 TARGET_COLOR, NONTARGET_COLOR = "tab:blue", "tab:red"
 
 
@@ -165,10 +166,14 @@ def _hist_range(tar: np.ndarray, non: np.ndarray) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def _num_bins(tar: np.ndarray, non: np.ndarray) -> int:
-    """Bins for the smaller class: 2 sqrt(n), between 10 and 80, so a few trials do not make a comb."""
-    n = min((x.size for x in (tar, non) if x.size), default=0)
-    return int(np.clip(round(2 * np.sqrt(n)), 10, 80))
+def _num_bins(tar: np.ndarray, non: np.ndarray, lo: float, hi: float) -> int:
+    """Bins over ``[lo, hi]``, 10 to 80: the Freedman-Diaconis width of the class with fewer trials."""
+    small = min((x for x in (tar, non) if x.size), key=len, default=np.empty(0))
+    q75, q25 = np.percentile(small, [75, 25]) if small.size > 1 else (0.0, 0.0)
+    if q75 <= q25:
+        return MIN_BINS
+    width = 2 * (q75 - q25) / np.cbrt(small.size)
+    return int(np.clip(round((hi - lo) / width), MIN_BINS, MAX_BINS))
 
 
 def score_hist_figure(
@@ -180,7 +185,8 @@ def score_hist_figure(
     log-likelihood ratios.
     """
     tar, non = tar[np.isfinite(tar)], non[np.isfinite(non)]
-    bins = np.linspace(*_hist_range(tar, non), _num_bins(tar, non) + 1)
+    lo, hi = _hist_range(tar, non)
+    bins = np.linspace(lo, hi, _num_bins(tar, non, lo, hi) + 1)
     fig, ax = plt.subplots(figsize=(6, 4.2), layout="constrained")
     for x, color, name in ((non, NONTARGET_COLOR, "non-target"), (tar, TARGET_COLOR, "target")):
         if x.size:
