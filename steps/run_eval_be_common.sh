@@ -57,8 +57,8 @@ esac
 score_dir=exp/scores/$face_embed_name/$be_name
 cal_name=cal_v1_sre19
 case "$snorm" in
-  faithful) snorm_dir=$score_dir/cosine_snorm${ncoh}_v1 ;;
-  asnorm) snorm_dir=$score_dir/cosine_asnorm$ncoh ;;
+  faithful) snorm_dir=$score_dir/cosine_snorm${ncoh}_v1 snorm_label=s-norm ;;
+  asnorm) snorm_dir=$score_dir/cosine_asnorm$ncoh snorm_label=as-norm ;;
   *) echo "$0: --snorm must be faithful or asnorm, got '$snorm'" >&2; exit 1 ;;
 esac
 
@@ -102,16 +102,17 @@ eval_sets() {  # <out-dir> [s-norm]: back-end scores of the 4 sets as one parall
     "$HYP_FACE_PYTHON" -m hyp_face.bin.eval_be "@$dir/tasks/eval_be.JOB.args"
 }
 
-score_sets() {  # <dir>: <set>_results (+ json, plots) for the 4 sets
-  local dir=$1 i
+score_sets() {  # <dir> <normalisation> <llr true|false>: <set>_results (+ json, plots) for the 4 sets
+  local dir=$1 norm=$2 llr=$3 i
   for i in "${!sets[@]}"; do
-    steps/score_trials.sh --cmd "$train_cmd" --plots "$score_plots" "data/${test_dirs[$i]}/trials" \
+    steps/score_trials.sh --cmd "$train_cmd" --plots "$score_plots" --llr "$llr" \
+      --label "$(printf '%-15s  %-3s  %-11s' "${sets[$i]}" "$backend" "$norm")" "data/${test_dirs[$i]}/trials" \
       "$dir/${sets[$i]}_scores" "$dir/${sets[$i]}"
   done
 }
 
-calibrate_sets() {  # <dir>: calibration trained on SRE19 dev, applied to the 4 sets -> <dir>_cal_v1_sre19
-  local dir=$1 cal_dir=${1}_$cal_name i
+calibrate_sets() {  # <dir> <label>: calibration trained on SRE19 dev, applied to the 4 sets -> <dir>_cal_v1_sre19
+  local dir=$1 norm=$2 cal_dir=${1}_$cal_name i
   mkdir -p "$cal_dir"
   steps/train_calibration.sh --cmd "$train_cmd" --p-target "$p_target" --l2-reg "$l2_reg" \
     "data/$(test_dir_of "$cal_set")/trials" "$dir/${cal_set}_scores" "$cal_dir/$cal_name.json"
@@ -119,24 +120,24 @@ calibrate_sets() {  # <dir>: calibration trained on SRE19 dev, applied to the 4 
     steps/apply_calibration.sh --cmd "$train_cmd" "$cal_dir/$cal_name.json" "data/${test_dirs[$i]}/trials" \
       "$dir/${sets[$i]}_scores" "$cal_dir/${sets[$i]}_scores"
   done
-  score_sets "$cal_dir"
+  score_sets "$cal_dir" "$norm" true
 }
 
 echo "$0: back-end $backend ($be_name) -> $score_dir"
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   eval_sets "$score_dir/cosine"
-  score_sets "$score_dir/cosine"
+  score_sets "$score_dir/cosine" raw false
 fi
 
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
-  calibrate_sets "$score_dir/cosine"
+  calibrate_sets "$score_dir/cosine" cal
 fi
 
 if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
   eval_sets "$snorm_dir" snorm
-  score_sets "$snorm_dir"
+  score_sets "$snorm_dir" "$snorm_label" false
 fi
 
 if [ "$stage" -le 11 ] && [ "$stop_stage" -ge 11 ]; then
-  calibrate_sets "$snorm_dir"
+  calibrate_sets "$snorm_dir" "$snorm_label+cal"
 fi

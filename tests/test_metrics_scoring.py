@@ -61,13 +61,18 @@ def test_score_trials_cli_outputs(tmp_path):
     tar, non = _write_key_and_scores(tmp_path)
     score_trials.main([str(tmp_path / "trials"), str(tmp_path / "scores"), str(tmp_path / "out" / "set"), "-v", "0"])
     line = (tmp_path / "out" / "set_results").read_text()
-    assert line == results_line(evaluate(tar, non)) and "\n" not in line
+    assert line == results_line(evaluate(tar, non)) + "\n"  # one line, ending with a newline
     res = json.loads((tmp_path / "out" / "set_results.json").read_text())
     assert (res["n_target"], res["n_nontarget"]) == (len(tar), len(non))
     assert set(res["min_dcf"]) == set(res["act_dcf"]) == {"0.05", "0.01", "0.005", "0.001"}
     assert {"eer_percent", "cllr", "min_cllr"} <= set(res)
-    for png in ("set_det.png", "set_llr_hist.png"):
+    for png in ("set_det.png", "set_score_hist.png"):  # raw scores by default: no LLR histogram
         assert (tmp_path / "out" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (tmp_path / "out" / "set_llr_hist.png").exists()
+    llr_args = ["--llr", "true", "--title", "dev v1 cal", "-v", "0"]
+    score_trials.main([str(tmp_path / "trials"), str(tmp_path / "scores"), str(tmp_path / "llr" / "set"), *llr_args])
+    assert (tmp_path / "llr" / "set_llr_hist.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (tmp_path / "llr" / "set_score_hist.png").exists()
 
 
 def test_calibration_cli_round_trip(tmp_path):
@@ -126,9 +131,12 @@ def test_step_scripts_round_trip(tmp_path):
     assert (tmp_path / "cal" / "log" / "train_calibration_model.json.log").exists()
     r = _run_step("steps/apply_calibration.sh", tmp_path / "cal" / "model.json", key, raw, tmp_path / "cal" / "s")
     assert r.returncode == 0, r.stderr
-    r = _run_step("steps/score_trials.sh", "--plots", "false", key, tmp_path / "cal" / "s", tmp_path / "cal" / "set")
+    r = _run_step("steps/score_trials.sh", "--plots", "false", "--llr", "true", "--label", "dev  v1  cal", key,
+                  tmp_path / "cal" / "s", tmp_path / "cal" / "set")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == (tmp_path / "cal" / "set_results").read_text()
+    res = json.loads((tmp_path / "cal" / "set_results.json").read_text())
+    cp_min, cp_act = res["min_dcf"]["0.05"], res["act_dcf"]["0.05"]
+    assert r.stdout == f"dev  v1  cal  EER {res['eer_percent']:.2f}%  min Cp {cp_min:.3f}  act Cp {cp_act:.3f}\n"
     r = _run_step("steps/train_fusion.sh", "--max-systems", "1", key, tmp_path / "f.json", raw)
     assert r.returncode == 0, r.stderr
     r = _run_step("steps/apply_fusion.sh", tmp_path / "f.json", key, tmp_path / "fused", raw)

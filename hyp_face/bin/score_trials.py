@@ -1,4 +1,4 @@
-"""Score a trial list: results line, JSON of all metrics, DET curve and LLR histogram (spec 8.1)."""
+"""Score a trial list: results line, JSON of all metrics, DET curve and score histogram (spec 8.1)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import logging
 
 from hyp_face.cli import setup_logging, str2bool
-from hyp_face.metrics.plots import plot_det, plot_llr_hist
+from hyp_face.metrics.plots import plot_det, plot_score_hist
 from hyp_face.metrics.report import evaluate, results_line, write_results
 from hyp_face.metrics.rocch import rocch, sort_scores
 from hyp_face.metrics.scores import load_trials, trial_scores
@@ -18,9 +18,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("trials", help="trial key: <model> <test> target|nontarget")
     p.add_argument("scores", help="score file: <model> <test> <score> (extra pairs ignored)")
-    p.add_argument("out_prefix", help="writes <out_prefix>_results, _results.json, _det.png, _llr_hist.png")
+    p.add_argument(
+        "out_prefix",
+        help="writes <out_prefix>_results, _results.json, _det.png and _score_hist.png (_llr_hist.png with --llr true)",
+    )
     p.add_argument("--plots", type=str2bool, default=True, help="write the PNG plots (true|false)")
-    p.add_argument("--hist-p-target", type=float, default=0.05, help="prior of the threshold marked in the histogram")
+    p.add_argument(
+        "--llr",
+        type=str2bool,
+        default=False,
+        help="the scores are calibrated log-likelihood ratios (true|false): the histogram is then labelled LLR and "
+        "marks the Bayes threshold; raw scores are labelled 'score', with no threshold",
+    )
+    p.add_argument("--hist-p-target", type=float, default=0.05, help="prior of the Bayes threshold marked for LLRs")
+    p.add_argument("--title", default="", help="plot title, e.g. 'sre19_av_v_dev v4 s-norm+cal' (default: out_prefix)")
     p.add_argument("-v", "--verbose", type=int, default=1)
     return p.parse_args(argv)
 
@@ -35,8 +46,10 @@ def main(argv=None) -> None:
     write_results(args.out_prefix, res)
     log.info("%s: %s", args.scores, results_line(res))
     if args.plots:
-        plot_det(rocch(*sort_scores(tar, non)), f"{args.out_prefix}_det.png", title=str(args.out_prefix))
-        plot_llr_hist(tar, non, f"{args.out_prefix}_llr_hist.png", args.hist_p_target, title=str(args.out_prefix))
+        title = args.title or str(args.out_prefix)
+        plot_det(rocch(*sort_scores(tar, non)), f"{args.out_prefix}_det.png", title=title)
+        hist = f"{args.out_prefix}_{'llr' if args.llr else 'score'}_hist.png"
+        plot_score_hist(tar, non, hist, args.llr, args.hist_p_target, title=title)
 
 
 if __name__ == "__main__":

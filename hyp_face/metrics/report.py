@@ -45,9 +45,9 @@ def results_line(res: dict, priors=PRIORS) -> str:
 
 
 def write_results(prefix: str | os.PathLike, res: dict) -> None:
-    """Write ``<prefix>_results`` (one line, no newline) and ``<prefix>_results.json``."""
+    """Write ``<prefix>_results`` (the results line and a newline) and ``<prefix>_results.json``."""
     with atomic_write(f"{prefix}_results") as f:
-        f.write(results_line(res))
+        f.write(results_line(res) + "\n")
     with atomic_write(f"{prefix}_results.json") as f:
         json.dump(res, f, indent=2)
         f.write("\n")
