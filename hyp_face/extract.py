@@ -26,7 +26,7 @@ import numpy as np
 from .detect import Detections, FaceDetector
 from .align.mtcnn import MTCNNRefiner
 from .embed.base import Embedder
-from .io.embed_store import FaceMeta
+from .io.embed_store import STATUS_VIDEO_ERROR, FaceMeta
 from .video import Frame, VideoError, sample_frames, window_frames
 from .video.prefetch import prefetch_batches
 
@@ -231,7 +231,7 @@ class FaceExtractor:
                 cands, embeds = self._collect(path, instants, refs, thr, None)
         except VideoError as e:
             log.error("%s", e)
-            return _empty(self.embedder.dim, f"video error: {e}")
+            return _empty(self.embedder.dim, STATUS_VIDEO_ERROR + str(e))
         if self.opts.mode == "ref":
             cands, embeds = _keep_best_matches(cands, embeds)
         return VideoFaces(embeds.astype(np.float32), _meta(cands), "ok", thr)
