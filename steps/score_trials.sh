@@ -25,5 +25,6 @@ log_dir=$(dirname "$out_prefix")/log
 mkdir -p "$log_dir"
 $cmd "$log_dir/score_$(basename "$out_prefix").log" \
   "$HYP_FACE_PYTHON" -m hyp_face.bin.score_trials --plots "$plots" "$trials" "$scores" "$out_prefix"
+show_rerun.sh "$log_dir/score_$(basename "$out_prefix").log"
 cat "${out_prefix}_results"
 echo

@@ -6,12 +6,15 @@ import argparse
 import logging
 
 from hyp_face.cli import setup_logging, str2bool
+from hyp_face.io.manifest import Job, step_manifest
 from hyp_face.metrics.plots import plot_det, plot_llr_hist
 from hyp_face.metrics.report import evaluate, results_line, write_results
 from hyp_face.metrics.rocch import rocch, sort_scores
 from hyp_face.metrics.scores import load_trials, trial_scores
 
 log = logging.getLogger(__name__)
+
+SCORING_CODE = ("metrics", "bin/score_trials.py")  # what a rerun compares (docs/rerun.md)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -25,9 +28,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def score_job(args: argparse.Namespace) -> Job:
+    """The scoring job: its result files (plots included when asked) and the manifest of what they come from."""
+    suffixes = ["_results", "_results.json"] + (["_det.png", "_llr_hist.png"] if args.plots else [])
+    manifest = step_manifest(args, {"trials": args.trials, "scores": args.scores}, ("out_prefix", "verbose"),
+                             SCORING_CODE)
+    return Job(f"score_trials {args.out_prefix}", [f"{args.out_prefix}{s}" for s in suffixes], manifest)
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     setup_logging(args.verbose)
+    job = score_job(args)
+    if not job.start(log):
+        return
     trials = load_trials(args.trials)
     scores = trial_scores(trials, args.scores)
     tar, non = scores[trials.is_target], scores[~trials.is_target]
@@ -37,6 +51,7 @@ def main(argv=None) -> None:
     if args.plots:
         plot_det(rocch(*sort_scores(tar, non)), f"{args.out_prefix}_det.png", title=str(args.out_prefix))
         plot_llr_hist(tar, non, f"{args.out_prefix}_llr_hist.png", args.hist_p_target, title=str(args.out_prefix))
+    job.finish()
 
 
 if __name__ == "__main__":
