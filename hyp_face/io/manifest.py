@@ -27,6 +27,7 @@ RERUN_TAG = "rerun:"  # the steps scripts copy log lines holding this tag to the
 FRESH = ""  # rerun_reason() when the job never ran: no output and no manifest
 PACKAGE_DIR = Path(hyp_face.__file__).parent
 _SHOWN_CHANGES = 3
+_GROUP_ORDER = ("options", "frontend", "job", "code", "inputs")
 
 
 def manifest_path(output: str | os.PathLike) -> Path:
@@ -133,16 +134,25 @@ def _show(value: Any) -> str:
 
 
 def _describe(name: str, old: Any, new: Any) -> str:
-    short = name.split(".", 1)[1] if name.startswith(("options.", "frontend.", "job.")) else name
+    group, _, short = name.partition(".")
+    short = f"code {short}" if group == "code" else short or group
     if isinstance(old, str) and isinstance(new, str) and len(old) == len(new) == 64:  # a sha256
         return f"{short} changed"
     return f"{short} changed {_show(old)} \u2192 {_show(new)}"
 
 
+def _cause_first(name: str) -> tuple[int, str]:
+    """Causes before consequences: a new job split changes each job's inputs too."""
+    group = name.partition(".")[0]
+    return (_GROUP_ORDER.index(group) if group in _GROUP_ORDER else len(_GROUP_ORDER), name)
+
+
 def manifest_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """What differs between two manifests, one phrase per changed field (e.g. ``fps changed 1 → 5``)."""
+    """What differs between two manifests, one phrase per changed field (e.g. ``fps changed 1 → 5``), options
+    first, inputs last."""
     a, b = _flatten(old), _flatten(new)
-    return [_describe(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    changed = sorted((k for k in set(a) | set(b) if a.get(k) != b.get(k)), key=_cause_first)
+    return [_describe(k, a.get(k), b.get(k)) for k in changed]
 
 
 def rerun_reason(manifest: Mapping[str, Any], outputs: Sequence[str | os.PathLike],
