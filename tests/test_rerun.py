@@ -115,7 +115,8 @@ class StandInExtractor:
 
     def process(self, path, boxes=None, key=""):
         if not os.path.exists(path):
-            return VideoFaces(np.zeros((0, DIM), np.float32), FaceMeta(), STATUS_VIDEO_ERROR + f"{path}: file not found")
+            missing = STATUS_VIDEO_ERROR + f"{path}: file not found"
+            return VideoFaces(np.zeros((0, DIM), np.float32), FaceMeta(), missing)
         n = int(self.opts.fps * 2)
         return VideoFaces(np.tile([self.opts.fps, self.opts.thresholds[0], 0, 0], (n, 1)).astype(np.float32),
                           FaceMeta.unknown(n))

@@ -23,7 +23,7 @@ import hyp_face
 from hyp_face.io.table import atomic_write, read_scp
 
 MANIFEST_SUFFIX = ".manifest.json"
-RERUN_TAG = "rerun:"  # the steps scripts copy log lines holding this tag to the console
+RERUN_TAG = "rerun:"  # utils/show_rerun.sh copies the job log line holding this tag to the console
 FRESH = ""  # rerun_reason() when the job never ran: no output and no manifest
 PACKAGE_DIR = Path(hyp_face.__file__).parent
 _SHOWN_CHANGES = 3
@@ -187,8 +187,9 @@ def remove_stale_tmp(folder: str | os.PathLike, name: str = "") -> list[Path]:
 class Job:
     """One job's outputs and the manifest it would write now; decides, logs, and records completion.
 
-    ``start`` logs one ``rerun:`` line and returns False when the job can be skipped. Otherwise it removes the
-    old manifest and stale temporary files, and the caller does the work, then calls ``finish``.
+    ``start`` logs one ``rerun:`` line (none for a job that never ran) and returns False when the job can be
+    skipped. Otherwise it removes the old manifest and stale temporary files; the caller does the work, then
+    calls ``finish``.
     """
 
     def __init__(self, label: str, outputs: Sequence[str | os.PathLike], manifest: Mapping[str, Any],
