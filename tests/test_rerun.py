@@ -102,6 +102,22 @@ def test_allowed_unreadable_rejects_nonsense(limit):
         allowed_unreadable(limit, 10)
 
 
+def test_frontend_fingerprint_hashes_the_weight_files(tmp_path):
+    (tmp_path / "det.onnx").write_bytes(b"v1")
+    for name in ("r100-symbol.json", "r100-0003.params", "r100-0001.params"):
+        (tmp_path / name).write_bytes(name.encode())
+    argv = ["--vid-scp", "-", "--output-prefix", "-", "--det-weights", str(tmp_path / "det.onnx"),
+            "--embed-weights", f"{tmp_path / 'r100'},3"]
+    first = xfe.frontend_fingerprint(xfe.parse_args(argv))
+    assert sorted(first["embed_weights_sha256"]) == ["r100-0003.params", "r100-symbol.json"]
+    (tmp_path / "det.onnx").write_bytes(b"v2")  # same path, new model
+    second = xfe.frontend_fingerprint(xfe.parse_args(argv))
+    assert second["det_weights_sha256"] != first["det_weights_sha256"]
+    assert manifest_changes({"frontend": first}, {"frontend": second}) == ["det_weights_sha256.det.onnx changed"]
+    flipped = xfe.frontend_fingerprint(xfe.parse_args(argv + ["--embed-flip", "true"]))
+    assert manifest_changes({"frontend": second}, {"frontend": flipped}) == ["embed_flip changed false \u2192 true"]
+
+
 # ------------------------------------------------------------------------- extraction stage, in-process
 
 

@@ -101,8 +101,13 @@ def weights_sha256(spec: str) -> dict[str, str]:
     """sha256 of the files a weights option names: ``<file>``, or MXNet ``<prefix>,<epoch>`` (symbol + params)."""
     if not spec:
         return {}
-    stem = spec.split(",")[0]
-    files = [Path(stem)] if Path(stem).is_file() else sorted(Path(stem).parent.glob(Path(stem).name + "-*"))
+    stem, _, epoch = spec.partition(",")
+    if Path(stem).is_file():
+        files = [Path(stem)]
+    elif epoch.isdigit():
+        files = [Path(f"{stem}-symbol.json"), Path(f"{stem}-{int(epoch):04d}.params")]
+    else:
+        files = sorted(Path(stem).parent.glob(Path(stem).name + "-*"))
     return {f.name: file_sha256(f) for f in files if f.is_file()}
 
 
@@ -170,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     job.finish()
     log.info("done: %d videos, %d faces, %d without faces, %.1f s", len(keys), n_faces, n_failed, time.time() - t0)
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())
