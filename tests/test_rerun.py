@@ -23,6 +23,7 @@ from hyp_face.io.manifest import (FRESH, Job, code_version, input_digest, manife
                                   remove_stale_tmp, rerun_reason, write_manifest)
 from hyp_face.io.store_summary import ExtractionSummary, allowed_unreadable
 
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HYP_FACE_THREADS": "1", "PYTHONPATH": str(ROOT)}
 DIM = 4
 KEYS = ["v1", "v2", "v3", "v4", "v5"]
 
@@ -343,7 +344,15 @@ def test_calibration_and_scoring_follow_the_rule(be_inputs, capsys):
 
 # ------------------------------------------------------------------------------- the stage script itself
 
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HYP_FACE_THREADS": "1", "PYTHONPATH": str(ROOT)}
+def test_steps_script_shows_the_decision_on_the_console(be_inputs):
+    tmp, _ = be_inputs
+    (tmp / "raw").write_text("mA t1 0.9\nmA t2 0.1\nmB t1 0.3\nmB t2 0.7\n")
+    cmd = [str(ROOT / "steps" / "score_trials.sh"), "--plots", "false", str(tmp / "trials"), str(tmp / "raw"),
+           str(tmp / "res")]
+    runs = [subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300) for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
+    assert "skipping" not in runs[0].stdout
+    assert f"score_trials {tmp / 'res'}: inputs, options and code unchanged, skipping" in runs[1].stdout
 
 
 def _stage(data: Path, out: Path, conf: Path, *opts: str) -> subprocess.CompletedProcess:
