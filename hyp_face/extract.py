@@ -27,7 +27,7 @@ from .detect import Detections, FaceDetector
 from .detect.backoff import backoff_threshold
 from .align.mtcnn import MTCNNRefiner
 from .embed.base import Embedder
-from .io.embed_store import FaceMeta
+from .io.embed_store import STATUS_VIDEO_ERROR, FaceMeta
 from .video import Frame, VideoError, sample_frames, window_frames
 from .video.prefetch import prefetch_batches
 
@@ -225,7 +225,7 @@ class FaceExtractor:
                 cands, embeds = self._collect(path, instants, refs, thr, None)
         except VideoError as e:
             log.error("%s", e)
-            return _empty(self.embedder.dim, f"video error: {e}")
+            return _empty(self.embedder.dim, STATUS_VIDEO_ERROR + str(e))
         if self.opts.mode == "ref":
             cands, embeds = _keep_best_matches(cands, embeds)
         return VideoFaces(embeds.astype(np.float32), _meta(cands), "ok", thr)

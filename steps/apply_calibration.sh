@@ -23,3 +23,4 @@ log_dir=$(dirname "$scores_out")/log
 mkdir -p "$log_dir"
 $cmd "$log_dir/apply_calibration_$(basename "$scores_out").log" \
   "$HYP_FACE_PYTHON" -m hyp_face.bin.apply_calibration "$model" "$trials" "$scores_in" "$scores_out"
+show_rerun.sh "$log_dir/apply_calibration_$(basename "$scores_out").log"

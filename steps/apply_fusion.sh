@@ -29,3 +29,4 @@ log_dir=$(dirname "$scores_out")/log
 mkdir -p "$log_dir"
 $cmd "$log_dir/apply_fusion_$(basename "$scores_out").log" \
   "$HYP_FACE_PYTHON" -m hyp_face.bin.apply_fusion "${fus_opt[@]}" "$model" "$trials" "$scores_out" "$@"
+show_rerun.sh "$log_dir/apply_fusion_$(basename "$scores_out").log"

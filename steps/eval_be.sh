@@ -57,3 +57,4 @@ $cmd "$out_dir/log/eval_be_$(basename "$out").log" \
     ${self_att_a:+--self-att-a "$self_att_a"} --att-a "$att_a" --snorm "$snorm" "${snorm_args[@]}" --full-matrix "$full_matrix" --block-rows "$block_rows" \
     --engine "$engine" --device "$device" ${num_threads:+--num-threads "$num_threads"} \
     "$trials" "$enroll_utt2spk" "$ref_scp" "$enroll_scp" "$test_scp" "$out"
+show_rerun.sh "$out_dir/log/eval_be_$(basename "$out").log"

@@ -2,8 +2,10 @@
 # Face detection + alignment + embedding for every video of a data dir, split into nj jobs.
 #   facedet mode (default): every face of the frames sampled at --fps;
 #   ref mode (--bbox-file): bbox-guided enrollment references around the annotated instants.
-# Writes <out-dir>/embed.JOB.{h5,scp} (with per-face metadata) and the merged <out-dir>/embed.scp.
-# A job whose outputs exist is skipped, so a rerun resumes.
+# Writes <out-dir>/embed.JOB.{h5,scp} (with per-face metadata), embed.JOB.h5.manifest.json and the merged
+# <out-dir>/embed.scp, then prints a summary: videos, faces, videos without a face, unreadable videos.
+# A rerun skips a job only when its manifest (inputs, front end, options, job split, code) matches, and
+# says which jobs it redoes and why (docs/rerun.md). More than --max-unreadable unreadable videos fail the stage.
 set -euo pipefail
 
 cmd=run.pl
@@ -20,10 +22,13 @@ match_thr=0.001
 det_thr_start=
 save_debug_images=false
 num_threads=1
+max_unreadable=0
 
 help_message="Usage: $0 [options] <data-dir> <det-config> <embed-config> <out-dir>
   <det-config>, <embed-config>: Kaldi-style conf files (one --name=value per line), e.g. written by
   run_002_extract_embed.sh from a global_conf file.
+  --max-unreadable N|P%: unreadable videos (missing, undecodable, empty, no video stream) tolerated before the
+  stage fails (default 0).
 e.g.: $0 --nj 8 --bbox-file data/sre19_av_v_dev_enroll/face_boundingbox --det-window 5 --time-in-secs true \\
         data/sre19_av_v_dev_enroll exp/face_embed/x/conf/det.conf exp/face_embed/x/conf/embed.conf exp/face_embed/x/ref/sre19_av_v_dev_enroll"
 
@@ -55,12 +60,15 @@ if [ -n "$bbox_file" ]; then
 fi
 
 name=$(basename "$out_dir")
+job_args=("@$det_conf" "@$embed_conf" "${args[@]}" --num-parts "$nj")
+$HYP_FACE_PYTHON -m hyp_face.bin.plan_extract_jobs --merged "$out_dir/embed.scp" -- "${job_args[@]}" \
+  --output-prefix "$out_dir/embed.JOB"
 # shellcheck disable=SC2086
 $cmd $gpu_opt --num-threads "$num_threads" JOB=1:$nj "$out_dir/log/face_embed_$name.JOB.log" \
-  $HYP_FACE_PYTHON -m hyp_face.bin.extract_face_embed "@$det_conf" "@$embed_conf" "${args[@]}" \
-    --part-idx JOB --num-parts $nj --output-prefix "$out_dir/embed.JOB"
+  $HYP_FACE_PYTHON -m hyp_face.bin.extract_face_embed "${job_args[@]}" \
+    --part-idx JOB --output-prefix "$out_dir/embed.JOB"
 
 parts=()
 for j in $(seq "$nj"); do parts+=("$out_dir/embed.$j.scp"); done
 $HYP_FACE_PYTHON -m hyp_face.bin.merge_embed_scp --out "$out_dir/embed.scp" "${parts[@]}"
-echo "$0: $(wc -l < "$out_dir/embed.scp") videos embedded in $out_dir/embed.scp"
+$HYP_FACE_PYTHON -m hyp_face.bin.summarize_extraction --max-unreadable "$max_unreadable" "$out_dir/embed.scp"

@@ -100,6 +100,7 @@ eval_sets() {  # <out-dir> [s-norm]: back-end scores of the 4 sets as one parall
   [ "$device" = cpu ] || job_cmd=$cuda_cmd
   $job_cmd JOB=1:${#sets[@]} "$dir/log/eval_be.JOB.log" \
     "$HYP_FACE_PYTHON" -m hyp_face.bin.eval_be "@$dir/tasks/eval_be.JOB.args"
+  show_rerun.sh "$dir"/log/eval_be.*.log
 }
 
 score_sets() {  # <dir> <normalisation> <llr true|false>: <set>_results (+ json, plots) for the 4 sets

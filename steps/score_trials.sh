@@ -32,6 +32,7 @@ mkdir -p "$log_dir"
 $cmd "$log_dir/score_$(basename "$out_prefix").log" \
   "$HYP_FACE_PYTHON" -m hyp_face.bin.score_trials --plots "$plots" --llr "$llr" --title "$label" \
   "$trials" "$scores" "$out_prefix"
+show_rerun.sh "$log_dir/score_$(basename "$out_prefix").log"
 # The results line is "EER: <eer> DCF5e-2: <min> / <act> DCF1e-2: ..." (docs/original_recipe.md §8.1).
 read -r _ eer _ min_cp _ act_cp _ < "${out_prefix}_results"
 printf '%s  EER %s%%  min Cp %s  act Cp %s\n' "$label" "$eer" "$min_cp" "$act_cp"

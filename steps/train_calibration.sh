@@ -26,3 +26,4 @@ mkdir -p "$log_dir"
 $cmd "$log_dir/train_calibration_$(basename "$model_out").log" \
   "$HYP_FACE_PYTHON" -m hyp_face.bin.train_calibration --p-target "$p_target" --l2-reg "$l2_reg" \
   "$trials" "$scores" "$model_out"
+show_rerun.sh "$log_dir/train_calibration_$(basename "$model_out").log"

@@ -35,3 +35,4 @@ mkdir -p "$log_dir"
 $cmd "$log_dir/train_fusion_$(basename "$model_out").log" \
   "$HYP_FACE_PYTHON" -m hyp_face.bin.train_fusion --max-systems "$max_systems" --p-target "$p_target" \
   --l2-reg "$l2_reg" "${p_eval_opt[@]}" "$trials" "$model_out" "$@"
+show_rerun.sh "$log_dir/train_fusion_$(basename "$model_out").log"

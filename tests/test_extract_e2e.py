@@ -43,12 +43,12 @@ def corpus(tmp_path_factory):
     return root, good
 
 
-def _extract(data: Path, out: Path, conf_dir: Path) -> subprocess.CompletedProcess:
+def _extract(data: Path, out: Path, conf_dir: Path, *opts: str) -> subprocess.CompletedProcess:
     conf_dir.mkdir(exist_ok=True)
     (conf_dir / "det.conf").write_text("--detector=retinaface_mnet025_embedded\n--det-resize-policy=v0.2\n")
     (conf_dir / "embed.conf").write_text("--embedder=dlib_resnet128\n")
-    cmd = [str(ROOT / "steps" / "extract_face_embed.sh"), "--nj", "2", "--fps", "1",
-           str(data), str(conf_dir / "det.conf"), str(conf_dir / "embed.conf"), str(out)]
+    cmd = [str(ROOT / "steps" / "extract_face_embed.sh"), "--nj", "2", "--fps", "1", "--max-unreadable", "4",
+           *opts, str(data), str(conf_dir / "det.conf"), str(conf_dir / "embed.conf"), str(out)]
     return subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
 
 
@@ -57,6 +57,7 @@ def test_stage_survives_bad_videos_and_resumes(corpus, tmp_path):
     out = tmp_path / "facedet"
     run = _extract(root / "data", out, tmp_path / "conf")
     assert run.returncode == 0, run.stdout + run.stderr
+    assert "6 videos, " in run.stdout and "unreadable zero: " in run.stdout  # the stage's summary
     with EmbedReader(out / "embed.scp") as r:
         assert sorted(r.keys()) == ["audio", "both", "garbage", "hopper", "truncated", "zero"]
         for key in ("zero", "garbage", "audio"):
@@ -76,7 +77,11 @@ def test_stage_survives_bad_videos_and_resumes(corpus, tmp_path):
     rerun = _extract(root / "data", out, tmp_path / "conf")
     assert rerun.returncode == 0
     assert (out / "embed.1.h5").stat().st_mtime_ns == before  # finished jobs are skipped
-    assert "already done" in (out / "log" / "face_embed_facedet.1.log").read_text()
+    assert "2 of 2 job(s) unchanged (manifest matches), skipping them" in rerun.stdout
+    assert "job 1/2: inputs, options and code unchanged, skipping" in (
+        out / "log" / "face_embed_facedet.1.log").read_text()
+    strict = _extract(root / "data", out, tmp_path / "conf", "--max-unreadable", "0")
+    assert strict.returncode != 0 and "videos unreadable, more than --max-unreadable 0" in strict.stderr
 
 
 def _celeb_trials(base: Path):

@@ -7,10 +7,16 @@ original's calibrated files, scores printed with ``%f``.
 from __future__ import annotations
 
 import argparse
+import logging
 
 from hyp_face.calibrate.linear import LinearCalibration
 from hyp_face.cli import setup_logging
+from hyp_face.io.manifest import Job, step_manifest
 from hyp_face.metrics.scores import load_trials, trial_scores, write_scores
+
+log = logging.getLogger(__name__)
+
+CALIBRATION_CODE = ("calibrate", "metrics", "bin/apply_calibration.py")  # what a rerun compares (docs/rerun.md)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -26,9 +32,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     setup_logging(args.verbose)
+    inputs = {"model": args.model, "trials": args.trials, "scores_in": args.scores_in}
+    job = Job(f"apply_calibration {args.scores_out}", [args.scores_out],
+              step_manifest(args, inputs, ("scores_out", "verbose"), CALIBRATION_CODE))
+    if not job.start(log):
+        return
     cal = LinearCalibration.load(args.model)
     trials = load_trials(args.trials, need_labels=False)
     write_scores(args.scores_out, trials, cal(trial_scores(trials, args.scores_in)))
+    job.finish()
 
 
 if __name__ == "__main__":

@@ -13,9 +13,12 @@ import numpy as np
 
 from hyp_face.calibrate.fusion import GreedyFusion
 from hyp_face.cli import setup_logging
+from hyp_face.io.manifest import Job, step_manifest
 from hyp_face.metrics.scores import load_trials, trial_scores, write_scores
 
 log = logging.getLogger(__name__)
+
+FUSION_CODE = ("calibrate", "metrics", "bin/apply_fusion.py")  # what a rerun compares (docs/rerun.md)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -33,6 +36,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     setup_logging(args.verbose)
+    inputs = {"model": args.model, "trials": args.trials, **{f"scores_{i}": f for i, f in enumerate(args.scores)}}
+    job = Job(f"apply_fusion {args.scores_out}", [args.scores_out],
+              step_manifest(args, inputs, ("scores_out", "scores", "verbose"), FUSION_CODE))
+    if not job.start(log):
+        return
     model = GreedyFusion.load(args.model)
     if len(args.scores) != len(model.system_names):
         raise SystemExit(f"{args.model}: trained on {len(model.system_names)} score files, got {len(args.scores)}")
@@ -46,6 +54,7 @@ def main(argv=None) -> None:
         scores[:, j] = trial_scores(trials, args.scores[j])
     log.info("fusion %d: %s", fus_idx, " + ".join(args.scores[j] for j in fusion.systems))
     write_scores(args.scores_out, trials, fusion(scores))
+    job.finish()
 
 
 if __name__ == "__main__":

@@ -29,9 +29,18 @@ from hyp_face.backend.versions import (
     test_side,
 )
 from hyp_face.cli import pin_threads, setup_logging, str2bool
+from hyp_face.io.manifest import Job, step_manifest
 from hyp_face.io.table import write_lines
 
 log = logging.getLogger("eval_be")
+
+# Rerun rule (docs/rerun.md): input files count by content, the embedding stores also by the files they list;
+# where and how fast the scores are computed does not change them.
+INPUT_ARGS = ("trials", "enroll_utt2spk", "ref_embed_scp", "enroll_facedet_embed_scp", "test_embed_scp",
+              "cohort_utt2spk", "cohort_embed_scp")
+EMBED_SCP_ARGS = ("ref_embed_scp", "enroll_facedet_embed_scp", "test_embed_scp", "cohort_embed_scp")
+NEUTRAL_ARGS = ("score_file", "block_rows", "engine", "device", "num_threads", "verbose")
+BACKEND_CODE = ("backend", "io/embed_store.py", "io/datadir.py", "bin/eval_be.py")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,11 +87,29 @@ def check_dims(tests: list[np.ndarray], others: list[np.ndarray], other: str, te
                          f"{test_dim}-D ones")
 
 
+def require_some_faces(mats: list[np.ndarray], what: str, sources: str) -> None:
+    """Exit naming ``sources`` when no video of ``what`` has an embedding: the loaders stand in a zero vector for
+    each video without faces, so every score would be 0 (EER 50%), typically after a moved or broken corpus."""
+    if not any(np.count_nonzero(m) for m in mats):
+        raise SystemExit(f"eval_be: no {what} has a face embedding in {sources}: check the extraction summary "
+                         "(unreadable videos, e.g. a vid.scp pointing at a moved corpus)")
+
+
+def be_job(args: argparse.Namespace) -> Job:
+    """The scoring job: the score file and the manifest of its inputs (by content), options and code."""
+    inputs = {name: getattr(args, name) for name in INPUT_ARGS}
+    manifest = step_manifest(args, inputs, NEUTRAL_ARGS, BACKEND_CODE, scp_inputs=EMBED_SCP_ARGS)
+    return Job(f"eval_be {args.score_file}", [args.score_file], manifest)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     if args.snorm != "none" and not (args.cohort_utt2spk and args.cohort_embed_scp):
         raise SystemExit("eval_be: --snorm needs --cohort-utt2spk and --cohort-embed-scp")
+    job = be_job(args)
+    if not job.start(log):
+        return
     start = time.time()
     try:
         engine = make_engine(args.engine, args.device)
@@ -98,6 +125,8 @@ def main(argv: list[str] | None = None) -> None:
     tests = load_tests(args.test_embed_scp, seg_set)
     enroll = load_enrollment(args.enroll_utt2spk, trial_models, args.ref_embed_scp, args.enroll_facedet_embed_scp,
                              default_dim=tests[0].shape[1])
+    require_some_faces(tests, "test video", args.test_embed_scp)
+    require_some_faces(enroll.refs, "enrollment model", f"{args.ref_embed_scp} or {args.enroll_facedet_embed_scp}")
     check_dims(tests, enroll.refs, f"{args.ref_embed_scp} + {args.enroll_facedet_embed_scp}", args.test_embed_scp)
     tests = test_side(params, tests)
     scorer = Scorer(params, enroll_side(params, enroll.refs), enroll.video_model, len(enroll.models),
@@ -117,6 +146,7 @@ def main(argv: list[str] | None = None) -> None:
         model_idx = np.array([model_pos[m] for m in trial_models], dtype=np.int64)
         test_idx = np.array([test_pos[t] for t in trial_tests], dtype=np.int64)
     write_lines(args.score_file, format_lines(enroll.models, seg_set, model_idx, test_idx, scores))
+    job.finish()
     log.info("%s%s: %d models x %d tests, %d lines in %s (%s on %s, %.1f s)", args.backend,
              "" if args.snorm == "none" else f" + {args.snorm} s-norm", len(enroll.models), len(seg_set),
              len(model_idx), args.score_file, engine.name, args.device, time.time() - start)

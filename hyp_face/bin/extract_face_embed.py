@@ -21,6 +21,7 @@ from hyp_face.embed import build_embedder
 from hyp_face.extract import ExtractOptions, FaceExtractor, threshold_schedule
 from hyp_face.io.datadir import read_face_boundingbox
 from hyp_face.io.embed_store import EmbedWriter
+from hyp_face.io.manifest import Job, code_version, file_sha256, json_sha256, manifest_path, options_of
 from hyp_face.io.table import read_scp, split_contiguous
 
 log = logging.getLogger("extract_face_embed")
@@ -87,18 +88,74 @@ def build_extractor(args: argparse.Namespace) -> FaceExtractor:
     return FaceExtractor(detector, embedder, opts, refiner)
 
 
+# Output-neutral options: paths recorded by content instead, and how the work runs (not what it computes).
+OUTPUT_NEUTRAL_ARGS = ("vid_scp", "output_prefix", "part_idx", "num_parts", "bbox_file", "batch_size", "device",
+                       "fp16", "num_threads", "save_debug_images", "verbose")
+FRONTEND_ARGS = ("detector", "det_weights", "det_resize_policy", "embedder", "embed_weights", "embed_flip",
+                 "align_mode", "mtcnn_dir")  # mtcnn_dir counts by its files' content, in mtcnn mode only
+EXTRACTION_CODE = ("extract.py", "frontend.py", "video", "detect", "align", "embed", "formats", "io/embed_store.py",
+                   "bin/extract_face_embed.py")  # the package sources that can change embeddings
+
+
+def weights_sha256(spec: str) -> dict[str, str]:
+    """sha256 of the files a weights option names: ``<file>``, or MXNet ``<prefix>,<epoch>`` (symbol + params)."""
+    if not spec:
+        return {}
+    stem, _, epoch = spec.partition(",")
+    if Path(stem).is_file():
+        files = [Path(stem)]
+    elif epoch.isdigit():
+        files = [Path(f"{stem}-symbol.json"), Path(f"{stem}-{int(epoch):04d}.params")]
+    else:
+        files = sorted(Path(stem).parent.glob(Path(stem).name + "-*"))
+    return {f.name: file_sha256(f) for f in files if f.is_file()}
+
+
+def frontend_fingerprint(args: argparse.Namespace) -> dict:
+    """The resolved front end: detector, embedder, alignment and the sha256 of every weight file they load."""
+    fingerprint = {name: getattr(args, name) for name in FRONTEND_ARGS if name != "mtcnn_dir"}
+    fingerprint["fp16"] = bool(args.fp16 and args.device.startswith("cuda"))
+    fingerprint["det_weights_sha256"] = weights_sha256(args.det_weights)
+    fingerprint["embed_weights_sha256"] = weights_sha256(args.embed_weights)
+    if args.align_mode == "mtcnn":
+        fingerprint["mtcnn_sha256"] = {f.name: file_sha256(f) for f in sorted(Path(args.mtcnn_dir).glob("*"))
+                                       if f.is_file()}
+    return fingerprint
+
+
+def extraction_job(args: argparse.Namespace, vids: dict[str, str], boxes: dict[str, list]) -> Job:
+    """Job ``args.part_idx`` of ``args.num_parts``: ``<prefix>.h5``, ``<prefix>.scp`` and the manifest
+    ``<prefix>.manifest.json`` of what they are made from (docs/rerun.md)."""
+    prefix = Path(args.output_prefix)
+    outputs = [prefix.with_name(prefix.name + suffix) for suffix in (".h5", ".scp")]
+    return Job(f"job {args.part_idx}/{args.num_parts}", outputs, job_manifest(args, vids, boxes),
+               manifest_path(prefix))
+
+
+def job_manifest(args: argparse.Namespace, vids: dict[str, str], boxes: dict[str, list]) -> dict:
+    """What job ``args.part_idx`` of ``args.num_parts`` is made from: its videos and boxes, the front end, the
+    options, the job split and the code version."""
+    keys = split_contiguous(list(vids), args.num_parts, args.part_idx)
+    inputs = {"videos": len(keys), "vid_scp_part": json_sha256([[k, vids[k]] for k in keys])}
+    if args.bbox_file:
+        inputs["bbox_part"] = json_sha256([[k, boxes.get(k, [])] for k in keys])
+    options = options_of(args, OUTPUT_NEUTRAL_ARGS + FRONTEND_ARGS)
+    options["mode"] = "ref" if args.bbox_file else "facedet"
+    return {"job": {"part": args.part_idx, "num_parts": args.num_parts}, "inputs": inputs,
+            "frontend": frontend_fingerprint(args), "options": options, "code": code_version(EXTRACTION_CODE)}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.verbose)
     prefix = Path(args.output_prefix)
-    h5, scp = prefix.with_name(prefix.name + ".h5"), prefix.with_name(prefix.name + ".scp")
-    if h5.exists() and scp.exists():
-        log.info("%s and %s exist: job already done, skipping", h5, scp)
-        return 0
-    threads = pin_threads(args.num_threads)
     vids = read_scp(args.vid_scp)
     keys = split_contiguous(list(vids), args.num_parts, args.part_idx)
     boxes = read_face_boundingbox(args.bbox_file) if args.bbox_file else {}
+    job = extraction_job(args, vids, boxes)
+    if not job.start(log):
+        return 0
+    threads = pin_threads(args.num_threads)
     extractor = build_extractor(args)
     if args.save_debug_images:
         extractor.debug_dir = prefix.parent / "img_facealign"
@@ -115,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                 log.warning("%s: %s -> empty embedding set", key, result.status)
             writer.write(key, result.embeds, result.meta, result.status)
             n_faces += len(result.embeds)
+    job.finish()
     log.info("done: %d videos, %d faces, %d without faces, %.1f s", len(keys), n_faces, n_failed, time.time() - t0)
     return 0
 

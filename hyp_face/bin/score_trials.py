@@ -6,12 +6,15 @@ import argparse
 import logging
 
 from hyp_face.cli import setup_logging, str2bool
+from hyp_face.io.manifest import Job, step_manifest
 from hyp_face.metrics.plots import plot_det, plot_score_hist
 from hyp_face.metrics.report import evaluate, results_line, write_results
 from hyp_face.metrics.rocch import rocch, sort_scores
 from hyp_face.metrics.scores import load_trials, trial_scores
 
 log = logging.getLogger(__name__)
+
+SCORING_CODE = ("metrics", "bin/score_trials.py")  # what a rerun compares (docs/rerun.md)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -36,9 +39,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def score_job(args: argparse.Namespace) -> Job:
+    """The scoring job: its result files (plots included when asked) and the manifest of what they come from."""
+    hist = "_llr_hist.png" if args.llr else "_score_hist.png"
+    suffixes = ["_results", "_results.json"] + (["_det.png", hist] if args.plots else [])
+    manifest = step_manifest(args, {"trials": args.trials, "scores": args.scores}, ("out_prefix", "verbose"),
+                             SCORING_CODE)
+    return Job(f"score_trials {args.out_prefix}", [f"{args.out_prefix}{s}" for s in suffixes], manifest)
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     setup_logging(args.verbose)
+    job = score_job(args)
+    if not job.start(log):
+        return
     trials = load_trials(args.trials)
     scores = trial_scores(trials, args.scores)
     tar, non = scores[trials.is_target], scores[~trials.is_target]
@@ -50,6 +65,7 @@ def main(argv=None) -> None:
         plot_det(rocch(*sort_scores(tar, non)), f"{args.out_prefix}_det.png", title=title)
         hist = f"{args.out_prefix}_{'llr' if args.llr else 'score'}_hist.png"
         plot_score_hist(tar, non, hist, args.llr, args.hist_p_target, title=title)
+    job.finish()
 
 
 if __name__ == "__main__":

@@ -7,9 +7,12 @@ import logging
 
 from hyp_face.calibrate.linear import train_calibration
 from hyp_face.cli import setup_logging
+from hyp_face.io.manifest import Job, step_manifest
 from hyp_face.metrics.scores import load_trials, trial_scores
 
 log = logging.getLogger(__name__)
+
+CALIBRATION_CODE = ("calibrate", "metrics", "bin/train_calibration.py")  # what a rerun compares (docs/rerun.md)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -26,6 +29,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     setup_logging(args.verbose)
+    job = Job(f"train_calibration {args.model_out}", [args.model_out],
+              step_manifest(args, {"trials": args.trials, "scores": args.scores}, ("model_out", "verbose"),
+                            CALIBRATION_CODE))
+    if not job.start(log):
+        return
     trials = load_trials(args.trials)
     scores = trial_scores(trials, args.scores)
     cal = train_calibration(scores, trials.is_target, args.p_target, args.l2_reg)
@@ -34,6 +42,7 @@ def main(argv=None) -> None:
     log.info("training set: min DCF before %.4f, act DCF after %.4f", cal.train["min_dcf_before"],
              cal.train["act_dcf_after"])
     cal.save(args.model_out)
+    job.finish()
 
 
 if __name__ == "__main__":

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
 import numpy as np
 
 from hyp_face.calibrate.fusion import train_greedy_fusion
 from hyp_face.cli import setup_logging
+from hyp_face.io.manifest import Job, step_manifest
 from hyp_face.metrics.scores import load_trials, trial_scores
+
+log = logging.getLogger(__name__)
+
+FUSION_CODE = ("calibrate", "metrics", "bin/train_fusion.py")  # what a rerun compares (docs/rerun.md)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -27,12 +33,18 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     setup_logging(args.verbose)
+    inputs = {"trials": args.trials, **{f"scores_{i}": f for i, f in enumerate(args.scores)}}
+    job = Job(f"train_fusion {args.model_out}", [args.model_out],
+              step_manifest(args, inputs, ("model_out", "scores", "verbose"), FUSION_CODE))
+    if not job.start(log):
+        return
     trials = load_trials(args.trials)
     scores = np.column_stack([trial_scores(trials, f) for f in args.scores])
     model = train_greedy_fusion(
         scores, trials.is_target, args.scores, args.max_systems, args.p_target, args.l2_reg, args.p_eval
     )
     model.save(args.model_out)
+    job.finish()
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from .table import TableError, atomic_write, read_scp
 
 META_ROOT = "__faces__"
 STATUS_OK = "ok"
+STATUS_VIDEO_ERROR = "video error: "  # prefix of the status of a video that cannot be read
 
 
 class StoreError(KeyError):
@@ -177,6 +178,10 @@ class EmbedReader:
 
     def status(self, key: str) -> str:
         return str(self._dataset(key).attrs.get("status", STATUS_OK))
+
+    def num_faces(self, key: str) -> int:
+        """How many faces ``key`` has, without reading them."""
+        return int(self._dataset(key).shape[0])
 
     def read_meta(self, key: str) -> FaceMeta:
         """Per-face metadata of ``key`` (frame indices -1 when the file predates metadata)."""
