@@ -2,11 +2,11 @@
 
 from .backoff import DEFAULT_THRESHOLDS, BackoffResult, backoff, detect_with_backoff
 from .base import Detections, FaceDetector
-from .registry import DETECTORS, build_detector
+from .registry import build_detector, list_detectors, register_detector
 from .resize import ResizePolicy
 from .retinaface import RetinaFaceDetector
 
 __all__ = [
     "DEFAULT_THRESHOLDS", "BackoffResult", "backoff", "detect_with_backoff", "Detections", "FaceDetector",
-    "DETECTORS", "build_detector", "ResizePolicy", "RetinaFaceDetector",
+    "build_detector", "list_detectors", "register_detector", "ResizePolicy", "RetinaFaceDetector",
 ]
