@@ -267,8 +267,8 @@ def add_frontend_args(p: argparse.ArgumentParser, config_help: str = "") -> None
 
 
 def _add_model_options(g) -> None:
-    g.add_argument("--detector", default=None, help="zoo model (conf/model_zoo.tsv) or detector builder: "
-                   f"{', '.join(list_detectors())} (default retinaface_mnet025_embedded)")
+    g.add_argument("--detector", default=None,
+                   help="zoo model or detector builder (listed below; default retinaface_mnet025_embedded)")
     g.add_argument("--det-weights", default=None, help="weights file (default: the zoo model's)")
     g.add_argument("--det-resize-policy", default=None, choices=RESIZE_POLICIES,
                    help="detector input size (see hyp_face.detect.resize); default: the detector's own")
@@ -278,11 +278,23 @@ def _add_model_options(g) -> None:
     g.add_argument("--align-mode", default=None, choices=ALIGN_MODES,
                    help="landmarks for alignment: the detector's (default), or MTCNN refine-only inside its boxes")
     g.add_argument("--mtcnn-dir", default=None, help=f"MXNet MTCNN det1-det4 folder (default: the zoo's {MTCNN_MODEL})")
-    g.add_argument("--embedder", default=None, help="zoo model (conf/model_zoo.tsv) or recognizer builder: "
-                   f"{', '.join(list_embedders())} (default dlib_resnet128)")
+    g.add_argument("--embedder", default=None,
+                   help="zoo model or recognizer builder (listed below; default dlib_resnet128)")
     g.add_argument("--embed-weights", default=None, help="weights file (default: the zoo model's)")
     g.add_argument("--embed-flip", type=str2bool, default=None, help="average with the mirrored chip (true|false)")
     g.add_argument("--models-dir", default=None, help=f"where the zoo's files are (default {DEFAULT_MODELS_DIR})")
+
+
+def frontend_epilog() -> str:
+    """The valid --detector and --embedder values (zoo models, then builders), for ``--help``."""
+    zoo = zoo_models()
+    lines = []
+    for kind, option, builders in (("detector", "--det-weights", list_detectors()),
+                                   ("embedder", "--embed-weights", list_embedders())):
+        models = ", ".join(name for name, m in zoo.items() if m.kind == kind)
+        lines.append(f"{kind}s: zoo models (conf/model_zoo.tsv) {models}; "
+                     f"builders (with {option} FILE) {', '.join(builders)}")
+    return "\n".join(lines)
 
 
 def _options_parser() -> argparse.ArgumentParser:
@@ -331,7 +343,7 @@ def build_extractor(cfg: FrontEndConfig, device: str = "cpu", fp16: bool = False
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Print the resolved front end of a global config (the line every "
-                                "tool logs); --json prints its fingerprint.")
+                                "tool logs); --json prints its fingerprint.", epilog=frontend_epilog())
     add_frontend_args(p)
     p.add_argument("--json", action="store_true", help="print the fingerprint (model sha256s, options) as JSON")
     p.add_argument("--zoo-names", action="store_true", help="print the zoo models it names (what run_000 fetches)")
