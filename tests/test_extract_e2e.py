@@ -55,10 +55,10 @@ def corpus(tmp_path_factory):
 
 def _extract(data: Path, out: Path, conf_dir: Path) -> subprocess.CompletedProcess:
     conf_dir.mkdir(exist_ok=True)
-    (conf_dir / "det.conf").write_text("--detector=retinaface_mnet025_embedded\n--det-resize-policy=v0.2\n")
-    (conf_dir / "embed.conf").write_text("--embedder=dlib_resnet128\n")
+    (conf_dir / "fe.sh").write_text('face_detector=retinaface_mnet025_embedded\nface_det_opts="--det-resize-policy=v0.2"\n'
+                                    "face_recognizer=dlib_resnet128\n")
     cmd = [str(ROOT / "steps" / "extract_face_embed.sh"), "--nj", "2", "--fps", "1",
-           str(data), str(conf_dir / "det.conf"), str(conf_dir / "embed.conf"), str(out)]
+           "--config-file", str(conf_dir / "fe.sh"), str(data), str(out)]
     return subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
 
 
@@ -126,14 +126,14 @@ def test_celebrity_videos_score_their_target_highest():
 
 def test_mtcnn_alignment_mode_refines_landmarks(corpus):
     """--align-mode mtcnn: the MXNet MTCNN refines the detector's landmarks, which stay close to them."""
-    from hyp_face.bin.extract_face_embed import build_extractor, parse_args
+    from hyp_face.bin.extract_face_embed import build_job_extractor, parse_args
 
     mtcnn_dir = shared_path("weights", "mxnet_insightface_fixtures")
     root, _ = corpus
     common = ["--vid-scp", "-", "--output-prefix", "-", "--embedder", "dlib_resnet128"]
-    plain = build_extractor(parse_args(common)).process(str(root / "hopper.mp4"))
-    refined = build_extractor(parse_args(common + ["--align-mode", "mtcnn", "--mtcnn-dir", str(mtcnn_dir)])
-                              ).process(str(root / "hopper.mp4"))
+    plain = build_job_extractor(parse_args(common))[1].process(str(root / "hopper.mp4"))
+    refined = build_job_extractor(parse_args(common + ["--align-mode", "mtcnn", "--mtcnn-dir", str(mtcnn_dir)])
+                                  )[1].process(str(root / "hopper.mp4"))
     assert len(plain.embeds) == len(refined.embeds) == 4
     iod = np.linalg.norm(plain.meta.landmarks[:, 1] - plain.meta.landmarks[:, 0], axis=1)
     err = np.linalg.norm(refined.meta.landmarks - plain.meta.landmarks, axis=2).mean(1) / iod
