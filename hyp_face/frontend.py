@@ -97,7 +97,8 @@ def _weight_files(weights: str) -> tuple[str, ...]:
 def _mtcnn_files(folder: str) -> tuple[str, ...]:
     """The MTCNN stage files of a folder (insightface ``det{k}-*`` or ``mtcnn-det{k}-*`` names)."""
     found = sorted(str(p) for p in Path(folder).glob("*det[1-4]-*") if p.suffix in (".json", ".params"))
-    return tuple(found) or (str(Path(folder) / "det1-0001.params"),)
+    return tuple(found) or tuple(str(Path(folder) / f"det{k}-{part}") for k in range(1, 5)
+                                 for part in ("0001.params", "symbol.json"))
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,18 @@ class FrontEndConfig:
         """From options added by :func:`add_frontend_args`: the ``--config-file`` first, then the other options."""
         base = cls.from_file(args.config_file) if getattr(args, "config_file", None) else cls()
         return replace(base, **_given(args))
+
+    def as_options(self) -> list[str]:
+        """Command-line options that rebuild this front end without its config file (values that differ from
+        the defaults): ``FrontEndConfig.from_args(parser.parse_args(cfg.as_options()))`` equals ``cfg``."""
+        default = FrontEndConfig()
+        out = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name != "config_file" and value != getattr(default, f.name):
+                text = str(value).lower() if isinstance(value, bool) else str(value)
+                out.append(f"--{f.name.replace('_', '-')}={text}")
+        return out
 
     # -- resolution --------------------------------------------------------------------------------------------
     def _model(self, kind: str, name: str, weights: str, builders: list[str]) -> ModelSpec:
@@ -220,7 +233,8 @@ class FrontEndConfig:
 
     # -- reporting ---------------------------------------------------------------------------------------------
     def describe(self, dim: int | None = None) -> str:
-        """The resolved front end in one line (model files must exist: their sha256 is shown)."""
+        """The resolved front end in one line, with the sha256 of each weights file."""
+        self.require_models()
         start = (f"{self.det_thr_start:g}" if self.det_thr_start is not None
                  else "/".join(f"{v:g} ({k})" for k, v in DEFAULT_THR_START.items()))
         aligner = self.aligner_model()
@@ -237,6 +251,7 @@ class FrontEndConfig:
 
     def fingerprint(self) -> dict[str, Any]:
         """JSON-serialisable description of everything that changes the embeddings, model sha256s included."""
+        self.require_models()
 
         def model(spec: ModelSpec | None) -> dict[str, Any] | None:
             if spec is None:
@@ -299,7 +314,8 @@ def frontend_epilog() -> str:
 
 def _options_parser() -> argparse.ArgumentParser:
     """Parser of the front-end options inside a config's ``face_det_opts`` / ``face_reco_opts``."""
-    p = argparse.ArgumentParser(prog="face_det_opts/face_reco_opts", add_help=False, exit_on_error=False)
+    p = argparse.ArgumentParser(prog="face_det_opts/face_reco_opts", add_help=False, exit_on_error=False,
+                                allow_abbrev=False)
     _add_model_options(p)
     return p
 

@@ -82,6 +82,7 @@ def test_stage_survives_bad_videos_and_resumes(corpus, tmp_path):
         assert r.status("truncated") in ("ok", "no face found") or r.status("truncated").startswith("video error")
     logs = "".join(p.read_text() for p in (out / "log").glob("*.log"))
     assert "zero.mp4" in logs and "garbage.mp4" in logs
+    assert "front end: detector retinaface_mnet025_embedded" in logs  # every job logs the resolved front end
     before = (out / "embed.1.h5").stat().st_mtime_ns
     rerun = _extract(root / "data", out, tmp_path / "conf")
     assert rerun.returncode == 0

@@ -354,7 +354,7 @@ def evaluate(cfg: FrontEndConfig, pairs: Pairs, out_dir: Path, device: str = "cp
     return report
 
 
-def main(argv: list[str] | None = None) -> dict:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=frontend_epilog())
     p.add_argument("--lfw-dir", required=True, help="folder the pair paths are relative to")
     p.add_argument("--pairs", required=True, help="pairs_resolved.csv or pairs.txt")
@@ -369,7 +369,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--num-threads", type=int, default=None, help="torch threads (default HYP_FACE_THREADS or 1)")
     p.add_argument("--verbose", type=int, default=1)
     add_frontend_args(p)
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
     setup_logging(args.verbose)
     pin_threads(args.num_threads)
     cfg = FrontEndConfig.from_args(args)
