@@ -247,7 +247,7 @@ def fetch(entry: ZooFile, models_dir: Path, accept_new_hash: bool = False) -> Pa
     expected = entry.sha256
     if expected == "-" and _accepted_hash(dest).is_file():
         expected = _accepted_hash(dest).read_text().split()[0]
-    if dest.exists() and expected != "-" and sha256_of(dest) == expected:
+    if dest.exists() and expected != "-" and file_sha256(dest) == expected:
         return dest
     cache_dir = models_dir / ".downloads"
     cache_dir.mkdir(parents=True, exist_ok=True)
