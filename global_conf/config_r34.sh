@@ -3,15 +3,11 @@
 # downloaded it, but no config used it (the README promised global_conf/config_r50.sh).
 # Get the models with: ./run_000_get_pretrained_models.sh --config-file global_conf/config_r34.sh
 
-face_models="retinaface_r50_mxnet arcface_r34_mxnet mtcnn_mxnet"  # fetched by run_000 (conf/model_zoo.tsv)
-
-face_det_model_name=retinaface_r50_mxnet
-face_det_model=exp/face_models/retina-50/R50
+face_detector=retinaface_r50_mxnet
 face_det_opts="--det-resize-policy=v0.1"
 
-face_reco_model_name=mxnet
-face_reco_model=exp/face_models/r34-arcface/model,0
-face_reco_opts="--align-mode=mtcnn --mtcnn-dir=exp/face_models/mtcnn"
+face_recognizer=arcface_r34_mxnet
+face_reco_opts="--align-mode=mtcnn"
 
 face_embed_name=r34-v4
 face_embed_dir=$(pwd)/exp/face_embed/$face_embed_name

@@ -5,15 +5,11 @@
 # No public sha256 is known for these files: run_000 prints the hash of what it downloaded and keeps
 # nothing until you rerun it with --accept-new-hash true (check the files first; see docs/models.md).
 
-face_models="retinaface_r50_mxnet arcface_r50_mxnet mtcnn_mxnet"  # fetched by run_000 (conf/model_zoo.tsv)
-
-face_det_model_name=retinaface_r50_mxnet
-face_det_model=exp/face_models/retina-50/R50
+face_detector=retinaface_r50_mxnet
 face_det_opts="--det-resize-policy=v0.1"
 
-face_reco_model_name=mxnet
-face_reco_model=exp/face_models/r50-arcface/model,0
-face_reco_opts="--align-mode=mtcnn --mtcnn-dir=exp/face_models/mtcnn"
+face_recognizer=arcface_r50_mxnet
+face_reco_opts="--align-mode=mtcnn"
 
 face_embed_name=r50-v4
 face_embed_dir=$(pwd)/exp/face_embed/$face_embed_name

@@ -5,14 +5,10 @@
 # Get the models with: ./run_000_get_pretrained_models.sh --config-file global_conf/config_scrfd_w600k.sh
 # (buffalo_l.zip, 288 MB, GitHub release of insightface; non-commercial research licence, see docs/models.md).
 
-face_models="scrfd_10g arcface_w600k_r50"  # fetched by run_000 (conf/model_zoo.tsv)
-
-face_det_model_name=scrfd
-face_det_model=exp/face_models/buffalo_l/det_10g.onnx
+face_detector=scrfd_10g
 face_det_opts="--det-resize-policy=v0.2 --det-thr-start=0.5"
 
-face_reco_model_name=onnx_arcface
-face_reco_model=exp/face_models/buffalo_l/w600k_r50.onnx
+face_recognizer=arcface_w600k_r50
 face_reco_opts="--align-mode=detector"
 
 face_embed_name=scrfd10g-w600k

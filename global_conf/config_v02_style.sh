@@ -4,14 +4,10 @@
 # (MXNet): v0.2's foamliu IR-SE-101 (insight-face-v3.pt, pickled full model) is not supported.
 # Get the models with: ./run_000_get_pretrained_models.sh --config-file global_conf/config_v02_style.sh
 
-face_models="retinaface_mnet025_pth arcface_r100_mxnet"  # fetched by run_000 (conf/model_zoo.tsv)
-
-face_det_model_name=retinaface_mnet025
-face_det_model=exp/face_models/pytorch_retinaface/mobilenet0.25_Final.pth
+face_detector=retinaface_mnet025_pth
 face_det_opts="--det-resize-policy=v0.2 --det-thr-start=0.9"
 
-face_reco_model_name=mxnet
-face_reco_model=exp/face_models/r100-arcface/model,0
+face_recognizer=arcface_r100_mxnet
 face_reco_opts="--align-mode=detector"
 
 face_embed_name=mnet025-r100-v02

@@ -5,17 +5,11 @@
 # Get the models with: ./run_000_get_pretrained_models.sh --config-file global_conf/default_config.sh
 # (about 380 MB from insightface's Dropbox links and GitHub; research / non-commercial licence, see docs/models.md).
 
-face_models="retinaface_r50_mxnet arcface_r100_mxnet mtcnn_mxnet"  # fetched by run_000 (conf/model_zoo.tsv)
-
-face_det_model_name=retinaface_r50_mxnet
-face_det_modeldir=exp/face_models/retina-50
-face_det_model=$face_det_modeldir/R50            # MXNet prefix: R50-symbol.json + R50-0000.params (epoch 0)
+face_detector=retinaface_r50_mxnet
 face_det_opts="--det-resize-policy=v0.1"
 
-face_reco_model_name=mxnet
-face_reco_modeldir=exp/face_models/r100-arcface
-face_reco_model=$face_reco_modeldir/model,0      # MXNet prefix,epoch
-face_reco_opts="--align-mode=mtcnn --mtcnn-dir=exp/face_models/mtcnn"
+face_recognizer=arcface_r100_mxnet
+face_reco_opts="--align-mode=mtcnn"   # MTCNN stages: the zoo model mtcnn_mxnet
 
 face_embed_name=r100-v4
 face_embed_dir=$(pwd)/exp/face_embed/$face_embed_name

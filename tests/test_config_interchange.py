@@ -13,10 +13,10 @@ from conftest import ROOT, shared_path
 from hyp_face.io.embed_store import EmbedReader
 from hyp_face.video.synth import write_video
 
-CONFIGS = {
-    "onnx_mxnet": ("scrfd", ("weights", "scrfd_kps_onnx", "scrfd_500m_kps.onnx"), "--det-thr-start=0.5",
+CONFIGS = {  # zoo models with the shared copies of their files (or a builder with a file of its own)
+    "onnx_mxnet": ("scrfd_500m_kps", ("weights", "scrfd_kps_onnx", "scrfd_500m_kps.onnx"), "--det-thr-start=0.5",
                    "mxnet", ("weights", "mxnet_mobilefacenet_128d", "model_mobilefacenet-0200.params"), 128),
-    "pth_pth": ("retinaface_mnet025", ("weights", "retinaface_mnet025_pytorch_retinaface", "mobilenet0.25_Final.pth"),
+    "pth_pth": ("retinaface_mnet025_pth", ("weights", "retinaface_mnet025_pytorch_retinaface", "mobilenet0.25_Final.pth"),
                 "--det-resize-policy=v0.2", "mobilefacenet_mit",
                 ("weights", "arcface_mobilefacenet_casia", "arcface_mobilefacenet.pth"), 128),
 }
@@ -46,8 +46,8 @@ def test_run_002_runs_any_format_through_config_file(recipe, name):
     det, det_w, det_opts, reco, reco_w, dim = CONFIGS[name]
     config = recipe / f"{name}.sh"
     config.write_text(
-        f"face_det_model_name={det}\nface_det_model={shared_path(*det_w)}\nface_det_opts=\"{det_opts}\"\n"
-        f"face_reco_model_name={reco}\nface_reco_model={shared_path(*reco_w)}\nface_reco_opts=\"\"\n"
+        f"face_detector={det}\nface_det_opts=\"--det-weights={shared_path(*det_w)} {det_opts}\"\n"
+        f"face_recognizer={reco}\nface_reco_opts=\"--embed-weights={shared_path(*reco_w)}\"\n"
         f"face_embed_name={name}\nface_embed_dir=$(pwd)/exp/face_embed/$face_embed_name\n")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     run = subprocess.run(["./run_002_extract_embed.sh", "--config-file", str(config), "--stage", "3",

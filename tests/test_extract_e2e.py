@@ -45,10 +45,10 @@ def corpus(tmp_path_factory):
 
 def _extract(data: Path, out: Path, conf_dir: Path, *opts: str) -> subprocess.CompletedProcess:
     conf_dir.mkdir(exist_ok=True)
-    (conf_dir / "det.conf").write_text("--detector=retinaface_mnet025_embedded\n--det-resize-policy=v0.2\n")
-    (conf_dir / "embed.conf").write_text("--embedder=dlib_resnet128\n")
+    (conf_dir / "fe.sh").write_text('face_detector=retinaface_mnet025_embedded\nface_det_opts="--det-resize-policy=v0.2"\n'
+                                    "face_recognizer=dlib_resnet128\n")
     cmd = [str(ROOT / "steps" / "extract_face_embed.sh"), "--nj", "2", "--fps", "1", "--max-unreadable", "4",
-           *opts, str(data), str(conf_dir / "det.conf"), str(conf_dir / "embed.conf"), str(out)]
+           "--config-file", str(conf_dir / "fe.sh"), *opts, str(data), str(out)]
     return subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
 
 
@@ -73,6 +73,7 @@ def test_stage_survives_bad_videos_and_resumes(corpus, tmp_path):
         assert r.status("truncated") in ("ok", "no face found") or r.status("truncated").startswith("video error")
     logs = "".join(p.read_text() for p in (out / "log").glob("*.log"))
     assert "zero.mp4" in logs and "garbage.mp4" in logs
+    assert "front end: detector retinaface_mnet025_embedded" in logs  # every job logs the resolved front end
     before = (out / "embed.1.h5").stat().st_mtime_ns
     rerun = _extract(root / "data", out, tmp_path / "conf")
     assert rerun.returncode == 0
@@ -121,14 +122,17 @@ def test_celebrity_videos_score_their_target_highest():
 
 def test_mtcnn_alignment_mode_refines_landmarks(corpus):
     """--align-mode mtcnn: the MXNet MTCNN refines the detector's landmarks, which stay close to them."""
-    from hyp_face.bin.extract_face_embed import build_extractor, parse_args
+    from hyp_face.bin.extract_face_embed import build_job_extractor, job_frontend, parse_args
+
+    def extractor(argv):
+        args = parse_args(argv)
+        return build_job_extractor(args, job_frontend(args))
 
     mtcnn_dir = shared_path("weights", "mxnet_insightface_fixtures")
     root, _ = corpus
     common = ["--vid-scp", "-", "--output-prefix", "-", "--embedder", "dlib_resnet128"]
-    plain = build_extractor(parse_args(common)).process(str(root / "hopper.mp4"))
-    refined = build_extractor(parse_args(common + ["--align-mode", "mtcnn", "--mtcnn-dir", str(mtcnn_dir)])
-                              ).process(str(root / "hopper.mp4"))
+    plain = extractor(common).process(str(root / "hopper.mp4"))
+    refined = extractor(common + ["--align-mode", "mtcnn", "--mtcnn-dir", str(mtcnn_dir)]).process(str(root / "hopper.mp4"))
     assert len(plain.embeds) == len(refined.embeds) == 4
     iod = np.linalg.norm(plain.meta.landmarks[:, 1] - plain.meta.landmarks[:, 0], axis=1)
     err = np.linalg.norm(refined.meta.landmarks - plain.meta.landmarks, axis=2).mean(1) / iod

@@ -1,54 +1,44 @@
-"""Every global config: parses, names known detectors / embedders / manifest models, points at the files its models
-provide, and run_000 either fetches them (the offline default) or fails cleanly, offline, with instructions."""
+"""Every global config: parses, names zoo models its front end can build, derives their files from the zoo, and
+run_000 either fetches them (the offline default) or fails cleanly, offline, with instructions."""
 
 from __future__ import annotations
 
 import os
 import re
-import shlex
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from hyp_face.bin.extract_face_embed import parse_args
 from hyp_face.cli import read_shell_config
-from hyp_face.detect.registry import DETECTORS, MXNET_DETECTORS, POINT_DETECTORS
+from hyp_face.detect import list_detectors
 from hyp_face.embed import list_embedders
-from hyp_face.zoo import read_manifest
+from hyp_face.frontend import FrontEndConfig
+from hyp_face.zoo import read_manifest, zoo_models
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "global_conf").glob("*.sh"))
 MANIFEST = ROOT / "conf" / "model_zoo.tsv"
 MODELS_DIR = "exp/face_models"
 OFFLINE_DEFAULT = "config_embedded.sh"
-REQUIRED = ("face_models", "face_det_model_name", "face_det_model", "face_det_opts", "face_reco_model_name",
-            "face_reco_model", "face_reco_opts", "face_embed_name", "face_embed_dir", "thr_ahc", "self_att_a", "att_a")
+REQUIRED = ("face_detector", "face_det_opts", "face_recognizer", "face_reco_opts", "face_embed_name",
+            "face_embed_dir", "thr_ahc", "self_att_a", "att_a")
+LEGACY = ("face_models", "face_det_model_name", "face_det_model", "face_reco_model_name", "face_reco_model")
 
 
 def config(path: Path) -> dict[str, str]:
     return read_shell_config(path)
 
 
-def zoo_dests(models: str) -> set[str]:
-    """Paths (as the configs write them) of every file the named manifest models provide."""
-    names = set(models.split())
-    return {f"{MODELS_DIR}/{e.dest}" for e in read_manifest(MANIFEST) if e.model in names}
-
-
-def weight_files(weights: str) -> list[str]:
-    """Files behind a weights argument: a file, an MXNet ``PREFIX[,EPOCH]`` or ``PREFIX-NNNN.params``."""
-    prefix, sep, epoch = weights.rpartition(",")
-    if sep and epoch.isdigit():
-        return [f"{prefix}-symbol.json", f"{prefix}-{int(epoch):04d}.params"]
-    if "." in Path(weights).name:
-        return [weights]
-    return [f"{weights}-symbol.json", f"{weights}-0000.params"]
+def zoo_dests(names: list[str]) -> set[str]:
+    """Paths (under the default models dir) of every file the named manifest models provide."""
+    return {f"{MODELS_DIR}/{e.dest}" for e in read_manifest(MANIFEST) if e.model in set(names)}
 
 
 def test_there_are_the_documented_configs():
     assert {p.name for p in CONFIGS} >= {"default_config.sh", "config_v02_style.sh", "config_r50.sh", "config_r34.sh",
-                                         "config_mobilefacenet.sh", "config_scrfd_w600k.sh", OFFLINE_DEFAULT}
+                                         "config_mobilefacenet.sh", "config_scrfd_w600k.sh", OFFLINE_DEFAULT,
+                                         "config_mobilefacenet_mit.sh", "config_yunet_iresnet50.sh"}
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
@@ -56,22 +46,27 @@ def test_config_is_consistent(path):
     cfg = config(path)
     missing = [k for k in REQUIRED if k not in cfg]
     assert not missing, f"{path.name} lacks {missing}"
+    assert not [k for k in LEGACY if k in cfg], f"{path.name}: paths and face_models are derived from the zoo"
     assert path.read_text().startswith("#"), f"{path.name} has no leading comment"
-    assert cfg["face_det_model_name"] in {**DETECTORS, **POINT_DETECTORS, **MXNET_DETECTORS}
-    assert cfg["face_reco_model_name"] in list_embedders()
-    known = {e.model for e in read_manifest(MANIFEST)}
-    assert set(cfg["face_models"].split()) <= known, f"{path.name}: models not in {MANIFEST.name}"
-    provided = zoo_dests(cfg["face_models"])
-    for key in ("face_det_model", "face_reco_model"):
-        if cfg[key]:
-            for f in weight_files(cfg[key]):
-                assert f in provided, f"{path.name}: {key} needs {f}, which its face_models do not provide"
-    opts = shlex.split(cfg["face_det_opts"]) + shlex.split(cfg["face_reco_opts"])
-    args = parse_args(["--vid-scp", "x", "--output-prefix", "y", f"--detector={cfg['face_det_model_name']}",
-                       f"--embedder={cfg['face_reco_model_name']}", *opts])
-    if args.align_mode == "mtcnn":
-        assert {f"{args.mtcnn_dir}/det{k}-0001.params" for k in (2, 3, 4)} <= provided
+    zoo = zoo_models(MANIFEST)
+    assert zoo[cfg["face_detector"]].kind == "detector" and zoo[cfg["face_recognizer"]].kind == "embedder"
+    front = FrontEndConfig.from_file(path)
+    models = front.models()
+    assert [m.name for m in models] == front.zoo_names()  # every model of a shipped config comes from the zoo
+    provided = zoo_dests(front.zoo_names())
+    for m in models:
+        assert set(m.files) <= provided and m.files, f"{path.name}: {m.name} reads files its zoo rows do not provide"
+    assert models[0].builder in list_detectors() and models[-1].builder in list_embedders()
     assert 0 < float(cfg["thr_ahc"]) < 1 and float(cfg["self_att_a"]) > 0 and float(cfg["att_a"]) > 0
+
+
+def test_every_builder_has_a_zoo_model_reachable_from_a_config():
+    zoo = zoo_models(MANIFEST)
+    built = {(m.kind, m.builder) for m in zoo.values()}
+    assert {("detector", b) for b in list_detectors()} <= built
+    assert {("embedder", b) for b in list_embedders()} <= built
+    used = {m.builder for p in CONFIGS for m in FrontEndConfig.from_file(p).models()}
+    assert {"yunet", "iresnet50", "mobilefacenet_mit", "mtcnn"} <= used
 
 
 def run_000(*args: str) -> subprocess.CompletedProcess:
@@ -83,7 +78,7 @@ def run_000(*args: str) -> subprocess.CompletedProcess:
 def test_run_000_fetches_the_offline_default(tmp_path):
     proc = run_000("--config-file", f"global_conf/{OFFLINE_DEFAULT}", "--models-dir", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
-    for dest in zoo_dests(config(ROOT / "global_conf" / OFFLINE_DEFAULT)["face_models"]):
+    for dest in zoo_dests(FrontEndConfig.from_file(ROOT / "global_conf" / OFFLINE_DEFAULT).zoo_names()):
         assert (tmp_path / dest.removeprefix(MODELS_DIR + "/")).is_file()
 
 
@@ -104,9 +99,12 @@ def test_run_000_offline_fails_cleanly(path, tmp_path, unreachable_manifest):
                    "--manifest", str(unreachable_manifest))
     assert proc.returncode != 0
     assert "place them at" in proc.stderr
-    for dest in zoo_dests(config(path)["face_models"]):
-        target = models / dest.removeprefix(MODELS_DIR + "/")
+    names = set(FrontEndConfig.from_file(path).zoo_names())
+    downloads = [e.dest for e in read_manifest(MANIFEST) if e.model in names and not e.source.startswith("pypi:")]
+    assert downloads
+    for dest in downloads:
+        target = models / dest
         assert str(target) in proc.stderr
         assert not target.exists() and not target.with_name(target.name + ".part").exists()
     leftovers = [p for p in models.rglob("*") if p.is_file() and ".downloads" not in p.parts]
-    assert not leftovers
+    assert all(p.relative_to(models).parts[0] == "embedded" for p in leftovers)  # only package-shipped files

@@ -8,17 +8,17 @@ import numpy as np
 import pytest
 import torch
 
+from hyp_face.cli import read_shell_config
 from hyp_face.eval.lfw import (
-    LfwConfig,
     Pairs,
     best_threshold,
     kfold_accuracy,
     main,
     read_pairs,
-    read_shell_config,
     roc_auc,
     tpr_at_fpr,
 )
+from hyp_face.frontend import FrontEndConfig
 from hyp_face.io.table import TableError
 from conftest import shared_path
 
@@ -60,17 +60,19 @@ def test_read_shell_config(tmp_path):
     conf = tmp_path / "c.sh"
     conf.write_text(
         "# comment\nface_det_model_name=retinaface_mnet025_embedded\nface_det_model=     # empty\n"
-        'face_det_opts="--det-resize-policy=v0.2" # trailing\nexport face_reco_model_name=mobilefacenet_mit\n'
-        "face_reco_model=/w/m.pth\nface_reco_opts='--embed-flip=true'\nname=x\nface_embed_dir=$(pwd)/exp/${name}_$name\nif true; then echo; fi\n"
+        'face_det_opts="--det-resize-policy=v0.1 --det-thr-start=0.7" # trailing\n'
+        "export face_reco_model_name=mobilefacenet_mit\n"
+        "face_reco_model=/w/m.pth\nface_reco_opts='--embed-flip=true --align-mode=mtcnn'\nname=x\n"
+        "face_embed_dir=$(pwd)/exp/${name}_$name\nif true; then echo; fi\n"
     )
     v = read_shell_config(conf)
-    assert v["face_det_model"] == "" and v["face_det_opts"] == "--det-resize-policy=v0.2"
+    assert v["face_det_model"] == "" and v["face_det_opts"] == "--det-resize-policy=v0.1 --det-thr-start=0.7"
     assert v["face_reco_model_name"] == "mobilefacenet_mit"
     assert v["face_embed_dir"] == "$(pwd)/exp/x_x"
-    cfg = LfwConfig.from_shell(conf, threshold=None)
-    assert (cfg.detector, cfg.detector_weights, cfg.embedder, cfg.embedder_weights, cfg.flip, cfg.threshold) == (
-        "retinaface_mnet025_embedded", None, "mobilefacenet_mit", "/w/m.pth", True, 0.9)
-    assert not LfwConfig.from_shell(conf, flip=False).flip  # explicit overrides win
+    cfg = FrontEndConfig.from_file(conf)  # legacy keys are still read; every option is kept (none dropped)
+    assert (cfg.detector, cfg.det_weights, cfg.embedder, cfg.embed_weights, cfg.embed_flip) == (
+        "retinaface_mnet025_embedded", "", "mobilefacenet_mit", "/w/m.pth", True)
+    assert (cfg.det_resize_policy, cfg.det_thr_start, cfg.align_mode) == ("v0.1", 0.7, "mtcnn")
     (tmp_path / "bad.sh").write_text("a=1\nb='unclosed\n")
     with pytest.raises(TableError, match="bad.sh:2"):
         read_shell_config(tmp_path / "bad.sh")

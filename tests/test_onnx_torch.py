@@ -9,7 +9,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from conftest import shared_path
-import hyp_face.embed.onnx_embedder  # noqa: F401  (registers onnx_arcface until the registry imports it)
+import hyp_face.embed.onnx_embedder  # noqa: F401
 from hyp_face.embed import build_embedder
 from hyp_face.formats.onnx_torch import OnnxModule, onnx_to_torch
 

@@ -107,15 +107,20 @@ def test_frontend_fingerprint_hashes_the_weight_files(tmp_path):
     (tmp_path / "det.onnx").write_bytes(b"v1")
     for name in ("r100-symbol.json", "r100-0003.params", "r100-0001.params"):
         (tmp_path / name).write_bytes(name.encode())
-    argv = ["--vid-scp", "-", "--output-prefix", "-", "--det-weights", str(tmp_path / "det.onnx"),
-            "--embed-weights", f"{tmp_path / 'r100'},3"]
-    first = xfe.frontend_fingerprint(xfe.parse_args(argv))
-    assert sorted(first["embed_weights_sha256"]) == ["r100-0003.params", "r100-symbol.json"]
+    argv = ["--vid-scp", "-", "--output-prefix", "-", "--detector", "scrfd", "--det-weights", str(tmp_path / "det.onnx"),
+            "--embedder", "mxnet", "--embed-weights", f"{tmp_path / 'r100'},3"]
+
+    def fingerprint(*extra: str) -> dict:
+        return xfe.job_frontend(xfe.parse_args(argv + list(extra))).fingerprint()
+
+    first = fingerprint()
+    assert sorted(Path(f).name for f in first["embedder"]["sha256"]) == ["r100-0003.params", "r100-symbol.json"]
     (tmp_path / "det.onnx").write_bytes(b"v2")  # same path, new model
-    second = xfe.frontend_fingerprint(xfe.parse_args(argv))
-    assert second["det_weights_sha256"] != first["det_weights_sha256"]
-    assert manifest_changes({"frontend": first}, {"frontend": second}) == ["det_weights_sha256.det.onnx changed"]
-    flipped = xfe.frontend_fingerprint(xfe.parse_args(argv + ["--embed-flip", "true"]))
+    second = fingerprint()
+    assert second["detector"]["sha256"] != first["detector"]["sha256"]
+    assert manifest_changes({"frontend": first}, {"frontend": second}) == [
+        f"detector.sha256.{tmp_path / 'det.onnx'} changed"]
+    flipped = fingerprint("--embed-flip", "true")
     assert manifest_changes({"frontend": second}, {"frontend": flipped}) == ["embed_flip changed false \u2192 true"]
 
 
@@ -141,7 +146,7 @@ class StandInExtractor:
 
 @pytest.fixture
 def corpus(tmp_path, monkeypatch):
-    monkeypatch.setattr(xfe, "build_extractor", StandInExtractor)
+    monkeypatch.setattr(xfe, "build_job_extractor", lambda args, cfg: StandInExtractor(args))
     data = tmp_path / "data"
     data.mkdir()
     for k in KEYS:
@@ -184,7 +189,8 @@ def test_threshold_change_redoes(corpus, capsys):
     data, out = corpus
     run_stage(data, out, 1)
     console = run_stage(data, out, 1, "--det-thr-start", "0.5", capsys=capsys)
-    assert "job 1/1: det_thr_start changed unset \u2192 0.5, redoing" in console
+    assert "job 1/1: det_thresholds.facedet changed [0.9, 0.8" in console and "\u2192 [0.5, 0.4" in console
+    assert console.rstrip().endswith("redoing")
     assert stored(out)["v3"][0, 1] == pytest.approx(0.5)
 
 
@@ -357,10 +363,9 @@ def test_steps_script_shows_the_decision_on_the_console(be_inputs):
 
 def _stage(data: Path, out: Path, conf: Path, *opts: str) -> subprocess.CompletedProcess:
     conf.mkdir(exist_ok=True)
-    (conf / "det.conf").write_text("--detector=retinaface_mnet025_embedded\n")
-    (conf / "embed.conf").write_text("--embedder=dlib_resnet128\n")
-    cmd = [str(ROOT / "steps" / "extract_face_embed.sh"), *opts, str(data), str(conf / "det.conf"),
-           str(conf / "embed.conf"), str(out)]
+    (conf / "fe.sh").write_text("face_detector=retinaface_mnet025_embedded\nface_recognizer=dlib_resnet128\n")
+    cmd = [str(ROOT / "steps" / "extract_face_embed.sh"), "--config-file", str(conf / "fe.sh"), *opts, str(data),
+           str(out)]
     return subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
 
 
@@ -376,7 +381,8 @@ def test_stage_fails_with_summary_when_the_corpus_moved(tmp_path):
 
 @pytest.mark.slow
 def test_stage_nj_down_then_up_with_new_fps(tmp_path):
-    from hyp_face.video.synth import code_frame, write_video
+    from hyp_face.video.synth import write_video
+    from synth_media import code_frame
 
     data = tmp_path / "data"
     data.mkdir()

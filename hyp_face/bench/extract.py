@@ -1,6 +1,6 @@
 """Front-end throughput, stage by stage, side by side with a per-frame batch-1 peer on the same frames and weights.
 
-    python -m hyp_face.bench.extract --video V [--config global_conf/config_embedded.sh] [--fps 1] [--max-frames 60]
+    python -m hyp_face.bench.extract --video V [--config-file global_conf/config_embedded.sh] [--fps 1] [--max-frames 60]
         [--threads 1] [--batch-size 16]
 
 Stages of ours (sampled frames/s and faces/s): decode only; detection (batched); alignment + embedding (batched);
@@ -16,17 +16,16 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import shlex
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from hyp_face.bin.extract_face_embed import build_extractor
-from hyp_face.bin.extract_face_embed import parse_args as parse_extract_args
-from hyp_face.cli import pin_threads, read_shell_config
+from hyp_face.cli import pin_threads
 from hyp_face.extract import FaceExtractor
+from hyp_face.frontend import FrontEndConfig, add_frontend_args, build_extractor
 from hyp_face.formats.dlib_models import dlib_model_path
 from hyp_face.video import sample_frames
 from hyp_face.zoo import bytes_literal, locate_pypi_file
@@ -39,17 +38,11 @@ def timed(fn, *args, **kw):
 
 
 def config_extractor(args) -> FaceExtractor:
-    """The extractor the stage would build from the global config (same option parsing as the stage)."""
-    cfg = read_shell_config(args.config)
-    argv = [f"--detector={cfg['face_det_model_name']}", f"--det-weights={cfg.get('face_det_model', '')}",
-            *shlex.split(cfg.get("face_det_opts", "")),
-            f"--embedder={cfg['face_reco_model_name']}", f"--embed-weights={cfg.get('face_reco_model', '')}",
-            *shlex.split(cfg.get("face_reco_opts", "")),
-            "--vid-scp", "-", "--output-prefix", "-", "--fps", str(args.fps), "--batch-size", str(args.batch_size),
-            "--det-thr-start", str(args.threshold), "--det-thr-stop", str(args.threshold)]
-    if args.max_frames:
-        argv += ["--max-frames", str(args.max_frames)]
-    return build_extractor(parse_extract_args(argv))
+    """The extractor the stage would build from the same config (``hyp_face.frontend``), at one fixed threshold."""
+    cfg = replace(FrontEndConfig.from_args(args), det_thr_start=args.threshold, det_thr_stop=args.threshold)
+    extractor = build_extractor(cfg, fps=args.fps, max_frames=args.max_frames or None, batch_size=args.batch_size)
+    print(cfg.describe(extractor.embedder.dim))
+    return extractor
 
 
 def ours(args, frames: list) -> dict[str, dict[str, float]]:
@@ -128,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="torch threads; the peer's onnxruntime gets the same")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--threshold", type=float, default=0.9)
-    p.add_argument("--config", default="global_conf/config_embedded.sh", help="detector and recognizer, as the stage")
+    add_frontend_args(p, "detector and recognizer, as the stage (default global_conf/config_embedded.sh)")
+    p.set_defaults(config_file="global_conf/config_embedded.sh")
     p.add_argument("--out-json", default="")
     args = p.parse_args(argv)
     pin_threads(args.threads)
@@ -144,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio_nodecode = rates(results["whole pipeline"])[0] / rates(results["peer: detect + embed"])[0]
 
     h, w = frames[0].image.shape[:2]
-    print(f"config {args.config}; video {args.video} ({w}x{h}), {len(frames)} frames at {args.fps} fps, "
+    print(f"config {args.config_file}; video {args.video} ({w}x{h}), {len(frames)} frames at {args.fps} fps, "
           f"{args.threads} thread(s), "
           f"{platform.processor() or platform.machine()}")
     print("| stage | frames/s | faces/s | seconds |\n|---|---:|---:|---:|")

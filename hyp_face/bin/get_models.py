@@ -1,4 +1,8 @@
-"""Fetch and verify the model files named by a global config (see ``hyp_face.zoo``)."""
+"""Fetch and verify the model files of a global config, or of named zoo models (see ``hyp_face.zoo``).
+
+With ``--config-file`` the models are those its front end names (``face_detector``, ``face_recognizer`` and the
+MTCNN stages of ``--align-mode mtcnn``), resolved by ``hyp_face.frontend``.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,31 @@ import logging
 import sys
 
 from hyp_face.cli import setup_logging, str2bool
-from hyp_face.zoo import ZooError, fetch_models
+from hyp_face.frontend import DEFAULT_MODELS_DIR, FrontEndConfig
+from hyp_face.zoo import DEFAULT_MANIFEST, ZooError, fetch_models
+
+log = logging.getLogger("get_models")
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--manifest", default="conf/model_zoo.tsv")
-    p.add_argument("--models-dir", default="exp/face_models")
+    p.add_argument("--manifest", default=str(DEFAULT_MANIFEST), help="where each file comes from (mirrors: a copy)")
+    p.add_argument("--models-dir", default=DEFAULT_MODELS_DIR)
     p.add_argument("--accept-new-hash", type=str2bool, default=False)
-    p.add_argument("models", nargs="+", help="model names of the manifest")
+    p.add_argument("--config-file", "--config", dest="config_file", default=None,
+                   help="global config whose front-end models to fetch")
+    p.add_argument("models", nargs="*", help="model names of the manifest (besides those of --config-file)")
     args = p.parse_args(argv)
     setup_logging()
     try:
-        paths = fetch_models(args.manifest, args.models, args.models_dir, args.accept_new_hash)
-    except ZooError as e:
-        logging.getLogger("get_models").error("%s", e)
+        names = FrontEndConfig.from_file(args.config_file).zoo_names() if args.config_file else []
+        names += [n for n in args.models if n not in names]
+        if not names:
+            p.error("give --config-file or model names")
+        log.info("models: %s", " ".join(names))
+        paths = fetch_models(args.manifest, names, args.models_dir, args.accept_new_hash)
+    except (ZooError, ValueError) as e:
+        log.error("%s", e)
         return 1
     for path in paths:
         print(path)

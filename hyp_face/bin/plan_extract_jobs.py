@@ -15,7 +15,7 @@ import re
 import sys
 from pathlib import Path
 
-from hyp_face.bin.extract_face_embed import extraction_job, parse_args
+from hyp_face.bin.extract_face_embed import extraction_job, job_frontend, parse_args
 from hyp_face.io.datadir import read_face_boundingbox
 from hyp_face.io.manifest import FRESH, remove_stale_tmp
 from hyp_face.io.table import read_scp
@@ -34,11 +34,12 @@ def job_reasons(args: argparse.Namespace) -> dict[int, str | None]:
     """Rerun reason of each job (None: up to date), from the manifest it would write now."""
     vids = read_scp(args.vid_scp)
     boxes = read_face_boundingbox(args.bbox_file) if args.bbox_file else {}
+    cfg = job_frontend(args)
     reasons = {}
     for part in range(1, args.num_parts + 1):
         job = copy.copy(args)
         job.part_idx, job.output_prefix = part, args.output_prefix.replace(JOB, str(part))
-        reasons[part] = extraction_job(job, vids, boxes).reason()
+        reasons[part] = extraction_job(job, cfg, vids, boxes).reason()
     return reasons
 
 

@@ -1,6 +1,6 @@
 """Face recognizers behind one Embedder interface, registered by name.
 
-``build_embedder("dlib_resnet128")`` (embedded default), ``"mobilefacenet_mit"``, ``"iresnet18/34/50/100"``.
+``build_embedder("dlib_resnet128")`` (embedded default), ``"mobilefacenet_mit"``, ``"iresnet18/34/50/100"``, ...; ``list_embedders()``.
 """
 
 from hyp_face.embed.base import Embedder, l2_normalize

@@ -22,7 +22,6 @@ import numpy as np
 import torch
 
 from hyp_face.embed.base import Embedder
-from hyp_face.embed.registry import register_embedder
 from hyp_face.embed.torch_models import prepare_model, run_model
 from hyp_face.formats.dlib_models import (
     DLIB_RECOGNITION_MODEL,
@@ -105,6 +104,5 @@ class DlibResNetEmbedder(Embedder):
         return out
 
 
-@register_embedder("dlib_resnet128")
-def _build_dlib_resnet128(weights: str | None = None, device: str = "cpu", **opts) -> DlibResNetEmbedder:
+def build_dlib_resnet128(weights: str | None = None, device: str = "cpu", **opts) -> DlibResNetEmbedder:
     return DlibResNetEmbedder(weights=weights, device=device, **opts)

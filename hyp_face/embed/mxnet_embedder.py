@@ -13,7 +13,6 @@ import numpy as np
 import torch
 
 from hyp_face.embed.base import Embedder
-from hyp_face.embed.registry import register_embedder
 from hyp_face.formats.mxnet_symbol import build_mxnet_model, parse_checkpoint_arg
 
 log = logging.getLogger(__name__)
@@ -57,8 +56,7 @@ class MXNetEmbedder(Embedder):
         return y.reshape(y.shape[0], -1).float().cpu().numpy()
 
 
-@register_embedder("mxnet")
-def _build_mxnet(weights: str | None = None, device: str = "cpu", **opts) -> MXNetEmbedder:
+def build_mxnet(weights: str | None = None, device: str = "cpu", **opts) -> MXNetEmbedder:
     """``weights``: ``PREFIX,EPOCH``, ``PREFIX-NNNN.params`` or PREFIX with ``epoch=N`` (insightface checkpoint)."""
     if not weights:
         raise ValueError("embedder mxnet needs weights 'PREFIX,EPOCH' (e.g. model-r100-ii/model,0)")

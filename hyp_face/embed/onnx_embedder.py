@@ -16,7 +16,6 @@ import numpy as np
 import torch
 
 from hyp_face.embed.base import Embedder
-from hyp_face.embed.registry import register_embedder
 from hyp_face.formats.onnx_torch import OnnxModule, onnx_to_torch
 
 log = logging.getLogger(__name__)
@@ -66,8 +65,7 @@ class OnnxArcFaceEmbedder(Embedder):
         return y.reshape(y.shape[0], -1).float().cpu().numpy()
 
 
-@register_embedder("onnx_arcface")
-def _build_onnx_arcface(weights: str | None = None, device: str = "cpu", **opts) -> OnnxArcFaceEmbedder:
+def build_onnx_arcface(weights: str | None = None, device: str = "cpu", **opts) -> OnnxArcFaceEmbedder:
     """``weights``: an insightface recognizer ``.onnx`` (w600k_r50, w600k_mbf, glintr100, ...)."""
     if not weights:
         raise ValueError("embedder onnx_arcface needs an insightface recognizer .onnx file (weights=PATH)")

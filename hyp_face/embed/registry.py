@@ -1,40 +1,41 @@
-"""Registry of recognizers by name (``register_embedder``, ``build_embedder``, ``list_embedders``)."""
+"""Recognizers by name: ``build_embedder(name, weights, device, **opts)``, ``list_embedders()``, and
+``register_embedder(name)`` to add one. Built-ins are imported only when built (``name -> "module:function"``), so
+this module and the implementations never import each other.
+
+Every builder has the signature ``f(weights=None, device="cpu", **opts) -> Embedder``. Which file each model needs,
+and where it comes from, is in ``conf/model_zoo.tsv`` (:mod:`hyp_face.zoo`).
+"""
 
 from __future__ import annotations
 
-from typing import Callable
+from hyp_face.registry import Builder, Registry
 
 from hyp_face.embed.base import Embedder
 
-_REGISTRY: dict[str, Callable[..., Embedder]] = {}
+_EMBEDDERS = Registry("embedder", {
+    "dlib_resnet128": "hyp_face.embed.dlib_resnet:build_dlib_resnet128",
+    "mxnet": "hyp_face.embed.mxnet_embedder:build_mxnet",
+    "onnx_arcface": "hyp_face.embed.onnx_embedder:build_onnx_arcface",
+    "mobilefacenet_mit": "hyp_face.embed.torch_models:build_mobilefacenet_mit",
+    **{f"iresnet{d}": f"hyp_face.embed.torch_models:build_iresnet{d}" for d in (18, 34, 50, 100)},
+})
 
 
-def register_embedder(name: str) -> Callable[[Callable[..., Embedder]], Callable[..., Embedder]]:
-    """Decorator registering a factory ``f(weights=None, device="cpu", **opts) -> Embedder`` under ``name``."""
+def register_embedder(name: str):
+    """Decorator adding a builder ``f(weights=None, device="cpu", **opts) -> Embedder`` under ``name``."""
+    return _EMBEDDERS.register(name)
 
-    def decorate(factory: Callable[..., Embedder]) -> Callable[..., Embedder]:
-        if name in _REGISTRY:
-            raise ValueError(f"embedder {name!r} registered twice")
-        _REGISTRY[name] = factory
-        return factory
 
-    return decorate
+def list_embedders() -> list[str]:
+    """Names of every recognizer builder."""
+    return _EMBEDDERS.names()
+
+
+def embedder_builder(name: str) -> Builder:
+    """The builder registered as ``name`` (imported on first use)."""
+    return _EMBEDDERS.builder(name)
 
 
 def build_embedder(name: str, weights: str | None = None, device: str = "cpu", **opts) -> Embedder:
     """Instantiate the recognizer registered as ``name`` (weights path where the model needs one)."""
-    _load_builtin_models()
-    if name not in _REGISTRY:
-        raise KeyError(f"unknown embedder {name!r}; known: {', '.join(list_embedders())}")
-    return _REGISTRY[name](weights=weights or None, device=device, **opts)
-
-
-def list_embedders() -> list[str]:
-    """Names of all registered recognizers."""
-    _load_builtin_models()
-    return sorted(_REGISTRY)
-
-
-def _load_builtin_models() -> None:
-    """Import the modules whose decorators register the built-in recognizers."""
-    from hyp_face.embed import dlib_resnet, mxnet_embedder, onnx_embedder, torch_models  # noqa: F401
+    return _EMBEDDERS.build(name, weights, device, **opts)

@@ -7,6 +7,7 @@ checkpoints trained on cv2-decoded images). Batched; fp16 autocast when ``fp16=T
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +15,8 @@ import torch
 from torch import nn
 
 from hyp_face.embed.base import Embedder
-from hyp_face.embed.iresnet import IRESNET_LAYERS, IResNet
+from hyp_face.embed.iresnet import IResNet
 from hyp_face.embed.mobilefacenet import MobileFaceNet
-from hyp_face.embed.registry import register_embedder
 
 log = logging.getLogger(__name__)
 
@@ -107,26 +107,23 @@ class TorchEmbedder(Embedder):
 
 def _require_weights(name: str, weights: str | None) -> str:
     if not weights:
-        raise ValueError(f"embedder {name} needs a weights file (weights=PATH / --embedder-weights)")
+        raise ValueError(f"embedder {name} needs a weights file (weights=PATH / --embed-weights)")
     return weights
 
 
-@register_embedder("mobilefacenet_mit")
-def _build_mobilefacenet_mit(weights: str | None = None, device: str = "cpu", **opts) -> TorchEmbedder:
+def build_mobilefacenet_mit(weights: str | None = None, device: str = "cpu", **opts) -> TorchEmbedder:
     """bubbliiiing/arcface-pytorch ``arcface_mobilefacenet.pth`` (MIT, CASIA-WebFace, 128-D)."""
     path = _require_weights("mobilefacenet_mit", weights)
     model = load_checkpoint(MobileFaceNet(128), path, ("arcface.", "module.")).eval().fuse_batchnorm()
     return TorchEmbedder("mobilefacenet_mit", model, 128, device=device, **opts)
 
 
-def _register_iresnet(depth: int) -> None:
+def build_iresnet(depth: int, weights: str | None = None, device: str = "cpu", **opts) -> TorchEmbedder:
+    """arcface_torch IResNet-``depth`` ``backbone.pth`` (512-D)."""
     name = f"iresnet{depth}"
-
-    @register_embedder(name)
-    def _build(weights: str | None = None, device: str = "cpu", **opts) -> TorchEmbedder:
-        model = load_checkpoint(IResNet(depth), _require_weights(name, weights), ("module.",))
-        return TorchEmbedder(name, model, 512, device=device, **opts)
+    model = load_checkpoint(IResNet(depth), _require_weights(name, weights), ("module.",))
+    return TorchEmbedder(name, model, 512, device=device, **opts)
 
 
-for _depth in IRESNET_LAYERS:
-    _register_iresnet(_depth)
+build_iresnet18, build_iresnet34, build_iresnet50, build_iresnet100 = (
+    partial(build_iresnet, depth) for depth in (18, 34, 50, 100))

