@@ -146,6 +146,27 @@ def be_name(params: BackendParams) -> str:
     return f"be_{params.version}{tags}"
 
 
+def parse_be_name(name: str) -> BackendParams | None:
+    """The back-end and parameters a directory name stands for (inverse of ``be_name``); None for another name."""
+    version, _, rest = name.removeprefix("be_").partition("_")
+    if not name.startswith("be_") or version not in SPECS:
+        return None
+    values = {}
+    for param in SPECS[version].params:
+        tag = PARAM_TAGS[param]
+        if not rest.startswith(tag):
+            return None
+        number, _, rest = rest[len(tag):].partition("_")
+        try:
+            values[param] = float(number)
+        except ValueError:
+            return None
+    if rest:
+        return None
+    params = BackendParams(version, **values)
+    return params if be_name(params) == name else None
+
+
 def be_options(params: BackendParams) -> list[str]:
     """``eval_be`` command-line words that reproduce ``params`` (only the parameters the version uses)."""
     words = ["--backend", params.version]
