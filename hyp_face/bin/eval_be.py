@@ -83,11 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
         inputs.add_argument(name, nargs="?", help=text)
     be = p.add_argument_group("back-end")
     be.add_argument("--backend", required=True, choices=VERSIONS, help="back-end version (see the list below)")
-    be.add_argument("--config-file", metavar="FILE", help="global_conf file whose back-end keys (see below) replace the defaults; "
-                                          "it is read, never executed")
+    be.add_argument("--config-file", metavar="FILE",
+                    help="global_conf file whose back-end keys (see below) replace the defaults; read, never executed")
     for param, text in PARAM_HELP.items():
-        be.add_argument(f"--{param.replace('_', '-')}", type=float, default=None, dest=param, metavar="A" if "att" in param else "T",
-                        help=f"{text}; default: the config file, else the version's original value")
+        be.add_argument(f"--{param.replace('_', '-')}", type=float, default=None, dest=param,
+                        metavar="A" if "att" in param else "T", help=f"{text}; default: the config file, else the version's original value")
     be.add_argument("--print-be-name", action="store_true",
                     help="print the back-end directory name (e.g. be_v4_thrahc0.8) and exit")
     be.add_argument("--print-be-options", action="store_true",
@@ -103,13 +103,16 @@ def build_parser() -> argparse.ArgumentParser:
     run = p.add_argument_group("output and execution")
     run.add_argument("--full-matrix", metavar="BOOL", type=str2bool, default=False,
                      help="true: write the model x test cross product grouped by sorted test (default: false)")
-    run.add_argument("--block-rows", metavar="N", type=int, default=4096, help="test faces per score block (default: 4096)")
+    run.add_argument("--block-rows", metavar="N", type=int, default=4096,
+                     help="test faces per score block (default: 4096)")
     run.add_argument("--engine", default="auto", choices=("auto", "numpy", "torch"),
                      help="array engine (float64 either way); auto: numpy on the CPU, torch on a GPU")
-    run.add_argument("--device", metavar="DEV", default="cpu", help="cpu, cuda or cuda:N (cuda needs the torch engine)")
+    run.add_argument("--device", metavar="DEV", default="cpu",
+                     help="cpu, cuda or cuda:N (cuda needs the torch engine)")
     run.add_argument("--num-threads", metavar="N", type=int, default=None,
                      help="CPU threads scoring blocks concurrently (default: $HYP_FACE_THREADS or 1)")
-    run.add_argument("--verbose", metavar="N", type=int, default=1, help="0: warnings only; 1: progress and summary (default)")
+    run.add_argument("--verbose", metavar="N", type=int, default=1,
+                     help="0: warnings only; 1: progress and summary (default)")
     return p
 
 
