@@ -87,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="global_conf file whose back-end keys (see below) replace the defaults; read, never executed")
     for param, text in PARAM_HELP.items():
         be.add_argument(f"--{param.replace('_', '-')}", type=float, default=None, dest=param,
-                        metavar="A" if "att" in param else "T", help=f"{text}; default: the config file, else the version's original value")
+                        metavar="A" if "att" in param else "T",
+                        help=f"{text}; default: the config file, else the version's original value")
     be.add_argument("--print-be-name", action="store_true",
                     help="print the back-end directory name (e.g. be_v4_thrahc0.8) and exit")
     be.add_argument("--print-be-options", action="store_true",
