@@ -43,8 +43,8 @@ case "$backend" in v[1-9]) ;; *) echo "$0: --backend must be one of v1..v9, got 
 be_params=(--backend "$backend" --config-file "$config_file" ${thr_ahc:+--thr-ahc "$thr_ahc"}
            ${self_att_a:+--self-att-a "$self_att_a"} ${att_a:+--att-a "$att_a"})
 be_name=$("$HYP_FACE_PYTHON" -m hyp_face.bin.eval_be --print-be-name "${be_params[@]}")
-be_options=$("$HYP_FACE_PYTHON" -m hyp_face.bin.eval_be --print-be-options "${be_params[@]}")
-read -r -a be_options <<< "$be_options"  # e.g. --backend v7 --self-att-a 40 --att-a 120
+be_line=$("$HYP_FACE_PYTHON" -m hyp_face.bin.eval_be --print-be-options "${be_params[@]}")
+read -r -a be_options <<< "$be_line"  # e.g. --backend v7 --self-att-a 40 --att-a 120
 # shellcheck disable=SC1090
 . "$config_file"
 face_embed_name=${face_embed_name:?$config_file does not set face_embed_name}

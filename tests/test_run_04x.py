@@ -59,7 +59,8 @@ def make_set(root: Path, embed_dir: Path, rng: np.random.Generator, enroll: str,
 @pytest.fixture
 def recipe(tmp_path):
     needs("steps/score_trials.sh", "steps/train_calibration.sh", "steps/apply_calibration.sh", "utils/run.pl")
-    for name in ("path.sh", "cmd.sh", "steps", "utils", "local", "hyp_face", *RUN_SCRIPTS):
+    for name in ("path.sh", "cmd.sh", "steps", "utils", "local", "hyp_face", "run_050_make_res_tables.sh",
+                 *RUN_SCRIPTS):
         (tmp_path / name).symlink_to(ROOT / name)
     embed_dir = tmp_path / "exp" / "face_embed" / "tiny"
     rng = np.random.default_rng(0)
@@ -132,6 +133,16 @@ def test_help_starts_with_usage_and_names_every_stage(recipe, script):
 
 def test_every_version_has_a_run_script():
     assert [name[len("run_04x_eval_be_"):-len(".sh")] for name in RUN_SCRIPTS] == list(VERSIONS)
+
+
+def test_run_050_tabulates_asnorm_results(recipe):
+    res = run(recipe, "run_040_eval_be_v1.sh", "--stage", "9", "--snorm", "asnorm", "--ncoh", "20",
+              "--ncoh-discard", "3", "--score-plots", "false", "--sets", "sre19_av_v_dev sre19_av_v_eval", check=False)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    res = run(recipe, "run_050_make_res_tables.sh", "--ncoh", "20", "--sets", "sre19_av_v_dev sre19_av_v_eval")
+    csv = (recipe / "exp/scores/tiny/results.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in csv[2:]] == ["be_v1 asnorm"] and "| be_v1 asnorm |" in res.stdout
+    assert csv[2].count(",") == 6 and "" not in csv[2].split(",")
 
 
 def test_a_failed_job_fails_the_stage(recipe):
