@@ -72,7 +72,8 @@ class VersionSpec:
     """One back-end version: what each side scores with, the parameters it uses and its own defaults.
 
     ``own_defaults`` holds the parameters whose original value differs from ``PARAM_DEFAULTS`` (v8: self_att_a 1);
-    a config sets those only through the version's own key (``config_keys``).
+    a config sets those only through the version's own key (``config_keys``). ``attention_pooling`` (v7) scores
+    each enrollment vector against its attention pooling (``att_a``) of the test side instead of the max cosine.
     """
 
     name: str
@@ -81,6 +82,7 @@ class VersionSpec:
     summary: str
     params: tuple[str, ...] = ()
     own_defaults: Mapping[str, float] = field(default_factory=dict)
+    attention_pooling: bool = False
 
 
 SPECS: dict[str, VersionSpec] = {s.name: s for s in (
@@ -93,7 +95,7 @@ SPECS: dict[str, VersionSpec] = {s.name: s for s in (
     VersionSpec("v6", _median, _self_att, "median of the reference faces x self-attention-refined test faces, "
                 "max cosine", ("self_att_a",)),
     VersionSpec("v7", _median, _self_att, "median of the reference faces x its attention pooling (att_a) over the "
-                "self-attention-refined test faces, cosine", ("self_att_a", "att_a")),
+                "self-attention-refined test faces, cosine", ("self_att_a", "att_a"), attention_pooling=True),
     VersionSpec("v8", _identity, _self_att, "all reference faces x self-attention-refined test faces, max cosine",
                 ("self_att_a",), {"self_att_a": 1.0}),
     VersionSpec("v9", _self_att, _self_att, "self-attention-refined faces on both sides, max cosine",
@@ -265,7 +267,8 @@ class Scorer:
 
     def _score_block(self, tests: Sequence[np.ndarray], snorm: SNorm | None) -> np.ndarray:
         eng = self.engine
-        if self.params.version == "v7":
+        pooled = SPECS[self.params.version].attention_pooling
+        if pooled:
             scores = eng.asarray(ops.attention_pool_cosine(self.enroll_matrix, tests, self.params.att_a))
             col_starts = np.arange(len(tests))
         else:
@@ -273,7 +276,7 @@ class Scorer:
             scores = self._enroll_unit @ test_unit.T
             col_starts = ops.starts_of([len(t) for t in tests])
         if snorm is not None:
-            if self.params.version == "v7":
+            if pooled:
                 test_cohort = ops.attention_pool_cosine(snorm.cohort, tests, self.params.att_a).T
                 scores = snorm.normalize(scores, eng.asarray(np.ascontiguousarray(test_cohort)))
             else:
