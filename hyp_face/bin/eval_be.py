@@ -30,6 +30,7 @@ from hyp_face.backend.versions import (
     Scorer,
     be_name,
     be_options,
+    config_keys,
     default_value,
     enroll_side,
     params_from_config,
@@ -44,25 +45,30 @@ log = logging.getLogger("eval_be")
 POSITIONALS = ("trials", "enroll_utt2spk", "ref_embed_scp", "enroll_facedet_embed_scp", "test_embed_scp",
                "score_file")
 PARAM_HELP = {
-    "thr_ahc": "AHC stops merging below this average cosine (v4, v5)",
-    "self_att_a": "self-attention scale a of softmax(a * cos) (v6-v9)",
-    "att_a": "scale of v7's enrollment-guided attention pooling",
+    "thr_ahc": "AHC stops merging below this average cosine",
+    "self_att_a": "self-attention scale a of softmax(a * cos)",
+    "att_a": "scale of the enrollment-guided attention pooling",
 }
 
 
+def _users(param: str) -> str:
+    """The versions that use ``param``, e.g. ``v4, v5``."""
+    return ", ".join(v for v, spec in SPECS.items() if param in spec.params)
+
+
 def _versions_epilog() -> str:
-    """One line per back-end version: what it scores with and its parameters' defaults."""
+    """One line per back-end version (what it scores with, its parameters' defaults) and the config rule."""
     lines = ["back-end versions (--backend):"]
     for name, spec in SPECS.items():
         defaults = ", ".join(f"{p} {default_value(name, p):g}" for p in spec.params)
         lines.append(f"  {name}: {spec.summary}" + (f" [{defaults}]" if defaults else ""))
-    return "\n".join(lines) + "\n\n" + CONFIG_HELP
-
-
-CONFIG_HELP = """parameter values: command line > --config-file > the version's original default.
-A config sets a parameter for every version that shares its original default with <param> (thr_ahc=0.95), and for
-one version with <param>_<version> (thr_ahc_v5=0.96). v8's self_att_a (original 1, the others 2) is set only by
-self_att_a_v8."""
+    own = [f"For {v}, {p} (original {d:g}) is set only by {config_keys(v, p)[0]}."
+           for v, spec in SPECS.items() for p, d in spec.own_defaults.items()]
+    lines += ["", "parameter values: command line > --config-file > the version's original default.",
+              "A config sets a parameter for every version that shares its original default with <param>",
+              "(thr_ahc=0.95), and for one version with <param>_<version> (thr_ahc_v5=0.96).",
+              *own]
+    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     for param, text in PARAM_HELP.items():
         be.add_argument(f"--{param.replace('_', '-')}", type=float, default=None, dest=param,
                         metavar="A" if "att" in param else "T",
-                        help=f"{text}; default: the config file, else the version's original value")
+                        help=f"{text} ({_users(param)}); default: the config file, else the version's original value")
     be.add_argument("--print-be-name", action="store_true",
                     help="print the back-end directory name (e.g. be_v4_thrahc0.8) and exit")
     be.add_argument("--print-be-options", action="store_true",
