@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Result tables (spec 3.6, 8.4): for every back-end directory be_* of the score dir, one row per calibrated
-# sub-directory (cosine_cal_v1_sre19 -> "<be>", cosine_snorm<ncoh>_v1_cal_v1_sre19 -> "<be> s-norm") with
-# EER, Min Cp, Act Cp (P_target = 0.05) of each set, read from <set>_results.json. Missing directories or
-# sets give blank cells and a note. Writes <score-dir>/results.{md,csv,json} and prints the markdown table.
+# Result tables (docs/original_recipe.md §3.6, §8.4): for every back-end directory be_* of the score dir, one row per
+# calibrated sub-directory that exists: cosine_cal_v1_sre19 -> "<be>", cosine_snorm<ncoh>_v1_cal_v1_sre19 (faithful
+# s-norm) -> "<be> s-norm", cosine_asnorm<ncoh>_cal_v1_sre19 -> "<be> asnorm", with EER, Min Cp, Act Cp
+# (P_target = 0.05) of each set, read from <set>_results.json. Missing sets give blank cells and a note.
+# Writes <score-dir>/results.{md,csv,json} and prints the markdown table.
 set -euo pipefail
 
 stage=1
@@ -12,9 +13,10 @@ score_dir=
 sets="sre19_av_v_dev sre19_av_v_eval janus_dev_core janus_eval_core"
 ncoh=1000
 cal_name=cal_v1_sre19
-help_message="Usage: $0 [--score-dir exp/scores/<face_embed_name>] [--config-file global_conf/config_embedded.sh] \\
-    [--sets \"sre19_av_v_dev sre19_av_v_eval janus_dev_core janus_eval_core\"] [--ncoh 1000] [--cal-name cal_v1_sre19]
-  Without --score-dir, the config file is sourced for face_embed_name and exp/scores/\$face_embed_name is used."
+help_message="Usage: $0 [options]
+  stage 1: results.{md,csv,json} in the score dir, one row per back-end and normalisation (plain, faithful s-norm,
+           asnorm) found, one column group per set of --sets.
+Without --score-dir, the config file is sourced for face_embed_name and exp/scores/\$face_embed_name is used."
 
 . ./path.sh
 . utils/parse_options.sh
@@ -34,6 +36,6 @@ fi
 
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   # shellcheck disable=SC2086
-  "$HYP_FACE_PYTHON" -m hyp_face.bin.make_res_tables --sets $sets \
-    --subdirs "cosine_$cal_name" "cosine_snorm${ncoh}_v1_$cal_name:s-norm" -- "$score_dir"
+  "$HYP_FACE_PYTHON" -m hyp_face.bin.make_res_tables --sets $sets --ncoh "$ncoh" --cal-name "$cal_name" \
+    -- "$score_dir"
 fi

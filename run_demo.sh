@@ -58,8 +58,7 @@ fi
 
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   for be in $backends; do
-    script=$(ls ./run_04?_eval_be_"$be".sh 2>/dev/null || true)
-    [ -n "$script" ] || script="steps/run_eval_be_common.sh --backend $be"  # v8 has no run script
+    script=$(ls ./run_04?_eval_be_"$be".sh)  # one run script per version
     $script --config-file "$config_file" --sets "$sets" --coh-data sre19_av_v_eval_test \
       --ncoh "$ncoh" --ncoh-discard 5
   done

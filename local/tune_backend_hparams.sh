@@ -4,7 +4,8 @@
 #   stage 1: mock corpus (dev + eval, disjoint identities) from the LFW photos -> <work-dir>/corpus
 #   stage 2: SRE19 data dirs of the mock corpus (run_001_prepare_data.sh stage 1)
 #   stage 3: embeddings of the config's front-end (run_002_extract_embed.sh stages 2-3, SRE19 sets only)
-#   stage 4: grid search of v1-v7, v9 on dev, held-out check on eval -> <work-dir>/exp/tune_backend/grid.{md,json}
+#   stage 4: grid search of v1-v7, v9 on dev (grid and selection rule: hyp_face/backend/tuning.py), held-out check
+#            on eval -> <work-dir>/exp/tune_backend/grid.{md,json}
 # Everything (data/, exp/) is written under --work-dir, which links to this recipe's files, so the recipe's own
 # data/ and exp/ are never touched.
 set -euo pipefail
@@ -16,9 +17,12 @@ lfw_dir=
 work_dir=exp/tune_backend_hparams
 seed=4
 max_nj=2
-help_message="Usage: $0 --lfw-dir DIR [--work-dir $work_dir] [--config-file $config_file] [--seed $seed] \\
-    [--max-nj $max_nj] [--stage 1] [--stop-stage 4]
-  DIR: folder of LFW <Name>_<NNNN>.jpg photos, e.g.
+help_message="Usage: $0 --lfw-dir DIR [options]
+  stage 1: a mock SRE19 corpus (dev + eval, disjoint identities) from the LFW photos -> <work-dir>/corpus.
+  stage 2: its SRE19 data dirs (run_001_prepare_data.sh stage 1).
+  stage 3: embeddings of the config's front end (run_002_extract_embed.sh stages 2-3, SRE19 sets only).
+  stage 4: grid search on dev, held-out check on eval (hyp_face.backend.tuning) -> <work-dir>/exp/tune_backend.
+DIR: folder of LFW <Name>_<NNNN>.jpg photos, e.g.
   ../shared/data/lfw_view2_deepfunneled150/warm-ice0x00_face-recognition-training/lfw"
 
 . ./path.sh

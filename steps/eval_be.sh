@@ -5,9 +5,9 @@ set -euo pipefail
 
 cmd=run.pl
 backend=
-thr_ahc=0.8
-self_att_a=  # default 2, 1 for v8 (spec 6.3)
-att_a=4
+thr_ahc=     # empty: the version's original value (python -m hyp_face.bin.eval_be --help lists them)
+self_att_a=
+att_a=
 snorm=none
 cohort_utt2spk=
 cohort_embed_scp=
@@ -21,6 +21,8 @@ num_threads=
 
 help_message="Usage: $0 [options] --backend v1|...|v9 <trials> <enroll-utt2spk> <ref-embed.scp> \\
          <enroll-facedet-embed.scp> <test-embed.scp> <out-score-file>
+  --thr-ahc T, --self-att-a A, --att-a A: the version's parameters (default: its original value, e.g. self_att_a
+  2, and 1 for v8; python -m hyp_face.bin.eval_be --help describes every version and option).
   --snorm none|faithful|asnorm needs --cohort-utt2spk F --cohort-embed-scp F [--ncoh 1000 --ncoh-discard 0].
   --device cpu|cuda|cuda:N (default cpu: numpy; cuda: torch float64 on the GPU), --engine auto|numpy|torch,
   --full-matrix false|true, --block-rows 4096, --num-threads N (CPU threads; default \$HYP_FACE_THREADS or 1).
@@ -53,8 +55,9 @@ done
 out_dir=$(dirname "$out")
 mkdir -p "$out_dir/log"
 $cmd "$out_dir/log/eval_be_$(basename "$out").log" \
-  $HYP_FACE_PYTHON -m hyp_face.bin.eval_be --backend "$backend" --thr-ahc "$thr_ahc" \
-    ${self_att_a:+--self-att-a "$self_att_a"} --att-a "$att_a" --snorm "$snorm" "${snorm_args[@]}" --full-matrix "$full_matrix" --block-rows "$block_rows" \
+  $HYP_FACE_PYTHON -m hyp_face.bin.eval_be --backend "$backend" ${thr_ahc:+--thr-ahc "$thr_ahc"} \
+    ${self_att_a:+--self-att-a "$self_att_a"} ${att_a:+--att-a "$att_a"} --snorm "$snorm" "${snorm_args[@]}" \
+    --full-matrix "$full_matrix" --block-rows "$block_rows" \
     --engine "$engine" --device "$device" ${num_threads:+--num-threads "$num_threads"} \
     "$trials" "$enroll_utt2spk" "$ref_scp" "$enroll_scp" "$test_scp" "$out"
 show_rerun.sh "$out_dir/log/eval_be_$(basename "$out").log"

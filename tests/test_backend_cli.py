@@ -157,3 +157,44 @@ def test_unusable_device_is_a_clear_error(corpus, tmp_path):
 def test_bad_backend_is_rejected(corpus, tmp_path):
     res = run_eval_be(corpus, tmp_path / "x", "--backend", "v10", check=False)
     assert res.returncode != 0 and "v1..v9" in res.stderr
+
+
+def test_print_be_name_and_options_for_bash(tmp_path):
+    res = run_module("--print-be-name", "--backend", "v7", "--self-att-a", "40", "--att-a", "120")
+    assert res.returncode == 0 and res.stdout == "be_v7_selfatt_a40_att_a120\n"
+    conf = tmp_path / "conf.sh"
+    conf.write_text("face_embed_name=x\nthr_ahc=0.95  # tuned\nself_att_a=40\n")
+    res = run_module("--print-be-name", "--print-be-options", "--backend", "v8", "--config-file", str(conf))
+    assert res.stdout == "be_v8_selfatt_a1\n--backend v8 --self-att-a 1\n"  # the shared self_att_a is not v8's
+    res = run_module("--print-be-options", "--backend", "v5", "--config-file", str(conf))
+    assert res.stdout == "--backend v5 --thr-ahc 0.95\n"
+    conf.write_text("thr_ahc=fast\n")
+    res = run_module("--print-be-name", "--backend", "v4", "--config-file", str(conf))
+    assert res.returncode != 0 and f"{conf}: thr_ahc='fast' is not a number" in res.stderr
+
+
+def test_inputs_are_required_unless_printing():
+    res = run_module("--backend", "v1", "trials")
+    assert res.returncode == 2 and "required: enroll_utt2spk, ref_embed_scp" in res.stderr
+
+
+def test_config_values_reach_the_scores(corpus, tmp_path):
+    conf = tmp_path / "conf.sh"
+    conf.write_text("self_att_a=9\n")
+    tmp, scps = corpus["tmp"], corpus["scps"]
+    args = [str(tmp / "trials"), str(tmp / "utt2spk"), str(scps["ref"]), str(scps["enr"]), str(scps["test"])]
+    run_module("--backend", "v6", "--config-file", str(conf), *args, str(tmp_path / "a"), "--verbose", "0")
+    run_module("--backend", "v6", "--self-att-a", "9", *args, str(tmp_path / "b"), "--verbose", "0")
+    run_module("--backend", "v6", *args, str(tmp_path / "c"), "--verbose", "0")
+    a, b, c = ((tmp_path / n).read_text() for n in "abc")
+    assert a == b and a != c
+
+
+def test_help_documents_every_option_and_version():
+    from hyp_face.bin.eval_be import build_parser
+
+    parser = build_parser()
+    undocumented = [a.dest for a in parser._actions if not a.help]
+    assert undocumented == []
+    text = parser.format_help()
+    assert all(f"  {v}: " in text for v in VERSIONS) and "self_att_a_v8" in text

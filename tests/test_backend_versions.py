@@ -215,3 +215,39 @@ def test_worker_threads_give_the_same_scores(mode):
         snorm = None if mode == "none" else scorer.cohort_norm(mode, cohort, 9, 1)
         scores.append(scorer.score(be.test_side(params, tests), snorm))
     np.testing.assert_array_equal(scores[0], scores[1])
+
+
+def test_each_version_has_its_original_defaults():
+    assert [be.be_name(BackendParams(v)) for v in VERSIONS] == [
+        "be_v1", "be_v2", "be_v3", "be_v4_thrahc0.8", "be_v5_thrahc0.8", "be_v6_selfatt_a2",
+        "be_v7_selfatt_a2_att_a4", "be_v8_selfatt_a1", "be_v9_selfatt_a2"]
+    assert BackendParams("v8").self_att_a == 1.0 and BackendParams("v9").self_att_a == 2.0
+    with pytest.raises(ValueError, match="unknown back-end version 'v10'"):
+        BackendParams("v10")
+
+
+def test_config_keys_command_line_and_v8():
+    config = {"thr_ahc": "0.95", "self_att_a": "40", "att_a": "120", "thr_ahc_v5": "0.96"}
+    assert be.params_from_config("v4", config).thr_ahc == 0.95
+    assert be.params_from_config("v5", config).thr_ahc == 0.96  # the version's own key wins
+    assert be.params_from_config("v7", config) == BackendParams("v7", self_att_a=40, att_a=120)
+    assert be.params_from_config("v8", config).self_att_a == 1.0  # the shared key is not v8's
+    assert be.params_from_config("v8", {**config, "self_att_a_v8": "3"}).self_att_a == 3.0
+    assert be.params_from_config("v8", config, {"self_att_a": 5.0, "att_a": None}).self_att_a == 5.0
+    assert be.params_from_config("v4", {"thr_ahc": ""}).thr_ahc == 0.8  # empty: not set
+    with pytest.raises(ValueError, match=r"conf.sh: thr_ahc='high' is not a number"):
+        be.params_from_config("v4", {"thr_ahc": "high"}, origin="conf.sh")
+
+
+@pytest.mark.parametrize("values", [{}, {"thr_ahc": 0.95}, {"self_att_a": 40.0, "att_a": 120.0},
+                                    {"self_att_a": 0.1 + 0.2}, {"self_att_a": 1e-5}])
+def test_directory_names_and_options_round_trip(values):
+    for version in VERSIONS:
+        params = BackendParams(version, **values)
+        used = be.SPECS[version].params  # the name and options hold only the parameters the version uses
+        parsed = be.parse_be_name(be.be_name(params))
+        assert parsed is not None and all(getattr(parsed, p) == getattr(params, p) for p in used)
+        words = be.be_options(params)
+        assert words[:2] == ["--backend", version] and len(words) == 2 + 2 * len(used)
+        assert all(float(w) == getattr(params, o[2:].replace("-", "_")) for o, w in zip(words[2::2], words[3::2]))
+    assert be.parse_be_name("be_v10") is None and be.parse_be_name("be_v4_thrahc0.90") is None

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hyp_face.backend.versions import VERSIONS
 from hyp_face.io.embed_store import EmbedWriter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,6 +20,7 @@ SETS = {  # set name -> (enroll dir, test dir)
     "janus_dev_core": ("janus_dev_enroll", "janus_dev_test_core"),
     "janus_eval_core": ("janus_eval_enroll", "janus_eval_test_core"),
 }
+RUN_SCRIPTS = sorted(p.name for p in ROOT.glob("run_04?_eval_be_v?.sh"))
 SUBDIRS = ("cosine", "cosine_cal_v1_sre19", "cosine_snorm1000_v1", "cosine_snorm1000_v1_cal_v1_sre19")
 
 
@@ -57,8 +59,8 @@ def make_set(root: Path, embed_dir: Path, rng: np.random.Generator, enroll: str,
 @pytest.fixture
 def recipe(tmp_path):
     needs("steps/score_trials.sh", "steps/train_calibration.sh", "steps/apply_calibration.sh", "utils/run.pl")
-    for name in ("path.sh", "cmd.sh", "steps", "utils", "hyp_face", "run_040_eval_be_v1.sh", "run_043_eval_be_v4.sh",
-                 "run_046_eval_be_v7.sh"):
+    for name in ("path.sh", "cmd.sh", "steps", "utils", "local", "hyp_face", "run_050_make_res_tables.sh",
+                 *RUN_SCRIPTS):
         (tmp_path / name).symlink_to(ROOT / name)
     embed_dir = tmp_path / "exp" / "face_embed" / "tiny"
     rng = np.random.default_rng(0)
@@ -90,13 +92,57 @@ def test_run_040_writes_all_scores_and_results(recipe):
     assert discard == {1: "0", 3: "3", 4: "0"}  # JANUS dev only (its test set is the cohort)
 
 
-def test_command_line_beats_config_beats_spec_defaults(recipe):
-    def be_name(script, *opts):
-        return run(recipe, script, "--stage", "100", *opts).stdout.split("(")[1].split(")")[0]
+def be_name(recipe, script, *opts):
+    return run(recipe, script, "--stage", "100", *opts).stdout.split("(")[1].split(")")[0]
 
-    assert be_name("run_046_eval_be_v7.sh", "--att-a", "3") == "be_v7_selfatt_a2_att_a3"
-    assert be_name("run_043_eval_be_v4.sh") == "be_v4_thrahc0.9"  # from the config file
-    assert be_name("run_043_eval_be_v4.sh", "--thr-ahc", "0.7") == "be_v4_thrahc0.7"
+
+def test_command_line_beats_config_beats_spec_defaults(recipe):
+    assert be_name(recipe, "run_046_eval_be_v7.sh", "--att-a", "3") == "be_v7_selfatt_a2_att_a3"
+    assert be_name(recipe, "run_043_eval_be_v4.sh") == "be_v4_thrahc0.9"  # from the config file
+    assert be_name(recipe, "run_043_eval_be_v4.sh", "--thr-ahc", "0.7") == "be_v4_thrahc0.7"
+    assert be_name(recipe, "run_044_eval_be_v5.sh", "--thr-ahc", "0.90") == "be_v5_thrahc0.9"  # one value, one dir
+
+
+def test_v8_keeps_its_own_default_unless_its_own_key_or_the_command_line_says(recipe):
+    conf = recipe / "conf.sh"
+    conf.write_text(conf.read_text() + "self_att_a=40\n")  # the shared key: v6, v7, v9 only
+    assert be_name(recipe, "run_045_eval_be_v6.sh") == "be_v6_selfatt_a40"
+    assert be_name(recipe, "run_047_eval_be_v8.sh") == "be_v8_selfatt_a1"
+    assert be_name(recipe, "run_047_eval_be_v8.sh", "--self-att-a", "5") == "be_v8_selfatt_a5"
+    conf.write_text(conf.read_text() + "self_att_a_v8=3\nself_att_a_v9=7\n")
+    assert be_name(recipe, "run_047_eval_be_v8.sh") == "be_v8_selfatt_a3"
+    assert be_name(recipe, "run_048_eval_be_v9.sh") == "be_v9_selfatt_a7"
+
+
+def test_v8_jobs_get_the_resolved_value(recipe):
+    res = run(recipe, "run_047_eval_be_v8.sh", "--stop-stage", "4", "--score-plots", "false", check=False)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    args = (recipe / "exp/scores/tiny/be_v8_selfatt_a1/cosine/tasks/eval_be.1.args").read_text().split("\n")
+    assert args[:4] == ["--backend", "v8", "--self-att-a", "1"] and "--thr-ahc" not in args
+
+
+@pytest.mark.parametrize("script", RUN_SCRIPTS)
+def test_help_starts_with_usage_and_names_every_stage(recipe, script):
+    res = run(recipe, script, "--help")
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("Usage: ") and lines[0].split()[1].endswith(script)
+    assert [line.split(":")[0].strip() for line in lines if line.lstrip().startswith("stage ")] == [
+        "stage 4", "stage 6", "stage 9", "stage 11"]
+    assert "--backend" in res.stdout and f"v{int(script[6]) + 1}" in res.stdout
+
+
+def test_every_version_has_a_run_script():
+    assert [name[len("run_04x_eval_be_"):-len(".sh")] for name in RUN_SCRIPTS] == list(VERSIONS)
+
+
+def test_run_050_tabulates_asnorm_results(recipe):
+    res = run(recipe, "run_040_eval_be_v1.sh", "--stage", "9", "--snorm", "asnorm", "--ncoh", "20",
+              "--ncoh-discard", "3", "--score-plots", "false", "--sets", "sre19_av_v_dev sre19_av_v_eval", check=False)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    res = run(recipe, "run_050_make_res_tables.sh", "--ncoh", "20", "--sets", "sre19_av_v_dev sre19_av_v_eval")
+    csv = (recipe / "exp/scores/tiny/results.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in csv[2:]] == ["be_v1 asnorm"] and "| be_v1 asnorm |" in res.stdout
+    assert csv[2].count(",") == 6 and "" not in csv[2].split(",")
 
 
 def test_a_failed_job_fails_the_stage(recipe):

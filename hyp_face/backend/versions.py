@@ -1,10 +1,15 @@
-"""Back-end versions v1-v9 (spec 6.3) and the blocked model x test score matrix, with optional s-norm."""
+"""Back-end versions v1-v9 (docs/original_recipe.md §6.3) and the blocked model x test score matrix, with optional
+s-norm.
+
+``SPECS`` describes each version once: its two sides, the parameters it uses, their defaults, the config keys that
+set them and its directory name. The run scripts, ``make_res_tables``, the tuning code and every CLI read it.
+"""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -13,21 +18,30 @@ from . import ops
 from .engine import NumpyEngine, TorchEngine
 from .snorm import SNorm
 
-VERSIONS = tuple(f"v{i}" for i in range(1, 10))
+#: Original values of the hyper-parameters (docs/original_recipe.md §12.1), shared by every version that uses them
+#: unless the version has its own (``VersionSpec.own_defaults``).
+PARAM_DEFAULTS: dict[str, float] = {"thr_ahc": 0.8, "self_att_a": 2.0, "att_a": 4.0}
+#: How a parameter appears in a back-end's directory name (be_v4_thrahc0.8, be_v7_selfatt_a2_att_a4).
+PARAM_TAGS: dict[str, str] = {"thr_ahc": "thrahc", "self_att_a": "selfatt_a", "att_a": "att_a"}
 
 
 @dataclass(frozen=True)
 class BackendParams:
-    """Version and hyper-parameters (defaults of spec 12.1)."""
+    """Version and hyper-parameters; a parameter left out (None) takes the version's default (``default_value``)."""
 
     version: str
-    thr_ahc: float = 0.8
-    self_att_a: float = 2.0
-    att_a: float = 4.0
+    thr_ahc: float = None  # type: ignore[assignment]  # resolved in __post_init__
+    self_att_a: float = None  # type: ignore[assignment]
+    att_a: float = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        if self.version not in VERSIONS:
+        if self.version not in SPECS:
             raise ValueError(f"unknown back-end version {self.version!r}; expected one of {VERSIONS}")
+        for name in PARAM_DEFAULTS:
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, default_value(self.version, name))
+            else:
+                object.__setattr__(self, name, float(getattr(self, name)))
 
 
 def _identity(x: np.ndarray, p: BackendParams) -> np.ndarray:
@@ -51,29 +65,127 @@ def _self_att(x: np.ndarray, p: BackendParams) -> np.ndarray:
 
 
 Transform = Callable[[np.ndarray, BackendParams], np.ndarray]
-# version -> (enrollment-side transform, test-side transform); v7 adds attention pooling when scoring.
-SIDES: dict[str, tuple[Transform, Transform]] = {
-    "v1": (_identity, _identity),
-    "v2": (_mean, _identity),
-    "v3": (_median, _identity),
-    "v4": (_median, _ahc),
-    "v5": (_ahc, _ahc),
-    "v6": (_median, _self_att),
-    "v7": (_median, _self_att),
-    "v8": (_identity, _self_att),
-    "v9": (_self_att, _self_att),
-}
+
+
+@dataclass(frozen=True)
+class VersionSpec:
+    """One back-end version: what each side scores with, the parameters it uses and its own defaults.
+
+    ``own_defaults`` holds the parameters whose original value differs from ``PARAM_DEFAULTS`` (v8: self_att_a 1);
+    a config sets those only through the version's own key (``config_keys``). ``attention_pooling`` (v7) scores
+    each enrollment vector against its attention pooling (``att_a``) of the test side instead of the max cosine.
+    """
+
+    name: str
+    enroll: Transform
+    test: Transform
+    summary: str
+    params: tuple[str, ...] = ()
+    own_defaults: Mapping[str, float] = field(default_factory=dict)
+    attention_pooling: bool = False
+
+
+SPECS: dict[str, VersionSpec] = {s.name: s for s in (
+    VersionSpec("v1", _identity, _identity, "all reference faces x all test faces, max cosine"),
+    VersionSpec("v2", _mean, _identity, "mean of the reference faces x all test faces, max cosine"),
+    VersionSpec("v3", _median, _identity, "median of the reference faces x all test faces, max cosine"),
+    VersionSpec("v4", _median, _ahc, "median of the reference faces x AHC cluster means of the test faces, "
+                "max cosine", ("thr_ahc",)),
+    VersionSpec("v5", _ahc, _ahc, "AHC cluster means on both sides, max cosine", ("thr_ahc",)),
+    VersionSpec("v6", _median, _self_att, "median of the reference faces x self-attention-refined test faces, "
+                "max cosine", ("self_att_a",)),
+    VersionSpec("v7", _median, _self_att, "median of the reference faces x its attention pooling (att_a) over the "
+                "self-attention-refined test faces, cosine", ("self_att_a", "att_a"), attention_pooling=True),
+    VersionSpec("v8", _identity, _self_att, "all reference faces x self-attention-refined test faces, max cosine",
+                ("self_att_a",), {"self_att_a": 1.0}),
+    VersionSpec("v9", _self_att, _self_att, "self-attention-refined faces on both sides, max cosine",
+                ("self_att_a",)),
+)}
+VERSIONS = tuple(SPECS)
+
+
+def default_value(version: str, param: str) -> float:
+    """The original value of ``param`` for ``version``."""
+    return SPECS[version].own_defaults.get(param, PARAM_DEFAULTS[param])
+
+
+def config_keys(version: str, param: str) -> tuple[str, ...]:
+    """Config variables that set ``param`` for ``version``, strongest first.
+
+    ``<param>_<version>`` (e.g. ``thr_ahc_v5``) sets one version; ``<param>`` (e.g. ``self_att_a``) sets every
+    version that shares the original default, so not v8's self_att_a (original 1): only ``self_att_a_v8`` sets it.
+    """
+    own = f"{param}_{version}"
+    return (own,) if param in SPECS[version].own_defaults else (own, param)
+
+
+def params_from_config(version: str, config: Mapping[str, str], given: Mapping[str, float | None] | None = None,
+                       origin: str = "config") -> BackendParams:
+    """Parameters of ``version``: ``given`` (command line, None = not given) > ``config`` keys > defaults."""
+    values: dict[str, float] = {}
+    for param in SPECS[version].params:
+        if given and given.get(param) is not None:
+            values[param] = float(given[param])  # type: ignore[arg-type]
+            continue
+        key = next((k for k in config_keys(version, param) if config.get(k, "") != ""), None)
+        if key is not None:
+            try:
+                values[param] = float(config[key])
+            except ValueError:
+                raise ValueError(f"{origin}: {key}={config[key]!r} is not a number") from None
+    return BackendParams(version, **values)
+
+
+def _number(value: float) -> str:
+    """Shortest text that reads back as ``value``, without a trailing ``.0`` (40.0 -> 40, 0.95 -> 0.95)."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def be_name(params: BackendParams) -> str:
+    """Directory name of a back-end and its parameter values, e.g. ``be_v7_selfatt_a2_att_a4``."""
+    tags = "".join(f"_{PARAM_TAGS[p]}{_number(getattr(params, p))}" for p in SPECS[params.version].params)
+    return f"be_{params.version}{tags}"
+
+
+def parse_be_name(name: str) -> BackendParams | None:
+    """The back-end and parameters a directory name stands for (inverse of ``be_name``); None for another name."""
+    version, _, rest = name.removeprefix("be_").partition("_")
+    if not name.startswith("be_") or version not in SPECS:
+        return None
+    values = {}
+    for param in SPECS[version].params:
+        tag = PARAM_TAGS[param]
+        if not rest.startswith(tag):
+            return None
+        number, _, rest = rest[len(tag):].partition("_")
+        try:
+            values[param] = float(number)
+        except ValueError:
+            return None
+    if rest:
+        return None
+    params = BackendParams(version, **values)
+    return params if be_name(params) == name else None
+
+
+def be_options(params: BackendParams) -> list[str]:
+    """``eval_be`` command-line words that reproduce ``params`` (only the parameters the version uses)."""
+    words = ["--backend", params.version]
+    for p in SPECS[params.version].params:
+        words += [f"--{p.replace('_', '-')}", _number(getattr(params, p))]
+    return words
 
 
 def enroll_side(params: BackendParams, refs: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Per enrollment video, the vectors the version scores with (float64)."""
-    f = SIDES[params.version][0]
+    f = SPECS[params.version].enroll
     return [f(np.asarray(r, dtype=np.float64), params) for r in refs]
 
 
 def test_side(params: BackendParams, tests: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Per test video, the vectors the version scores with (float64)."""
-    f = SIDES[params.version][1]
+    f = SPECS[params.version].test
     return [f(np.asarray(t, dtype=np.float64), params) for t in tests]
 
 
@@ -155,7 +267,8 @@ class Scorer:
 
     def _score_block(self, tests: Sequence[np.ndarray], snorm: SNorm | None) -> np.ndarray:
         eng = self.engine
-        if self.params.version == "v7":
+        pooled = SPECS[self.params.version].attention_pooling
+        if pooled:
             scores = eng.asarray(ops.attention_pool_cosine(self.enroll_matrix, tests, self.params.att_a))
             col_starts = np.arange(len(tests))
         else:
@@ -163,7 +276,7 @@ class Scorer:
             scores = self._enroll_unit @ test_unit.T
             col_starts = ops.starts_of([len(t) for t in tests])
         if snorm is not None:
-            if self.params.version == "v7":
+            if pooled:
                 test_cohort = ops.attention_pool_cosine(snorm.cohort, tests, self.params.att_a).T
                 scores = snorm.normalize(scores, eng.asarray(np.ascontiguousarray(test_cohort)))
             else:

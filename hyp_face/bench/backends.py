@@ -49,7 +49,7 @@ def run_one(version: str, mode: str, refs, tests, cohort, ncoh: int, engine: Num
             workers: int) -> tuple[float, float, str]:
     """Wall seconds, peak traced MiB (host numpy allocations) and peak GPU MiB ("-" off CUDA) of one back-end
     (sides + scoring + s-norm)."""
-    params = BackendParams(version, self_att_a=1.0 if version == "v8" else 2.0)
+    params = BackendParams(version)  # the version's original values (v8: self_att_a 1)
     cuda = isinstance(engine, TorchEngine) and engine.device.type == "cuda"
     if cuda:
         engine.torch.cuda.reset_peak_memory_stats(engine.device)

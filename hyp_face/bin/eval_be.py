@@ -1,8 +1,9 @@
-"""Score a trial list with a training-free video back-end v1-v9, optionally s-normalised (spec 6).
+"""Score a trial list with a training-free video back-end v1-v9, optionally s-normalised (docs/original_recipe.md §6).
 
 Writes ``<model> <test> <score>`` lines (``%f``) for every trial in trial-file order, or with ``--full-matrix true``
 the model x test cross product grouped by test (sorted test ids outer, models in enrollment-list order inner).
 Arguments may also come from ``@FILE`` (one argument per line), as the run_04x scripts do.
+``--print-be-name`` / ``--print-be-options`` print the back-end's directory name / resolved options for bash.
 """
 
 from __future__ import annotations
@@ -22,13 +23,20 @@ from hyp_face.backend.inputs import (
 )
 from hyp_face.backend.snorm import MODES
 from hyp_face.backend.versions import (
+    PARAM_DEFAULTS,
+    SPECS,
     VERSIONS,
     BackendParams,
     Scorer,
+    be_name,
+    be_options,
+    config_keys,
+    default_value,
     enroll_side,
+    params_from_config,
     test_side,
 )
-from hyp_face.cli import pin_threads, setup_logging, str2bool
+from hyp_face.cli import pin_threads, read_shell_config, setup_logging, str2bool
 from hyp_face.io.manifest import Job, step_manifest
 from hyp_face.io.table import write_lines
 
@@ -39,37 +47,119 @@ log = logging.getLogger("eval_be")
 INPUT_ARGS = ("trials", "enroll_utt2spk", "ref_embed_scp", "enroll_facedet_embed_scp", "test_embed_scp",
               "cohort_utt2spk", "cohort_embed_scp")
 EMBED_SCP_ARGS = ("ref_embed_scp", "enroll_facedet_embed_scp", "test_embed_scp", "cohort_embed_scp")
-NEUTRAL_ARGS = ("score_file", "block_rows", "engine", "device", "num_threads", "verbose")
+NEUTRAL_ARGS = ("score_file", "block_rows", "engine", "device", "num_threads", "verbose",
+                "config_file", "thr_ahc", "self_att_a", "att_a")  # the parameters count as resolved: be_options
 BACKEND_CODE = ("backend", "io/embed_store.py", "io/datadir.py", "bin/eval_be.py")
 
 
+POSITIONALS = ("trials", "enroll_utt2spk", "ref_embed_scp", "enroll_facedet_embed_scp", "test_embed_scp",
+               "score_file")
+PARAM_HELP = {
+    "thr_ahc": "AHC stops merging below this average cosine",
+    "self_att_a": "self-attention scale a of softmax(a * cos)",
+    "att_a": "scale of the enrollment-guided attention pooling",
+}
+
+
+def _users(param: str) -> str:
+    """The versions that use ``param``, e.g. ``v4, v5``."""
+    return ", ".join(v for v, spec in SPECS.items() if param in spec.params)
+
+
+def _versions_epilog() -> str:
+    """One line per back-end version (what it scores with, its parameters' defaults) and the config rule."""
+    lines = ["back-end versions (--backend):"]
+    for name, spec in SPECS.items():
+        defaults = ", ".join(f"{p} {default_value(name, p):g}" for p in spec.params)
+        lines.append(f"  {name}: {spec.summary}" + (f" [{defaults}]" if defaults else ""))
+    own = [f"For {v}, {p} (original {d:g}) is set only by {config_keys(v, p)[0]}."
+           for v, spec in SPECS.items() for p, d in spec.own_defaults.items()]
+    lines += ["", "parameter values: command line > --config-file > the version's original default.",
+              "A config sets a parameter for every version that shares its original default with <param>",
+              "(thr_ahc=0.95), and for one version with <param>_<version> (thr_ahc_v5=0.96).",
+              *own]
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                fromfile_prefix_chars="@")
-    p.add_argument("trials")
-    p.add_argument("enroll_utt2spk")
-    p.add_argument("ref_embed_scp", help="reference (bbox-guided) embeddings of the enrollment set")
-    p.add_argument("enroll_facedet_embed_scp", help="unconstrained embeddings of the enrollment set")
-    p.add_argument("test_embed_scp")
-    p.add_argument("score_file")
-    p.add_argument("--backend", required=True, choices=VERSIONS)
-    p.add_argument("--thr-ahc", type=float, default=0.8)
-    p.add_argument("--self-att-a", type=float, default=None, help="default 2 (1 for v8, as the original)")
-    p.add_argument("--att-a", type=float, default=4.0)
-    p.add_argument("--snorm", default="none", choices=MODES)
-    p.add_argument("--cohort-utt2spk")
-    p.add_argument("--cohort-embed-scp")
-    p.add_argument("--ncoh", type=int, default=1000)
-    p.add_argument("--ncoh-discard", type=int, default=0)
-    p.add_argument("--full-matrix", type=str2bool, default=False)
-    p.add_argument("--block-rows", type=int, default=4096, help="test faces per score block")
-    p.add_argument("--engine", default="auto", choices=("auto", "numpy", "torch"),
-                   help="array engine (float64 either way); auto: numpy on the CPU, torch on a GPU")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (cuda needs the torch engine)")
-    p.add_argument("--num-threads", type=int, default=None,
-                   help="CPU threads scoring blocks concurrently (default: $HYP_FACE_THREADS or 1)")
-    p.add_argument("--verbose", type=int, default=1)
+    p = argparse.ArgumentParser(
+        description=__doc__, epilog=_versions_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter,
+        fromfile_prefix_chars="@",
+        usage="%(prog)s [options] --backend vN " + " ".join(POSITIONALS)
+              + "\n       %(prog)s --print-be-name|--print-be-options --backend vN [--config-file F] [parameters]")
+    inputs = p.add_argument_group("inputs and output (all required unless printing)")
+    for name, text in zip(POSITIONALS, (
+            "trial list: <model> <test> [target|nontarget] lines",
+            "utt2spk of the enrollment set: <enrollment video> <model>",
+            "reference (bbox-guided) embeddings of the enrollment set",
+            "unconstrained (face detector) embeddings of the enrollment set; used for a video without a reference "
+            "face",
+            "embeddings of the test videos",
+            "output: <model> <test> <score> lines")):
+        inputs.add_argument(name, nargs="?", help=text)
+    be = p.add_argument_group("back-end")
+    be.add_argument("--backend", required=True, choices=VERSIONS, help="back-end version (see the list below)")
+    be.add_argument("--config-file", metavar="FILE",
+                    help="global_conf file whose back-end keys (see below) replace the defaults; read, never executed")
+    for param, text in PARAM_HELP.items():
+        be.add_argument(f"--{param.replace('_', '-')}", type=float, default=None, dest=param,
+                        metavar="A" if "att" in param else "T",
+                        help=f"{text} ({_users(param)}); default: the config file, else the version's original value")
+    be.add_argument("--print-be-name", action="store_true",
+                    help="print the back-end directory name (e.g. be_v4_thrahc0.8) and exit")
+    be.add_argument("--print-be-options", action="store_true",
+                    help="print the resolved --backend and parameter options, one line, and exit")
+    sn = p.add_argument_group("s-norm")
+    sn.add_argument("--snorm", default="none", choices=MODES,
+                    help="faithful: the original adaptive s-norm; asnorm: the textbook one (default: none)")
+    sn.add_argument("--cohort-utt2spk", metavar="FILE", help="utt2spk of the cohort set (needed with --snorm)")
+    sn.add_argument("--cohort-embed-scp", metavar="FILE", help="embeddings of the cohort set (needed with --snorm)")
+    sn.add_argument("--ncoh", metavar="N", type=int, default=1000, help="cohort faces kept per side (default: 1000)")
+    sn.add_argument("--ncoh-discard", metavar="N", type=int, default=0,
+                    help="closest cohort faces skipped first, e.g. when the test set is the cohort (default: 0)")
+    run = p.add_argument_group("output and execution")
+    run.add_argument("--full-matrix", metavar="BOOL", type=str2bool, default=False,
+                     help="true: write the model x test cross product grouped by sorted test (default: false)")
+    run.add_argument("--block-rows", metavar="N", type=int, default=4096,
+                     help="test faces per score block (default: 4096)")
+    run.add_argument("--engine", default="auto", choices=("auto", "numpy", "torch"),
+                     help="array engine (float64 either way); auto: numpy on the CPU, torch on a GPU")
+    run.add_argument("--device", metavar="DEV", default="cpu",
+                     help="cpu, cuda or cuda:N (cuda needs the torch engine)")
+    run.add_argument("--num-threads", metavar="N", type=int, default=None,
+                     help="CPU threads scoring blocks concurrently (default: $HYP_FACE_THREADS or 1)")
+    run.add_argument("--verbose", metavar="N", type=int, default=1,
+                     help="0: warnings only; 1: progress and summary (default)")
     return p
+
+
+def backend_params(args: argparse.Namespace) -> BackendParams:
+    """The version's parameters: command line > ``--config-file`` > original defaults."""
+    config = read_shell_config(args.config_file) if args.config_file else {}
+    given = {p: getattr(args, p) for p in PARAM_DEFAULTS}
+    try:
+        return params_from_config(args.backend, config, given, origin=args.config_file or "config")
+    except (OSError, ValueError) as err:
+        raise SystemExit(f"eval_be: {err}") from None
+
+
+def print_backend(args: argparse.Namespace, params: BackendParams) -> bool:
+    """Answer ``--print-be-name`` / ``--print-be-options``; whether there was anything to print."""
+    if args.print_be_name:
+        print(be_name(params))
+    if args.print_be_options:
+        print(" ".join(be_options(params)))
+    return args.print_be_name or args.print_be_options
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command line, with the inputs required unless only printing."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    missing = [n for n in POSITIONALS if getattr(args, n) is None]
+    if missing and not (args.print_be_name or args.print_be_options):
+        parser.error("the following arguments are required: " + ", ".join(missing))
+    return args
 
 
 def format_lines(models: list[str], tests: list[str], model_idx: np.ndarray, test_idx: np.ndarray,
@@ -95,19 +185,23 @@ def require_some_faces(mats: list[np.ndarray], what: str, sources: str) -> None:
                          "(unreadable videos, e.g. a vid.scp pointing at a moved corpus)")
 
 
-def be_job(args: argparse.Namespace) -> Job:
+def be_job(args: argparse.Namespace, params: BackendParams) -> Job:
     """The scoring job: the score file and the manifest of its inputs (by content), options and code."""
     inputs = {name: getattr(args, name) for name in INPUT_ARGS}
     manifest = step_manifest(args, inputs, NEUTRAL_ARGS, BACKEND_CODE, scp_inputs=EMBED_SCP_ARGS)
+    manifest["options"]["backend"] = " ".join(be_options(params))
     return Job(f"eval_be {args.score_file}", [args.score_file], manifest)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
+    params = backend_params(args)
+    if print_backend(args, params):
+        return
     setup_logging(args.verbose)
     if args.snorm != "none" and not (args.cohort_utt2spk and args.cohort_embed_scp):
         raise SystemExit("eval_be: --snorm needs --cohort-utt2spk and --cohort-embed-scp")
-    job = be_job(args)
+    job = be_job(args, params)
     if not job.start(log):
         return
     start = time.time()
@@ -116,8 +210,6 @@ def main(argv: list[str] | None = None) -> None:
     except (ValueError, RuntimeError) as err:
         raise SystemExit(f"eval_be: {err}") from None
     threads = pin_threads(args.num_threads)  # torch intra-op threads, or numpy block workers
-    self_att_a = args.self_att_a if args.self_att_a is not None else 1.0 if args.backend == "v8" else 2.0
-    params = BackendParams(args.backend, args.thr_ahc, self_att_a, args.att_a)
     trial_models, trial_tests, _ = read_trials(args.trials)
     seg_set = sorted(set(trial_tests))
     if not seg_set:

@@ -1,4 +1,5 @@
-"""Tabulate the calibrated results of every back-end of a score dir (spec 3.6, 8.4).
+"""Tabulate the calibrated results of every back-end of a score dir (spec 3.6, 8.4): plain, faithful s-norm and
+asnorm rows, whichever exist.
 
 Writes ``<score_dir>/results.md``, ``results.csv`` (the original CSV lines) and ``results.json``, and
 prints the markdown table.
@@ -12,7 +13,15 @@ from pathlib import Path
 
 from hyp_face.cli import setup_logging
 from hyp_face.io.table import atomic_write
-from hyp_face.metrics.tables import DEFAULT_SETS, DEFAULT_SUBDIRS, collect, to_csv, to_json, to_markdown
+from hyp_face.metrics.tables import (
+    DEFAULT_SETS,
+    DEFAULT_SUBDIRS,
+    collect,
+    score_subdirs,
+    to_csv,
+    to_json,
+    to_markdown,
+)
 
 
 def _subdir(spec: str) -> tuple[str, str]:
@@ -25,9 +34,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("score_dir", help="e.g. exp/scores/<face_embed_name>, holding be_* directories")
     p.add_argument("--sets", nargs="+", default=list(DEFAULT_SETS), help="evaluation sets (columns), in order")
-    p.add_argument("--subdirs", nargs="+", type=_subdir, default=list(DEFAULT_SUBDIRS),
-                   help="calibrated sub-directories as dir[:row-suffix], e.g. cosine_cal_v1_sre19 "
-                        "cosine_snorm1000_v1_cal_v1_sre19:s-norm")
+    p.add_argument("--ncoh", type=int, default=1000, help="cohort size in the s-norm directory names (default: 1000)")
+    p.add_argument("--cal-name", default="cal_v1_sre19", help="calibration directory suffix (default: cal_v1_sre19)")
+    p.add_argument("--subdirs", nargs="+", type=_subdir, default=None,
+                   help="calibrated sub-directories as dir[:row-suffix] (default, from --ncoh and --cal-name: "
+                        + " ".join(f"{d}:{s}" if s else d for d, s in DEFAULT_SUBDIRS) + ")")
     p.add_argument("--pattern", default="be_*", help="glob of the back-end directories")
     p.add_argument("-v", "--verbose", type=int, default=1)
     return p.parse_args(argv)
@@ -36,7 +47,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     setup_logging(args.verbose)
-    table = collect(args.score_dir, args.sets, args.subdirs, args.pattern)
+    subdirs = args.subdirs or score_subdirs(args.ncoh, args.cal_name)
+    table = collect(args.score_dir, args.sets, subdirs, args.pattern)
     out = Path(args.score_dir)
     markdown = to_markdown(table)
     with atomic_write(out / "results.md") as f:

@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hyp_face.backend.versions import SPECS, parse_be_name
+
 log = logging.getLogger(__name__)
 
 DEFAULT_SETS = ("sre19_av_v_dev", "sre19_av_v_eval", "janus_dev_core", "janus_eval_core")
@@ -17,8 +19,16 @@ SET_TITLES = {
     "janus_dev_core": "JANUS DEV CORE",
     "janus_eval_core": "JANUS EVAL CORE",
 }
-#: Calibrated score sub-directories of a back-end and the suffix of their row name (spec 3.6).
-DEFAULT_SUBDIRS = (("cosine_cal_v1_sre19", ""), ("cosine_snorm1000_v1_cal_v1_sre19", "s-norm"))
+
+
+def score_subdirs(ncoh: int = 1000, cal_name: str = "cal_v1_sre19") -> tuple[tuple[str, str], ...]:
+    """Calibrated score sub-directories the run_04x scripts write in a back-end dir, with the suffix of their row
+    name: raw scores, faithful s-norm (``s-norm``, the original's row name) and the textbook ``asnorm``."""
+    return (("cosine_" + cal_name, ""), (f"cosine_snorm{ncoh}_v1_{cal_name}", "s-norm"),
+            (f"cosine_asnorm{ncoh}_{cal_name}", "asnorm"))
+
+
+DEFAULT_SUBDIRS = score_subdirs()
 P_PRIMARY = "0.05"
 
 
@@ -29,6 +39,7 @@ class Row:
     system: str
     path: str
     results: dict[str, dict | None]
+    backend: dict[str, str | float] | None = None  # version and parameters read from the directory name
 
 
 @dataclass
@@ -51,26 +62,37 @@ def _read_results(path: Path) -> dict:
         raise ValueError(f"{path}: bad results JSON: {e}") from e
 
 
+def _backend_of(name: str) -> dict[str, str | float] | None:
+    """``{"version": .., <param>: ..}`` of a back-end directory name, None if it is not one of ``be_name``'s."""
+    params = parse_be_name(name)
+    if params is None:
+        return None
+    return {"version": params.version, **{p: getattr(params, p) for p in SPECS[params.version].params}}
+
+
 def collect(score_dir: str | Path, sets=DEFAULT_SETS, subdirs=DEFAULT_SUBDIRS, pattern: str = "be_*") -> Table:
-    """Read ``<score_dir>/<be>/<subdir>/<set>_results.json`` for every back-end dir matching ``pattern``."""
+    """Read ``<score_dir>/<be>/<subdir>/<set>_results.json`` for every back-end dir matching ``pattern``.
+
+    A row per sub-directory that exists (e.g. faithful and asnorm s-norm, whichever were run); a back-end with
+    none of them gets a note.
+    """
     score_dir = Path(score_dir)
     table = Table(sets=list(sets))
     backends = sorted((p for p in score_dir.glob(pattern) if p.is_dir()), key=lambda p: _natural_key(p.name))
     if not backends:
         table.notes.append(f"no back-end directories {pattern} in {score_dir}")
     for be in backends:
-        for subdir, suffix in subdirs:
-            path = be / subdir
-            if not path.is_dir():
-                table.notes.append(f"{path}: missing, row skipped")
-                continue
+        found = [(be / subdir, suffix) for subdir, suffix in subdirs if (be / subdir).is_dir()]
+        if not found:
+            table.notes.append(f"{be}: none of {', '.join(d for d, _ in subdirs)}, no row")
+        for path, suffix in found:
             results = {}
             for name in sets:
                 res_file = path / f"{name}_results.json"
                 results[name] = _read_results(res_file) if res_file.is_file() else None
                 if results[name] is None:
                     table.notes.append(f"{res_file}: missing, cells left blank")
-            table.rows.append(Row(f"{be.name} {suffix}".strip(), str(path), results))
+            table.rows.append(Row(f"{be.name} {suffix}".strip(), str(path), results, _backend_of(be.name)))
     for note in table.notes:
         log.warning(note)
     return table
@@ -88,12 +110,15 @@ def _title(name: str) -> str:
 
 
 def to_csv(table: Table) -> str:
-    """The original CSV: two header lines, then ``<system>,`` + ``EER,MinCp,ActCp,`` per set."""
+    """The original CSV: two header lines, then ``<system>`` and ``EER,MinCp,ActCp`` per set.
+
+    Every line has 1 + 3 x sets fields (the original rows had one more, an empty one after a trailing comma).
+    """
     head1 = "System," + ",".join(f"{_title(s)},," for s in table.sets)
     head2 = "," + ",".join("EER,Min Cp,Act Cp" for _ in table.sets)
     lines = [head1, head2]
     for row in table.rows:
-        lines.append(f"{row.system}," + "".join(",".join(_cells(row.results[s])) + "," for s in table.sets))
+        lines.append(",".join([row.system, *(c for s in table.sets for c in _cells(row.results[s]))]))
     return "\n".join(lines) + "\n"
 
 
@@ -113,6 +138,7 @@ def to_json(table: Table) -> dict:
     """All numbers of every row and set (full results JSON, or null when missing)."""
     return {
         "sets": table.sets,
-        "rows": [{"system": r.system, "path": r.path, "results": r.results} for r in table.rows],
+        "rows": [{"system": r.system, "path": r.path, "backend": r.backend, "results": r.results}
+                 for r in table.rows],
         "notes": table.notes,
     }

@@ -1,13 +1,9 @@
 #!/usr/bin/env bash
-# Common body of the run_04x_eval_be_vN.sh scripts (spec 3.5): one back-end on the four test sets
-# (SRE19 AV dev/eval, JANUS dev/eval core). Run from the recipe root.
-#   stage 4:  raw scores of the 4 sets in parallel ($train_cmd JOB=1:4) -> <score-dir>/cosine, then results
-#   stage 6:  calibration trained on SRE19 dev, applied to the 4 sets -> cosine_cal_v1_sre19, results
-#   stage 9:  s-norm scores (cohort: facedet faces of $coh_data; --ncoh-discard only for JANUS dev, whose
-#             test set is the cohort) -> cosine_snorm<ncoh>_v1 (asnorm: cosine_asnorm<ncoh>), results
-#   stage 11: calibration of the s-norm scores -> <s-norm dir>_cal_v1_sre19, results
-# --device cuda scores on a GPU (torch float64, same numbers) through $cuda_cmd; the default is numpy on the CPU.
-# Back-end hyper-parameters: command line > config file (thr_ahc, self_att_a, att_a) > spec 12.1 (0.8, 2, 4).
+# Common body of the run_04x_eval_be_vN.sh scripts (docs/original_recipe.md §3.5): one back-end on the recipe's test
+# sets (SRE19 AV dev/eval, JANUS dev/eval core), calibrated on SRE19 dev. Run from the recipe root. The stages are in
+# $help_message; --device cuda scores on a GPU (torch float64, same numbers) through $cuda_cmd.
+# Back-end parameters (thr_ahc, self_att_a, att_a): command line > config file > the version's original value, as
+# resolved by hyp_face.backend.versions (python -m hyp_face.bin.eval_be --help: per-version config keys, v8).
 set -euo pipefail
 . ./cmd.sh
 . ./path.sh
@@ -29,31 +25,31 @@ p_target=0.05
 l2_reg=1e-5
 score_plots=true
 device=cpu
-help_message="Usage: $0 --backend v1|...|v9 [--stage 1] [--stop-stage 100] [--config-file F] [--thr-ahc T] \\
-    [--self-att-a A] [--att-a B] [--snorm faithful|asnorm] [--ncoh 1000] [--ncoh-discard 100 (JANUS dev only)] \\
-    [--score-plots true] [--sets \"sre19_av_v_dev sre19_av_v_eval janus_dev_core janus_eval_core\"] \\
-    [--cal-set sre19_av_v_dev] [--coh-data janus_dev_test_core] [--device cpu|cuda (scoring jobs on \$cuda_cmd)]"
+help_message="Usage: ${EVAL_BE_RUN_SCRIPT:-$0 --backend v1|...|v9} [options]
+Scores the test sets (--sets) with one back-end under exp/scores/<face_embed_name>/<be_name>/:
+  stage 4:  raw scores of every set, one parallel job array (-> cosine/), then their results.
+  stage 6:  a linear calibration trained on --cal-set, applied to every set (-> cosine_cal_v1_sre19/), then results.
+  stage 9:  s-norm scores (--snorm faithful|asnorm, cohort --coh-data; --ncoh-discard only where the test set is the
+            cohort) (-> cosine_snorm<ncoh>_v1/ or cosine_asnorm<ncoh>/), then results.
+  stage 11: the calibration of the s-norm scores (-> <s-norm dir>_cal_v1_sre19/), then results.
+--thr-ahc, --self-att-a, --att-a: default from --config-file, else the version's original value.
+--device cuda sends the scoring jobs to \$cuda_cmd."
 
 . parse_options.sh
 if [ $# -ne 0 ]; then echo "$help_message" >&2; exit 1; fi
 case "$backend" in v[1-9]) ;; *) echo "$0: --backend must be one of v1..v9, got '$backend'" >&2; exit 1 ;; esac
 
 [ -f "$config_file" ] || { echo "$0: config file '$config_file' not found (set --config-file)" >&2; exit 1; }
-cli_thr_ahc=$thr_ahc; cli_self_att_a=$self_att_a; cli_att_a=$att_a
+be_params=(--backend "$backend" --config-file "$config_file" ${thr_ahc:+--thr-ahc "$thr_ahc"}
+           ${self_att_a:+--self-att-a "$self_att_a"} ${att_a:+--att-a "$att_a"})
+be_name=$("$HYP_FACE_PYTHON" -m hyp_face.bin.eval_be --print-be-name "${be_params[@]}")
+be_line=$("$HYP_FACE_PYTHON" -m hyp_face.bin.eval_be --print-be-options "${be_params[@]}")
+read -r -a be_options <<< "$be_line"  # e.g. --backend v7 --self-att-a 40 --att-a 120
 # shellcheck disable=SC1090
 . "$config_file"
-thr_ahc=${cli_thr_ahc:-${thr_ahc:-0.8}}
-self_att_a=${cli_self_att_a:-${self_att_a:-2}}
-att_a=${cli_att_a:-${att_a:-4}}
 face_embed_name=${face_embed_name:?$config_file does not set face_embed_name}
 face_embed_dir=${face_embed_dir:-exp/face_embed/$face_embed_name}
 
-case "$backend" in
-  v4|v5) be_name=be_${backend}_thrahc$thr_ahc ;;
-  v6|v8|v9) be_name=be_${backend}_selfatt_a$self_att_a ;;
-  v7) be_name=be_v7_selfatt_a${self_att_a}_att_a$att_a ;;
-  *) be_name=be_$backend ;;
-esac
 score_dir=exp/scores/$face_embed_name/$be_name
 cal_name=cal_v1_sre19
 case "$snorm" in
@@ -78,8 +74,7 @@ write_task() {  # <dir> <set index> [eval_be options...] -> <dir>/tasks/eval_be.
   local inputs=("data/$t/trials" "data/$e/utt2spk" "$face_embed_dir/ref/$e/embed.scp"
                 "$face_embed_dir/facedet/$e/embed.scp" "$face_embed_dir/facedet/$t/embed.scp")
   require "${inputs[@]}"
-  printf '%s\n' --backend "$backend" --thr-ahc "$thr_ahc" --self-att-a "$self_att_a" --att-a "$att_a" \
-    --device "$device" "$@" \
+  printf '%s\n' "${be_options[@]}" --device "$device" "$@" \
     "${inputs[@]}" "$dir/${sets[$i]}_scores" > "$dir/tasks/eval_be.$((i + 1)).args"
 }
 

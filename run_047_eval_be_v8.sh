@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Back-end v8: all reference faces x self-attention-refined test faces (self_att_a, original 1), max cosine.
+# Raw and s-normalised scores, calibration on SRE19 dev and results of the recipe's test sets; stages and options:
+# ./run_047_eval_be_v8.sh --help (local/run_eval_be_common.sh).
+set -euo pipefail
+EVAL_BE_RUN_SCRIPT=$0 exec "$(dirname "$0")/local/run_eval_be_common.sh" --backend v8 "$@"
