@@ -10,9 +10,10 @@ Bounded ends (Laplace's rule, as Bosaris' ``opt_loglr``): one target and one non
 ``-inf`` and at ``+inf`` before PAV, so the lowest bin holds a target and the highest a non-target, and every
 LLR is finite, within ``[-log(N_tar + 2), log(N_non + 2)]``.
 
-Between bins: each bin becomes a knot at the middle of its training scores, with its LLR; a new score gets
-the linear interpolation between the knots around it, and the LLR of the end knot beyond them. The map is
-continuous and non-decreasing.
+Between bins: the map is the bin's LLR over the range of the bin's training scores (knots at both ends of it),
+linear across the gap between two bins, and the end bins' LLRs beyond them. So it is exact on the training
+scores, continuous and non-decreasing. (Knots at the bins' middles instead smooth more but contradict a wide
+bin's own LLR; with few targets that misplaces the threshold: docs/calibration.md.)
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def pav_bins(tar: np.ndarray, non: np.ndarray) -> PavBins:
 
 @dataclass
 class PavCalibration:
-    """Non-decreasing piecewise-linear map of scores to LLRs through the PAV knots ``(knot_score, knot_llr)``."""
+    """Non-decreasing piecewise-linear map of scores to LLRs through the knots ``(knot_score, knot_llr)``."""
 
     knot_score: list[float]
     knot_llr: list[float]
@@ -122,6 +123,9 @@ def train_pav_calibration(scores: np.ndarray, is_target: np.ndarray, p_target: f
     scores = np.asarray(scores, dtype=np.float64)
     is_target = np.asarray(is_target, dtype=bool)
     bins = pav_bins(scores[is_target], scores[~is_target])
-    cal = PavCalibration(((bins.lo + bins.hi) / 2).tolist(), bins.llr.tolist(), p_target)
+    knot_score = np.column_stack((bins.lo, bins.hi)).ravel()
+    knot_llr = np.repeat(bins.llr, 2)
+    keep = np.concatenate(([True], knot_score[1:] > knot_score[:-1]))  # a bin of one score value: one knot
+    cal = PavCalibration(knot_score[keep].tolist(), knot_llr[keep].tolist(), p_target)
     cal.train = training_summary(cal, scores, is_target, p_target)
     return cal

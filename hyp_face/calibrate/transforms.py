@@ -35,7 +35,7 @@ def transform_cosines(name: str, scores: np.ndarray) -> np.ndarray:
     bad = np.isnan(s) | (np.abs(s) > 1 + TOLERANCE)
     if bad.any():
         raise ValueError(
-            f"the {name} transform needs cosine scores in [-1, 1], found {s[bad][0]!r} ({int(bad.sum())} such "
+            f"the {name} transform needs cosine scores in [-1, 1], found {float(s[bad][0])!r} ({int(bad.sum())} such "
             "scores): s-norm or other unbounded scores need the 'linear' or 'pav' calibration"
         )
     return TRANSFORMS[name](np.clip(s, -1 + EPS, 1 - EPS))
