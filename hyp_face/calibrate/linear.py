@@ -3,25 +3,22 @@
 
 from __future__ import annotations
 
-import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 
 from hyp_face.calibrate.logreg import fit_prior_weighted_lr
-from hyp_face.calibrate.model_io import load_model, save_model
+from hyp_face.calibrate.model_io import JsonModel
 from hyp_face.calibrate.summary import training_summary
 from hyp_face.calibrate.transforms import TRANSFORMS, transform_cosines
 
-KIND = "linear_calibration"
-
 
 @dataclass
-class LinearCalibration:
+class LinearCalibration(JsonModel):
     """An affine map of raw scores to log-likelihood ratios, with its training summary."""
 
-    KIND: ClassVar[str] = KIND
+    KIND: ClassVar[str] = "linear_calibration"
 
     a: float
     b: float
@@ -44,21 +41,6 @@ class LinearCalibration:
 
     def __call__(self, scores: np.ndarray) -> np.ndarray:
         return self.a * self.features(scores) + self.b
-
-    def save(self, path: str | os.PathLike) -> None:
-        save_model(path, self.KIND, asdict(self))
-
-    @classmethod
-    def from_dict(cls, path: str | os.PathLike, model: dict) -> "LinearCalibration":
-        """Build from the fields of a model file (``path`` names it in errors)."""
-        try:
-            return cls(**{k: v for k, v in model.items() if k != "type"})
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{path}: bad {cls.KIND} model: {e}") from e
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "LinearCalibration":
-        return cls.from_dict(path, load_model(path, cls.KIND))
 
 
 @dataclass

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import asdict
+from typing import ClassVar, TypeVar
 
 from hyp_face.io.table import atomic_write
+
+M = TypeVar("M", bound="JsonModel")
 
 
 def _reject_constant(name: str) -> float:
@@ -38,3 +42,24 @@ def load_model(path: str | os.PathLike, kind: str) -> dict:
     if model.get("type") != kind:
         raise ValueError(f"{path}: expected a {kind!r} model, found {model.get('type')!r}")
     return model
+
+
+class JsonModel:
+    """Save and load for a flat dataclass model stored as ``{"type": KIND, **fields}``."""
+
+    KIND: ClassVar[str]
+
+    def save(self, path: str | os.PathLike) -> None:
+        save_model(path, self.KIND, asdict(self))
+
+    @classmethod
+    def from_dict(cls: type[M], path: str | os.PathLike, model: dict) -> M:
+        """Build from the fields of a model file (``path`` names it in errors)."""
+        try:
+            return cls(**{k: v for k, v in model.items() if k != "type"})
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{path}: bad {cls.KIND} model: {e}") from e
+
+    @classmethod
+    def load(cls: type[M], path: str | os.PathLike) -> M:
+        return cls.from_dict(path, load_model(path, cls.KIND))

@@ -19,9 +19,7 @@ from hyp_face.calibrate.transforms import TRANSFORMS
 Calibration = LinearCalibration | PavCalibration
 _TRANSFORM_OF = {"linear": None, **{f"linear_{t}": t for t in TRANSFORMS}}  # logistic-regression models
 MODELS = (*_TRANSFORM_OF, "pav")
-_CLASSES = {cls.KIND: cls for cls in (LinearCalibration, TransformedLinearCalibration)} | {
-    "pav_calibration": PavCalibration
-}
+_CLASSES = {cls.KIND: cls for cls in (LinearCalibration, TransformedLinearCalibration, PavCalibration)}
 
 
 def check_model_name(name: str) -> str:

@@ -18,17 +18,14 @@ bin's own LLR; with few targets that misplaces the threshold: docs/calibration.m
 
 from __future__ import annotations
 
-import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
-from hyp_face.calibrate.model_io import load_model, save_model
+from hyp_face.calibrate.model_io import JsonModel
 from hyp_face.calibrate.summary import training_summary
 from hyp_face.metrics.rocch import rocch, sort_scores
-
-KIND = "pav_calibration"
-
 
 @dataclass(frozen=True)
 class PavBins:
@@ -69,8 +66,10 @@ def pav_bins(tar: np.ndarray, non: np.ndarray) -> PavBins:
 
 
 @dataclass
-class PavCalibration:
+class PavCalibration(JsonModel):
     """Non-decreasing piecewise-linear map of scores to LLRs through the knots ``(knot_score, knot_llr)``."""
+
+    KIND: ClassVar[str] = "pav_calibration"
 
     knot_score: list[float]
     knot_llr: list[float]
@@ -101,21 +100,6 @@ class PavCalibration:
         if np.isnan(s).any():
             raise ValueError("scores contain NaN")
         return np.interp(s, self.knot_score, self.knot_llr)
-
-    def save(self, path: str | os.PathLike) -> None:
-        save_model(path, KIND, asdict(self))
-
-    @classmethod
-    def from_dict(cls, path: str | os.PathLike, model: dict) -> "PavCalibration":
-        """Build from the fields of a model file (``path`` names it in errors)."""
-        try:
-            return cls(**{k: v for k, v in model.items() if k != "type"})
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{path}: bad {KIND} model: {e}") from e
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "PavCalibration":
-        return cls.from_dict(path, load_model(path, KIND))
 
 
 def train_pav_calibration(scores: np.ndarray, is_target: np.ndarray, p_target: float = 0.05) -> PavCalibration:
