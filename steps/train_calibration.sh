@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Train the linear calibration llr = a*s + b (spec 7.1): prior-weighted logistic regression, L2 on a and b',
-# solved exactly (Newton), bias shifted by -logit(P). Writes a JSON model.
+# Train a calibration model (docs/calibration.md); writes a JSON model. --model linear (default) is the faithful
+# llr = a*s + b (spec 7.1): prior-weighted logistic regression, L2 on a and b', solved exactly (Newton), bias
+# shifted by -logit(P). linear_atanh / linear_neglog1m fit the same on a monotone transform of cosine scores;
+# pav is a monotone non-parametric map for any score.
 set -euo pipefail
 
 cmd=run.pl
+model=linear
 p_target=0.05
 l2_reg=1e-5
-help_message="Usage: $0 [--cmd run.pl] [--p-target 0.05] [--l2-reg 1e-5] <trials> <scores> <model-out>
+help_message="Usage: $0 [--cmd run.pl] [--model linear|linear_atanh|linear_neglog1m|pav] [--p-target 0.05] \\
+    [--l2-reg 1e-5] <trials> <scores> <model-out>
   <trials>: training key <model> <test> target|nontarget; <scores>: raw <model> <test> <score>;
   <model-out>: JSON model. Log: \$(dirname <model-out>)/log/train_calibration_\$(basename <model-out>).log"
 
@@ -24,6 +28,6 @@ model_out=$3
 log_dir=$(dirname "$model_out")/log
 mkdir -p "$log_dir"
 $cmd "$log_dir/train_calibration_$(basename "$model_out").log" \
-  "$HYP_FACE_PYTHON" -m hyp_face.bin.train_calibration --p-target "$p_target" --l2-reg "$l2_reg" \
+  "$HYP_FACE_PYTHON" -m hyp_face.bin.train_calibration --model "$model" --p-target "$p_target" --l2-reg "$l2_reg" \
   "$trials" "$scores" "$model_out"
 show_rerun.sh "$log_dir/train_calibration_$(basename "$model_out").log"

@@ -1,1 +1,1 @@
-"""Linear logistic-regression calibration and greedy fusion."""
+"""Score calibration (linear, on a transformed cosine, PAV) and greedy fusion."""
