@@ -16,3 +16,7 @@ face_embed_dir=$(pwd)/exp/face_embed/$face_embed_name
 thr_ahc=0.8
 self_att_a=2
 att_a=4
+
+# Calibration of raw and s-norm scores (docs/calibration.md): the original's linear model fits ArcFace-like cosines.
+calibration=linear
+snorm_calibration=linear

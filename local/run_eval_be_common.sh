@@ -23,16 +23,20 @@ ncoh=1000
 ncoh_discard=100
 p_target=0.05
 l2_reg=1e-5
+calibration=        # raw scores' calibration model (default: the config's, else linear)
+snorm_calibration=  # s-norm scores' calibration model (default: the config's, else linear)
 score_plots=true
 device=cpu
 help_message="Usage: ${EVAL_BE_RUN_SCRIPT:-$0 --backend v1|...|v9} [options]
 Scores the test sets (--sets) with one back-end under exp/scores/<face_embed_name>/<be_name>/:
   stage 4:  raw scores of every set, one parallel job array (-> cosine/), then their results.
-  stage 6:  a linear calibration trained on --cal-set, applied to every set (-> cosine_cal_v1_sre19/), then results.
+  stage 6:  the calibration (--calibration) trained on --cal-set, applied to every set (-> cosine_<cal>/), then results.
   stage 9:  s-norm scores (--snorm faithful|asnorm, cohort --coh-data; --ncoh-discard only where the test set is the
             cohort) (-> cosine_snorm<ncoh>_v1/ or cosine_asnorm<ncoh>/), then results.
-  stage 11: the calibration of the s-norm scores (-> <s-norm dir>_cal_v1_sre19/), then results.
---thr-ahc, --self-att-a, --att-a: default from --config-file, else the version's original value.
+  stage 11: the calibration of the s-norm scores (--snorm-calibration) (-> <s-norm dir>_<cal>/), then results.
+<cal> is cal_v1_sre19 for the faithful linear model, cal_<model>_sre19 for another (docs/calibration.md).
+--thr-ahc, --self-att-a, --att-a, --calibration, --snorm-calibration: default from --config-file, else the
+original's (linear calibration).
 --device cuda sends the scoring jobs to \$cuda_cmd."
 
 . parse_options.sh
@@ -45,13 +49,14 @@ be_params=(--backend "$backend" --config-file "$config_file" ${thr_ahc:+--thr-ah
 be_name=$("$HYP_FACE_PYTHON" -m hyp_face.bin.eval_be --print-be-name "${be_params[@]}")
 be_line=$("$HYP_FACE_PYTHON" -m hyp_face.bin.eval_be --print-be-options "${be_params[@]}")
 read -r -a be_options <<< "$be_line"  # e.g. --backend v7 --self-att-a 40 --att-a 120
+cli_calibration=$calibration cli_snorm_calibration=$snorm_calibration
 # shellcheck disable=SC1090
 . "$config_file"
+. local/cal_names.sh
 face_embed_name=${face_embed_name:?$config_file does not set face_embed_name}
 face_embed_dir=${face_embed_dir:-exp/face_embed/$face_embed_name}
 
 score_dir=exp/scores/$face_embed_name/$be_name
-cal_name=cal_v1_sre19
 case "$snorm" in
   faithful) snorm_dir=$score_dir/cosine_snorm${ncoh}_v1 snorm_label=s-norm ;;
   asnorm) snorm_dir=$score_dir/cosine_asnorm$ncoh snorm_label=as-norm ;;
@@ -107,10 +112,10 @@ score_sets() {  # <dir> <normalisation> <llr true|false>: <set>_results (+ json,
   done
 }
 
-calibrate_sets() {  # <dir> <label>: calibration trained on SRE19 dev, applied to the 4 sets -> <dir>_cal_v1_sre19
-  local dir=$1 norm=$2 cal_dir=${1}_$cal_name i
+calibrate_sets() {  # <dir> <label> <model> <name>: calibration trained on --cal-set, applied to the sets -> <dir>_<name>
+  local dir=$1 norm=$2 model=$3 cal_name=$4 cal_dir=${1}_$4 i
   mkdir -p "$cal_dir"
-  steps/train_calibration.sh --cmd "$train_cmd" --p-target "$p_target" --l2-reg "$l2_reg" \
+  steps/train_calibration.sh --cmd "$train_cmd" --model "$model" --p-target "$p_target" --l2-reg "$l2_reg" \
     "data/$(test_dir_of "$cal_set")/trials" "$dir/${cal_set}_scores" "$cal_dir/$cal_name.json"
   for i in "${!sets[@]}"; do
     steps/apply_calibration.sh --cmd "$train_cmd" "$cal_dir/$cal_name.json" "data/${test_dirs[$i]}/trials" \
@@ -126,7 +131,7 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
 fi
 
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
-  calibrate_sets "$score_dir/cosine" cal
+  calibrate_sets "$score_dir/cosine" cal "$calibration" "$cal_name"
 fi
 
 if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
@@ -135,5 +140,5 @@ if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
 fi
 
 if [ "$stage" -le 11 ] && [ "$stop_stage" -ge 11 ]; then
-  calibrate_sets "$snorm_dir" "$snorm_label+cal"
+  calibrate_sets "$snorm_dir" "$snorm_label+cal" "$snorm_calibration" "$snorm_cal_name"
 fi

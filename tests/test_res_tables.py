@@ -80,7 +80,7 @@ def test_run_050_script_with_custom_sets_and_ncoh(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     r = subprocess.run(
         ["bash", "run_050_make_res_tables.sh", "--score-dir", str(tmp_path), "--sets", "janus_dev_core sre19_av_v_dev",
-         "--ncoh", "20"],
+         "--ncoh", "20", "--calibration", "linear", "--snorm-calibration", "linear"],
         cwd=ROOT, env=env, capture_output=True, text=True,
     )
     assert r.returncode == 0, r.stderr

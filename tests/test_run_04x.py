@@ -156,3 +156,22 @@ def test_a_failed_job_fails_the_stage(recipe):
 def test_missing_config_is_a_clear_error(recipe):
     res = run(recipe, "run_040_eval_be_v1.sh", "--config-file", "nope.sh", check=False)
     assert res.returncode != 0 and "nope.sh" in res.stderr
+
+
+def test_config_names_the_calibration_of_raw_and_snorm_scores(recipe):
+    """calibration= / snorm_calibration= choose the models, name the dirs, and run_050 tabulates those dirs."""
+    conf = recipe / "conf.sh"
+    conf.write_text(conf.read_text() + "calibration=linear_atanh\nsnorm_calibration=pav\n")
+    sets = ("--sets", "sre19_av_v_dev sre19_av_v_eval")
+    res = run(recipe, "run_040_eval_be_v1.sh", "--ncoh", "20", "--ncoh-discard", "3", "--score-plots", "false", *sets,
+              check=False)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    score_dir = recipe / "exp/scores/tiny/be_v1"
+    assert '"transform": "atanh"' in (score_dir / "cosine_cal_linear_atanh_sre19" / "cal_linear_atanh_sre19.json").read_text()
+    assert (score_dir / "cosine_snorm20_v1_cal_pav_sre19" / "sre19_av_v_eval_results").exists()
+    assert not list(score_dir.glob("*cal_v1_sre19"))
+    res = run(recipe, "run_050_make_res_tables.sh", "--ncoh", "20", *sets)
+    assert [line.split(",")[0] for line in (recipe / "exp/scores/tiny/results.csv").read_text().splitlines()[2:]] == [
+        "be_v1", "be_v1 s-norm"]
+    res = run(recipe, "run_040_eval_be_v1.sh", "--stage", "6", "--stop-stage", "6", "--calibration", "linear", *sets)
+    assert (score_dir / "cosine_cal_v1_sre19" / "sre19_av_v_dev_scores").exists()  # the command line wins

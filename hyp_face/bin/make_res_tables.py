@@ -35,7 +35,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("score_dir", help="e.g. exp/scores/<face_embed_name>, holding be_* directories")
     p.add_argument("--sets", nargs="+", default=list(DEFAULT_SETS), help="evaluation sets (columns), in order")
     p.add_argument("--ncoh", type=int, default=1000, help="cohort size in the s-norm directory names (default: 1000)")
-    p.add_argument("--cal-name", default="cal_v1_sre19", help="calibration directory suffix (default: cal_v1_sre19)")
+    p.add_argument("--cal-name", default="cal_v1_sre19",
+                   help="calibration directory suffix of the raw scores (default: cal_v1_sre19)")
+    p.add_argument("--snorm-cal-name", default=None,
+                   help="calibration directory suffix of the s-norm scores (default: --cal-name)")
     p.add_argument("--subdirs", nargs="+", type=_subdir, default=None,
                    help="calibrated sub-directories as dir[:row-suffix] (default, from --ncoh and --cal-name: "
                         + " ".join(f"{d}:{s}" if s else d for d, s in DEFAULT_SUBDIRS) + ")")
@@ -47,7 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     setup_logging(args.verbose)
-    subdirs = args.subdirs or score_subdirs(args.ncoh, args.cal_name)
+    subdirs = args.subdirs or score_subdirs(args.ncoh, args.cal_name, args.snorm_cal_name)
     table = collect(args.score_dir, args.sets, subdirs, args.pattern)
     out = Path(args.score_dir)
     markdown = to_markdown(table)

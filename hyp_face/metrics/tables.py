@@ -21,11 +21,14 @@ SET_TITLES = {
 }
 
 
-def score_subdirs(ncoh: int = 1000, cal_name: str = "cal_v1_sre19") -> tuple[tuple[str, str], ...]:
+def score_subdirs(ncoh: int = 1000, cal_name: str = "cal_v1_sre19",
+                  snorm_cal_name: str | None = None) -> tuple[tuple[str, str], ...]:
     """Calibrated score sub-directories the run_04x scripts write in a back-end dir, with the suffix of their row
-    name: raw scores, faithful s-norm (``s-norm``, the original's row name) and the textbook ``asnorm``."""
-    return (("cosine_" + cal_name, ""), (f"cosine_snorm{ncoh}_v1_{cal_name}", "s-norm"),
-            (f"cosine_asnorm{ncoh}_{cal_name}", "asnorm"))
+    name: raw scores, faithful s-norm (``s-norm``, the original's row name) and the textbook ``asnorm``. The s-norm
+    scores' calibration may differ from the raw ones' (``snorm_cal_name``, default ``cal_name``)."""
+    snorm_cal = snorm_cal_name or cal_name
+    return (("cosine_" + cal_name, ""), (f"cosine_snorm{ncoh}_v1_{snorm_cal}", "s-norm"),
+            (f"cosine_asnorm{ncoh}_{snorm_cal}", "asnorm"))
 
 
 DEFAULT_SUBDIRS = score_subdirs()
