@@ -12,7 +12,7 @@ face_reco_opts="--align-mode=mtcnn"
 face_embed_name=mobilefacenet-v4
 face_embed_dir=$(pwd)/exp/face_embed/$face_embed_name
 
-# ArcFace-geometry back-end defaults (spec 12.1); not re-tuned for this recognizer.
+# ArcFace-geometry back-end defaults (docs/original_recipe.md §12.1); not re-tuned for this recognizer.
 thr_ahc=0.8
 self_att_a=2
 att_a=4

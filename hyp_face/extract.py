@@ -1,12 +1,12 @@
 """Embedding extraction: video -> frames -> faces -> embeddings, for one job of a data dir.
 
-Two modes (spec 5.6 / 5.7):
+Two modes (docs/original_recipe.md §5.6 / 5.7):
 
 * ``facedet``: every face of every frame sampled at ``fps`` (presentation timestamps);
 * ``ref``: bbox-guided enrollment references, one face per frame of the windows around annotated instants,
   chosen by its match with the annotated box (IoU by default, coverage of the reference box as the original).
 
-Threshold back-off (spec 5.6/5.7, weakness 19): the detector runs once per frame at the lowest threshold of the
+Threshold back-off (docs/original_recipe.md §5.6/5.7, docs/original_recipe.md W19): the detector runs once per frame at the lowest threshold of the
 schedule; the video's threshold is the highest one of the schedule that yields at least ``min_faces`` faces.
 Greedy NMS only lets a box be suppressed by higher-scoring boxes, so filtering the low-threshold NMS output at a
 higher threshold is exactly NMS at that threshold. Faces at the starting threshold are embedded while streaming;
@@ -102,7 +102,7 @@ def _select_facedet(frame: Frame, det: Detections, thr: float) -> list[_Candidat
 
 
 def _select_ref(frame: Frame, det: Detections, thr: float, refs: np.ndarray, how: str, min_match: float) -> list[_Candidate]:
-    """The detection that best matches the annotated box of the frame's window (spec 5.7, IoU fixes 18)."""
+    """The detection that best matches the annotated box of the frame's window (docs/original_recipe.md §5.7, IoU fixes 18)."""
     det = det.above(thr)
     if not len(det) or frame.window < 0:
         return []
@@ -148,7 +148,7 @@ class FaceExtractor:
         """Align all candidates in one batched warp (across frames) and embed the chips in batches.
 
         With an MTCNN refiner, its landmarks replace the detector's (per face, the detector's are kept where
-        MTCNN rejects the face: the spec 5.4 fallback, applied face by face instead of video by video).
+        MTCNN rejects the face: the docs/original_recipe.md §5.4 fallback, applied face by face instead of video by video).
         """
         if not cands:
             return np.zeros((0, self.embedder.dim), np.float32)
@@ -232,7 +232,7 @@ class FaceExtractor:
 
 
 def _keep_best_matches(cands: list[_Candidate], embeds: np.ndarray) -> tuple[list[_Candidate], np.ndarray]:
-    """Keep the reference faces whose match exceeds half the best match (spec 5.7 final selection)."""
+    """Keep the reference faces whose match exceeds half the best match (docs/original_recipe.md §5.7 final selection)."""
     if not cands:
         return cands, embeds
     match = np.array([c.match for c in cands])

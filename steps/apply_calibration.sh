@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Apply a calibration model (spec 7.2; models: docs/calibration.md). The output holds exactly the trials (a missing
+# Apply a calibration model (docs/original_recipe.md §7.2; models: docs/calibration.md). The output holds exactly the trials (a missing
 # score is an error), sorted by test id then model id like the original's calibrated files, scores printed with %f.
 set -euo pipefail
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scores a trial list with the training-free video back-end v1..v9 (spec 6), optionally with adaptive s-norm.
+# Scores a trial list with the training-free video back-end v1..v9 (docs/original_recipe.md §6), optionally with adaptive s-norm.
 # Writes "<model> <test> <score>" for every trial (trial-file order); the log goes to <out-dir>/log/.
 set -euo pipefail
 

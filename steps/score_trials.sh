@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Score a trial list (spec 8.1): <out-prefix>_results (original one-line format), <out-prefix>_results.json
+# Score a trial list (docs/original_recipe.md §8.1): <out-prefix>_results (original one-line format), <out-prefix>_results.json
 # (ROCCH-EER, min/act DCF at P = 0.05, 0.01, 0.005, 0.001, Cllr, min Cllr, counts), <out-prefix>_det.png and a
 # histogram: <out-prefix>_llr_hist.png with the Bayes threshold for P = 0.05 when --llr true (calibrated scores),
 # else <out-prefix>_score_hist.png. Prints one console line: <label>  EER x%  min Cp y  act Cp z (P = 0.05).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Train a calibration model (docs/calibration.md); writes a JSON model. --model linear (default) is the faithful
-# llr = a*s + b (spec 7.1): prior-weighted logistic regression, L2 on a and b', solved exactly (Newton), bias
+# llr = a*s + b (docs/original_recipe.md §7.1): prior-weighted logistic regression, L2 on a and b', solved exactly (Newton), bias
 # shifted by -logit(P). linear_atanh / linear_neglog1m fit the same on a monotone transform of cosine scores;
 # pav is a monotone non-parametric map for any score.
 set -euo pipefail

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Greedy forward logistic-regression fusion (spec 7.3): stores the best fusions of 1..max_systems score files
+# Greedy forward logistic-regression fusion (docs/original_recipe.md §7.3): stores the best fusions of 1..max_systems score files
 # in a JSON model. Score files may come from any system (3 columns <model> <test> <score>).
 set -euo pipefail
 

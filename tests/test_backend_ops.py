@@ -1,4 +1,4 @@
-"""Building blocks of the back-ends on tiny hand-checkable cases (spec 6.2)."""
+"""Building blocks of the back-ends on tiny hand-checkable cases (docs/original_recipe.md §6.2)."""
 
 from __future__ import annotations
 

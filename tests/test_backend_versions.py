@@ -1,4 +1,4 @@
-"""Versions v1-v9 and both s-norms against a plain loop reference written from spec 6.2-6.5."""
+"""Versions v1-v9 and both s-norms against a plain loop reference written from docs/original_recipe.md §6.2-6.5."""
 
 from __future__ import annotations
 

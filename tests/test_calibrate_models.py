@@ -84,7 +84,7 @@ def test_faithful_linear_is_unchanged(tmp_path):
     assert type(cal) is LinearCalibration and (cal.a, cal.b) == (float(w[0]), b)
     cal.save(tmp_path / "m.json")
     saved = json.loads((tmp_path / "m.json").read_text())
-    assert list(saved) == ["type", "a", "b", "p_target", "l2_reg", "train"]  # the file format of spec 7.1
+    assert list(saved) == ["type", "a", "b", "p_target", "l2_reg", "train"]  # the file format of docs/original_recipe.md §7.1
     assert saved["type"] == "linear_calibration"
 
 

@@ -1,6 +1,6 @@
 """LDC (SRE19 AV, JANUS) and folder-corpus data preparation on mock corpora in the exact layouts.
 
-Expected outputs are written out by hand (golden lines), following spec 4.1/4.2.
+Expected outputs are written out by hand (golden lines), following docs/original_recipe.md §4.1/4.2.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""MTCNN refine-only re-alignment (spec 5.4) with the real MXNet MTCNN nets."""
+"""MTCNN refine-only re-alignment (docs/original_recipe.md §5.4) with the real MXNet MTCNN nets."""
 
 from __future__ import annotations
 

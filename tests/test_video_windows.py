@@ -1,4 +1,4 @@
-"""hyp_face.video.window_frames: det-window semantics of spec 5.2 in seconds and frames, on generated videos."""
+"""hyp_face.video.window_frames: det-window semantics of docs/original_recipe.md §5.2 in seconds and frames, on generated videos."""
 
 from __future__ import annotations
 

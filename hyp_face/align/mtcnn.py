@@ -1,4 +1,4 @@
-"""MTCNN "refine only" re-alignment inside detector boxes (spec 5.4, v0.1 alignment), batched over faces.
+"""MTCNN "refine only" re-alignment inside detector boxes (docs/original_recipe.md §5.4, v0.1 alignment), batched over faces.
 
 For each detector box (truncated to int, inclusive) the crop ``frame[y1:y2+1, x1:x2+1]`` is the MTCNN image and the
 whole crop ``[0, 0, W, H]`` the single candidate window (insightface ``detect_face(det_type=1)``):
@@ -13,7 +13,7 @@ whole crop ``[0, 0, W, H]`` the single candidate window (insightface ``detect_fa
 Patches are cut as MTCNN does: zero outside the crop, resized like ``cv2.resize`` (bilinear, half-pixel centres, no
 antialiasing); input ``(pixel - 127.5) / 128`` on BGR. All faces of a batch run through each net together.
 Landmarks come back as floats in frame coordinates (``truncate=True`` reproduces the reference's int32 cast).
-Faces MTCNN rejects get the detector's landmarks when ``fallback`` is on (spec 5.4 step 3), and are flagged.
+Faces MTCNN rejects get the detector's landmarks when ``fallback`` is on (docs/original_recipe.md §5.4 step 3), and are flagged.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# ArcFace 112x112 template (x, y): the classic 96x112 template shifted by +8 px in x (spec 5.4).
+# ArcFace 112x112 template (x, y): the classic 96x112 template shifted by +8 px in x (docs/original_recipe.md §5.4).
 ARCFACE_TEMPLATE = np.array(
     [
         [38.2946, 51.6963],

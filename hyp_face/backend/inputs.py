@@ -1,4 +1,4 @@
-"""Loading of back-end inputs (spec 6.1): trials, enrollment list, embeddings with the missing-data rules."""
+"""Loading of back-end inputs (docs/original_recipe.md §6.1): trials, enrollment list, embeddings with the missing-data rules."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Building blocks of the video back-ends (spec 6.2), float64 numpy.
+"""Building blocks of the video back-ends (docs/original_recipe.md §6.2), float64 numpy.
 
 A "set" is an (N, D) matrix of face (or cluster) vectors of one video. Several sets are concatenated into one
 matrix plus ``starts`` (the first row of each set), which is what :func:`group_max` pools over.
@@ -56,7 +56,7 @@ def median_vector(x: np.ndarray) -> np.ndarray:
 
 
 def ahc_labels(x: np.ndarray, thr: float) -> np.ndarray:
-    """Average-linkage clustering on cosine similarity, stopped below ``thr`` (spec 6.2, scipy partitions).
+    """Average-linkage clustering on cosine similarity, stopped below ``thr`` (docs/original_recipe.md §6.2, scipy partitions).
 
     Returns one cluster label per row (labels 0..K-1 in order of first appearance).
     """

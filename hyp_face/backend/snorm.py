@@ -1,4 +1,4 @@
-"""Adaptive symmetric score normalisation at face (or cluster) level (spec 6.5).
+"""Adaptive symmetric score normalisation at face (or cluster) level (docs/original_recipe.md §6.5).
 
 ``faithful`` reproduces the original's cross selection: the z term of (p, q) takes the statistics of the
 enrollment-vs-cohort scores over the cohort subset closest to the *test* vector q, the t term those of the

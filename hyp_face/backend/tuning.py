@@ -160,7 +160,7 @@ def markdown(results: dict[str, Results], chosen: dict[str, float], select_set: 
         return f"| {version} | {key}{tag} | {cells} |"
 
     lines = [f"Chosen on {select_set}: " + ", ".join(f"{k}={v:g}" for k, v in chosen.items()), "",
-             "### Original (spec 12.1) vs chosen values", "", head, rule]
+             "### Original (docs/original_recipe.md §12.1) vs chosen values", "", head, rule]
     for version, names in VERSION_PARAMS.items():
         lines.append(row(version, PARAM_DEFAULTS, " (original)" if names else ""))
         if names:

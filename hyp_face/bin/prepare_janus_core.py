@@ -1,4 +1,4 @@
-"""Prepare the JANUS Multimedia core data dirs (spec 4.2): ``<data>/janus_{dev,eval}_{enroll,test_core}``."""
+"""Prepare the JANUS Multimedia core data dirs (docs/original_recipe.md §4.2): ``<data>/janus_{dev,eval}_{enroll,test_core}``."""
 
 from __future__ import annotations
 

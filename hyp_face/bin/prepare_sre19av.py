@@ -1,4 +1,4 @@
-"""Prepare the SRE19 AV visual-track data dirs (spec 4.1): ``<data>/sre19_av_v_<subset>_{enroll,test}``."""
+"""Prepare the SRE19 AV visual-track data dirs (docs/original_recipe.md §4.1): ``<data>/sre19_av_v_<subset>_{enroll,test}``."""
 
 from __future__ import annotations
 

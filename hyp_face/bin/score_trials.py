@@ -1,4 +1,4 @@
-"""Score a trial list: results line, JSON of all metrics, DET curve and score histogram (spec 8.1)."""
+"""Score a trial list: results line, JSON of all metrics, DET curve and score histogram (docs/original_recipe.md §8.1)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Train a calibration model on the trials of a key; writes a JSON model (docs/calibration.md).
 
-Models (``--model``): ``linear``, ``llr = a*s + b`` (spec 7.1, the default); ``linear_atanh`` and
+Models (``--model``): ``linear``, ``llr = a*s + b`` (docs/original_recipe.md §7.1, the default); ``linear_atanh`` and
 ``linear_neglog1m``, ``llr = a*T(s) + b`` on a monotone transform of cosine scores; ``pav``, a monotone
 non-parametric map for any score.
 """

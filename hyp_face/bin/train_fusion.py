@@ -1,4 +1,4 @@
-"""Train a greedy forward logistic-regression fusion of several score files (spec 7.3); JSON model."""
+"""Train a greedy forward logistic-regression fusion of several score files (docs/original_recipe.md §7.3); JSON model."""
 
 from __future__ import annotations
 

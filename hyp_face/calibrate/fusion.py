@@ -1,4 +1,4 @@
-"""Greedy forward fusion of score files with prior-weighted logistic regression (spec 7.3).
+"""Greedy forward fusion of score files with prior-weighted logistic regression (docs/original_recipe.md §7.3).
 
 Step i fits, for every system not yet selected, a logistic regression on [selected + candidate], measures
 the actual DCF (mean over the evaluation priors) of the fused LLRs on the training trials and keeps the best

@@ -1,4 +1,4 @@
-"""Linear score calibration ``llr = a*s + b`` (spec 7.1-7.2), and its variant on a transformed score
+"""Linear score calibration ``llr = a*s + b`` (docs/original_recipe.md §7.1-7.2), and its variant on a transformed score
 ``llr = a*T(s) + b`` for cosines that crowd below 1 (docs/calibration.md)."""
 
 from __future__ import annotations

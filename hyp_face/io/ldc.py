@@ -3,8 +3,8 @@
 Reading (data preparation) and, for the corpus builders of :mod:`hyp_face.corpus`, writing the SRE19 AV ``docs/``
 files (:func:`write_sre19_docs`, read back by :func:`prepare_sre19av`).
 
-Produces the data dirs and line formats of the reference recipe (spec 4.1/4.2; see ``docs/data_preparation.md``),
-with the fixes of spec 11.2: columns found by header name (with documented fallback positions), model ids may
+Produces the data dirs and line formats of the reference recipe (docs/original_recipe.md §4.1/4.2; see ``docs/data_preparation.md``),
+with the fixes of docs/original_recipe.md §11.2: columns found by header name (with documented fallback positions), model ids may
 contain ``-``, a segment may be enrolled by several models, an explicit exclusion list, a check that every
 media file exists and is non-empty, and trial ids validated against the enrollment and test lists. Errors name the
 file and the line.
@@ -220,7 +220,7 @@ def check_same_pairs(a: tuple[Path, list[TsvRow]], b: tuple[Path, list[TsvRow]])
 def prepare_sre19av(
     root: str, out_dir: str | os.PathLike, subset: str, exclude: set[str] = frozenset(), strict: bool = False
 ) -> None:
-    """Write ``sre19_av_v_<subset>_enroll`` and ``sre19_av_v_<subset>_test`` under ``out_dir`` (spec 4.1).
+    """Write ``sre19_av_v_<subset>_enroll`` and ``sre19_av_v_<subset>_test`` under ``out_dir`` (docs/original_recipe.md §4.1).
 
     ``exclude`` holds segment ids to leave out (with their trials); missing or empty videos are left out with a
     warning, or are an error with ``strict``.
@@ -370,7 +370,7 @@ def janus_trials(
 def prepare_janus_core(
     root: str, out_dir: str | os.PathLike, exclude: set[str] = frozenset(), strict: bool = False
 ) -> None:
-    """Write ``janus_{dev,eval}_enroll`` and ``janus_{dev,eval}_test_core`` under ``out_dir`` (spec 4.2).
+    """Write ``janus_{dev,eval}_enroll`` and ``janus_{dev,eval}_test_core`` under ``out_dir`` (docs/original_recipe.md §4.2).
 
     ``exclude`` holds video ids (e.g. ``video/1041.mp4``) left out of every set, with their trials.
     """

@@ -137,7 +137,7 @@ def write_scp(path: str | os.PathLike, table: dict[str, str], sort: bool = True)
 def split_contiguous(keys: Sequence[str], num_parts: int, part: int) -> list[str]:
     """Keys of job ``part`` (1-based) of ``num_parts``: contiguous blocks of the sorted unique keys.
 
-    Job J gets ranks r with floor((J-1)K/N) <= r < floor(JK/N) (spec 5.1).
+    Job J gets ranks r with floor((J-1)K/N) <= r < floor(JK/N) (docs/original_recipe.md §5.1).
     """
     if not 1 <= part <= num_parts:
         raise ValueError(f"part {part} is outside 1..{num_parts}")

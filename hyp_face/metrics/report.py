@@ -11,7 +11,7 @@ from hyp_face.io.table import atomic_write
 from hyp_face.metrics.dcf import act_dcf, cllr
 from hyp_face.metrics.rocch import min_cllr, min_dcf, rocch, rocch_eer, sort_scores
 
-#: Operating points of the results line, in its order (spec 8.1).
+#: Operating points of the results line, in its order (docs/original_recipe.md §8.1).
 PRIORS = (0.05, 0.01, 0.005, 0.001)
 
 

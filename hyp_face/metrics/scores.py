@@ -23,7 +23,7 @@ class Trials:
         return len(self.models)
 
     def spec_order(self) -> np.ndarray:
-        """Permutation sorting the trials by test id, then model id (calibrated files, spec 6.4)."""
+        """Permutation sorting the trials by test id, then model id (calibrated files, docs/original_recipe.md §6.4)."""
         return np.lexsort((np.asarray(self.models), np.asarray(self.tests)))
 
 
@@ -91,7 +91,7 @@ def trial_scores(trials: Trials, score_path: str | os.PathLike) -> np.ndarray:
 
 
 def write_scores(path: str | os.PathLike, trials: Trials, scores: np.ndarray) -> None:
-    """Atomically write the trials' scores (``%f``) sorted by test id, then model id (spec 6.4)."""
+    """Atomically write the trials' scores (``%f``) sorted by test id, then model id (docs/original_recipe.md §6.4)."""
     values = np.asarray(scores, dtype=np.float64).tolist()
     with atomic_write(path) as f:
         f.writelines(f"{trials.models[i]} {trials.tests[i]} {values[i]:f}\n" for i in trials.spec_order().tolist())

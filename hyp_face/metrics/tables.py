@@ -1,4 +1,4 @@
-"""Result tables over back-ends, normalisations and evaluation sets (spec 3.6, 8.4)."""
+"""Result tables over back-ends, normalisations and evaluation sets (docs/original_recipe.md §3.6, 8.4)."""
 
 from __future__ import annotations
 

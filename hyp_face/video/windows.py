@@ -1,4 +1,4 @@
-"""Detection windows around annotated instants (spec 5.2 det-window semantics), streamed (see docs/video.md)."""
+"""Detection windows around annotated instants (docs/original_recipe.md §5.2 det-window semantics), streamed (see docs/video.md)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ class _Window:
 
 
 class _WindowPlanner:
-    """Assigns frame positions to windows: window i covers max(end_{i-1}, f_i - c) .. f_i + c (spec 5.2)."""
+    """Assigns frame positions to windows: window i covers max(end_{i-1}, f_i - c) .. f_i + c (docs/original_recipe.md §5.2)."""
 
     def __init__(self, instants: Sequence[float], half_width: int):
         rows = sorted(range(len(instants)), key=lambda i: (float(instants[i]), i))
