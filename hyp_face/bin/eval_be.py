@@ -48,7 +48,7 @@ INPUT_ARGS = ("trials", "enroll_utt2spk", "ref_embed_scp", "enroll_facedet_embed
               "cohort_utt2spk", "cohort_embed_scp")
 EMBED_SCP_ARGS = ("ref_embed_scp", "enroll_facedet_embed_scp", "test_embed_scp", "cohort_embed_scp")
 NEUTRAL_ARGS = ("score_file", "block_rows", "engine", "device", "num_threads", "verbose",
-                "config_file", "thr_ahc", "self_att_a", "att_a")  # the parameters count as resolved: be_options
+                "config_file", "thr_ahc", "self_att_a", "att_a")  # the parameters count as resolved (be_job)
 BACKEND_CODE = ("backend", "io/embed_store.py", "io/datadir.py", "bin/eval_be.py")
 
 
@@ -189,7 +189,7 @@ def be_job(args: argparse.Namespace, params: BackendParams) -> Job:
     """The scoring job: the score file and the manifest of its inputs (by content), options and code."""
     inputs = {name: getattr(args, name) for name in INPUT_ARGS}
     manifest = step_manifest(args, inputs, NEUTRAL_ARGS, BACKEND_CODE, scp_inputs=EMBED_SCP_ARGS)
-    manifest["options"]["backend"] = " ".join(be_options(params))
+    manifest["options"].update({p: getattr(params, p) for p in SPECS[params.version].params})  # as resolved
     return Job(f"eval_be {args.score_file}", [args.score_file], manifest)
 
 
