@@ -49,9 +49,9 @@ BLOCK_ELEMENTS = 1 << 22
 DEFAULT_FPRS = (0.5, 0.2, 0.1, 0.05, 0.01, 1e-3, 1e-4)
 
 
-def row_blocks(n_rows: int, n_cols: int, block_elements: int = BLOCK_ELEMENTS) -> Iterator[slice]:
-    """Consecutive row slices holding about ``block_elements`` values each (at least one row)."""
-    step = max(1, block_elements // max(1, n_cols))
+def row_blocks(n_rows: int, n_cols: int) -> Iterator[slice]:
+    """Consecutive row slices holding about ``BLOCK_ELEMENTS`` values each (at least one row)."""
+    step = max(1, BLOCK_ELEMENTS // max(1, n_cols))
     for start in range(0, n_rows, step):
         yield slice(start, min(n_rows, start + step))
 
@@ -135,7 +135,7 @@ def closed_set_cmc(scores: np.ndarray, probe_ids: Sequence, gallery_ids: Sequenc
     unknown = np.flatnonzero(probe_codes < 0)
     if unknown.size:
         row = int(unknown[0])
-        raise ValueError(f"closed set: probe row {row} has identity {np.asarray(probe_ids)[row]!r} "
+        raise ValueError(f"closed set: probe row {row} has identity {str(np.asarray(probe_ids)[row])!r} "
                          f"that is not in the gallery ({unknown.size} such probes)")
     ranks, _, _ = _mate_ranks(scores, probe_codes, gallery_codes, n_ident)
     length = n_ident if max_rank is None else int(max_rank)
@@ -288,12 +288,12 @@ def _relevant_ranks(block: np.ndarray, relevant: np.ndarray) -> tuple[np.ndarray
 
 def _retrieval_block(block: np.ndarray, relevant: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per query row of a block: AP (0 without relevant items) and the position of its first relevant hit
-    (``G + 1`` without relevant items)."""
+    (the largest int64 without relevant items, so that it is beyond every rank)."""
     n = block.shape[0]
     rows, m, pos = _relevant_ranks(block, relevant)
     n_rel = np.bincount(rows, minlength=n)
     ap = np.bincount(rows, weights=m / pos, minlength=n) / np.maximum(n_rel, 1)
-    first_hit = np.full(n, block.shape[1] + 1, np.int64)
+    first_hit = np.full(n, np.iinfo(np.int64).max)
     first_hit[rows[m == 1]] = pos[m == 1]
     return ap, first_hit
 
