@@ -94,3 +94,53 @@ def test_ecn_matches_plain_reference(seed, nq, ng, t, q, k, method):
     sims = random_problem(np.random.default_rng(seed), nq, ng)
     got = ecn(*sims, t=t, q=q, k=k, method=method)
     np.testing.assert_allclose(got, plain_ecn(*sims, t, q, k, method), rtol=0, atol=1e-9)
+
+
+def test_ties_keep_the_lower_index_first():
+    """Duplicated items make exact distance ties; both algorithms follow the stable (value, index) order."""
+    rng = np.random.default_rng(7)
+    sims = stacked(*random_problem(rng, 5, 20))
+    dup = np.r_[np.arange(25), [3, 10, 10, 17]]  # query 3 and gallery items 10, 17 duplicated in the gallery
+    s = sims[np.ix_(dup, dup)]
+    sim_qg, sim_qq, sim_gg = s[:5, 5:], s[:5, :5], s[5:, 5:]
+    np.testing.assert_allclose(k_reciprocal(sim_qg, sim_qq, sim_gg, k1=6, k2=3),
+                               plain_k_reciprocal(sim_qg, sim_qq, sim_gg, 6, 3, 0.3), rtol=0, atol=1e-9)
+    for method in ("rank", "dist"):
+        np.testing.assert_allclose(ecn(sim_qg, sim_qq, sim_gg, t=3, q=4, k=8, method=method),
+                                   plain_ecn(sim_qg, sim_qq, sim_gg, 3, 4, 8, method), rtol=0, atol=1e-9)
+
+
+def test_stable_smallest_breaks_ties_by_index():
+    from hyp_face.rerank.items import stable_smallest
+    d = np.array([[3.0, 1.0, 1.0, 0.0, 1.0, 1.0]])
+    np.testing.assert_array_equal(stable_smallest(d, 3), [[3, 1, 2]])
+    np.testing.assert_array_equal(stable_smallest(d, 6), [[3, 1, 2, 4, 5, 0]])
+
+
+def test_block_sizes_do_not_change_results(monkeypatch):
+    import hyp_face.metrics.identification as ident
+    import hyp_face.rerank.kreciprocal as kr
+    sims = random_problem(np.random.default_rng(8), 6, 18)
+    expected = k_reciprocal(*sims, k1=5, k2=3), ecn(*sims, t=2, q=3, k=6)
+    monkeypatch.setattr(ident, "BLOCK_ELEMENTS", 7)
+    monkeypatch.setattr(kr, "BLOCK_ELEMENTS", 7)
+    np.testing.assert_allclose(k_reciprocal(*sims, k1=5, k2=3), expected[0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ecn(*sims, t=2, q=3, k=6), expected[1], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("rerank", [k_reciprocal, ecn])
+def test_bad_input(rerank):
+    sim_qg, sim_qq, sim_gg = random_problem(np.random.default_rng(9), 4, 10)
+    bad = sim_gg.copy()
+    bad[6, 2] = np.nan
+    with pytest.raises(ValueError, match="sim_gg row 6 contains NaN"):
+        rerank(sim_qg, sim_qq, bad)
+    with pytest.raises(ValueError, match="sim_qq has shape"):
+        rerank(sim_qg, sim_gg, sim_gg)
+    with pytest.raises(ValueError, match="needs queries and gallery items"):
+        rerank(np.empty((4, 0)), sim_qq, np.empty((0, 0)))
+
+
+def test_ecn_rejects_unknown_method():
+    with pytest.raises(ValueError, match="method 'x'"):
+        ecn(*random_problem(np.random.default_rng(10), 3, 10), method="x")
