@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import numpy as np
 import pytest
 
+from hyp_face.bin import rerank as rerank_cli
+from hyp_face.metrics.score_matrix import ScoreMatrix, read_score_matrix, write_score_matrix
 from hyp_face.rerank import ecn, k_reciprocal
+from tests.conftest import ROOT
 
 
 def random_problem(rng, n_query, n_gallery, dim=8, n_ids=5):
@@ -144,3 +150,52 @@ def test_bad_input(rerank):
 def test_ecn_rejects_unknown_method():
     with pytest.raises(ValueError, match="method 'x'"):
         ecn(*random_problem(np.random.default_rng(10), 3, 10), method="x")
+
+
+def write_problem(folder, sims, gallery_keys=None):
+    """The three similarity matrices of a problem as .npz score matrices; their paths."""
+    sim_qg, sim_qq, sim_gg = sims
+    queries = np.array([f"q{i}" for i in range(sim_qg.shape[0])])
+    gallery = np.array(gallery_keys or [f"g{i}" for i in range(sim_qg.shape[1])])
+    paths = [folder / f"{name}.npz" for name in ("qg", "qq", "gg")]
+    for path, m in zip(paths, (ScoreMatrix(sim_qg, queries, gallery), ScoreMatrix(sim_qq, queries, queries),
+                               ScoreMatrix(sim_gg, gallery, gallery))):
+        write_score_matrix(path, m)
+    return [str(p) for p in paths]
+
+
+def test_cli_writes_the_reranked_distances(tmp_path):
+    sims = random_problem(np.random.default_rng(11), 4, 15)
+    paths = write_problem(tmp_path, sims)
+    rerank_cli.main([*paths, str(tmp_path / "out.npz"), "--method", "ecn", "--t", "2", "--q", "3", "--k", "6",
+                     "-v", "0"])
+    out = read_score_matrix(tmp_path / "out.npz")
+    assert out.kind == "distance" and list(out.row_keys) == ["q0", "q1", "q2", "q3"]
+    np.testing.assert_array_equal(out.scores, ecn(*sims, t=2, q=3, k=6))
+
+
+def test_cli_rejects_mismatched_keys(tmp_path):
+    sims = random_problem(np.random.default_rng(12), 3, 6)
+    paths = write_problem(tmp_path, sims)
+    write_problem(tmp_path / "other", sims, gallery_keys=[f"h{i}" for i in range(6)])
+    paths[2] = str(tmp_path / "other" / "gg.npz")
+    with pytest.raises(SystemExit, match="gallery x gallery rows are not the keys"):
+        rerank_cli.main([*paths, str(tmp_path / "out.npz"), "-v", "0"])
+    assert not (tmp_path / "out.npz").exists()
+
+
+@pytest.mark.skipif(not (ROOT / "utils" / "run.pl").exists(), reason="utils/run.pl not present")
+def test_step_script(tmp_path):
+    sims = random_problem(np.random.default_rng(13), 4, 12)
+    paths = write_problem(tmp_path, sims)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+
+    def step(*args):
+        return subprocess.run(["bash", "steps/rerank.sh", *map(str, args)], cwd=ROOT, env=env,
+                              capture_output=True, text=True)
+
+    r = step("--k1", "4", "--k2", "2", *paths, tmp_path / "rr" / "out.npz")
+    assert r.returncode == 0, r.stderr
+    out = read_score_matrix(tmp_path / "rr" / "out.npz")
+    np.testing.assert_array_equal(out.scores, k_reciprocal(*sims, k1=4, k2=2))
+    assert step("--help").stdout.startswith("Usage:")
