@@ -255,3 +255,11 @@ def test_score_matrix_rejects_bad_content(tmp_path, rows, cols, scores, message)
         np.savez(f, scores=scores, row_keys=np.array(rows), col_keys=np.array(cols), kind=np.array("similarity"))
     with pytest.raises(ValueError, match=f"bad.npz: {message}"):
         read_score_matrix(path)
+
+
+@pytest.mark.parametrize("n", [5, 200, 5000])
+def test_bisect_right_sorted_equals_searchsorted(n):
+    rng = np.random.default_rng(n)
+    a = np.sort(np.r_[np.round(rng.normal(size=n) * 8) / 8, [0.5] * 40])  # heavy ties
+    x = np.r_[rng.normal(size=3000) * 2, a[::7], np.nextafter(a[::5], np.inf), [-np.inf, np.inf, 1e300]]
+    np.testing.assert_array_equal(ident.bisect_right_sorted(a, x), np.searchsorted(a, x, "right"))
