@@ -61,7 +61,8 @@ def plain_k_reciprocal(sim_qg, sim_qq, sim_gg, k1, k2, lam):
 
 
 @pytest.mark.parametrize("seed,nq,ng,k1,k2,lam", [(0, 5, 20, 4, 2, 0.3), (1, 8, 30, 6, 3, 0.5),
-                                                   (2, 3, 12, 20, 6, 0.3), (3, 6, 25, 5, 1, 0.0)])
+                                                   (2, 3, 12, 20, 6, 0.3), (3, 6, 25, 5, 1, 0.0),
+                                                   (4, 2, 3, 20, 6, 0.3)])
 def test_k_reciprocal_matches_plain_reference(seed, nq, ng, k1, k2, lam):
     sims = random_problem(np.random.default_rng(seed), nq, ng)
     got = k_reciprocal(*sims, k1=k1, k2=k2, lam=lam)
