@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hyp_face.align.crop import area_crops, integral_images
 from hyp_face.embed.torch_models import load_checkpoint
 
 from .base import Detections
@@ -131,36 +132,6 @@ def crop_windows(boxes: torch.Tensor, width: int, height: int) -> torch.Tensor:
     t = boxes.trunc().long()
     return torch.stack([t[:, 0].clamp(min=1) - 1, t[:, 1].clamp(min=1) - 1,
                         t[:, 2].clamp(max=width), t[:, 3].clamp(max=height)], dim=1)
-
-
-def integral_images(images: torch.Tensor) -> torch.Tensor:
-    """Exact integral images (B,C,H+1,W+1) of integer-valued (B,C,H,W) pixels (0..255)."""
-    _, _, height, width = images.shape
-    dtype = torch.int32 if height * width * 255 < 2**31 else torch.int64
-    sums = images.to(dtype).cumsum(2, dtype=dtype).cumsum(3, dtype=dtype)
-    return F.pad(sums, (1, 0, 1, 0))
-
-
-def area_crops(integral: torch.Tensor, image_index: torch.Tensor, windows: torch.Tensor, size: int) -> torch.Tensor:
-    """(N,C,size,size) float32: each [x0, y0, x1, y1) window of image ``image_index[i]`` resized by area
-    interpolation (the bins of ``F.interpolate(mode="area")``: cell k averages pixels floor(k*L/size) to
-    ceil((k+1)*L/size) - 1), from the integral images of :func:`integral_images`."""
-    cells = torch.arange(size, device=windows.device)
-
-    def bins(start: torch.Tensor, stop: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        length = (stop - start)[:, None]
-        return start[:, None] + cells * length // size, start[:, None] + ((cells + 1) * length + size - 1) // size
-
-    y0, y1 = bins(windows[:, 1], windows[:, 3])
-    x0, x1 = bins(windows[:, 0], windows[:, 2])
-    frame = image_index[:, None, None]
-
-    def corner(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return integral[frame, :, y[:, :, None], x[:, None, :]]  # (N,size,size,C)
-
-    total = corner(y1, x1) - corner(y0, x1) - corner(y1, x0) + corner(y0, x0)
-    count = ((y1 - y0)[:, :, None] * (x1 - x0)[:, None, :])[..., None]
-    return (total.double() / count).float().permute(0, 3, 1, 2)
 
 
 def pyramid_scales(height: int, width: int, min_face_size: float, factor: float) -> list[float]:
