@@ -5,8 +5,8 @@ three nets taken out of the wheel and checked against their pinned sha256) into 
 temporary folder; it skips when PyPI cannot be reached. ``facenet_pytorch`` imports the reference package from that
 same wheel (unpacked, never installed), or from an installed copy. facenet-pytorch imports torchvision, which PyPI
 builds do not pair with every torch; when it cannot be imported, a stand-in provides the one function the reference
-uses, ``torchvision.ops.boxes.batched_nms``, as a plain double loop (torchvision's semantics: IoU without +1,
-suppress above the threshold), so the reference's NMS is not ours.
+uses: ``torchvision.ops.boxes.batched_nms`` as a plain double loop (torchvision's semantics: IoU without +1,
+suppress above the threshold), so the reference's NMS is not ours, and ``to_tensor`` for float arrays.
 """
 
 from __future__ import annotations
@@ -61,6 +61,11 @@ def plain_batched_nms(boxes: torch.Tensor, scores: torch.Tensor, idxs: torch.Ten
     return torch.tensor(keep, dtype=torch.long)
 
 
+def _float_hwc_to_chw(pic: np.ndarray) -> torch.Tensor:
+    """torchvision's ``to_tensor`` for the float HxWxC arrays ``extract_face`` gives it (no scaling)."""
+    return torch.from_numpy(np.ascontiguousarray(pic.transpose(2, 0, 1)))
+
+
 def _torchvision_stand_in(monkeypatch) -> None:
     """Register a minimal ``torchvision`` (batched_nms only) when the real one cannot be imported."""
     try:
@@ -72,6 +77,7 @@ def _torchvision_stand_in(monkeypatch) -> None:
              "torchvision.transforms.functional")
     modules = {name: types.ModuleType(name) for name in names}
     modules["torchvision.ops.boxes"].batched_nms = plain_batched_nms
+    modules["torchvision.transforms.functional"].to_tensor = _float_hwc_to_chw
     for name, module in modules.items():
         monkeypatch.setitem(sys.modules, name, module)
 

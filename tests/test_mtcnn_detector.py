@@ -122,8 +122,8 @@ def test_pnet_on_stacked_scales_equals_pnet_per_scale():
 def test_random_weight_detector_runs_batched_and_checks_input():
     det = MTCNNDetector(random_nets())
     rng = np.random.default_rng(0)
-    images = [rng.integers(0, 256, (90, 120, 3), dtype=np.uint8) for _ in range(3)]
-    images.append(rng.integers(0, 256, (60, 50, 3), dtype=np.uint8))
+    images = [rng.integers(0, 256, (45, 60, 3), dtype=np.uint8) for _ in range(3)]
+    images.append(rng.integers(0, 256, (30, 25, 3), dtype=np.uint8))
     together = det.detect(images, 0.7)
     alone = [det.detect([im], 0.7)[0] for im in images]
     assert sum(len(d) for d in together) > 0
