@@ -24,6 +24,7 @@ from hyp_face.detect.mtcnn import (
 )
 from hyp_face.detect.nms import batched_nms, nms
 from hyp_face.detect.registry import build_detector
+from hyp_face.zoo import DEFAULT_MANIFEST, ZooError, ZooFile, fetch, fetch_models, read_manifest, sha256_of
 
 LFW = ("lfw_view2_deepfunneled150", "warm-ice0x00_face-recognition-training", "lfw")
 PHOTOS = [("celeb_video_smoke", "ageitgey_face_recognition", "examples", "two_people.jpg"),
@@ -175,3 +176,23 @@ def test_frames_in_one_batch_equal_frames_alone(shared, facenet_models):
         assert len(alone) == len(dets) >= 1
         np.testing.assert_allclose(dets.boxes, alone.boxes, atol=1e-3)
         np.testing.assert_allclose(dets.landmarks, alone.landmarks, atol=1e-3)
+
+
+def test_zoo_takes_the_nets_out_of_the_wheel_and_reuses_it(facenet_models, tmp_path, monkeypatch):
+    rows = [e for e in read_manifest(DEFAULT_MANIFEST) if e.model == "mtcnn_facenet"]
+    assert [e.source for e in rows] == ["pypi-wheel:facenet-pytorch==2.6.0"] * 3
+    for entry in rows:
+        assert sha256_of(facenet_models / entry.dest) == entry.sha256
+    (tmp_path / ".downloads").mkdir()
+    for wheel in (facenet_models / ".downloads").glob("*.whl"):
+        (tmp_path / ".downloads" / wheel.name).symlink_to(wheel)
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")  # a downloaded wheel needs no index
+    monkeypatch.setenv("PIP_RETRIES", "0")
+    fetch_models(DEFAULT_MANIFEST, ["mtcnn_facenet"], tmp_path)
+    assert sorted(p.name for p in (tmp_path / "facenet_pytorch").iterdir()) == ["onet.pt", "pnet.pt", "rnet.pt"]
+    bad = ZooFile("x", "x/pnet.pt", "-", "pypi-wheel:facenet-pytorch", "facenet_pytorch/data/pnet.pt")
+    with pytest.raises(ZooError, match="expected pypi-wheel:<distribution>==<version>"):
+        fetch(bad, tmp_path)
+    missing = ZooFile("x", "x/pnet.pt", "-", "pypi-wheel:facenet-pytorch==0.0.1", "facenet_pytorch/data/pnet.pt")
+    with pytest.raises(ZooError, match="pip download facenet-pytorch==0.0.1 failed"):
+        fetch(missing, tmp_path)
