@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from hyp_face.align.crop import margin_crops
-from hyp_face.embed.torch_models import TorchEmbedder
+from hyp_face.embed.torch_models import ArcFaceInput, TorchEmbedder
 from hyp_face.formats.pth import load_state_dict
 
 EMBED_DIM = 512
@@ -114,18 +114,12 @@ class InceptionResnetV1(nn.Module):
         return self.last_bn(self.last_linear(x.mean(dim=(2, 3))))
 
 
-class FixedStandardization(nn.Module):
-    """Wraps a FaceNet backbone: RGB 0..255 -> (x - 127.5) / 128, optionally reordered to BGR first."""
+class FixedStandardization(ArcFaceInput):
+    """Wraps a FaceNet backbone: RGB 0..255 -> (x - 127.5) / 128 (facenet-pytorch's fixed_image_standardization)."""
 
-    def __init__(self, backbone: nn.Module, bgr: bool = False):
-        super().__init__()
-        self.backbone = backbone
-        self.bgr = bgr
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.bgr:
-            x = x.flip(1)
-        return self.backbone((x - 127.5) / 128.0)
+    @staticmethod
+    def standardise(x: torch.Tensor) -> torch.Tensor:
+        return (x - 127.5) / 128.0
 
 
 class MarginCropEmbedder(TorchEmbedder):

@@ -66,10 +66,14 @@ class ArcFaceInput(nn.Module):
         self.backbone = backbone
         self.bgr = bgr
 
+    @staticmethod
+    def standardise(x: torch.Tensor) -> torch.Tensor:
+        return x / 127.5 - 1.0
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.bgr:
             x = x.flip(1)
-        return self.backbone(x / 127.5 - 1.0)
+        return self.backbone(self.standardise(x))
 
 
 class TorchEmbedder(Embedder):
