@@ -16,7 +16,7 @@ from hyp_face.detect.mtcnn import (
     MTCNNDetector,
     PNet,
     RNet,
-    _stack_rows,
+    _canvas,
     build_mtcnn,
     crop_windows,
     mtcnn_weight_paths,
@@ -104,20 +104,21 @@ def test_nms_modes_and_groups_match_a_plain_loop(mode):
         nms(torch.from_numpy(boxes), torch.from_numpy(scores), 0.4, "union")
 
 
-def test_pnet_on_stacked_scales_equals_pnet_per_scale():
-    """The trunk on the stacked canvas gives, on each scale's own cells, what P-Net gives on that scale alone."""
+def test_pnet_on_packed_scales_equals_pnet_per_scale():
+    """The trunk on the packed canvas gives, on each scale's own cells, what P-Net gives on that scale alone."""
     pnet = random_nets()[0].eval()
     images = torch.randn(2, 3, 61, 47)
     sizes = ((61, 47), (43, 34), (31, 24), (13, 12))  # odd and even: ceil-mode pooling ends differ
     with torch.inference_mode():
-        canvas, tops = _stack_rows([pnet.head(F.interpolate(images, size=s, mode="area")) for s in sizes])
+        canvas, places = _canvas([pnet.head(F.interpolate(images, size=s, mode="area")) for s in sizes])
         reg, prob = pnet.trunk(canvas)
-        for top, size in zip(tops, sizes):
+        assert len({top for top, _ in places}) < len(places)  # some maps share a shelf
+        for (top, left), size in zip(places, sizes):
             want_reg, want_prob = pnet(F.interpolate(images, size=size, mode="area"))
             rows, cols = want_prob.shape[2:]
             assert rows > 0 and cols > 0
-            torch.testing.assert_close(prob[:, :, top : top + rows, :cols], want_prob, rtol=0, atol=1e-6)
-            torch.testing.assert_close(reg[:, :, top : top + rows, :cols], want_reg, rtol=0, atol=1e-6)
+            torch.testing.assert_close(prob[:, :, top : top + rows, left : left + cols], want_prob, rtol=0, atol=1e-6)
+            torch.testing.assert_close(reg[:, :, top : top + rows, left : left + cols], want_reg, rtol=0, atol=1e-6)
 
 
 def test_random_weight_detector_runs_batched_and_checks_input():

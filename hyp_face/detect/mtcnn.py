@@ -7,8 +7,8 @@ facenet-pytorch's ``detect_face``, batched over the frames of one size and over 
 1. Pyramid: scales ``12 / min_face_size * factor**k`` while the short side times the scale is at least 12; each frame
    resized to ``(int(h*s + 1), int(w*s + 1))`` by area interpolation, fed as ``(x - 127.5) / 128`` RGB. P-Net's
    first conv and ceil-mode pool run per scale (the pool's partial last window depends on the size); the rest of
-   P-Net runs once on the pooled maps of every scale stacked into one canvas, whose cells straddling two scales
-   are ignored. Cells with P(face) ``>= pnet_threshold`` become 12x12 windows; NMS (IoU 0.5) within each frame and
+   P-Net runs once on the pooled maps of every scale packed on one canvas (shelves), whose cells straddling two
+   maps are ignored. Cells with P(face) ``>= pnet_threshold`` become 12x12 windows; NMS (IoU 0.5) within each frame and
    scale, then (IoU 0.7) within each frame; box regression by the box size (no +1); squared (``_rerec``).
 2. R-Net on 24x24 crops of every candidate of every frame at once: P(face) ``> rnet_threshold``; NMS (IoU 0.7);
    box regression by the box size + 1 (:func:`calibrate_boxes`); squared.
@@ -150,16 +150,28 @@ def _normalise(x: torch.Tensor) -> torch.Tensor:
     return (x - 127.5) * 0.0078125
 
 
-def _stack_rows(maps: list[torch.Tensor]) -> tuple[torch.Tensor, list[int]]:
-    """The (B,C,h_k,w_k) maps stacked top to bottom on one zero canvas, and the first row of each."""
-    offsets = np.cumsum([0] + [m.shape[2] for m in maps]).tolist()
-    canvas = maps[0].new_zeros((maps[0].shape[0], maps[0].shape[1], offsets[-1], max(m.shape[3] for m in maps)))
-    for m, top in zip(maps, offsets):
-        canvas[:, :, top : top + m.shape[2], : m.shape[3]] = m
-    return canvas, offsets[:-1]
+def _pack_maps(maps: list[tuple[int, int]]) -> tuple[list[tuple[int, int]], tuple[int, int]]:
+    """First-fit shelf packing of (h, w) maps given largest first: the (top, left) of each and the canvas size."""
+    width = maps[0][1]
+    shelves: list[list[int]] = []  # [top, height, width used]
+    places = []
+    for h, w in maps:
+        shelf = next((s for s in shelves if s[2] + w <= width and h <= s[1]), None)
+        if shelf is None:
+            shelf = [shelves[-1][0] + shelves[-1][1] if shelves else 0, h, 0]
+            shelves.append(shelf)
+        places.append((shelf[0], shelf[2]))
+        shelf[2] += w
+    return places, (shelves[-1][0] + shelves[-1][1], width)
 
 
-# ---------------------------------------------------------------------------------------------- detector
+def _canvas(maps: list[torch.Tensor]) -> tuple[torch.Tensor, list[tuple[int, int]]]:
+    """The (B,C,h_k,w_k) maps packed on one zero canvas, and the (top, left) of each."""
+    places, (height, width) = _pack_maps([tuple(m.shape[2:]) for m in maps])
+    canvas = maps[0].new_zeros((maps[0].shape[0], maps[0].shape[1], height, width))
+    for m, (top, left) in zip(maps, places):
+        canvas[:, :, top : top + m.shape[2], left : left + m.shape[3]] = m
+    return canvas, places
 
 
 class MTCNNDetector:
@@ -227,18 +239,17 @@ class MTCNNDetector:
             return images.new_zeros((0, 4)), torch.zeros(0, dtype=torch.long, device=self.device)
         maps = [self.pnet.head(_normalise(F.interpolate(images, size=(int(height * s + 1), int(width * s + 1)),
                                                         mode="area"))) for s in scales]
-        canvas, tops = _stack_rows(maps)
+        canvas, places = _canvas(maps)
         reg, prob = self.pnet.trunk(canvas)
-        scale_of_row = torch.full((canvas.shape[2],), -1, dtype=torch.long, device=self.device)
-        valid = torch.zeros(reg.shape[2:], dtype=torch.bool, device=self.device)
-        for k, (m, top) in enumerate(zip(maps, tops)):
+        scale_of_cell = torch.full(reg.shape[2:], -1, dtype=torch.long, device=self.device)
+        for k, (m, (top, left)) in enumerate(zip(maps, places)):  # cells whose window lies inside scale k's map
             rows, cols = m.shape[2] - PNET_SHRINK, m.shape[3] - PNET_SHRINK
             if rows > 0 and cols > 0:
-                scale_of_row[top : top + rows] = k
-                valid[top : top + rows, :cols] = True
-        frame, row, col = torch.nonzero((prob[:, 1] >= self.pnet_threshold) & valid, as_tuple=True)
-        k = scale_of_row[row]
-        cell = torch.stack([col, row - torch.tensor(tops, device=self.device)[k]], dim=1).float()
+                scale_of_cell[top : top + rows, left : left + cols] = k
+        frame, row, col = torch.nonzero((prob[:, 1] >= self.pnet_threshold) & (scale_of_cell >= 0), as_tuple=True)
+        k = scale_of_cell[row, col]
+        corner = torch.tensor(places, device=self.device)[k]  # (top, left) of each candidate's map
+        cell = torch.stack([col - corner[:, 1], row - corner[:, 0]], dim=1).float()
         scale = torch.tensor(scales, dtype=torch.float32, device=self.device)[k, None]
         boxes = torch.cat([((2 * cell + 1) / scale).floor(), ((2 * cell + 12) / scale).floor()], dim=1)
         scores, offsets = prob[frame, 1, row, col], reg[frame, :, row, col]
