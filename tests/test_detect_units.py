@@ -316,4 +316,4 @@ def test_unsafe_or_foreign_checkpoints_are_refused(tmp_path):
     with pytest.raises(ValueError, match="needs a Pytorch_Retinaface"):
         build_detector("retinaface_mnet025")
     with pytest.raises(ValueError, match="unknown face detector"):
-        build_detector("mtcnn")
+        build_detector("mtcnn_caffe")

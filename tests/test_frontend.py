@@ -149,11 +149,11 @@ def test_registries_list_build_and_register(monkeypatch):
 
     monkeypatch.setattr(registry._DETECTORS, "_targets", dict(registry._DETECTORS._targets))  # undo the test's entry
     assert set(list_detectors()) == {"retinaface_mnet025_embedded", "retinaface_mnet025", "retinaface_r50",
-                                     "retinaface_r50_mxnet", "scrfd", "yunet"}
+                                     "retinaface_r50_mxnet", "scrfd", "yunet", "mtcnn"}
     assert {"dlib_resnet128", "mxnet", "onnx_arcface", "mobilefacenet_mit", "iresnet50"} <= set(list_embedders())
     assert build_detector("retinaface_mnet025_embedded", resize="none").policy.max_long_side is None
-    with pytest.raises(KeyError, match="unknown face detector 'mtcnn'"):
-        build_detector("mtcnn")
+    with pytest.raises(KeyError, match="unknown face detector 'mtcnn_caffe'"):
+        build_detector("mtcnn_caffe")
     register_detector("test_only_detector")(lambda weights=None, device="cpu", **opts: ("built", weights, opts))
     assert build_detector("test_only_detector", "w", variant=1) == ("built", "w", {"variant": 1})
     with pytest.raises(ValueError, match="twice"):

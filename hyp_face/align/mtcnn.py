@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from hyp_face.detect.mtcnn import calibrate_boxes
 from hyp_face.formats.mxnet_symbol import build_mxnet_model, checkpoint_paths
 
 log = logging.getLogger(__name__)
@@ -72,12 +73,6 @@ def crop_resize(canvas: torch.Tensor, boxes: torch.Tensor, size: int, round_uint
     out = F.grid_sample(canvas, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     out = out.reshape(n, channels, size, k, size).permute(0, 3, 1, 2, 4)
     return out.round().clamp(0, 255) if round_uint8 else out
-
-
-def _calibrate(boxes: torch.Tensor, reg: torch.Tensor) -> torch.Tensor:
-    """MTCNN box regression: offsets in units of the (inclusive) box size."""
-    wh = (boxes[:, 2:] - boxes[:, :2] + 1).repeat(1, 2)
-    return boxes + reg * wh
 
 
 def _square(boxes: torch.Tensor) -> torch.Tensor:
@@ -165,13 +160,13 @@ class MTCNNRefiner:
         boxes = torch.cat([torch.zeros_like(sizes), sizes], dim=1)  # [0, 0, W, H] as in det_type=1
         reg, prob = self.nets[2](self._normalise(crop_resize(canvas, boxes[:, None], 24, round_uint8=True)[:, 0]))
         alive = prob[:, 1].double() > self.rnet_threshold
-        boxes = _square(_calibrate(boxes, reg.double()))
+        boxes = _square(calibrate_boxes(boxes, reg.double()))
         points, reg, prob = self.nets[3](self._normalise(crop_resize(canvas, boxes[:, None], 48)[:, 0]))
         score = prob[:, 1].double()
         alive &= score > onet_thr
         wh = boxes[:, 2:] - boxes[:, :2] + 1
         pts = torch.stack([points[:, :5].double(), points[:, 5:].double()], dim=-1) * wh[:, None] + boxes[:, None, :2]
-        boxes = _calibrate(boxes, reg.double())
+        boxes = calibrate_boxes(boxes, reg.double())
         if self.accurate_landmark:
             pts = self._lnet(canvas, boxes, pts)
         return pts.cpu().numpy(), alive.cpu().numpy(), score.float().cpu().numpy()

@@ -6,7 +6,8 @@ Every builder has the signature ``f(weights=None, device="cpu", **opts) -> FaceD
 * ``retinaface_mnet025_embedded``, ``retinaface_mnet025``, ``retinaface_r50``: torch RetinaFace
   (:mod:`hyp_face.detect.retinaface_build`: variants, anchors, resize options);
 * ``retinaface_r50_mxnet``: insightface MXNet checkpoint (:mod:`hyp_face.detect.retinaface_mxnet`);
-* ``scrfd``, ``yunet``: ONNX graphs with 5 keypoints (:mod:`hyp_face.detect.point_detector` options).
+* ``scrfd``, ``yunet``: ONNX graphs with 5 keypoints (:mod:`hyp_face.detect.point_detector` options);
+* ``mtcnn``: facenet-pytorch's MTCNN cascade (:mod:`hyp_face.detect.mtcnn`; weights: the folder of its 3 nets).
 
 Which file each model needs, and where it comes from, is in ``conf/model_zoo.tsv`` (:mod:`hyp_face.zoo`).
 """
@@ -24,6 +25,7 @@ _DETECTORS = Registry("face detector", {
     "retinaface_r50_mxnet": "hyp_face.detect.retinaface_mxnet:build_retinaface_mxnet",
     "scrfd": "hyp_face.detect.scrfd:build_scrfd",
     "yunet": "hyp_face.detect.yunet:build_yunet",
+    "mtcnn": "hyp_face.detect.mtcnn:build_mtcnn",
 })
 
 

@@ -17,6 +17,7 @@ _EMBEDDERS = Registry("embedder", {
     "mxnet": "hyp_face.embed.mxnet_embedder:build_mxnet",
     "onnx_arcface": "hyp_face.embed.onnx_embedder:build_onnx_arcface",
     "mobilefacenet_mit": "hyp_face.embed.torch_models:build_mobilefacenet_mit",
+    "inception_resnet_v1": "hyp_face.embed.inception_resnet_v1:build_inception_resnet_v1",
     **{f"iresnet{d}": f"hyp_face.embed.torch_models:build_iresnet{d}" for d in (18, 34, 50, 100)},
 })
 

@@ -66,14 +66,20 @@ class ArcFaceInput(nn.Module):
         self.backbone = backbone
         self.bgr = bgr
 
+    @staticmethod
+    def standardise(x: torch.Tensor) -> torch.Tensor:
+        return x / 127.5 - 1.0
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.bgr:
             x = x.flip(1)
-        return self.backbone(x / 127.5 - 1.0)
+        return self.backbone(self.standardise(x))
 
 
 class TorchEmbedder(Embedder):
-    """A torch backbone on ArcFace 112x112 chips."""
+    """A torch backbone on ArcFace 112x112 chips (``input_module`` wraps it with its input standardisation)."""
+
+    input_module = ArcFaceInput
 
     def __init__(
         self,
@@ -89,13 +95,11 @@ class TorchEmbedder(Embedder):
         super().__init__(flip=flip, batch_size=batch_size)
         self.name = name
         self.dim = dim
-        self.input_size = 112
-        self.alignment = "arcface112"
         self.device = torch.device(device)
         self.fp16 = fp16 and self.device.type == "cuda"
         if fp16 and not self.fp16:
             log.warning("%s: fp16 is only used on CUDA; running fp32 on %s", name, self.device)
-        self.model = prepare_model(ArcFaceInput(model, bgr), self.device)
+        self.model = prepare_model(self.input_module(model, bgr), self.device)
 
     @property
     def warp_device(self) -> str:
