@@ -96,17 +96,22 @@ def load_faces(items: RoleSet, embed_dir: str | Path) -> dict[str, np.ndarray]:
     return {u: f if f.size else np.zeros((1, dim)) for u, f in out.items()}
 
 
-def role_items(protocol: Protocol, role: str, embed_dir: str | Path) -> Items:
-    """Items of ``role`` with their faces (search queries grouped by speaker, every other item one utt)."""
+def item_groups(protocol: Protocol, role: str) -> tuple[list[str], list[list[str]], list[str]]:
+    """Ids, media and identity labels of the items of ``role``, in matrix order: search queries are speakers
+    (their media grouped), every other item is one utt (C order)."""
     items = protocol.sets[role]
-    faces = load_faces(items, embed_dir)
     if protocol.kind == "search" and role == "query":
         groups = items.spk2utt
-        ids, members, labels = list(groups), list(groups.values()), list(groups)
-    else:
-        ids = sorted(items.vid)
-        members, labels = [[u] for u in ids], [items.utt2spk[u] for u in ids]
-    return Items(ids, members, labels, [[faces[u] for u in m] for m in members], items)
+        return list(groups), list(groups.values()), list(groups)
+    ids = sorted(items.vid)
+    return ids, [[u] for u in ids], [items.utt2spk[u] for u in ids]
+
+
+def role_items(protocol: Protocol, role: str, embed_dir: str | Path) -> Items:
+    """Items of ``role`` (:func:`item_groups`) with their faces."""
+    faces = load_faces(protocol.sets[role], embed_dir)
+    ids, members, labels = item_groups(protocol, role)
+    return Items(ids, members, labels, [[faces[u] for u in m] for m in members], protocol.sets[role])
 
 
 def group_scores(params: BackendParams, rows: Items, cols: Items, engine: NumpyEngine | TorchEngine | None = None,
