@@ -58,6 +58,8 @@ RERANKERS = (
     Reranker("k_reciprocal", "hyp_face.rerank:k_reciprocal", {"k1": 20, "k2": 6, "lam": 0.3},
              {"k1": (5, 10, 20), "k2": (1, 3, 6), "lam": (0.1, 0.3)}),
     Reranker("ecn", "hyp_face.rerank:ecn", {"t": 3, "q": 8, "k": 25}, {"t": (2, 3), "q": (4, 8), "k": (10, 25)}),
+    Reranker("ecn_dist", "hyp_face.rerank:ecn", {"t": 3, "q": 8, "method": "dist"},
+             {"t": (2, 3), "q": (4, 8), "method": ("dist",)}),
 )
 
 

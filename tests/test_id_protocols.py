@@ -1,0 +1,252 @@
+"""Identification protocols: LFW builders, video search, validation of bad input, item score matrices."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hyp_face.backend.versions import BackendParams
+from hyp_face.corpus.lfw_mock import list_identities
+from hyp_face.identify.protocols import (OPEN_SALT, Protocol, ProtocolError, RoleSet, first_half, lfw_protocols,
+                                         read_protocol, video_search, write_protocol)
+from hyp_face.identify.scoring import MATRICES, Items, ScoreError, check_finite, protocol_matrices, role_items
+from hyp_face.io.embed_store import EmbedWriter, FaceMeta
+from hyp_face.io.table import TableError
+
+ROOT = Path(__file__).resolve().parents[1]
+LFW = ROOT.parent / "shared/data/lfw_view2_deepfunneled150/warm-ice0x00_face-recognition-training/lfw"
+COUNTS = {"Ann_Lee": 6, "Bo_Chen": 5, "Cy_Dunn": 3, "Di_Egan": 2, "Ed_Fox": 2, "Flo_Gray": 1, "Gus_Hale": 1,
+          "Hal_Ives": 1}
+DIM = 6
+
+
+@pytest.fixture
+def lfw(tmp_path) -> Path:
+    d = tmp_path / "lfw"
+    d.mkdir()
+    for name, n in COUNTS.items():
+        for i in range(1, n + 1):
+            (d / f"{name}_{i:04d}.jpg").write_bytes(b"")
+    (d / "README.txt").write_text("not a photo\n")
+    return d
+
+
+def build(lfw: Path, out: Path) -> dict:
+    protocols = lfw_protocols(list_identities(lfw), "lfw_id_all")
+    for name, p in protocols.items():
+        write_protocol(out / name, p)
+    return {name: read_protocol(out / name) for name in protocols}
+
+
+def test_lfw_protocols_follow_the_rules(lfw, tmp_path):
+    p = build(lfw, tmp_path / "data")
+    closed = p["closed"]
+    assert sorted(closed.sets["gallery"].vid) == [f"{n}_0001" for n in COUNTS if COUNTS[n] >= 2]
+    assert len(closed.sets["probe"].vid) == sum(n - 1 for n in COUNTS.values() if n >= 2)
+    enrolled = {n for n in COUNTS if COUNTS[n] >= 2 and first_half(n, OPEN_SALT)}
+    assert set(p["open"].sets["gallery"].utt2spk.values()) == enrolled
+    unknown = [u for u, s in p["open"].sets["probe"].utt2spk.items() if s not in enrolled]
+    assert len(unknown) == sum(COUNTS[n] for n in COUNTS if n not in enrolled)
+    assert sorted(set(p["idrate"].sets["distractor"].utt2spk.values())) == ["Flo_Gray", "Gus_Hale", "Hal_Ives"]
+    assert len(p["idrate"].sets["query"].vid) == 6 + 5 + 3 + 2 + 2
+    search = p["search"]
+    assert search.relevant == {"Ann_Lee": [f"Ann_Lee_{i:04d}" for i in range(2, 7)],
+                               "Bo_Chen": [f"Bo_Chen_{i:04d}" for i in range(2, 6)]}
+    assert len(search.sets["gallery"].vid) == sum(COUNTS.values()) - 2
+    assert all((tmp_path / "data" / n / "README").read_text().count("\n") == 1 for n in p)
+
+
+def test_lfw_protocols_are_deterministic(lfw, tmp_path):
+    build(lfw, tmp_path / "a")
+    build(lfw, tmp_path / "b")
+    for f in sorted((tmp_path / "a").rglob("*")):
+        if f.is_file():
+            assert f.read_bytes() == (tmp_path / "b" / f.relative_to(tmp_path / "a")).read_bytes(), f
+
+
+def test_split_by_hash_is_about_half():
+    names = [f"person_{i}" for i in range(2000)]
+    assert 900 < sum(first_half(n, OPEN_SALT) for n in names) < 1100
+    assert [first_half(n, "dev:") for n in names[:50]] != [first_half(n, OPEN_SALT) for n in names[:50]]
+
+
+# ------------------------------------------------------------------------------------------------ bad input
+
+
+@pytest.fixture
+def closed_dir(lfw, tmp_path) -> Path:
+    build(lfw, tmp_path / "data")
+    return tmp_path / "data" / "closed"
+
+
+def drop_line(path: Path, startswith: str) -> None:
+    path.write_text("".join(line for line in path.read_text().splitlines(True) if not line.startswith(startswith)))
+
+
+def test_probe_missing_from_key(closed_dir):
+    drop_line(closed_dir / "probe" / "utt2spk", "Bo_Chen_0003 ")
+    with pytest.raises(TableError, match=r"probe/vid.scp:\d+: probe item 'Bo_Chen_0003' is missing from the key"):
+        read_protocol(closed_dir)
+
+
+def test_gallery_identity_without_image(closed_dir):
+    spk2utt = closed_dir / "gallery" / "spk2utt"
+    spk2utt.write_text(spk2utt.read_text().replace("Cy_Dunn Cy_Dunn_0001", "Cy_Dunn"))
+    with pytest.raises(TableError, match=r"gallery/spk2utt:3: identity 'Cy_Dunn' has no item"):
+        read_protocol(closed_dir)
+
+
+def test_gallery_identity_whose_image_is_not_listed(closed_dir):
+    drop_line(closed_dir / "gallery" / "vid.scp", "Cy_Dunn_0001 ")
+    with pytest.raises(TableError, match=r"gallery/utt2spk:3: 'Cy_Dunn_0001' is not an item"):
+        read_protocol(closed_dir)
+
+
+def test_empty_gallery(closed_dir):
+    (closed_dir / "gallery" / "vid.scp").write_text("")
+    with pytest.raises(ProtocolError, match=r"gallery/vid.scp: empty"):
+        read_protocol(closed_dir)
+
+
+def test_duplicate_item_in_a_set(closed_dir):
+    vid = closed_dir / "probe" / "vid.scp"
+    vid.write_text(vid.read_text() + vid.read_text().splitlines(True)[0])
+    with pytest.raises(TableError, match=r"probe/vid.scp:\d+: duplicate item 'Ann_Lee_0002' \(line 1\)"):
+        read_protocol(closed_dir)
+
+
+def test_duplicate_item_across_roles(closed_dir):
+    for name in ("vid.scp", "utt2spk"):
+        with open(closed_dir / "probe" / name, "a") as f:
+            f.write("Ann_Lee_0001 Ann_Lee\n" if name == "utt2spk" else "Ann_Lee_0001 /x/Ann_Lee_0001.jpg\n")
+    (closed_dir / "probe" / "spk2utt").unlink()
+    with pytest.raises(ProtocolError, match=r"probe/vid.scp:\d+: duplicate item 'Ann_Lee_0001', also at "
+                                            r".*gallery/vid.scp:1"):
+        read_protocol(closed_dir)
+
+
+def test_search_query_missing_from_the_key(lfw, tmp_path):
+    build(lfw, tmp_path / "data")
+    drop_line(tmp_path / "data" / "search" / "relevant", "Bo_Chen")
+    with pytest.raises(ProtocolError, match=r"relevant: queries missing from the key, e.g. \['Bo_Chen'\]"):
+        read_protocol(tmp_path / "data" / "search")
+
+
+def test_closed_probe_of_an_unenrolled_identity(closed_dir):
+    for name in ("vid.scp", "utt2spk"):
+        with open(closed_dir / "probe" / name, "a") as f:
+            f.write("Zed_0001 Zed\n" if name == "utt2spk" else "Zed_0001 /x/Zed_0001.jpg\n")
+    (closed_dir / "probe" / "spk2utt").unlink()
+    with pytest.raises(ProtocolError, match=r"probe/vid.scp:\d+: probe 'Zed_0001' of identity 'Zed', which has no "
+                                            r"gallery item"):
+        read_protocol(closed_dir)
+
+
+# ------------------------------------------------------------------------------------------------ video search
+
+
+def make_sre_dirs(root: Path) -> tuple[Path, Path]:
+    enroll, test = root / "set_enroll", root / "set_test"
+    enroll.mkdir(parents=True)
+    test.mkdir(parents=True)
+    (enroll / "vid.scp").write_text("e1 /v/e1.mp4\ne2 /v/e2.mp4\ne3 /v/e3.mp4\n")
+    (enroll / "utt2spk").write_text("e1 m1\ne2 m1\ne3 m2\n")
+    (enroll / "face_boundingbox").write_text("e1 1.0 0 0 10 10\ne2 2.0 0 0 10 10\ne3 1.0 0 0 10 10\n")
+    (test / "vid.scp").write_text("t1 /v/t1.mp4\nt2 /v/t2.mp4\nt3 /v/t3.mp4\n")
+    (test / "utt2spk").write_text("t1 t1\nt2 t2\nt3 t3\n")
+    (test / "trials").write_text("m1 t1 target\nm1 t2 nontarget\nm1 t3 target\nm2 t1 nontarget\n"
+                                 "m2 t2 nontarget\nm2 t3 nontarget\n")
+    return enroll, test
+
+
+def test_video_search_protocol(tmp_path):
+    enroll, test = make_sre_dirs(tmp_path)
+    write_protocol(tmp_path / "vs", video_search(enroll, test))
+    p = read_protocol(tmp_path / "vs")
+    assert p.kind == "search" and p.relevant == {"m1": ["t1", "t3"], "m2": []}
+    assert p.sets["query"].source == "set_enroll" and p.sets["query"].boxes is not None
+    assert (tmp_path / "vs" / "relevant").read_text() == "m1 t1 t3\nm2\n"
+
+
+def test_video_search_trial_of_an_unknown_test(tmp_path):
+    enroll, test = make_sre_dirs(tmp_path)
+    with open(test / "trials", "a") as f:
+        f.write("m2 t9 target\n")
+    with pytest.raises(TableError, match=r"trials:7: test 't9' is not in"):
+        video_search(enroll, test)
+
+
+# ------------------------------------------------------------------------------------------------ score matrices
+
+
+def write_store(path: Path, faces: dict[str, np.ndarray], metas: dict[str, FaceMeta] | None = None) -> None:
+    with EmbedWriter(path / "embed") as w:
+        for key, x in faces.items():
+            w.write(key, x, (metas or {}).get(key))
+
+
+def photo_embeddings(protocol_items: dict[str, str], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    centres = {spk: rng.normal(size=DIM) for spk in sorted(set(protocol_items.values()))}
+    return {u: (centres[s] + 0.3 * rng.normal(size=DIM))[None].astype(np.float32) for u, s in protocol_items.items()}
+
+
+def test_matrices_are_cosines_of_the_photo_faces(lfw, tmp_path):
+    p = build(lfw, tmp_path / "data")
+    everyone = {**p["idrate"].sets["query"].utt2spk, **p["idrate"].sets["distractor"].utt2spk}
+    faces = photo_embeddings(everyone, np.random.default_rng(0))
+    write_store(tmp_path / "emb" / "facedet" / "lfw_id_all", faces)
+    for kind, protocol in p.items():
+        items, matrices = protocol_matrices(protocol, BackendParams("v4", thr_ahc=0.5), tmp_path / "emb")
+        assert set(matrices) == set(MATRICES[protocol.kind])
+        for (r, c), m in matrices.items():
+            unit = {u: f[0] / np.linalg.norm(f[0]) for u, f in faces.items()}
+            expected = np.array([[unit[a[0]] @ unit[b[0]] for b in items[c].members] for a in items[r].members])
+            np.testing.assert_allclose(m, expected, atol=1e-6, err_msg=f"{kind} {r} x {c}")
+
+
+def test_photo_item_is_its_central_face(tmp_path):
+    photo = tmp_path / "A_0001.jpg"
+    Image.new("RGB", (100, 80)).save(photo)
+    role = RoleSet({"A_0001": str(photo)}, {"A_0001": "A"}, "src")
+    faces = np.eye(3, DIM, dtype=np.float32)
+    boxes = np.array([[0, 0, 20, 20], [40, 30, 60, 50], [80, 60, 100, 80]], np.float32)
+    write_store(tmp_path / "facedet" / "src", {"A_0001": faces},
+                {"A_0001": FaceMeta(np.zeros(3), np.zeros(3), boxes, np.ones(3), np.zeros((3, 5, 2)))})
+    items = role_items(Protocol("idrate", "", {"query": role, "distractor": role}), "query", tmp_path)
+    np.testing.assert_array_equal(items.faces[0][0], faces[1:2])
+
+
+def test_nan_score_names_the_item_line(closed_dir):
+    p = read_protocol(closed_dir)
+    items = {}
+    for role in ("probe", "gallery"):
+        ids = sorted(p.sets[role].vid)
+        items[role] = Items(ids, [[u] for u in ids], ids, [], p.sets[role])
+    scores = np.zeros((len(items["probe"].ids), len(items["gallery"].ids)))
+    scores[2, 1] = np.nan
+    with pytest.raises(ScoreError, match=r"probe/vid.scp:3: score of 'Ann_Lee_0004' x 'Bo_Chen_0001' "
+                                         r"\(.*gallery/vid.scp:2\) is nan"):
+        check_finite(scores, items["probe"], items["gallery"])
+
+
+def test_nan_embedding_names_the_store_and_key(lfw, tmp_path):
+    p = build(lfw, tmp_path / "data")
+    faces = photo_embeddings({**p["idrate"].sets["query"].utt2spk, **p["idrate"].sets["distractor"].utt2spk},
+                             np.random.default_rng(1))
+    faces["Cy_Dunn_0002"][0, 0] = np.nan
+    write_store(tmp_path / "emb" / "facedet" / "lfw_id_all", faces)
+    with pytest.raises(KeyError, match=r"embed.scp: key 'Cy_Dunn_0002' holds NaN"):
+        protocol_matrices(p["closed"], BackendParams("v1"), tmp_path / "emb")
+
+
+@pytest.mark.skipif(not LFW.is_dir(), reason="needs ../shared (LFW View 2 images)")
+def test_shared_lfw_search_matches_the_reference_counts(tmp_path):
+    build(LFW, tmp_path / "data")
+    search = read_protocol(tmp_path / "data" / "search")
+    assert (len(search.relevant), len(search.sets["gallery"].vid)) == (260, 7441)
+    assert len(read_protocol(tmp_path / "data" / "closed").sets["gallery"].vid) == 1559
+    assert os.path.getsize(tmp_path / "data" / "search" / "relevant") > 0
