@@ -119,11 +119,16 @@ def test_duplicate_item_in_a_set(closed_dir):
         read_protocol(closed_dir)
 
 
-def test_duplicate_item_across_roles(closed_dir):
-    for name in ("vid.scp", "utt2spk"):
+def add_probe(closed_dir: Path, utt: str, spk: str) -> None:
+    """Append a probe to vid.scp and utt2spk (and drop spk2utt, which would no longer match)."""
+    for name, value in (("vid.scp", f"/x/{utt}.jpg"), ("utt2spk", spk)):
         with open(closed_dir / "probe" / name, "a") as f:
-            f.write("Ann_Lee_0001 Ann_Lee\n" if name == "utt2spk" else "Ann_Lee_0001 /x/Ann_Lee_0001.jpg\n")
+            f.write(f"{utt} {value}\n")
     (closed_dir / "probe" / "spk2utt").unlink()
+
+
+def test_duplicate_item_across_roles(closed_dir):
+    add_probe(closed_dir, "Ann_Lee_0001", "Ann_Lee")
     with pytest.raises(ProtocolError, match=r"probe/vid.scp:\d+: duplicate item 'Ann_Lee_0001', also at "
                                             r".*gallery/vid.scp:1"):
         read_protocol(closed_dir)
@@ -137,10 +142,7 @@ def test_search_query_missing_from_the_key(lfw, tmp_path):
 
 
 def test_closed_probe_of_an_unenrolled_identity(closed_dir):
-    for name in ("vid.scp", "utt2spk"):
-        with open(closed_dir / "probe" / name, "a") as f:
-            f.write("Zed_0001 Zed\n" if name == "utt2spk" else "Zed_0001 /x/Zed_0001.jpg\n")
-    (closed_dir / "probe" / "spk2utt").unlink()
+    add_probe(closed_dir, "Zed_0001", "Zed")
     with pytest.raises(ProtocolError, match=r"probe/vid.scp:\d+: probe 'Zed_0001' of identity 'Zed', which has no "
                                             r"gallery item"):
         read_protocol(closed_dir)
