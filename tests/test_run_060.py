@@ -101,3 +101,38 @@ def test_changed_embeddings_are_rescored(recipe):
 def test_missing_protocol_is_a_clear_error(recipe):
     res = run(recipe, "run_060_identify.sh", "--config-file", "conf.sh", "--stage", "2", "--protocols", "nope")
     assert res.returncode != 0 and "data/nope is not a protocol dir" in res.stderr
+
+
+def test_video_search_by_portrait_uses_the_reference_faces(recipe):
+    """Models enrolled by bbox-guided references (one model with two videos, one video without a reference face);
+    each test video shows one model or nobody: every query's relevant videos rank first."""
+    rng = np.random.default_rng(5)
+    people = rng.normal(size=(3, DIM)) * 3
+    enroll, test = recipe / "data/vs_enroll", recipe / "data/vs_test"
+    enroll.mkdir(parents=True)
+    test.mkdir(parents=True)
+    (enroll / "vid.scp").write_text("e1 /v/e1.mp4\ne2 /v/e2.mp4\ne3 /v/e3.mp4\n")
+    (enroll / "utt2spk").write_text("e1 m0\ne2 m0\ne3 m1\n")
+    (enroll / "face_boundingbox").write_text("e1 1.0 0 0 9 9\ne2 1.0 0 0 9 9\ne3 1.0 0 0 9 9\n")
+    shows = {"t1": 0, "t2": 1, "t3": 2, "t4": 0, "t5": 1}
+    (test / "vid.scp").write_text("".join(f"{t} /v/{t}.mp4\n" for t in shows))
+    (test / "utt2spk").write_text("".join(f"{t} {t}\n" for t in shows))
+    (test / "trials").write_text("".join(f"m{m} {t} {'target' if p == m else 'nontarget'}\n"
+                                         for m in (0, 1) for t, p in shows.items()))
+    noisy = lambda p, n: (people[p] + 0.1 * rng.normal(size=(n, DIM))).astype(np.float32)  # noqa: E731
+    store = recipe / "exp/face_embed/tiny"
+    for sub, faces in (("ref/vs_enroll", {"e1": noisy(0, 1), "e2": noisy(0, 2), "e3": np.zeros((0, DIM))}),
+                       ("facedet/vs_enroll", {"e1": noisy(0, 1), "e2": noisy(0, 1), "e3": noisy(1, 3)}),
+                       ("facedet/vs_test", {t: noisy(p, 2) for t, p in shows.items()})):
+        with EmbedWriter(store / sub / "embed") as w:
+            for key, x in faces.items():
+                w.write(key, x)
+    made = subprocess.run(["python3", "local/make_video_search_protocol.py", str(enroll), str(test), "data/vs"],
+                          cwd=recipe, env=env(), capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    res = run(recipe, "run_060_identify.sh", "--config-file", "conf.sh", "--stage", "2", "--protocols", "vs",
+              "--embed-sets", "", "--rerank", "false")
+    assert res.returncode == 0, res.stderr
+    assert "e3: no reference face, using the mean of its 3 facedet faces" in res.stderr
+    figures = json.loads((recipe / "exp/identify/tiny/be_v1/vs/results.json").read_text())["figures"]
+    assert figures["map"] == 1.0 and figures["rank"]["1"] == 1.0
