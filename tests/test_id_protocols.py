@@ -252,3 +252,45 @@ def test_shared_lfw_search_matches_the_reference_counts(tmp_path):
     assert (len(search.relevant), len(search.sets["gallery"].vid)) == (260, 7441)
     assert len(read_protocol(tmp_path / "data" / "closed").sets["gallery"].vid) == 1559
     assert os.path.getsize(tmp_path / "data" / "search" / "relevant") > 0
+
+
+# ------------------------------------------------------------------------------------------------ evaluation
+
+
+def test_rerank_rows_choose_the_best_dev_setting_and_keep_the_paper_one():
+    from hyp_face.identify.evaluate import Reranker, dev_rows, rerank_rows, retrieval
+    from hyp_face.rerank import k_reciprocal
+
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(12, DIM))
+    q_lab, g_lab = np.arange(12), np.repeat(np.arange(12), 4)
+    unit = lambda x: x / np.linalg.norm(x, axis=1, keepdims=True)  # noqa: E731
+    q = unit(centres[q_lab] + 0.6 * rng.normal(size=(12, DIM)))
+    g = unit(centres[g_lab] + 0.6 * rng.normal(size=(48, DIM)))
+    relevant = q_lab[:, None] == g_lab[None, :]
+    dev = dev_rows([f"id{i}" for i in q_lab])
+    rr = Reranker("k_reciprocal", "hyp_face.rerank:k_reciprocal", {"k1": 20, "k2": 6, "lam": 0.3},
+                  {"k1": (3, 6), "k2": (1, 2), "lam": (0.3,)})
+    rows = rerank_rows(q @ g.T, q @ q.T, g @ g.T, relevant, dev, (rr,))
+    assert [(r["method"], r["setting"]) for r in rows] == [("none", ""), ("k_reciprocal", "paper"),
+                                                          ("k_reciprocal", "dev-chosen")]
+    assert rows[0]["map"] == retrieval(q @ g.T, relevant, dev)["map"]
+    dev_maps = [retrieval(-k_reciprocal(q @ g.T, q @ q.T, g @ g.T, **p), relevant, dev)["map_dev"]
+                for p in rr.settings()]
+    assert rows[2]["map_dev"] == max(dev_maps)
+    assert rows[2]["params"] == rr.settings()[dev_maps.index(max(dev_maps))]
+    assert rows[1]["params"] == {"k1": 20, "k2": 6, "lam": 0.3}
+
+
+def test_table_rows_of_a_search_result():
+    from hyp_face.identify.report import markdown, result_rows
+
+    result = {"config": "c", "backend": "be_v1", "protocol": "p", "kind": "search", "figures": {
+        "rank": {"1": 0.5, "5": 1.0, "10": 1.0}, "retrieval": [
+            {"method": "none", "setting": "", "params": {}, "map": 0.75, "rank": {"1": 0.5, "5": 1.0, "10": 1.0}},
+            {"method": "ecn", "setting": "paper", "params": {"t": 3, "q": 8, "k": 25}, "map": 0.8,
+             "rank": {"1": 1.0, "5": 1.0, "10": 1.0}}]}}
+    lines = markdown(result_rows(result))
+    assert lines[0] == "| config | back-end | protocol | R-1 | R-5 | R-10 | mAP | re-ranking |"
+    assert lines[2] == "| c | be_v1 | p | 50.0 | 100.0 | 100.0 | 75.0 |  |"
+    assert lines[3] == "| c | be_v1 | p | 100.0 | 100.0 | 100.0 | 80.0 | ecn paper (t 3, q 8, k 25) |"
