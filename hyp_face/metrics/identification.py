@@ -49,9 +49,9 @@ BLOCK_ELEMENTS = 1 << 22
 DEFAULT_FPRS = (0.5, 0.2, 0.1, 0.05, 0.01, 1e-3, 1e-4)
 
 
-def row_blocks(n_rows: int, n_cols: int, block_elements: int = BLOCK_ELEMENTS) -> Iterator[slice]:
-    """Consecutive row slices holding about ``block_elements`` values each (at least one row)."""
-    step = max(1, block_elements // max(1, n_cols))
+def row_blocks(n_rows: int, n_cols: int) -> Iterator[slice]:
+    """Consecutive row slices holding about ``BLOCK_ELEMENTS`` values each (at least one row)."""
+    step = max(1, BLOCK_ELEMENTS // max(1, n_cols))
     for start in range(0, n_rows, step):
         yield slice(start, min(n_rows, start + step))
 
@@ -101,11 +101,14 @@ class _IdentityScorer:
     """Per-probe best score of every gallery identity (max over its items), computed on row blocks."""
 
     def __init__(self, gallery_codes: np.ndarray, n_identities: int):
-        self.order = np.argsort(gallery_codes, kind="stable")
-        self.starts = np.searchsorted(gallery_codes[self.order], np.arange(n_identities))
+        order = np.argsort(gallery_codes, kind="stable")
+        self.order = None if (order == np.arange(len(order))).all() else order
+        self.starts = None if n_identities == len(order) else np.searchsorted(gallery_codes[order],
+                                                                               np.arange(n_identities))
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
-        return np.maximum.reduceat(block[:, self.order], self.starts, axis=1)
+        by_identity = block if self.order is None else block[:, self.order]
+        return by_identity if self.starts is None else np.maximum.reduceat(by_identity, self.starts, axis=1)
 
 
 def _mate_ranks(scores, probe_codes, gallery_codes, n_ident) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -135,7 +138,7 @@ def closed_set_cmc(scores: np.ndarray, probe_ids: Sequence, gallery_ids: Sequenc
     unknown = np.flatnonzero(probe_codes < 0)
     if unknown.size:
         row = int(unknown[0])
-        raise ValueError(f"closed set: probe row {row} has identity {np.asarray(probe_ids)[row]!r} "
+        raise ValueError(f"closed set: probe row {row} has identity {str(np.asarray(probe_ids)[row])!r} "
                          f"that is not in the gallery ({unknown.size} such probes)")
     ranks, _, _ = _mate_ranks(scores, probe_codes, gallery_codes, n_ident)
     length = n_ident if max_rank is None else int(max_rank)
@@ -195,8 +198,13 @@ class _ImpostorCounts:
         if np.isnan(neg).any():
             raise ValueError("negative scores contain NaN")
         size = self.pos.size + 1
-        self._hist_ge += np.bincount(np.searchsorted(self.pos, neg, "right"), minlength=size)
-        self._hist_gt += np.bincount(np.searchsorted(self.pos, neg, "left"), minlength=size)
+        right = bisect_right_sorted(self.pos, neg)
+        tied = np.flatnonzero(self.pos[np.maximum(right - 1, 0)] == neg)
+        tied = tied[right[tied] > 0]
+        hist = np.bincount(right, minlength=size)
+        self._hist_ge += hist
+        self._hist_gt += hist - np.bincount(right[tied], minlength=size)
+        self._hist_gt += np.bincount(np.searchsorted(self.pos, neg[tied], "left"), minlength=size)
         self.n_neg += neg.size
 
     @staticmethod
@@ -270,30 +278,91 @@ def id_rate_pairs(scores_qq: np.ndarray, query_ids: Sequence, scores_qd: np.ndar
     return {"id_rate": counts.tpr(fprs), "auc": counts.auc(), "n_pos": int(pos.size), "n_neg": counts.n_neg}
 
 
+def _bisect_right_in_segments(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Per query x, the bisect-right position of x in the ascending segment values[lo:hi] (vectorised; the
+    queries still searching are kept compressed, each finished one is written once)."""
+    out = lo.copy()
+    idx = np.flatnonzero(lo < hi)
+    left, right, xv = lo[idx], hi[idx], x[idx]
+    while idx.size:
+        mid = (left + right) // 2
+        le = values[mid] <= xv
+        left = np.where(le, mid + 1, left)
+        right = np.where(le, right, mid)
+        done = left >= right
+        out[idx[done]] = left[done]
+        keep = ~done
+        idx, left, right, xv = idx[keep], left[keep], right[keep], xv[keep]
+    return out
+
+
+def bisect_right_sorted(a: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(a, x, "right")`` for ascending ``a`` without NaN, faster for many queries: uniform
+    buckets over [a[0], a[-1]] narrow each query to the items of its bucket, then a bisection finishes. The
+    bucket map is monotone, so it is exact whatever the rounding."""
+    n = len(a)
+    span = float(a[-1] - a[0]) if n else 0.0
+    scale = 4 * n / span if span > 0 else np.inf
+    if n < 64 or not np.isfinite(scale):
+        return np.searchsorted(a, x, "right")
+    n_buckets = 4 * n
+
+    def bucket(v: np.ndarray) -> np.ndarray:
+        return np.clip(np.floor((v - a[0]) * scale), 0, n_buckets - 1).astype(np.int64)
+
+    first = np.searchsorted(bucket(a), np.arange(n_buckets + 1), "left")
+    b = bucket(x)
+    return _bisect_right_in_segments(a, first[b], first[b + 1], x)
+
+
+def _count_at_most(table: np.ndarray, rows: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Per query, how many entries of ``table[rows[i]]`` (ascending, width a power of two) are <= ``x[i]``,
+    by a branchless bisection over all queries at once."""
+    width = table.shape[1]
+    flat, base = table.ravel(), rows * width
+    pos = np.zeros(len(x), np.int64)
+    step = width // 2
+    while step:
+        pos += step * (flat[base + pos + step - 1] <= x)
+        step //= 2
+    return pos + (flat[base + pos] <= x)
+
+
 def _relevant_ranks(block: np.ndarray, relevant: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each relevant entry of a block: its row, its 1-based order m among the row's relevant items
-    (descending score) and its pessimistic position m + #irrelevant items scoring >= it."""
+    (descending score) and its pessimistic position m + #irrelevant items scoring >= it.
+
+    Only irrelevant items scoring at least the row's lowest relevant score are looked at; each is placed among
+    the row's sorted relevant scores (a table padded with +inf) by a vectorised bisection."""
     rows, cols = np.nonzero(relevant)
     s = block[rows, cols]
-    order = np.lexsort((-s, rows))
-    rows, cols, s = rows[order], cols[order], s[order]
-    first = np.searchsorted(rows, rows, "left")
-    m = np.arange(len(rows)) - first + 1
-    n_irrelevant = np.empty(len(rows), np.int64)
-    for chunk in row_blocks(len(rows), block.shape[1]):
-        r = rows[chunk]
-        n_irrelevant[chunk] = ((block[r] >= s[chunk, None]) & ~relevant[r]).sum(axis=1)
+    order = np.lexsort((s, rows))  # ascending score within each row
+    rows, s = rows[order], s[order]
+    n_rel = np.bincount(rows, minlength=block.shape[0])
+    start = np.cumsum(n_rel) - n_rel
+    j = np.arange(len(s)) - start[rows]  # index within the row, ascending score
+    width = 1 << int(n_rel.max(initial=1) - 1).bit_length()
+    table = np.full((block.shape[0], width), np.inf)
+    table[rows, j] = s
+    has = n_rel > 0
+    cand_rows, cand_cols = np.nonzero((block >= table[:, :1]) & ~relevant & has[:, None])
+    above = np.minimum(_count_at_most(table, cand_rows, block[cand_rows, cand_cols]), n_rel[cand_rows])
+    # n_irrelevant[threshold j of row r] = #candidates of row r placed above it (above > j)
+    hist = np.bincount(cand_rows * (width + 1) + above, minlength=block.shape[0] * (width + 1))
+    beyond = np.cumsum(hist.reshape(-1, width + 1)[:, ::-1], axis=1)[:, ::-1]
+    n_irrelevant = beyond[rows, j + 1]
+    m = n_rel[rows] - j
     return rows, m, m + n_irrelevant
 
 
 def _retrieval_block(block: np.ndarray, relevant: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per query row of a block: AP (0 without relevant items) and the position of its first relevant hit
-    (``G + 1`` without relevant items)."""
+    (the largest int64 without relevant items, so that it is beyond every rank)."""
     n = block.shape[0]
     rows, m, pos = _relevant_ranks(block, relevant)
     n_rel = np.bincount(rows, minlength=n)
     ap = np.bincount(rows, weights=m / pos, minlength=n) / np.maximum(n_rel, 1)
-    first_hit = np.full(n, block.shape[1] + 1, np.int64)
+    first_hit = np.full(n, np.iinfo(np.int64).max)
     first_hit[rows[m == 1]] = pos[m == 1]
     return ap, first_hit
 

@@ -59,7 +59,7 @@ def validate(matrix: ScoreMatrix, source: str) -> ScoreMatrix:
             raise ValueError(f"{source}: duplicate {axis} key {dup!r}")
     bad = np.flatnonzero(np.isnan(matrix.scores).any(axis=1))
     if bad.size:
-        raise ValueError(f"{source}: NaN score in row {int(bad[0])} (key {matrix.row_keys[bad[0]]!r})")
+        raise ValueError(f"{source}: NaN score in row {int(bad[0])} (key {str(matrix.row_keys[bad[0]])!r})")
     return matrix
 
 

@@ -4,7 +4,10 @@
     ecn(sim_qg, sim_qq, sim_gg, t=3, q=8, k=25, method="rank") -> (Q, G) distance    # Sarfraz et al., CVPR 2018
 
 Inputs are similarity matrices (cosine, or any back-end score where higher = more alike): query x gallery,
-query x query and gallery x gallery. See each module's docstring for the exact algorithm.
+query x query and gallery x gallery. See each module's docstring for the exact algorithm. On-disk score
+matrices (``hyp_face.metrics.score_matrix``) are re-ranked by ``hyp_face.rerank.matrices.rerank_matrices``, the CLI
+``python -m hyp_face.bin.rerank`` and ``steps/rerank.sh``. To score a re-ranked distance with
+``hyp_face.metrics.identification``, pass its negation (``ScoreMatrix.similarity()``).
 """
 
 from hyp_face.rerank.ecn import ecn

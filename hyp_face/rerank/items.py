@@ -44,7 +44,7 @@ class Items:
         if rows.stop > q:
             r = slice(max(rows.start, q) - q, rows.stop - q)
             parts.append(np.hstack([self.qg[:, r].T, self.gg[r]]))
-        return np.vstack(parts).astype(np.float64, copy=False)
+        return (parts[0] if len(parts) == 1 else np.vstack(parts)).astype(np.float64, copy=False)
 
     def pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """``S[a, b]`` for equal-length index arrays."""
@@ -72,9 +72,13 @@ def stable_smallest(d: np.ndarray, k: int) -> np.ndarray:
     if k >= n:
         return np.argsort(d, axis=1, kind="stable")
     kth = np.partition(d, k - 1, axis=1)[:, k - 1:k]
-    less = d < kth
-    equal = d == kth
-    take = less | (equal & (np.cumsum(equal, axis=1) <= k - less.sum(axis=1, keepdims=True)))
+    take = d <= kth
+    crowded = np.flatnonzero(take.sum(axis=1) > k)  # ties at the k-th value: keep the lowest indices
+    if crowded.size:
+        sub, sub_kth = d[crowded], kth[crowded]
+        equal = sub == sub_kth
+        room = k - (sub < sub_kth).sum(axis=1, keepdims=True)
+        take[crowded] = (sub < sub_kth) | (equal & (np.cumsum(equal, axis=1) <= room))
     idx = np.nonzero(take)[1].reshape(len(d), k)
     order = np.argsort(np.take_along_axis(d, idx, axis=1), axis=1, kind="stable")
     return np.take_along_axis(idx, order, axis=1)
