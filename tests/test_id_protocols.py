@@ -269,7 +269,7 @@ def test_rerank_rows_choose_the_best_dev_setting_and_keep_the_paper_one():
     g = unit(centres[g_lab] + 0.6 * rng.normal(size=(48, DIM)))
     relevant = q_lab[:, None] == g_lab[None, :]
     dev = dev_rows([f"id{i}" for i in q_lab])
-    rr = Reranker("k_reciprocal", "hyp_face.rerank:k_reciprocal", {"k1": 20, "k2": 6, "lam": 0.3},
+    rr = Reranker("k_reciprocal", "k_reciprocal", {"k1": 20, "k2": 6, "lam": 0.3},
                   {"k1": (3, 6), "k2": (1, 2), "lam": (0.3,)})
     rows = rerank_rows(q @ g.T, q @ q.T, g @ g.T, relevant, dev, (rr,))
     assert [(r["method"], r["setting"]) for r in rows] == [("none", ""), ("k_reciprocal", "paper"),

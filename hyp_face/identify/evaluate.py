@@ -23,6 +23,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from hyp_face.metrics import identification as idm
+from hyp_face.rerank.matrices import METHODS
 
 from .protocols import DEV_SALT, Protocol, first_half
 
@@ -37,17 +38,17 @@ CURVE_FPIRS = 40  # points of the DIR-vs-FPIR curve
 
 @dataclass(frozen=True)
 class Reranker:
-    """A re-ranking method: its function (``f(sim_qg, sim_qq, sim_gg, **params) -> distance``), the paper's
-    parameters and the grid searched on the dev half."""
+    """A re-ranking setting family: its algorithm (a key of :data:`hyp_face.rerank.matrices.METHODS`, called as
+    ``f(sim_qg, sim_qq, sim_gg, **params) -> distance``), the paper's parameters and the grid searched on the dev
+    half."""
 
     name: str
-    function: str  # "module:function", imported on first use
+    algorithm: str
     paper: Mapping[str, float]
     grid: Mapping[str, tuple]
 
     def __call__(self, s_qg: np.ndarray, s_qq: np.ndarray, s_gg: np.ndarray, **params) -> np.ndarray:
-        module, _, func = self.function.partition(":")
-        return getattr(__import__(module, fromlist=[func]), func)(s_qg, s_qq, s_gg, **params)
+        return METHODS[self.algorithm](s_qg, s_qq, s_gg, **params)
 
     def settings(self) -> list[dict]:
         names = list(self.grid)
@@ -55,10 +56,10 @@ class Reranker:
 
 
 RERANKERS = (
-    Reranker("k_reciprocal", "hyp_face.rerank:k_reciprocal", {"k1": 20, "k2": 6, "lam": 0.3},
+    Reranker("k_reciprocal", "k_reciprocal", {"k1": 20, "k2": 6, "lam": 0.3},
              {"k1": (5, 10, 20), "k2": (1, 3, 6), "lam": (0.1, 0.3)}),
-    Reranker("ecn", "hyp_face.rerank:ecn", {"t": 3, "q": 8, "k": 25}, {"t": (2, 3), "q": (4, 8), "k": (10, 25)}),
-    Reranker("ecn_dist", "hyp_face.rerank:ecn", {"t": 3, "q": 8, "method": "dist"},
+    Reranker("ecn", "ecn", {"t": 3, "q": 8, "k": 25}, {"t": (2, 3), "q": (4, 8), "k": (10, 25)}),
+    Reranker("ecn_dist", "ecn", {"t": 3, "q": 8, "method": "dist"},
              {"t": (2, 3), "q": (4, 8), "method": ("dist",)}),
 )
 
