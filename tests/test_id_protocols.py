@@ -151,22 +151,26 @@ def test_closed_probe_of_an_unenrolled_identity(closed_dir):
 # ------------------------------------------------------------------------------------------------ video search
 
 
-def make_sre_dirs(root: Path) -> tuple[Path, Path]:
+def make_sre_dirs(enroll: Path, test: Path, models: dict[str, str], shows: dict[str, str]) -> None:
+    """An SRE19-style enrollment dir (``models``: video -> model, one box each) and test dir (``shows``: test video
+    -> the model it shows, or another name) with the full model x test trial list."""
+    for d, utt2spk in ((enroll, models), (test, {t: t for t in shows})):
+        d.mkdir(parents=True)
+        (d / "vid.scp").write_text("".join(f"{u} /v/{u}.mp4\n" for u in utt2spk))
+        (d / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in utt2spk.items()))
+    (enroll / "face_boundingbox").write_text("".join(f"{u} 1.0 0 0 9 9\n" for u in models))
+    (test / "trials").write_text("".join(f"{m} {t} {'target' if p == m else 'nontarget'}\n"
+                                         for m in sorted(set(models.values())) for t, p in shows.items()))
+
+
+def small_sre_dirs(root: Path) -> tuple[Path, Path]:
     enroll, test = root / "set_enroll", root / "set_test"
-    enroll.mkdir(parents=True)
-    test.mkdir(parents=True)
-    (enroll / "vid.scp").write_text("e1 /v/e1.mp4\ne2 /v/e2.mp4\ne3 /v/e3.mp4\n")
-    (enroll / "utt2spk").write_text("e1 m1\ne2 m1\ne3 m2\n")
-    (enroll / "face_boundingbox").write_text("e1 1.0 0 0 10 10\ne2 2.0 0 0 10 10\ne3 1.0 0 0 10 10\n")
-    (test / "vid.scp").write_text("t1 /v/t1.mp4\nt2 /v/t2.mp4\nt3 /v/t3.mp4\n")
-    (test / "utt2spk").write_text("t1 t1\nt2 t2\nt3 t3\n")
-    (test / "trials").write_text("m1 t1 target\nm1 t2 nontarget\nm1 t3 target\nm2 t1 nontarget\n"
-                                 "m2 t2 nontarget\nm2 t3 nontarget\n")
+    make_sre_dirs(enroll, test, {"e1": "m1", "e2": "m1", "e3": "m2"}, {"t1": "m1", "t2": "x", "t3": "m1"})
     return enroll, test
 
 
 def test_video_search_protocol(tmp_path):
-    enroll, test = make_sre_dirs(tmp_path)
+    enroll, test = small_sre_dirs(tmp_path)
     write_protocol(tmp_path / "vs", video_search(enroll, test))
     p = read_protocol(tmp_path / "vs")
     assert p.kind == "search" and p.relevant == {"m1": ["t1", "t3"], "m2": []}
@@ -175,7 +179,7 @@ def test_video_search_protocol(tmp_path):
 
 
 def test_video_search_trial_of_an_unknown_test(tmp_path):
-    enroll, test = make_sre_dirs(tmp_path)
+    enroll, test = small_sre_dirs(tmp_path)
     with open(test / "trials", "a") as f:
         f.write("m2 t9 target\n")
     with pytest.raises(TableError, match=r"trials:7: test 't9' is not in"):

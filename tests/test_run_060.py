@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from hyp_face.io.embed_store import EmbedWriter
+from test_id_protocols import make_sre_dirs
 
 ROOT = Path(__file__).resolve().parents[1]
 DIM = 8
@@ -109,16 +110,8 @@ def test_video_search_by_portrait_uses_the_reference_faces(recipe):
     rng = np.random.default_rng(5)
     people = rng.normal(size=(3, DIM)) * 3
     enroll, test = recipe / "data/vs_enroll", recipe / "data/vs_test"
-    enroll.mkdir(parents=True)
-    test.mkdir(parents=True)
-    (enroll / "vid.scp").write_text("e1 /v/e1.mp4\ne2 /v/e2.mp4\ne3 /v/e3.mp4\n")
-    (enroll / "utt2spk").write_text("e1 m0\ne2 m0\ne3 m1\n")
-    (enroll / "face_boundingbox").write_text("e1 1.0 0 0 9 9\ne2 1.0 0 0 9 9\ne3 1.0 0 0 9 9\n")
     shows = {"t1": 0, "t2": 1, "t3": 2, "t4": 0, "t5": 1}
-    (test / "vid.scp").write_text("".join(f"{t} /v/{t}.mp4\n" for t in shows))
-    (test / "utt2spk").write_text("".join(f"{t} {t}\n" for t in shows))
-    (test / "trials").write_text("".join(f"m{m} {t} {'target' if p == m else 'nontarget'}\n"
-                                         for m in (0, 1) for t, p in shows.items()))
+    make_sre_dirs(enroll, test, {"e1": "m0", "e2": "m0", "e3": "m1"}, {t: f"m{p}" for t, p in shows.items()})
     noisy = lambda p, n: (people[p] + 0.1 * rng.normal(size=(n, DIM))).astype(np.float32)  # noqa: E731
     store = recipe / "exp/face_embed/tiny"
     for sub, faces in (("ref/vs_enroll", {"e1": noisy(0, 1), "e2": noisy(0, 2), "e3": np.zeros((0, DIM))}),
