@@ -25,7 +25,8 @@ from hyp_face.io.table import TableError, atomic_write
 from hyp_face.metrics.score_matrix import read_score_matrix
 
 log = logging.getLogger("eval_id_protocol")
-CODE = ("identify", "metrics/identification.py", "metrics/score_matrix.py", "rerank", "bin/eval_id_protocol.py")
+CODE = ("identify/protocols.py", "identify/scoring.py", "identify/evaluate.py", "identify/report.py",
+        "metrics/identification.py", "metrics/plots.py", "metrics/score_matrix.py", "rerank", "bin/eval_id_protocol.py")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -22,8 +22,8 @@ from hyp_face.io.table import TableError
 from hyp_face.metrics.score_matrix import ScoreMatrix, write_score_matrix
 
 log = logging.getLogger("score_id_protocol")
-CODE = ("identify", "backend", "io/embed_store.py", "io/datadir.py", "metrics/score_matrix.py",
-        "bin/score_id_protocol.py")
+CODE = ("identify/protocols.py", "identify/scoring.py", "eval/lfw.py", "backend", "io/embed_store.py", "io/datadir.py",
+        "io/table.py", "video/reader.py", "metrics/score_matrix.py", "bin/score_id_protocol.py")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
