@@ -6,16 +6,21 @@ An engine provides the few operations whose best form differs between the two: m
 arithmetic operators, which both array types share.
 
 * numpy keeps a selection as a CSR 0/1 matrix with sorted column indices and sums selected rows in column strips
-  of :data:`STRIP` columns, which stay in cache (about 3x faster than one product over the whole width).
+  of :data:`STRIP` columns, which stay in cache (about 3x faster than one product over the whole width);
+  :meth:`NumpyEngine.dense` gives the 0/1 matrix for the sums that BLAS does faster.
 * torch keeps a selection as a dense 0/1 float64 matrix, so every sum is one matmul: cheap on a GPU.
+
+scipy.sparse is imported on first use: the back-ends without s-norm never load it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-from scipy import sparse
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 STRIP = 48
 TILE = 1024
@@ -70,8 +75,14 @@ class NumpyEngine:
     def to_numpy(self, x: np.ndarray) -> np.ndarray:
         return x
 
+    def concat(self, parts: Sequence[np.ndarray]) -> np.ndarray:
+        """Matrices stacked along the rows."""
+        return np.concatenate(parts)
+
     def select(self, scores: np.ndarray, discard: int, k: int) -> sparse.csr_matrix:
         """CSR (rows x n) 0/1 matrix of the selected ranks of each row."""
+        from scipy import sparse
+
         rows, n = scores.shape
         index = rank_indices(scores, discard, k)
         return sparse.csr_matrix((np.ones(rows * k), index.ravel(), np.arange(0, rows * k + 1, k)), shape=(rows, n))
@@ -89,6 +100,10 @@ class NumpyEngine:
                 strip[c:c + TILE] = rows[a:a + STRIP, c:c + TILE].T
             strips.append(strip)
         return strips
+
+    def dense(self, sel: sparse.csr_matrix) -> np.ndarray:
+        """The selection as a dense 0/1 float64 matrix."""
+        return sel.toarray()
 
     def selected_sums(self, sel: sparse.csr_matrix, prepared: list[np.ndarray]) -> np.ndarray:
         """``out[i, j] = sum of rows[j, c] over the selected c of row i``: (sel rows x m)."""
@@ -121,6 +136,9 @@ class TorchEngine:
     def to_numpy(self, x: Any) -> np.ndarray:
         return x.cpu().numpy()
 
+    def concat(self, parts: Sequence[Any]) -> Any:
+        return self.torch.cat(list(parts))
+
     def top_mask(self, scores: Any, top: int) -> Any:
         """Torch twin of :func:`top_mask` (same tie rule), with ``topk`` for the threshold."""
         n = scores.shape[1]
@@ -139,6 +157,9 @@ class TorchEngine:
             raise ValueError(f"ranks {discard}..{discard + k - 1} requested from {n} cohort vectors")
         mask = self.top_mask(scores, discard + k) & ~self.top_mask(scores, discard)
         return mask.to(self.torch.float64)
+
+    def dense(self, sel: Any) -> Any:
+        return sel
 
     def prepare(self, rows: Any) -> Any:
         return rows.T
