@@ -8,7 +8,8 @@ min and max wall time of each side and whether the two score files are byte-iden
 The original is never a dependency: ``--hyperion DIR`` points at a checkout of hyperion (its ``hyperion`` package
 and ``egs/sre19-av-v/v0.1/steps_be``). Nothing in it is edited; on numpy 2 / scipy >= 1.13 the aliases it needs
 (``np.int`` ... and ``scipy.signal.hann`` ...) come from a generated ``sitecustomize.py`` on its ``PYTHONPATH``.
-It also imports ``librosa``, which must be installed in the environment (``pip install librosa``).
+It also imports ``librosa``, ``pandas`` and ``jsonargparse``, which must be installed in the environment
+(``pip install librosa pandas jsonargparse``; they are no dependency of this project).
 
     python -m hyp_face.bench.vs_original --hyperion ~/src/hyperion --sizes small,full --rounds 3
 
@@ -74,17 +75,20 @@ SIZES = {"full": CaseSize(150, 1500, 12000, 952), "small": CaseSize(30, 300, 240
 
 @dataclass(frozen=True)
 class Case:
-    """Paths of a case on disk."""
+    """Paths of a case on disk (the stores' ``.h5`` files lie beside their ``.scp``)."""
 
-    root: Path
+    trials: Path
+    enroll_utt2spk: Path
+    ref_scp: Path
+    facedet_scp: Path
+    test_scp: Path
+    cohort_utt2spk: Path
+    cohort_scp: Path
 
-    def __getattr__(self, name: str) -> Path:
-        files = {"trials": "trials", "enroll_utt2spk": "enroll_utt2spk", "ref_scp": "ref.scp",
-                 "facedet_scp": "enroll_facedet.scp", "test_scp": "test.scp", "cohort_utt2spk": "cohort_utt2spk",
-                 "cohort_scp": "cohort.scp"}
-        if name not in files:
-            raise AttributeError(name)
-        return self.root / files[name]
+    @classmethod
+    def at(cls, root: Path) -> "Case":
+        return cls(root / "trials", root / "enroll_utt2spk", root / "ref.scp", root / "enroll_facedet.scp",
+                   root / "test.scp", root / "cohort_utt2spk", root / "cohort.scp")
 
 
 def write_case(root: Path, size: CaseSize, seed: int = 0) -> Case:
@@ -92,7 +96,7 @@ def write_case(root: Path, size: CaseSize, seed: int = 0) -> Case:
     model x test trial list with model m the target of every test video t with t % models == m."""
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
-    case = Case(root)
+    case = Case.at(root)
 
     def faces(n: int) -> np.ndarray:
         return rng.standard_normal((n, size.dim), dtype=np.float32)
@@ -236,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
             for version in args.versions.split(","):
                 if version not in SPECS:
                     raise SystemExit(f"vs_original: unknown version {version!r}")
-                print(compare(hyperion, Case(case_dir), work / name, version, snorm == "faithful", args.ncoh,
+                print(compare(hyperion, Case.at(case_dir), work / name, version, snorm == "faithful", args.ncoh,
                               args.rounds, envs), flush=True)
 
 
