@@ -67,8 +67,9 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
 
 def write_lines(path: str | os.PathLike, lines: Sequence[str]) -> None:
     """Atomically write ``lines`` (without newlines) to ``path``, one per line."""
+    lines = list(lines)
     with atomic_write(path) as f:
-        if lines:
+        if lines:  # one write, not two per line: score files have 10^5 lines and more
             f.write("\n".join(lines))
             f.write("\n")
 
