@@ -80,7 +80,7 @@ class SNorm:
         """Normalise a block ``scores`` (N_e x B) given Cte^T (B x N_c) for the same test columns.
 
         ``test_unit`` (B x D), when Cte^T is ``test_unit @ cohort_unit.T``, lets the faithful t term take its
-        first moments on the embeddings; without it (v7's attention-pooled scores) they are selection sums.
+        first moments on the embeddings; without it (v7's attention-pooled scores) they are dense products with J_p.
         """
         eng = self.engine
         test_sel = eng.select(test_cohort, self.discard, self.k)  # I_q
