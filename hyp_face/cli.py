@@ -32,15 +32,21 @@ def str2bool(value: str | bool) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
+def thread_count(num_threads: int | None = None) -> int:
+    """Threads of a job: ``num_threads``, else env ``HYP_FACE_THREADS``, else 1 (needs no torch)."""
+    return num_threads or int(os.environ.get("HYP_FACE_THREADS", "1"))
+
+
 def pin_threads(num_threads: int | None = None) -> int:
-    """Pin torch intra-op threads (default: env ``HYP_FACE_THREADS`` or 1) and return the number used.
+    """Pin torch intra-op threads to :func:`thread_count` and return the number used (imports torch; numpy-only
+    code calls :func:`thread_count` instead).
 
     On small shared machines, torch with several threads slows down dramatically when another process
     competes for the cores, so one thread per job is the default; raise it for a dedicated machine.
     """
     import torch
 
-    n = num_threads or int(os.environ.get("HYP_FACE_THREADS", "1"))
+    n = thread_count(num_threads)
     torch.set_num_threads(n)
     return n
 

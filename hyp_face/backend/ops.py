@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from scipy.cluster.hierarchy import linkage
 
 NORM_EPS = 1e-10
 QUERY_CHUNK = 1024
@@ -60,6 +59,8 @@ def ahc_labels(x: np.ndarray, thr: float) -> np.ndarray:
 
     Returns one cluster label per row (labels 0..K-1 in order of first appearance).
     """
+    from scipy.cluster.hierarchy import linkage  # imported on first use: the other versions never load it
+
     n = len(x)
     if n < 2:
         return np.zeros(n, dtype=np.int64)

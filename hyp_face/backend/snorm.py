@@ -9,9 +9,11 @@ Cohort ranking rule (ties): descending score, equal scores ordered by *larger* c
 stable ascending argsort, which is what the original gives under numpy 2.x). Ranks ``discard .. discard+K-1`` are
 kept, ``K = min(ncoh, N_cohort - discard)``.
 
-The faithful statistics need, for every (p, q), sums over K cohort scores. First moments are taken on the
-embeddings: sum over c in I_q of cos(e_p, z_c) = e_p . (sum over c in I_q of z_c) for unit vectors, one selection
-sum of D columns and a matmul. Second moments have no such shortcut and are selection sums of the squared scores.
+The faithful statistics need, for every (p, q), sums over K cohort scores. The t side (cohort subset J_p of each
+enrollment vector, fixed) is a dense product with the 0/1 matrix of J_p, which BLAS runs faster than a sparse
+product over the transposed block. The z side (subset I_q of each test vector, new for every block) is one sparse
+selection sum over the squared Cec scores and, for the first moments, either the Cec scores or, when N_e > D, the
+embeddings: sum over c in I_q of cos(e_p, z_c) = e_p . (sum over c in I_q of z_c) for unit vectors.
 """
 
 from __future__ import annotations
@@ -66,15 +68,19 @@ class SNorm:
         if self.mode == "asnorm":
             self._z_stats = mean_std(*eng.own_sums(cec, self.enroll_sel), self.k)
             return
-        self._cohort_prep = eng.prepare(self.cohort_unit.T)
-        self._cec_sq_prep = eng.prepare(cec * cec)
-        self._enroll_cohort_sum = eng.selected_sums(self.enroll_sel, self._cohort_prep)  # (N_e x D)
+        self._enroll_mask = eng.dense(self.enroll_sel)  # J_p as 0/1 rows: the t sums are one dense product each
+        self._enroll_cohort_sum = self._enroll_mask @ self.cohort_unit  # (N_e x D)
+        # z sums: one selection sum per test block over [first-moment columns | Cec^2 columns]; the first moments
+        # are sums of the N_e scores themselves or, when N_e > D, of the D embedding columns
+        self._z_by_scores = len(cec) <= self.cohort_unit.shape[1]
+        first = cec if self._z_by_scores else self.cohort_unit.T
+        self._z_prep = eng.prepare(eng.concat([first, cec * cec]))
 
     def normalize(self, scores: Any, test_cohort: Any, test_unit: Any | None = None) -> Any:
         """Normalise a block ``scores`` (N_e x B) given Cte^T (B x N_c) for the same test columns.
 
         ``test_unit`` (B x D), when Cte^T is ``test_unit @ cohort_unit.T``, lets the faithful t term take its
-        first moments on the embeddings; without it (v7's attention-pooled scores) they are selection sums.
+        first moments on the embeddings; without it (v7's attention-pooled scores) they are dense products with J_p.
         """
         eng = self.engine
         test_sel = eng.select(test_cohort, self.discard, self.k)  # I_q
@@ -82,12 +88,14 @@ class SNorm:
             mu_z, sd_z = self._z_stats
             mu_t, sd_t = mean_std(*eng.own_sums(test_cohort, test_sel), self.k)
             return ((scores - mu_z[:, None]) / sd_z[:, None] + (scores - mu_t) / sd_t) / 2.0
-        z_sums = (eng.selected_sums(test_sel, self._cohort_prep) @ self.enroll_unit.T).T
-        mu_z, sd_z = mean_std(z_sums, eng.selected_sums(test_sel, self._cec_sq_prep).T, self.k)
+        z_all = eng.selected_sums(test_sel, self._z_prep)  # (B x [N_e or D] + N_e)
+        num_enroll = len(self.enroll_unit)
+        z_first = z_all[:, :num_enroll] if self._z_by_scores else z_all[:, :-num_enroll] @ self.enroll_unit.T
+        mu_z, sd_z = mean_std(z_first.T, z_all[:, -num_enroll:].T, self.k)
         if test_unit is None:
-            t_sums = eng.selected_sums(self.enroll_sel, eng.prepare(test_cohort))
+            t_sums = (test_cohort @ self._enroll_mask.T).T
         else:
             t_sums = self._enroll_cohort_sum @ test_unit.T
-        t_sq_sums = eng.selected_sums(self.enroll_sel, eng.prepare(test_cohort * test_cohort))
+        t_sq_sums = ((test_cohort * test_cohort) @ self._enroll_mask.T).T
         mu_t, sd_t = mean_std(t_sums, t_sq_sums, self.k)
         return ((scores - mu_z) / sd_z + (scores - mu_t) / sd_t) / np.sqrt(2.0)

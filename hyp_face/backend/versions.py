@@ -23,6 +23,9 @@ from .snorm import SNorm
 PARAM_DEFAULTS: dict[str, float] = {"thr_ahc": 0.8, "self_att_a": 2.0, "att_a": 4.0}
 #: How a parameter appears in a back-end's directory name (be_v4_thrahc0.8, be_v7_selfatt_a2_att_a4).
 PARAM_TAGS: dict[str, str] = {"thr_ahc": "thrahc", "self_att_a": "selfatt_a", "att_a": "att_a"}
+#: Size of one (N_cohort x block) s-norm matrix: blocks this small stay in the allocator's reused memory and closer
+#: to the cache (10-15% faster than 160 MB blocks on 12,000 cohort faces).
+SNORM_BLOCK_BYTES = 32e6
 
 
 @dataclass(frozen=True)
@@ -245,8 +248,8 @@ class Scorer:
         out = np.empty((self.num_models, len(tests)))
         rows = self.block_rows
         if snorm is not None:  # a few (N_cohort x block) float64 matrices live at once in each worker
-            budget = self.mem_budget / self.workers
-            rows = int(min(rows, max(64, budget // (48 * len(snorm.cohort)))))
+            budget = min(self.mem_budget / self.workers / 6, SNORM_BLOCK_BYTES)
+            rows = int(min(rows, max(64, budget // (8 * len(snorm.cohort)))))
 
         bar = tqdm(total=len(tests), desc="score", unit="video", disable=not progress, mininterval=5)
 

@@ -36,7 +36,7 @@ from hyp_face.backend.versions import (
     params_from_config,
     test_side,
 )
-from hyp_face.cli import pin_threads, read_shell_config, setup_logging, str2bool
+from hyp_face.cli import pin_threads, read_shell_config, setup_logging, str2bool, thread_count
 from hyp_face.io.manifest import Job, step_manifest
 from hyp_face.io.table import write_lines
 
@@ -209,7 +209,8 @@ def main(argv: list[str] | None = None) -> None:
         engine = make_engine(args.engine, args.device)
     except (ValueError, RuntimeError) as err:
         raise SystemExit(f"eval_be: {err}") from None
-    threads = pin_threads(args.num_threads)  # torch intra-op threads, or numpy block workers
+    # torch intra-op threads, or numpy block workers (the numpy engine never imports torch)
+    threads = pin_threads(args.num_threads) if engine.name == "torch" else thread_count(args.num_threads)
     trial_models, trial_tests, _ = read_trials(args.trials)
     seg_set = sorted(set(trial_tests))
     if not seg_set:

@@ -27,7 +27,7 @@ from typing import Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from .table import Row, TableError, atomic_write, read_rows, read_scp, write_lines, write_scp
+from .table import Row, TableError, atomic_write, read_columns, read_rows, read_scp, write_lines, write_scp
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,9 @@ def add_spk2utt_rows(table: dict[str, list[str]], rows: Sequence[Row], name: str
 
 def read_utt2spk(path: str | os.PathLike) -> dict[str, str]:
     """Read ``<utt> <spk>`` lines into a dict (file order); duplicates and wrong column counts are errors."""
+    columns = read_columns(path, 2, 2)  # fast path; anything unusual is read again line by line
+    if columns is not None and len(set(columns[0])) == len(columns[0]):
+        return dict(zip(*columns))
     return add_utt2spk_rows({}, read_rows(path, 2, 2), path)
 
 
@@ -162,6 +165,12 @@ def read_trials(path: str | os.PathLike) -> tuple[list[str], list[str], np.ndarr
     2-column file gives ``labels=None``. Mixed column counts, unknown labels and repeated (model, test) pairs are
     errors naming the file and line.
     """
+    columns = read_columns(path, 2, 3)  # fast path; anything unusual is read again line by line
+    if columns is not None and len(set(zip(columns[0], columns[1]))) == len(columns[0]):
+        if len(columns) == 2:
+            return columns[0], columns[1], None
+        if set(columns[2]) <= set(LABELS):
+            return columns[0], columns[1], np.array(columns[2]) == "target"
     rows = [fields for _, fields in read_trial_rows(path)]
     models = [f[0] for f in rows]
     tests = [f[1] for f in rows]

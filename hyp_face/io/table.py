@@ -12,6 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterable, Iterator, Sequence
 
+import numpy as np
+
 
 class TableError(ValueError):
     """A malformed line in a table file; the message names the file and line."""
@@ -65,9 +67,10 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
 
 def write_lines(path: str | os.PathLike, lines: Sequence[str]) -> None:
     """Atomically write ``lines`` (without newlines) to ``path``, one per line."""
+    lines = list(lines)
     with atomic_write(path) as f:
-        for line in lines:
-            f.write(line)
+        if lines:  # one write, not two per line: score files have 10^5 lines and more
+            f.write("\n".join(lines))
             f.write("\n")
 
 
@@ -103,6 +106,44 @@ def read_rows(
         return parse_rows(f, path, min_cols, max_cols, comment)
 
 
+def _byte_table(allowed: bytes) -> np.ndarray:
+    """Lookup table of the bytes outside printable ASCII, newline and ``allowed`` (True = not for the fast path)."""
+    table = np.ones(256, dtype=bool)
+    table[0x21:0x7F] = False
+    table[list(b"\n" + allowed)] = False
+    return table
+
+
+_UNUSUAL = {True: _byte_table(b" \t"), False: _byte_table(b" ")}  # by ``tabs``
+_BLANK = np.zeros(256, dtype=bool)
+_BLANK[list(b" \t\n")] = True
+
+
+def read_columns(path: str | os.PathLike, min_cols: int = 1, max_cols: int | None = None,
+                 tabs: bool = True) -> list[list[str]] | None:
+    """The columns of a plain table, parsed in one pass over the bytes; None when it is not plain.
+
+    Plain: printable ASCII fields separated by spaces (and tabs when ``tabs``), ``\n`` line ends,
+    the same number of fields, within ``min_cols..max_cols``, on every non-empty line. Then the columns equal
+    those of :func:`read_rows`; for anything else (other bytes, ``\r``, a bad line, an empty file) the caller
+    falls back to the line-by-line reader, which names the file and line of a problem.
+    """
+    with open(path, "rb") as f:
+        data = f.read()
+    buf = np.frombuffer(data, dtype=np.uint8)
+    if not buf.size or _UNUSUAL[tabs][buf].any():
+        return None
+    blank = _BLANK[buf]
+    starts = np.flatnonzero(~blank & np.concatenate(([True], blank[:-1])))
+    per_line = np.bincount(np.searchsorted(np.flatnonzero(buf == 10), starts))
+    per_line = per_line[per_line > 0]
+    ncols = int(per_line[0]) if per_line.size else 0
+    if not ncols or (per_line != ncols).any() or ncols < min_cols or (max_cols is not None and ncols > max_cols):
+        return None
+    fields = data.decode("ascii").split()
+    return [fields[i::ncols] for i in range(ncols)]
+
+
 def read_inputs(paths: Sequence[str], min_cols: int = 1, max_cols: int | None = None) -> list[tuple[str, list[Row]]]:
     """``(name, rows)`` of each file in ``paths``, or of stdin when there is none (Kaldi filters)."""
     if not paths:
@@ -112,6 +153,9 @@ def read_inputs(paths: Sequence[str], min_cols: int = 1, max_cols: int | None = 
 
 def read_scp(path: str | os.PathLike) -> dict[str, str]:
     """Read ``<key> <value...>`` lines into an ordered dict; duplicate keys are an error."""
+    columns = read_columns(path, 2, 2, tabs=False)
+    if columns is not None and len(set(columns[0])) == len(columns[0]):
+        return dict(zip(*columns))
     table: dict[str, str] = {}
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hyp_face.io.datadir import read_trials
-from hyp_face.io.table import TableError, atomic_write, read_rows
+from hyp_face.io.table import TableError, atomic_write, read_columns, read_rows
 
 
 @dataclass
@@ -59,6 +59,16 @@ def _parse_scores(path: str | os.PathLike, rows: list[tuple[int, list[str]]]) ->
 
 def read_scores(path: str | os.PathLike) -> dict[tuple[str, str], float]:
     """Read a score file into ``{(model, test): score}``; duplicate pairs are an error."""
+    columns = read_columns(path, 3, 3)  # fast path; anything unusual is read again line by line
+    if columns is not None:
+        try:
+            values = np.array(columns[2], dtype=np.float64)
+        except ValueError:
+            values = None
+        if values is not None and not np.isnan(values).any():
+            table = dict(zip(zip(columns[0], columns[1]), values.tolist()))
+            if len(table) == len(values):
+                return table
     rows = read_rows(path, 3, 3)
     scores = _parse_scores(path, rows)
     table = dict(zip(((f[0], f[1]) for _, f in rows), scores.tolist()))
