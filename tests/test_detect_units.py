@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from conftest import shared_path
-from hyp_face.detect import Detections, ResizePolicy, build_detector
+from hyp_face.detect import ResizePolicy, build_detector
 from hyp_face.detect.backoff import backoff_threshold, faces_at
 from hyp_face.detect.nets import FusedConv2d, RetinaFace, fuse_for_inference
 from hyp_face.detect.nms import nms
