@@ -139,3 +139,24 @@ def test_writers_respect_the_umask(tmp_path, umask):
     written = ["table", "cal.json", "plot.png", "embed.1.h5", "embed.1.scp"]
     assert {name: oct(stat.S_IMODE((tmp_path / name).stat().st_mode)) for name in written} == {
         name: oct(umask) for name in written}
+
+
+def test_optional_face_fields_default_and_round_trip(tmp_path):
+    """norm/sharpness/track are filled (NaN, NaN, -1) when not given, stored when given, and files without them
+    (written before they existed) read with those defaults."""
+    meta = FaceMeta(frame=[0, 5], time=[0.0, 0.2], box=np.zeros((2, 4)), score=[0.9, 0.8], landmarks=np.zeros((2, 5, 2)))
+    assert np.isnan(meta.norm).all() and np.isnan(meta.sharpness).all() and (meta.track == -1).all()
+    tracked = FaceMeta(frame=[0, 5], time=[0.0, 0.2], box=np.zeros((2, 4)), score=[0.9, 0.8],
+                       landmarks=np.zeros((2, 5, 2)), norm=[11.0, 12.5], sharpness=[3.0, 4.0], track=[0, 1])
+    with EmbedWriter(tmp_path / "embed") as w:
+        w.write("new", np.ones((2, 3)), tracked)
+        w.write("old", np.ones((2, 3)), meta)
+    with h5py.File(tmp_path / "embed.h5", "a") as h5:
+        for name in ("norm", "sharpness", "track"):
+            del h5[f"__faces__/old/{name}"]
+    with EmbedReader(tmp_path / "embed.scp") as r:
+        new, old = r.read_meta("new"), r.read_meta("old")
+    np.testing.assert_array_equal(new.norm, [11.0, 12.5])
+    np.testing.assert_array_equal(new.track, [0, 1])
+    assert np.isnan(old.norm).all() and (old.track == -1).all() and len(old) == 2
+    assert len(FaceMeta.concat([new, old]).track) == 4

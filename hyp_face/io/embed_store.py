@@ -6,7 +6,10 @@ Layout (compatible with the original recipe's readers):
 * in the HDF5 file, one float32 dataset of shape (N, D) per key, at the path ``key``
   (keys containing ``/`` become nested groups, as JANUS ids do in the original);
 * per-face metadata in the same file, under ``/__faces__/<key>/``: ``frame`` (int64), ``time`` (float64,
-  seconds), ``box`` (float32 x1 y1 x2 y2), ``score`` (float32) and ``landmarks`` (float32, 5 x 2);
+  seconds), ``box`` (float32 x1 y1 x2 y2), ``score`` (float32), ``landmarks`` (float32, 5 x 2), and, in files
+  written since they were added, ``norm`` (float32, the embedding's L2 norm before normalisation), ``sharpness``
+  (float32, of the aligned chip) and ``track`` (int64, the face track of the video; -1: none). Older files read
+  with NaN norms and sharpness and track -1;
 * the dataset attribute ``status`` is ``"ok"`` or the reason why a video yielded no face (e.g. a decode error).
 
 Files are written to a temporary name and renamed when complete, so a reader never sees a half file.
@@ -45,15 +48,23 @@ class FaceMeta:
     box: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
     score: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     landmarks: np.ndarray = field(default_factory=lambda: np.zeros((0, 5, 2), np.float32))
+    norm: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    sharpness: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    track: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
-    FIELDS = ("frame", "time", "box", "score", "landmarks")
-    DTYPES = (np.int64, np.float64, np.float32, np.float32, np.float32)
+    FIELDS = ("frame", "time", "box", "score", "landmarks", "norm", "sharpness", "track")
+    DTYPES = (np.int64, np.float64, np.float32, np.float32, np.float32, np.float32, np.float32, np.int64)
+    OPTIONAL = {"norm": np.nan, "sharpness": np.nan, "track": -1}  # filled with this value when not given
 
     def __post_init__(self) -> None:
         for name, dtype in zip(self.FIELDS, self.DTYPES):
             setattr(self, name, np.asarray(getattr(self, name), dtype=dtype))
         self.box = self.box.reshape(-1, 4)
         self.landmarks = self.landmarks.reshape(-1, 5, 2)
+        n = len(self.frame)
+        for name, fill in self.OPTIONAL.items():
+            if n and not len(getattr(self, name)):
+                setattr(self, name, np.full(n, fill, dtype=getattr(self, name).dtype))
         n = {len(getattr(self, name)) for name in self.FIELDS}
         if len(n) != 1:
             raise ValueError(f"FaceMeta fields have different lengths: {n}")
@@ -200,7 +211,7 @@ class EmbedReader:
         group = h5.get(f"{META_ROOT}/{key}")
         if group is None:
             return FaceMeta.unknown(len(self._dataset(key)))
-        return FaceMeta(*(group[name][()] for name in FaceMeta.FIELDS))
+        return FaceMeta(**{name: group[name][()] for name in FaceMeta.FIELDS if name in group})
 
     def close(self) -> None:
         for h5 in self._files.values():

@@ -1,0 +1,36 @@
+"""A face track: the faces of one person followed over consecutive sampled frames of a video."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Track:
+    """One face track, in the order of its sampled frames.
+
+    ``face_index`` are the rows of the track's faces in the video's embeddings (and ``FaceMeta``) of the store;
+    ``embedding`` is the pooled, L2-normalised embedding of the track and ``quality`` its pooled face quality.
+    """
+
+    track_id: int
+    face_index: np.ndarray  # (T,) int64
+    frame: np.ndarray  # (T,) int64, frame indices in the video
+    time: np.ndarray  # (T,) float64, seconds
+    box: np.ndarray  # (T, 4) float32, x1 y1 x2 y2 in the displayed (rotated) frame
+    score: np.ndarray  # (T,) float32, detector scores
+    embedding: np.ndarray  # (D,) float32, pooled and L2-normalised
+    quality: float = float("nan")
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def start(self) -> float:
+        return float(self.time[0])
+
+    @property
+    def end(self) -> float:
+        return float(self.time[-1])
