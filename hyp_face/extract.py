@@ -12,12 +12,16 @@ Greedy NMS only lets a box be suppressed by higher-scoring boxes, so filtering t
 higher threshold is exactly NMS at that threshold. Faces at the starting threshold are embedded while streaming;
 only if the video has none there is it decoded a second time at the backed-off threshold, so memory stays bounded
 (frames are never all held).
+
+Memory: decoded frames wait in a queue bounded in bytes (``prefetch_mb``), a detector batch holds at
+most that much too, and a frame's full-resolution pixels are released as soon as its faces are aligned: what waits
+for the recognizer are the aligned chips, so the peak is independent of the video's length.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -51,7 +55,7 @@ class ExtractOptions:
     min_faces: int = 1
     batch_size: int = 16  # frames per detector batch
     face_batch_size: int = 64  # faces aligned and embedded together
-    prefetch: int = 16  # frames decoded ahead in a background thread (0: decode inline)
+    prefetch_mb: float = 128  # MiB of decoded frames ahead (thread) and per detector batch (0: decode inline)
     det_window: int = 21
     time_in_secs: bool = False
     match: str = "iou"  # "iou" | "coverage"
@@ -77,6 +81,7 @@ class _Candidate:
     score: float
     landmarks: np.ndarray
     match: float = 1.0
+    chip: np.ndarray | None = None  # the aligned face, set once aligned (the frame's pixels are then released)
 
 
 def box_match(boxes: np.ndarray, ref: np.ndarray, how: str) -> np.ndarray:
@@ -131,11 +136,13 @@ class FaceExtractor:
             return window_frames(path, instants, self.opts.det_window, self.opts.time_in_secs)
         return sample_frames(path, fps=self.opts.fps, max_frames=self.opts.max_frames)
 
-    def _detections(self, path: str, instants) -> Iterator[tuple[Frame, Detections]]:
+    def _detections(self, path: str, instants) -> Iterator[tuple[list[Frame], list[Detections]]]:
+        """(frames, their detections) batch by batch."""
         lowest = min(self.opts.thresholds)
         # Decoding runs ahead in a thread and overlaps detection; batches take the frames already decoded.
-        for batch in prefetch_batches(self._frames(path, instants), self.opts.batch_size, self.opts.prefetch):
-            yield from zip(batch, self.detector.detect([f.image for f in batch], threshold=lowest))
+        budget = int(self.opts.prefetch_mb * 2**20)
+        for batch in prefetch_batches(self._frames(path, instants), self.opts.batch_size, budget, _frame_bytes):
+            yield batch, self.detector.detect([f.image for f in batch], threshold=lowest)
 
     # -- selection ------------------------------------------------------------------------------------------
     def _selector(self, refs: np.ndarray | None) -> Callable[[Frame, Detections, float], list[_Candidate]]:
@@ -144,14 +151,14 @@ class FaceExtractor:
         return _select_facedet
 
     # -- embedding ------------------------------------------------------------------------------------------
-    def _embed(self, cands: list[_Candidate], thr: float) -> np.ndarray:
-        """Align all candidates in one batched warp (across frames) and embed the chips in batches.
+    def _align(self, cands: list[_Candidate], thr: float) -> None:
+        """Align all candidates in one batched warp (across frames), keep the chips, release the frames' pixels.
 
         With an MTCNN refiner, its landmarks replace the detector's (per face, the detector's are kept where
         MTCNN rejects the face: the docs/original_recipe.md §5.4 fallback, applied face by face instead of video by video).
         """
         if not cands:
-            return np.zeros((0, self.embedder.dim), np.float32)
+            return
         frames = list({id(c.frame): c.frame for c in cands}.values())
         slot = {id(f): i for i, f in enumerate(frames)}
         index = np.array([slot[id(c.frame)] for c in cands])
@@ -165,22 +172,40 @@ class FaceExtractor:
         if self.debug_dir is not None:
             for i, f in enumerate(frames):
                 _save_chips(self.debug_dir / self._key, f.index, chips[index == i])
-        return self.embedder.embed(chips)
+        bare = [_without_pixels(f) for f in frames]
+        for c, i, chip in zip(cands, index, chips):
+            c.frame, c.chip = bare[i], chip
+
+    def _embed(self, cands: list[_Candidate], thr: float) -> np.ndarray:
+        """The embeddings of the candidates (aligned here where not yet)."""
+        if not cands:
+            return np.zeros((0, self.embedder.dim), np.float32)
+        self._align([c for c in cands if c.chip is None], thr)
+        return self.embedder.embed(np.stack([c.chip for c in cands]))
 
     def _collect(self, path: str, instants, refs, thr: float, scores_out: list[np.ndarray] | None) -> tuple[list[_Candidate], np.ndarray]:
-        """Stream the video once; embed the faces selected at ``thr``. Optionally keep all frame scores."""
+        """Stream the video once; embed the faces selected at ``thr``. Optionally keep all frame scores.
+
+        Faces are aligned batch by batch as detected (the frames are then released); the chips wait for the
+        recognizer in groups of ``face_batch_size``. With an MTCNN refiner, alignment waits for the group (the
+        refiner's batches change its landmarks in the last bits, so they stay as they were; frames are then held).
+        """
         select = self._selector(refs)
         cands: list[_Candidate] = []
         embeds: list[np.ndarray] = []
         pending: list[_Candidate] = []
-        for frame, det in self._detections(path, instants):
+        for frames, dets in self._detections(path, instants):
             if scores_out is not None:
-                scores_out.append(self._frame_scores(frame, det, refs))
-            pending.extend(select(frame, det, thr))
-            if len(pending) >= self.opts.face_batch_size:
-                embeds.append(self._embed(pending, thr))
-                cands.extend(pending)
-                pending = []
+                scores_out.extend(self._frame_scores(f, d, refs) for f, d in zip(frames, dets))
+            per_frame = [select(f, d, thr) for f, d in zip(frames, dets)]
+            if self.refiner is None:
+                self._align([c for faces in per_frame for c in faces], thr)
+            for faces in per_frame:
+                pending.extend(faces)
+                if len(pending) >= self.opts.face_batch_size:
+                    embeds.append(self._embed(pending, thr))
+                    cands.extend(pending)
+                    pending = []
         embeds.append(self._embed(pending, thr))
         cands.extend(pending)
         return cands, np.concatenate(embeds)
@@ -229,6 +254,15 @@ class FaceExtractor:
         if self.opts.mode == "ref":
             cands, embeds = _keep_best_matches(cands, embeds)
         return VideoFaces(embeds.astype(np.float32), _meta(cands), "ok", thr)
+
+
+def _frame_bytes(frame: Frame) -> int:
+    return frame.image.nbytes
+
+
+def _without_pixels(frame: Frame) -> Frame:
+    """The frame's facts without its pixels (an empty image), so that the decoded frame can be freed."""
+    return replace(frame, image=np.zeros((0, 0, 3), np.uint8))
 
 
 def _keep_best_matches(cands: list[_Candidate], embeds: np.ndarray) -> tuple[list[_Candidate], np.ndarray]:

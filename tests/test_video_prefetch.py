@@ -22,7 +22,7 @@ def test_items_come_in_order_and_look_ahead_is_bounded():
             produced.append(i)
             yield i
 
-    it = prefetch_batches(items(), batch_size=1, depth=4)
+    it = prefetch_batches(items(), batch_size=1, max_bytes=4)
     assert next(it) == [0]
     time.sleep(0.2)
     assert len(produced) <= 1 + 4 + 1  # consumed + queued + one waiting to be put
@@ -35,9 +35,9 @@ def test_batches_are_greedy_not_waiting_for_a_full_batch():
             time.sleep(0.1)
             yield i
 
-    batches = list(prefetch_batches(slow(), batch_size=16, depth=8))
+    batches = list(prefetch_batches(slow(), batch_size=16, max_bytes=8))
     assert _flat(batches) == [0, 1, 2] and len(batches) == 3  # nothing waits for 16 items
-    fast = list(prefetch_batches(iter(range(40)), batch_size=16, depth=64))
+    fast = list(prefetch_batches(iter(range(40)), batch_size=16, max_bytes=64))
     assert _flat(fast) == list(range(40)) and max(map(len, fast)) <= 16
 
 
@@ -49,7 +49,7 @@ def test_producer_error_is_raised_after_the_good_items():
 
     got = []
     with pytest.raises(ValueError, match="truncated video"):
-        for batch in prefetch_batches(items(), batch_size=4, depth=8):
+        for batch in prefetch_batches(items(), batch_size=4, max_bytes=8):
             got.extend(batch)
     assert got == [1, 2]
 
@@ -62,12 +62,37 @@ def test_closing_early_stops_the_producer():
             i += 1
 
     before = threading.active_count()
-    it = prefetch_batches(items(), batch_size=1, depth=2)
+    it = prefetch_batches(items(), batch_size=1, max_bytes=2)
     assert [next(it) for _ in range(3)] == [[0], [1], [2]]
     it.close()
     time.sleep(0.3)
     assert threading.active_count() == before
 
 
-def test_depth_zero_is_inline_with_full_batches():
-    assert list(prefetch_batches(iter(range(5)), batch_size=2, depth=0)) == [[0, 1], [2, 3], [4]]
+def test_zero_bytes_is_inline_with_full_batches():
+    assert list(prefetch_batches(iter(range(5)), batch_size=2, max_bytes=0)) == [[0, 1], [2, 3], [4]]
+
+
+def test_look_ahead_and_batches_are_bounded_in_bytes():
+    sizes = [100 if i % 3 == 0 else 10 for i in range(12)]  # large and small items
+    produced = []
+
+    def items():
+        for size in sizes:
+            produced.append(size)
+            yield bytes(size)
+
+    it = prefetch_batches(items(), batch_size=16, max_bytes=120, size_of=len)
+    first = next(it)
+    time.sleep(0.2)
+    waiting = produced[len(first):-1]  # queued; the last one produced may wait to be put
+    assert sum(waiting) <= 120 and sum(map(len, first)) <= 120
+    batches = [first] + list(it)
+    assert all(sum(map(len, b)) <= 120 for b in batches)
+    assert [len(x) for b in batches for x in b] == sizes
+
+
+def test_an_item_larger_than_the_budget_still_passes_alone():
+    batches = list(prefetch_batches(iter([bytes(500), bytes(1), bytes(500)]), batch_size=4, max_bytes=100,
+                                    size_of=len))
+    assert [[len(x) for x in b] for b in batches] == [[500], [1], [500]]

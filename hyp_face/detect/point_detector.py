@@ -29,7 +29,7 @@ from hyp_face.formats.onnx_torch import onnx_to_torch
 
 from .base import Detections, detect_in_batches
 from .nms import nms
-from .resize import ResizePolicy, padded_size
+from .resize import ResizePolicy, ResizeSource, padded_size
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ class PointDetector:
         self.weights = str(weights)
         self.net = self.load_net(weights, half)
         self.policy = ResizePolicy.named(resize) if isinstance(resize, str) else resize
+        self._resize_source = ResizeSource()
         self.batch_size = int(batch_size)
         self.max_pad_ratio = float(max_pad_ratio)
         self.nms_iou = float(self.default_nms_iou if nms_iou is None else nms_iou)
@@ -94,11 +95,18 @@ class PointDetector:
         height, width = (max(p) for p in zip(*(padded_size(h, w, PAD_MULTIPLE) for h, w in sizes)))
         batch = torch.zeros((len(images), 3, height, width), dtype=torch.float32, device=self.device)
         for k, (image, (h, w)) in enumerate(zip(images, sizes)):
-            x = torch.from_numpy(np.require(image, np.uint8, ["C", "W"])).to(self.device).permute(2, 0, 1).float()
-            if (h, w) != image.shape[:2]:
-                x = F.interpolate(x[None], size=(h, w), mode="bilinear", align_corners=False, antialias=False)[0]
-            batch[k, :, :h, :w] = x
+            batch[k, :, :h, :w] = self._resized(image, h, w)
         return self.normalize(batch).contiguous(memory_format=torch.channels_last)
+
+    def _resized(self, image: np.ndarray, h: int, w: int) -> torch.Tensor:
+        """The frame as float (3, h, w), bilinear; on the CPU only the rows the resize reads are converted."""
+        if (h, w) == image.shape[:2] or self.device.type != "cpu":
+            x = torch.from_numpy(np.require(image, np.uint8, ["C", "W"])).to(self.device).permute(2, 0, 1).float()[None]
+        else:
+            x = torch.from_numpy(self._resize_source(image, h)[None]).permute(0, 3, 1, 2)
+        if (h, w) != image.shape[:2]:
+            x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=False)
+        return x[0]
 
     @torch.inference_mode()
     def raw_outputs(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

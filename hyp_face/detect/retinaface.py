@@ -38,7 +38,7 @@ from .base import Detections, detect_in_batches
 from .nets import RetinaFace
 from .nms import nms
 from .priors import PriorConfig, decode_boxes, decode_landmarks, make_priors
-from .resize import ResizePolicy, padded_size
+from .resize import ResizePolicy, ResizeSource, padded_size
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,7 @@ class RetinaFaceDetector:
         self.cpu_batch_pixels = int(cpu_batch_pixels)
         self._priors_cache: dict[tuple[int, int], torch.Tensor] = {}
         self._buffers: dict[str, torch.Tensor] = {}  # reused while their shape repeats (see _buffer)
+        self._resize_source = ResizeSource()
 
     @torch.inference_mode()
     def detect(self, images: Sequence[np.ndarray], threshold: float = 0.5) -> list[Detections]:
@@ -111,14 +112,25 @@ class RetinaFaceDetector:
 
         Without resize, uint8 RGB -> float BGR minus mean is one strided pass per channel, straight into ``out``.
         """
-        rgb = torch.from_numpy(image if image.flags.writeable else image.copy()).to(self.device)  # read-only only
         if tuple(out.shape[:2]) != image.shape[:2]:
-            x = self._buffer("frame", (1, 3, *image.shape[:2]))  # channels-last: the fast bilinear kernel
-            x[0].permute(1, 2, 0).copy_(rgb)
+            x = self._frame_input(image, out.shape[0])  # channels-last: the fast bilinear kernel
             rgb = F.interpolate(x, size=out.shape[:2], mode="bilinear", align_corners=False,
                                 antialias=False)[0].permute(1, 2, 0)
+        else:
+            rgb = torch.from_numpy(image if image.flags.writeable else image.copy()).to(self.device)  # read-only only
         for c in range(3):
             torch.sub(rgb[..., 2 - c], self.mean_bgr[c], out=out[..., c])
+
+    def _frame_input(self, image: np.ndarray, out_height: int) -> torch.Tensor:
+        """The frame as float (1, 3, H, W) channels-last, for the resize to ``out_height`` rows.
+
+        On the CPU only the rows the resize reads are converted (:class:`~hyp_face.detect.resize.ResizeSource`).
+        """
+        if self.device.type == "cpu":
+            return torch.from_numpy(self._resize_source(image, out_height)[None]).permute(0, 3, 1, 2)
+        x = self._buffer("frame", (1, 3, *image.shape[:2]))
+        x[0].permute(1, 2, 0).copy_(torch.from_numpy(np.ascontiguousarray(image)).to(self.device))
+        return x
 
     def _input_batch(self, images: list[np.ndarray], sizes: list[tuple[int, int]]) -> torch.Tensor:
         """The zero-padded, channels-last network input of frames that share one padded size.
