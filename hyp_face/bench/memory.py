@@ -3,8 +3,9 @@
     python -m hyp_face.bench.memory --video CLIP --work-dir TMP [--sizes 720p,1080p,4k,8k] [--seconds 4]
         [--loops 3] [--fps 2] [--config-file global_conf/config_embedded.sh] [--out-json F]
 
-For each size, two inputs are written with PyAV (no ffmpeg binary): ``--seconds`` of the clip (looped if shorter)
-resized to that size at ``--input-fps``, and the same ``--loops`` times over (length independence). Each
+For each size, two inputs are written with PyAV (no ffmpeg binary, ``hyp_face.bench.clips``): ``--seconds`` of the
+clip (looped if shorter) resized to that size at ``--input-fps``, and that input ``--loops`` times over (packets
+copied: the same frames, a longer video; length independence). Each
 extraction job runs in a fresh process (``python -m hyp_face.bench.memory --job VIDEO``) that builds the front end
 of the config, extracts at ``--fps`` and reports its peak resident set (``VmHWM``) after loading the models
 and after the video. Targets (docs in the README): <= 1 GB at 1080p, <= 2 GB at 8K, the same for short and long.
@@ -17,14 +18,9 @@ import json
 import resource
 import subprocess
 import sys
-from itertools import cycle
 from pathlib import Path
-from typing import Iterator
 
-import av
-import numpy as np
-
-from hyp_face.video.synth import write_video
+from hyp_face.bench.clips import loop_video, resized_video
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160), "8k": (7680, 4320)}
 
@@ -40,27 +36,6 @@ def peak_rss_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def resized_frames(clip: str, size: tuple[int, int], every: int, count: int) -> Iterator[np.ndarray]:
-    """``count`` RGB frames of ``clip`` (every ``every``-th frame, the clip looped) resized to ``size`` (w, h)."""
-    with av.open(clip) as container:
-        frames = [f for i, f in enumerate(container.decode(video=0)) if i % every == 0]
-    for _, frame in zip(range(count), cycle(frames)):
-        yield frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
-
-
-def make_input(clip: str, out: Path, size: tuple[int, int], seconds: float, input_fps: float) -> Path:
-    """``clip`` resized to ``size``, ``seconds`` long at ``input_fps`` (H.264, written once, then reused)."""
-    if not out.exists():
-        with av.open(clip) as container:
-            clip_fps = float(container.streams.video[0].average_rate or 25)
-        every = max(1, round(clip_fps / input_fps))
-        tmp = out.with_suffix(".tmp.mp4")
-        write_video(tmp, resized_frames(clip, size, every, round(seconds * input_fps)), fps=clip_fps / every,
-                    lossless=False)
-        tmp.replace(out)
-    return out
 
 
 def run_job(args) -> int:
@@ -113,12 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     print("| input | size | seconds | faces | RSS after load (MB) | peak RSS (MB) |\n|---|---|---:|---:|---:|---:|")
     for name in args.sizes.split(","):
-        for loops in (1, args.loops):
-            seconds = args.seconds * loops
-            video = make_input(args.video, work / f"{name}_{seconds:g}s.mp4", SIZES[name], seconds, args.input_fps)
-            row = {"size": name, "seconds": seconds, **measure(video, args)}
+        short = resized_video(args.video, work / f"{name}_{args.seconds:g}s.mp4", SIZES[name], args.seconds,
+                              args.input_fps)
+        long = loop_video(short, work / f"{short.stem}_x{args.loops}.mp4", args.loops)
+        for loops, video in ((1, short), (args.loops, long)):
+            row = {"size": name, "seconds": args.seconds * loops, **measure(video, args)}
             rows.append(row)
-            print(f"| {video.name} | {name} | {seconds:g} | {row['faces']} | "
+            print(f"| {video.name} | {name} | {row['seconds']:g} | {row['faces']} | "
                   f"{row['loaded_mb']:.0f} | {row['peak_mb']:.0f} |", flush=True)
     if args.out_json:
         Path(args.out_json).write_text(json.dumps(rows, indent=1))
