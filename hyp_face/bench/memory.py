@@ -47,7 +47,7 @@ def run_job(args) -> int:
 
     pin_threads(1)
     cfg = FrontEndConfig.from_args(args)
-    extractor = build_extractor(cfg, fps=args.fps)
+    extractor = build_extractor(cfg, fps=args.fps, **({"prefetch_mb": args.prefetch_mb} if args.prefetch_mb else {}))
     loaded = peak_rss_mb()
     faces = extractor.process(args.job)
     print(json.dumps({"video": args.job, "loaded_mb": loaded, "peak_mb": peak_rss_mb(), "faces": len(faces.embeds),
@@ -58,7 +58,7 @@ def run_job(args) -> int:
 def measure(video: Path, args) -> dict:
     """Run one job in a fresh process and return its JSON report."""
     cmd = [sys.executable, "-m", "hyp_face.bench.memory", "--job", str(video), "--fps", str(args.fps),
-           "--config-file", args.config_file]
+           "--config-file", args.config_file, "--prefetch-mb", str(args.prefetch_mb)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--loops", type=int, default=3, help="the long input is this many times the short one")
     p.add_argument("--input-fps", type=float, default=5.0, help="frame rate of the written inputs")
     p.add_argument("--fps", type=float, default=2.0, help="extraction sampling rate")
+    p.add_argument("--prefetch-mb", type=float, default=0, help="decode-ahead budget (default: the extractor's)")
     p.add_argument("--job", default="", help=argparse.SUPPRESS)
     add_frontend_args(p, "detector and recognizer, as the stage (default global_conf/config_embedded.sh)")
     p.set_defaults(config_file="global_conf/config_embedded.sh")
