@@ -55,7 +55,7 @@ class ExtractOptions:
     min_faces: int = 1
     batch_size: int = 16  # frames per detector batch
     face_batch_size: int = 64  # faces aligned and embedded together
-    prefetch_mb: float = 128  # MiB of decoded frames ahead (thread) and per detector batch (0: decode inline)
+    prefetch_mb: float = 64  # MiB of decoded frames ahead (thread) and per detector batch (0: decode inline)
     det_window: int = 21
     time_in_secs: bool = False
     match: str = "iou"  # "iou" | "coverage"

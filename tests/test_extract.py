@@ -132,3 +132,28 @@ def test_ref_mode_without_boxes_and_broken_videos_do_not_raise(tmp_path):
     empty.write_bytes(b"")
     out = FaceExtractor(ScriptedDetector([[]]), MeanColour(), ExtractOptions()).process(str(empty))
     assert out.status.startswith("video error") and "zero.mp4" in out.status and out.embeds.shape == (0, 3)
+
+
+def test_frames_are_released_once_their_faces_are_aligned(tmp_path):
+    """Decoded frames do not wait for the recognizer: at most two detector batches of frames are alive at once,
+    however long the video (the aligned chips wait instead)."""
+    import weakref
+
+    path = tmp_path / "long.mp4"
+    write_video(path, (code_frame(k, 96, 64) for k in range(300)), fps=10)  # 30 s: 30 sampled frames
+    alive: set[int] = set()
+    most = []
+
+    class Recording(ScriptedDetector):
+        def detect(self, images, threshold):
+            for image in images:
+                alive.add(id(image))
+                weakref.finalize(image, alive.discard, id(image))
+            most.append(len(alive))
+            return super().detect(images, threshold)
+
+    frame_mb = 96 * 64 * 3 / 2**20
+    opts = ExtractOptions(fps=1.0, batch_size=16, prefetch_mb=3.5 * frame_mb)  # byte budget: 3 frames a batch
+    out = FaceExtractor(Recording([[(0.95, (10.0, 10.0, 40.0, 50.0))]]), MeanColour(), opts).process(str(path))
+    assert len(out.embeds) == 30 and out.embeds.shape[1] == 3
+    assert max(most) <= 6  # this batch and the previous one, not the 30 frames of the faces waiting

@@ -23,6 +23,7 @@ PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", 
 FALLBACK_FPS = 25.0  # nominal rate when a stream declares none (only used for tolerances and seek margins)
 MIN_SEEK_GAP = 2.0   # seconds; without a keyframe index, never seek over less than this
 SEEK_TRIES = 4       # a seek landing after its target is retried further back; the last try starts at 0
+THREAD_PICTURE_BUDGET = 512 * 2**20  # bytes of YUV pictures the decoder's frame threads may hold (about 2 each)
 
 
 class VideoError(RuntimeError):
@@ -120,6 +121,7 @@ class VideoDecoder:
             raise VideoError(path, f"no video stream (streams: {', '.join(kinds) or 'none'})")
         self.stream = self.container.streams.video[0]
         self.stream.thread_type = "AUTO"
+        threads = threads or _thread_cap(self.stream.codec_context.width, self.stream.codec_context.height)
         if threads:
             self.stream.codec_context.thread_count = int(threads)
         self.time_base = self.stream.time_base or Fraction(1, 90000)
@@ -322,6 +324,14 @@ class VideoDecoder:
         """Raise ``VideoError`` when the stream ended without a single decodable frame."""
         if self.n_decoded == 0:
             raise VideoError(self.path, f"no decodable video frame ({self.error or 'empty stream'})")
+
+
+def _thread_cap(width: int, height: int) -> int | None:
+    """Decoder threads for a ``width x height`` stream: None (the codec's choice, one per core) unless that many
+    frame threads would hold more than ``THREAD_PICTURE_BUDGET`` of pictures (8K on more than 5 cores)."""
+    cores = os.cpu_count() or 1
+    cap = max(1, THREAD_PICTURE_BUDGET // max(1, 2 * width * height * 3 // 2))
+    return cap if cap < cores else None
 
 
 def sample_frames(path: str | os.PathLike, fps: float = 1.0, max_frames: int | None = None, *,
