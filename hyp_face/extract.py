@@ -81,7 +81,7 @@ class _Candidate:
     score: float
     landmarks: np.ndarray
     match: float = 1.0
-    chip: np.ndarray | None = None  # the aligned face, set once aligned (the frame's pixels are then released)
+    chip: np.ndarray | None = None  # the aligned face, from alignment (frame pixels released) to embedding
 
 
 def box_match(boxes: np.ndarray, ref: np.ndarray, how: str) -> np.ndarray:
@@ -181,7 +181,10 @@ class FaceExtractor:
         if not cands:
             return np.zeros((0, self.embedder.dim), np.float32)
         self._align([c for c in cands if c.chip is None], thr)
-        return self.embedder.embed(np.stack([c.chip for c in cands]))
+        embeds = self.embedder.embed(np.stack([c.chip for c in cands]))
+        for c in cands:
+            c.chip = None  # embedded: nothing of the face's pixels is kept
+        return embeds
 
     def _collect(self, path: str, instants, refs, thr: float, scores_out: list[np.ndarray] | None) -> tuple[list[_Candidate], np.ndarray]:
         """Stream the video once; embed the faces selected at ``thr``. Optionally keep all frame scores.

@@ -1,11 +1,11 @@
 """Peak RSS of one extraction job per input resolution, on inputs upscaled from a shared clip.
 
     python -m hyp_face.bench.memory --video CLIP --work-dir TMP [--sizes 720p,1080p,4k,8k] [--seconds 4]
-        [--loops 3] [--fps 2] [--config-file global_conf/config_embedded.sh] [--out-json F]
+        [--loops 3[,9]] [--fps 2] [--config-file global_conf/config_embedded.sh] [--out-json F]
 
 For each size, two inputs are written with PyAV (no ffmpeg binary, ``hyp_face.bench.clips``): ``--seconds`` of the
 clip (looped if shorter) resized to that size at ``--input-fps``, and that input ``--loops`` times over (packets
-copied: the same frames, a longer video; length independence). Each
+copied: the same frames, a longer video; length independence; ``3,9`` gives two longer inputs). Each
 extraction job runs in a fresh process (``python -m hyp_face.bench.memory --job VIDEO``) that builds the front end
 of the config, extracts at ``--fps`` and reports its peak resident set (``VmHWM``) after loading the models
 and after the video. Targets (docs in the README): <= 1 GB at 1080p, <= 2 GB at 8K, the same for short and long.
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work-dir", default="", help="where the upscaled inputs are written (kept for reruns)")
     p.add_argument("--sizes", default="720p,1080p,4k,8k", help=f"comma-separated, of {sorted(SIZES)}")
     p.add_argument("--seconds", type=float, default=4.0, help="length of the short input")
-    p.add_argument("--loops", type=int, default=3, help="the long input is this many times the short one")
+    p.add_argument("--loops", default="3", help="comma-separated: each long input is this many times the short one")
     p.add_argument("--input-fps", type=float, default=5.0, help="frame rate of the written inputs")
     p.add_argument("--fps", type=float, default=2.0, help="extraction sampling rate")
     p.add_argument("--prefetch-mb", type=float, default=0, help="decode-ahead budget (default: the extractor's)")
@@ -91,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.sizes.split(","):
         short = resized_video(args.video, work / f"{name}_{args.seconds:g}s.mp4", SIZES[name], args.seconds,
                               args.input_fps)
-        long = loop_video(short, work / f"{short.stem}_x{args.loops}.mp4", args.loops)
-        for loops, video in ((1, short), (args.loops, long)):
+        loops = [int(n) for n in args.loops.split(",")]
+        longs = [loop_video(short, work / f"{short.stem}_x{n}.mp4", n) for n in loops]
+        for loops, video in zip([1] + loops, [short] + longs):
             row = {"size": name, "seconds": args.seconds * loops, **measure(video, args)}
             rows.append(row)
             print(f"| {video.name} | {name} | {row['seconds']:g} | {row['faces']} | "
