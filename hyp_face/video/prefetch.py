@@ -8,8 +8,9 @@ so a frame count would let memory grow with the resolution. At most ``max_bytes`
 Frames are large, short-lived buffers allocated by the decoder thread and freed by the consumer. glibc raises its
 mmap threshold after each such free (up to 32 MB), so frames below that size come from the thread arenas, which
 fragment and grow with the video's length (a 1080p job rose from 600 to 890 MB over 36 s). A fixed threshold
-(:func:`return_large_frees`, set once when a decoding thread first starts) serves every buffer of at least
-``LARGE_BUFFER`` bytes from mmap, so it goes back to the system when freed.
+(set once when a decoding thread first starts) serves every buffer of at least ``LARGE_BUFFER`` bytes from mmap,
+so it goes back to the system when freed, and the free pages of the arenas are handed back after every batch
+(``malloc_trim``). Both are no-ops without glibc.
 """
 
 from __future__ import annotations
@@ -28,13 +29,26 @@ _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 
 
 @cache
-def return_large_frees() -> bool:
-    """Fix glibc's mmap threshold at ``LARGE_BUFFER`` (once per process); False where there is no glibc."""
+def _glibc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.mallopt(_M_MMAP_THRESHOLD, LARGE_BUFFER))
-    except (OSError, AttributeError):
-        return False
+        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+@cache
+def return_large_frees() -> bool:
+    """Fix glibc's mmap threshold at ``LARGE_BUFFER`` (once per process); False where there is no glibc."""
+    libc = _glibc()
+    return bool(libc and libc.mallopt(_M_MMAP_THRESHOLD, LARGE_BUFFER))
+
+
+def trim_free_memory() -> None:
+    """Hand the free pages of glibc's arenas back to the system (no-op elsewhere)."""
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 class _Failure:
@@ -145,6 +159,7 @@ def prefetch_batches(items: Iterable[T], batch_size: int, max_bytes: int = 16,
                 batch.append(nxt[0])
                 nbytes += nxt[1]
             yield batch
+            trim_free_memory()  # frames of the batches before are freed by now
             if carry is None:
                 carry = buffer.get()
     finally:
