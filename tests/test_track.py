@@ -319,6 +319,7 @@ def test_track_faces_streams_steps_in_order_with_tracks_filled():
     assert red.quality > 0 and np.isfinite(np.concatenate([s.meta.sharpness for s in steps])).all()
 
 
+@pytest.mark.slow
 def test_one_synthetic_hour_streams_in_bounded_memory():
     """An hour at 5 fps (18,000 frames): people come and go; memory does not grow with the stream."""
     ex, det = extractor(batch_size=32, face_batch_size=64)

@@ -41,7 +41,8 @@ class TrackOptions:
     track_fps: float = 5.0  # sampled frames per second
     iou_weight: float = 0.5  # weight of the box IoU against the rescaled embedding cosine in the assignment
     min_iou: float = 0.0  # admissible pairs overlap at least this much (0: position is a preference only)
-    min_cos: float = 0.5  # admissible pairs have at least this cosine (per embedder: track_min_cos in the config)
+    min_cos: float = 0.32  # admissible pairs have at least this cosine (per embedder: track_min_cos of the config;
+    # this default is that of a centred, ArcFace-like embedding: LFW impostor cosine at 1% FAR, mobilefacenet_mit)
     max_gap_s: float = 1.0  # a track ends after more than this many seconds without a face
     min_len: int = 3  # faces for an ended track to be kept
     max_track_s: float = 300.0  # a track this long ends (and its person starts a new one): bounded memory
