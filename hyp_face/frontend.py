@@ -18,9 +18,10 @@ Global config keys (``global_conf/*.sh``, read, never executed; see :func:`hyp_f
   ``--det-thr-start=0.5``, ``--align-mode=mtcnn``, ``--embed-flip=true``, ...);
 * legacy keys, still read: ``face_det_model_name`` / ``face_reco_model_name`` (the name) and ``face_det_model`` /
   ``face_reco_model`` (its weights);
-* face tracks of the recognizer (docs/tracks.md): ``track_min_cos`` (the tracker's cosine gate) and
-  ``people_ahc_thr`` (the AHC threshold that groups a video's tracks into people). They do not change the
-  embeddings, so they stay out of :meth:`FrontEndConfig.fingerprint`.
+* face tracks of the recognizer (docs/tracks.md): ``track_min_cos`` (the tracker's cosine gate),
+  ``track_sharpness_ref`` (the chip sharpness of a sharp face) and ``people_ahc_thr`` (the AHC threshold that
+  groups a video's tracks into people). They do not change the embeddings, so they stay out of
+  :meth:`FrontEndConfig.fingerprint`.
 
 Models of the zoo live under ``--models-dir`` (default ``exp/face_models``), where ``run_000`` puts them. Models
 shipped inside installed packages (the offline default) are materialised and checked there on first use; any other
@@ -59,8 +60,8 @@ RESIZE_POLICIES = ("v0.1", "v0.2", "none")
 
 # Face tracks (docs/tracks.md): config keys of the recognizer's track hyper-parameters, and the people threshold of
 # a centred (ArcFace-like) embedding, chosen on LFW for mobilefacenet_mit (python -m hyp_face.track.devparams).
-TRACK_KEYS = ("track_min_cos", "people_ahc_thr")
-DEFAULT_PEOPLE_AHC_THR = 0.37
+TRACK_KEYS = ("track_min_cos", "track_sharpness_ref", "people_ahc_thr")
+DEFAULT_PEOPLE_AHC_THR = 0.38
 
 
 def _config_number(path: str | Path, name: str, text: str) -> float:
@@ -137,6 +138,7 @@ class FrontEndConfig:
     embed_flip: bool = False  # average with the mirrored chip
     models_dir: str = DEFAULT_MODELS_DIR
     track_min_cos: float | None = None  # None = TrackOptions' default (a centred, ArcFace-like embedding)
+    track_sharpness_ref: float | None = None  # None = TrackOptions' default (ArcFace 112 px chips)
     people_ahc_thr: float | None = None  # None = DEFAULT_PEOPLE_AHC_THR
     config_file: str = ""  # where it was read from ("" = command line only)
 
@@ -187,10 +189,11 @@ class FrontEndConfig:
         return out
 
     def track_options(self, **given: Any) -> "TrackOptions":
-        """The tracker's options: this embedder's ``track_min_cos`` (when set), then ``given`` (e.g. track_fps)."""
+        """The tracker's options: this embedder's ``track_*`` values (when set), then ``given`` (e.g. track_fps)."""
         from hyp_face.track.tracker import TrackOptions
 
-        own = {} if self.track_min_cos is None else {"min_cos": self.track_min_cos}
+        own = {name: value for name, value in (("min_cos", self.track_min_cos),
+                                               ("sharpness_ref", self.track_sharpness_ref)) if value is not None}
         return TrackOptions(**{**own, **given})
 
     def people_threshold(self) -> float:
@@ -335,6 +338,8 @@ def _add_model_options(g) -> None:
     g.add_argument("--models-dir", default=None, help=f"where the zoo's files are (default {DEFAULT_MODELS_DIR})")
     g.add_argument("--track-min-cos", type=float, default=None,
                    help="face tracks: least cosine of a face with its track (config key track_min_cos)")
+    g.add_argument("--track-sharpness-ref", type=float, default=None,
+                   help="face tracks: chip sharpness of a sharp face (config key track_sharpness_ref)")
     g.add_argument("--people-ahc-thr", type=float, default=None,
                    help="face tracks: AHC threshold grouping tracks into people (config key people_ahc_thr, "
                         f"default {DEFAULT_PEOPLE_AHC_THR})")

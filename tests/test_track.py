@@ -159,7 +159,7 @@ def test_times_must_not_decrease():
 
 def test_face_quality_by_hand():
     boxes = np.stack([box(0, size=40), box(0, size=160), box(0, size=160)])
-    q = face_quality(boxes, [0.9, 0.8, 1.0], [np.nan, 50.0, 500.0])
+    q = face_quality(boxes, [0.9, 0.8, 1.0], [np.nan, 50.0, 500.0], sharpness_ref=100.0)
     np.testing.assert_allclose(q, [0.9 * 0.5, 0.8 * 0.5, 1.0])
 
 

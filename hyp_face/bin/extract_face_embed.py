@@ -92,7 +92,8 @@ OUTPUT_NEUTRAL_ARGS = ("vid_scp", "output_prefix", "part_idx", "num_parts", "bbo
                        "fp16", "num_threads", "save_debug_images", "verbose")
 FRONTEND_ARGS = ("config_file", "detector", "det_weights", "det_resize_policy", "det_thr_start", "det_thr_stop",
                  "det_thr_step", "align_mode", "mtcnn_dir", "embedder", "embed_weights", "embed_flip",
-                 "models_dir", "track_min_cos", "people_ahc_thr")  # resolved (models' sha256) in fingerprint()
+                 "models_dir", "track_min_cos", "track_sharpness_ref",
+                 "people_ahc_thr")  # resolved, with the models sha256, in FrontEndConfig.fingerprint()
 EXTRACTION_CODE = ("extract.py", "frontend.py", "video", "detect", "align", "embed", "formats", "io/embed_store.py",
                    "bin/extract_face_embed.py")  # the package sources that can change embeddings
 TRACK_CODE = ("track",)  # and, with --track-fps, the tracks
