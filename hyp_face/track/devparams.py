@@ -12,6 +12,10 @@ prints the config lines ``track_min_cos=``, ``people_ahc_thr=`` and ``track_shar
   the range where the pairwise F1 of the same-person decisions is at least 0.99 (else the best F1);
 * ``track_sharpness_ref``: the median sharpness of this embedder's aligned chips of the LFW photos (2 digits).
 
+It also prints, as comments, how the shot-cut rule (``TrackOptions.cut_threshold``, the same for every embedder)
+separates the same photo moved (up to 15 px) and zoomed (up to 20%), i.e. motion within a shot, from two
+different LFW photos, i.e. a change of scene (a hard case: centred faces of similar composition).
+
 Embeddings come from the cache of ``hyp_face.eval.lfw`` (``<out-dir>/cache``), computed when absent.
 """
 
@@ -29,6 +33,7 @@ from ..eval.lfw import Pairs, cached_embeddings, load_rgb, read_pairs
 from ..frontend import FrontEndConfig, add_frontend_args, build_extractor
 from ..video import Frame
 from .people import cluster_tracks
+from .shots import colour_histogram, histogram_distance
 from .types import Track
 
 TARGET_F1 = 0.99
@@ -100,6 +105,28 @@ def median_sharpness(cfg: FrontEndConfig, images: Sequence[Path], device: str) -
     return float(np.median(np.concatenate([f.meta.sharpness for f in extractor.stream_faces(frames, threshold)])))
 
 
+def _moved(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``image`` shifted by up to 15 px and zoomed in by up to 20%, at its size (a camera move within a shot)."""
+    from PIL import Image
+
+    h, w = image.shape[:2]
+    c = int(min(h, w) * rng.uniform(0, 0.2) / 2)
+    dx, dy = rng.integers(-15, 16, size=2)
+    crop = image[max(c + dy, 0):h - c + dy, max(c + dx, 0):w - c + dx]
+    return np.asarray(Image.fromarray(crop).resize((w, h)))
+
+
+def cut_report(images: Sequence[Path], thresholds: Sequence[float] = (0.2, 0.3, 0.4, 0.5)) -> list[str]:
+    """Comment lines: false cuts (moved photo) and missed cuts (another photo) of each cut threshold."""
+    rng = np.random.default_rng(0)
+    photos = [load_rgb(Path(p)) for p in images]
+    hists = [colour_histogram(x) for x in photos]
+    moved = np.array([histogram_distance(h, colour_histogram(_moved(x, rng))) for h, x in zip(hists, photos)])
+    other = np.array([histogram_distance(hists[i], hists[(i + 1) % len(hists)]) for i in range(len(hists))])
+    return [f"# cut_threshold {t:.2f}: false cuts {np.mean(moved > t):.3f}, missed cuts {np.mean(other <= t):.3f}"
+            for t in thresholds]
+
+
 def choose(cfg: FrontEndConfig, pairs: Pairs, out_dir: Path, device: str = "cpu") -> dict[str, float]:
     """The three config values (and log lines of how they came out)."""
     embeds, found, _ = cached_embeddings(cfg, pairs, out_dir / "cache", device, 64, cfg.thresholds("facedet")[0])
@@ -113,6 +140,7 @@ def choose(cfg: FrontEndConfig, pairs: Pairs, out_dir: Path, device: str = "cpu"
             print(f"# people_ahc_thr {t:.2f}: pairwise F1 {f:.4f}")
     step = max(1, len(pairs.images) // SHARPNESS_IMAGES)
     sharp = median_sharpness(cfg, pairs.images[::step][:SHARPNESS_IMAGES], device)
+    print("\n".join(cut_report(pairs.images[::step // 2 or 1][:2 * SHARPNESS_IMAGES])))
     return {"track_min_cos": round(min_cos_at_far(embeds, names), 2), "people_ahc_thr": thr,
             "track_sharpness_ref": float(f"{sharp:.2g}")}
 
