@@ -332,19 +332,21 @@ def test_one_synthetic_hour_streams_in_bounded_memory():
             yield [(c, x) for c, x, on in zip(("red", "blue"), (4, 60), present[k // 50]) if on]
 
     n_tracks = n_faces = n_steps = 0
-    peak_after_warmup = 0
+    peaks = {}  # traced peak of minutes 10-30 and of minutes 30-60
     tracemalloc.start()
     try:
         for step in track_faces(ex, "hour", TrackOptions(max_track_s=60.0), frames=make_frames(det, scenes())):
             n_steps += 1
             n_faces += len(step.meta)
             n_tracks += len(step.ended)
-            if n_steps == 3000:
+            if n_steps in (3000, 9000):
+                peaks[n_steps] = tracemalloc.get_traced_memory()[1]
                 tracemalloc.reset_peak()
-            if n_steps > 3000:
-                peak_after_warmup = max(peak_after_warmup, tracemalloc.get_traced_memory()[1])
+        peaks[n_steps] = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert n_steps == hour and n_faces == int(present.sum(axis=1)[(np.arange(hour) // 50)].sum())
     assert n_tracks >= 60  # max_track_s cuts the long stays, blocks of absence end the others
-    assert peak_after_warmup < 4 * 2 ** 20  # a few frames and open tracks, not the hour
+    frame_bytes = 120 * 240 * 3
+    assert peaks[hour] < 100 * frame_bytes  # a few batches of frames, not the hour's 18,000
+    assert peaks[hour] <= 1.1 * peaks[9000]  # the second half hour needs no more than the first

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ..extract import box_match
 from .types import Track
 
 NO_TRACK = -1
@@ -67,14 +68,7 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of every box of ``a`` (M, 4) with every box of ``b`` (N, 4), x1 y1 x2 y2 -> (M, N)."""
     a = np.asarray(a, np.float64).reshape(-1, 4)
     b = np.asarray(b, np.float64).reshape(-1, 4)
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+    return np.stack([box_match(b, row, "iou") for row in a]).reshape(len(a), len(b))
 
 
 def face_quality(boxes: np.ndarray, scores: np.ndarray, sharpness: np.ndarray, sharpness_ref: float) -> np.ndarray:
