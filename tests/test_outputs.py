@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from hyp_face.recognize.annotate import PALETTE, BoxSchedule
-from hyp_face.recognize.contact import COLUMNS, HEADER, THUMB
+from hyp_face.recognize.contact import COLUMNS, HEADER, THUMB, TrackCrops
 from hyp_face.recognize.outputs import (SCHEMA_VERSION, TimelineWriter, read_timeline, rttm_lines, timeline_dict,
                                         track_segments, vtt_lines, write_outputs)
 from hyp_face.recognize.timeline import UNKNOWN, TrackLabel, VideoTimeline
@@ -229,3 +229,28 @@ def test_contact_sheets_one_png_per_person_with_one_crop_per_face(tmp_path):
     assert sheet.shape == (HEADER + 2 * THUMB, COLUMNS * THUMB, 3)  # 5 faces: two rows of 4
     cells = [sheet[HEADER + (i // COLUMNS) * THUMB + 40, (i % COLUMNS) * THUMB + 56] for i in range(8)]
     assert [int(c.mean()) > 100 for c in cells] == [True] * 5 + [False] * 3  # grey crops, then the dark page
+
+
+def test_contact_sheets_cut_in_the_annotated_pass_equal_a_pass_of_their_own(tmp_path):
+    clip = tmp_path / "clip.mp4"
+    write_clip(clip, audio=None)
+    with_video = write_outputs(two_people(str(clip)), tmp_path / "a", video=True)
+    alone = write_outputs(two_people(str(clip)), tmp_path / "b")
+    for person in ("person_00", "person_01"):
+        key = f"contact:{person}"
+        assert np.array_equal(np.asarray(Image.open(with_video[key])), np.asarray(Image.open(alone[key])))
+
+
+def test_live_contact_sheets_from_track_crops_without_the_source(tmp_path):
+    timeline = two_people(str(tmp_path / "gone.mp4"))
+    crops = TrackCrops()
+    image = np.full((H, W, 3), GREY, np.uint8)
+    for track in timeline.tracks:
+        for t, box, score in zip(track.time, track.box, track.score):
+            crops.offer(float(t), image, box[None], np.array([score]), np.array([track.track_id]))
+    crops.offer(0.0, image, np.array([[0, 0, 8, 8]]), np.array([1.0]), np.array([-1]))  # untracked: ignored
+    assert sorted(crops.best) == [1, 2] and crops.best[1][1] == 0.0  # equal quality: the first face stays
+    paths = TimelineWriter(tmp_path / "out").close(timeline, track_crops=crops)
+    sheet = np.asarray(Image.open(paths["contact:person_00"]).convert("RGB"))
+    assert sheet.shape == (HEADER + THUMB, COLUMNS * THUMB, 3)  # one crop: the best face of its one track
+    assert int(sheet[HEADER + 40, 56].mean()) > 100 and int(sheet[HEADER + 40, THUMB + 56].mean()) < 100

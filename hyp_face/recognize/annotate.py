@@ -22,6 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ..io.table import atomic_write
 from ..video.orientation import Orientation, apply_orientation, orientation_from_display_matrix
 from ..video.reader import VideoError, probe
+from .contact import CropCollector
 from .outputs import label_of
 from .timeline import UNKNOWN, VideoTimeline
 
@@ -30,7 +31,8 @@ PALETTE = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30
            (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128), (255, 225, 25), (170, 110, 40))
 #: Audio codecs the MP4 muxer takes as they are; others are re-encoded to AAC.
 MP4_AUDIO = frozenset({"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac"})
-ENCODER_OPTIONS = {"preset": "veryfast", "crf": "23"}
+#: x264 settings: the annotated copy is a preview, so speed first (ultrafast is ~2.5x faster than veryfast at 1080p).
+ENCODER_OPTIONS = {"preset": "ultrafast", "crf": "23"}
 
 
 @dataclass(frozen=True)
@@ -187,10 +189,11 @@ def _upright_frames(container: av.container.InputContainer, audio: _Audio | None
             count += 1
 
 
-def annotate_video(timeline: VideoTimeline, path: str | os.PathLike) -> int:
+def annotate_video(timeline: VideoTimeline, path: str | os.PathLike, crops: CropCollector | None = None) -> int:
     """Write the annotated copy of ``timeline.source`` to ``path`` atomically; returns the frames written.
 
-    Raises ``VideoError`` when the source cannot be opened or has no decodable frame (then nothing is written).
+    ``crops`` cuts the contact sheets' faces out of the clean frames on the way. Raises ``VideoError`` when the
+    source cannot be opened or has no decodable frame (then nothing is written).
     """
     schedule = BoxSchedule(timeline)
     size = probe(timeline.source).display_size  # opens, and decodes one frame: raises VideoError when it cannot
@@ -202,8 +205,11 @@ def annotate_video(timeline: VideoTimeline, path: str | os.PathLike) -> int:
             encoder = _Encoder(out, size, rate, video.time_base or Fraction(1, 90000))
             audio = _Audio(out, container.streams.audio[0]) if container.streams.audio else None
             font = None
+            half = 0.5 / float(rate)
             for t, pts, image in _upright_frames(container, audio):
                 font = font or _font(image.shape[0])
+                if crops is not None:
+                    crops.offer(t, image, half)
                 faces = schedule.at(t)
                 encoder.encode(draw_faces(image, faces, font) if faces else image, pts)
             if not encoder.count:

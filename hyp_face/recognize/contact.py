@@ -4,11 +4,13 @@ Each person gets up to :data:`PER_PERSON` crops: the best face (detector score x
 tracks first, then the second best of each, and so on, so that every track shows. The crops are cut in one
 streaming pass over the source that decodes only up to the instants needed (seeking forward like the sampler of
 :mod:`hyp_face.video.reader`). A sheet is a header line (person, identity, score) over a grid of square crops, each
-captioned with its time.
+captioned with its time. With the annotated video, the crops are cut in its pass instead (:class:`CropCollector`);
+live mode keeps the best crop of each track as the frames go by (:class:`TrackCrops`).
 """
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -55,27 +57,73 @@ def crop(image: np.ndarray, box: np.ndarray) -> Image.Image:
     return Image.fromarray(image).crop(square).resize((THUMB, THUMB), Image.Resampling.BILINEAR)
 
 
-def cut_crops(source: str, wanted: dict[float, list[tuple[str, np.ndarray]]]) -> dict[str, list[tuple[float, Image.Image]]]:
-    """Crops by person of the faces ``wanted`` (time -> [(person, box)]), in one forward pass over ``source``."""
-    crops: dict[str, list[tuple[float, Image.Image]]] = {}
-    times = sorted(wanted)
+Wanted = dict[float, list[tuple[str, np.ndarray]]]  # time -> [(person, box)]
+Crops = dict[str, list[tuple[float, Image.Image]]]  # person -> [(time, crop)]
+
+
+class CropCollector:
+    """Cuts the wanted faces out of the frames offered in time order (a wanted time is met within ``half`` s)."""
+
+    def __init__(self, wanted: Wanted):
+        self.wanted = wanted
+        self.times = sorted(wanted)
+        self.k = 0
+        self.crops: Crops = {}
+
+    def next_time(self) -> float | None:
+        """The next wanted time, or None when every crop is cut."""
+        return self.times[self.k] if self.k < len(self.times) else None
+
+    def offer(self, t: float, image: np.ndarray, half: float) -> None:
+        """Cut the faces wanted at ``t`` (+- ``half``) out of ``image``; those wanted earlier are given up."""
+        while self.k < len(self.times) and self.times[self.k] <= t + half:
+            want = self.times[self.k]
+            if want >= t - half:
+                for person, box in self.wanted[want]:
+                    self.crops.setdefault(person, []).append((want, crop(image, box)))
+            self.k += 1
+
+
+def cut_crops(source: str, collector: CropCollector) -> Crops:
+    """The collector's crops, in one forward pass over ``source`` that seeks over what it does not need."""
     with VideoDecoder(source) as dec:
         half = 0.5 * dec.frame_duration
-        k = 0
         for t, frame in dec.frames():
-            if k == len(times):
+            target = collector.next_time()
+            if target is None:
                 break
-            if t < times[k] - half:
-                if dec.worth_seeking(t, times[k] - half):
-                    dec.request_seek(times[k] - half)
+            if t < target - half:
+                if dec.worth_seeking(t, target - half):
+                    dec.request_seek(target - half)
                 continue
-            image = dec.to_image(frame)
-            while k < len(times) and times[k] <= t + half:
-                for person, box in wanted[times[k]]:
-                    crops.setdefault(person, []).append((times[k], crop(image, box)))
-                k += 1
+            collector.offer(t, dec.to_image(frame), half)
         dec.check_decoded()
-    return crops
+    return collector.crops
+
+
+class TrackCrops:
+    """Live mode: the best crop (detector score x sqrt(area)) of each track so far, JPEG-compressed (bounded)."""
+
+    def __init__(self) -> None:
+        self.best: dict[int, tuple[float, float, bytes]] = {}  # track -> (quality, time, jpeg)
+
+    def offer(self, t: float, image: np.ndarray, boxes: np.ndarray, scores: np.ndarray, tracks: np.ndarray) -> None:
+        """Keep the faces of one frame that beat their track's best so far."""
+        for box, score, track in zip(np.asarray(boxes, np.float64), scores, tracks):
+            quality = float(score) * math.sqrt(max(box[2] - box[0], 0) * max(box[3] - box[1], 0))
+            if int(track) >= 0 and quality > self.best.get(int(track), (-math.inf,))[0]:
+                buf = io.BytesIO()
+                crop(image, box).save(buf, format="JPEG", quality=90)
+                self.best[int(track)] = (quality, t, buf.getvalue())
+
+    def crops(self, timeline: VideoTimeline) -> Crops:
+        """Up to :data:`PER_PERSON` crops per person: its longest tracks' best faces, in time order."""
+        crops: Crops = {}
+        for person, tracks in tracks_by_person(timeline).items():
+            kept = [t for t in sorted(tracks, key=lambda t: (-len(t), t.track_id)) if t.track_id in self.best]
+            picked = sorted(self.best[t.track_id][1:] for t in kept[:PER_PERSON])
+            crops[person] = [(t, Image.open(io.BytesIO(jpeg)).convert("RGB")) for t, jpeg in picked]
+        return crops
 
 
 def sheet(title: str, crops: list[tuple[float, Image.Image]]) -> Image.Image:
@@ -102,22 +150,33 @@ def person_title(timeline: VideoTimeline, person: str, tracks: list[Track]) -> s
     return f"{person}: {best.identity} ({best.score:.2f})"
 
 
-def write_contact_sheets(timeline: VideoTimeline, folder: Path) -> dict[str, Path]:
-    """Write ``<folder>/<person>.png`` for every person of ``timeline``; returns the paths by person.
-
-    Raises ``VideoError`` when the source cannot be decoded again.
-    """
+def tracks_by_person(timeline: VideoTimeline) -> dict[str, list[Track]]:
+    """The non-empty tracks of each person."""
     by_person: dict[str, list[Track]] = {}
     for track in timeline.tracks:
         if len(track):
             by_person.setdefault(label_of(timeline, track).person, []).append(track)
-    if not by_person:
-        return {}
-    wanted: dict[float, list[tuple[str, np.ndarray]]] = {}
-    for person, tracks in by_person.items():
+    return by_person
+
+
+def planned_crops(timeline: VideoTimeline) -> CropCollector:
+    """A collector of the faces each person's sheet shows (:func:`pick_faces`)."""
+    wanted: Wanted = {}
+    for person, tracks in tracks_by_person(timeline).items():
         for t, box in pick_faces(tracks):
             wanted.setdefault(t, []).append((person, box))
-    crops = cut_crops(timeline.source, wanted)
+    return CropCollector(wanted)
+
+
+def write_contact_sheets(timeline: VideoTimeline, folder: Path, crops: Crops | None = None) -> dict[str, Path]:
+    """Write ``<folder>/<person>.png`` for every person of ``timeline``; returns the paths by person.
+
+    ``crops`` (by person) come from a pass that already saw the frames (the annotated video, live mode); without
+    them the source is decoded again, and a ``VideoError`` is raised when it cannot be.
+    """
+    by_person = tracks_by_person(timeline)
+    if crops is None and by_person:
+        crops = cut_crops(timeline.source, planned_crops(timeline))
     paths = {}
     for person in sorted(by_person):
         path = Path(folder) / f"{safe_name(person)}.png"

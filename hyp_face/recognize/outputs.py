@@ -32,12 +32,16 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..io.table import atomic_write, write_lines
 from ..track.types import Track
 from .timeline import UNKNOWN, TrackLabel, VideoTimeline
+
+if TYPE_CHECKING:
+    from .contact import TrackCrops
 
 log = logging.getLogger(__name__)
 
@@ -239,22 +243,28 @@ def write_text_outputs(timeline: VideoTimeline, folder: Path) -> dict[str, Path]
 
 
 def write_outputs(timeline: VideoTimeline, out_dir: str | os.PathLike, video: bool = False,
-                  contact_sheets: bool = True) -> dict[str, Path]:
+                  contact_sheets: bool = True, track_crops: TrackCrops | None = None) -> dict[str, Path]:
     """Write every output of one video into ``<out_dir>/<key>/`` (module doc); returns the paths by kind.
 
-    The annotated video and the contact sheets decode ``timeline.source`` again; when it cannot be decoded (a live
-    stream that is gone, a broken file) they are skipped with a logged warning and the text outputs stay valid.
+    The annotated video decodes ``timeline.source`` again, and cuts the contact sheets' faces on the way; without
+    it the contact sheets decode the faces they show, unless ``track_crops`` (live mode) already holds them. When
+    the source cannot be decoded (a live stream that is gone, a broken file) these are skipped with a logged warning
+    and the text outputs stay valid.
     """
+    from .contact import planned_crops, write_contact_sheets
+
     folder = output_dir(out_dir, timeline.key)
     paths = write_text_outputs(timeline, folder)
+    crops = track_crops.crops(timeline) if track_crops is not None else None
     if video:
         from .annotate import annotate_video
         target = folder / f"{safe_name(timeline.key)}.annotated.mp4"
-        if _try(timeline, "annotated video", annotate_video, timeline, target) is not None:
+        collector = planned_crops(timeline) if contact_sheets and crops is None else None
+        if _try(timeline, "annotated video", annotate_video, timeline, target, collector) is not None:
             paths["video"] = target
+            crops = collector.crops if collector is not None else crops
     if contact_sheets:
-        from .contact import write_contact_sheets
-        sheets = _try(timeline, "contact sheets", write_contact_sheets, timeline, folder / "contact")
+        sheets = _try(timeline, "contact sheets", write_contact_sheets, timeline, folder / "contact", crops)
         if sheets is not None:
             paths.update({f"contact:{person}": p for person, p in sheets.items()})
     return paths
@@ -282,10 +292,13 @@ class TimelineWriter:
         self.writes += 1
         return True
 
-    def close(self, timeline: VideoTimeline, video: bool = False, contact_sheets: bool = False) -> dict[str, Path]:
-        """The final outputs (see :func:`write_outputs`; a live source can rarely be decoded again)."""
+    def close(self, timeline: VideoTimeline, video: bool = False, contact_sheets: bool = True,
+              track_crops: TrackCrops | None = None) -> dict[str, Path]:
+        """The final outputs (:func:`write_outputs`): a live source can rarely be decoded again, so the contact
+        sheets are made from ``track_crops`` (kept as the frames went by), and only when they are given."""
         self.writes += 1
-        return write_outputs(timeline, self.out_dir, video=video, contact_sheets=contact_sheets)
+        return write_outputs(timeline, self.out_dir, video=video,
+                             contact_sheets=contact_sheets and track_crops is not None, track_crops=track_crops)
 
 
 def _try(timeline: VideoTimeline, what: str, func, *args):
