@@ -9,7 +9,6 @@ import stat
 import av
 import numpy as np
 import pytest
-
 from PIL import Image
 
 from hyp_face.recognize.annotate import PALETTE, BoxSchedule
@@ -19,6 +18,7 @@ from hyp_face.recognize.outputs import (SCHEMA_VERSION, TimelineWriter, read_tim
 from hyp_face.recognize.timeline import UNKNOWN, TrackLabel, VideoTimeline
 from hyp_face.track.types import Track
 from hyp_face.video.synth import write_video
+from synth_media import truncate_copy
 
 FPS = 10
 TRACK_FPS = 5.0
@@ -254,3 +254,27 @@ def test_live_contact_sheets_from_track_crops_without_the_source(tmp_path):
     sheet = np.asarray(Image.open(paths["contact:person_00"]).convert("RGB"))
     assert sheet.shape == (HEADER + THUMB, COLUMNS * THUMB, 3)  # one crop: the best face of its one track
     assert int(sheet[HEADER + 40, 56].mean()) > 100 and int(sheet[HEADER + 40, THUMB + 56].mean()) < 100
+
+
+def test_annotated_mp4_of_a_truncated_source_keeps_the_frames_before_the_cut(tmp_path):
+    full, cut = tmp_path / "full.mp4", tmp_path / "cut.mp4"
+    rng = np.random.default_rng(0)
+    frames = [np.full((H, W, 3), GREY, np.uint8) for _ in range(20)]
+    for image in frames:  # noise below the boxes, so that every frame takes its share of the bytes
+        image[106:] = rng.integers(0, 255, (H - 106, W, 3), np.uint8)
+    write_video(full, frames, fps=FPS, lossless=False, faststart=True)
+    truncate_copy(full, cut, 0.6)
+    paths = write_outputs(two_people(str(cut)), tmp_path / "out", video=True, contact_sheets=False)
+    frames, _ = decoded(paths["video"])
+    assert 0 < len(frames) < 20 and frames[0].shape == (H, W, 3)
+    check_boxes(frames)
+
+
+def test_webvtt_escapes_names_and_empty_tracks_are_left_out():
+    tl = two_people()
+    tl.labels[1] = TrackLabel(1, "person_00", "Tom & <Jerry>", 0.5)
+    tl.tracks.append(make_track(9, [], (0, 0, 1, 1)))
+    doc = timeline_dict(tl)
+    assert [t["track_id"] for t in doc["tracks"]] == [1, 2]
+    assert vtt_lines(doc)[3] == "Tom &amp; &lt;Jerry&gt; (0.50)"
+    assert rttm_lines(doc)[0].split()[7] == "Tom_Jerry"

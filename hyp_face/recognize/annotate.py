@@ -10,6 +10,7 @@ sampling period (1 / track_fps), so a box never outlives its face by more than t
 from __future__ import annotations
 
 import bisect
+import logging
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -25,6 +26,8 @@ from ..video.reader import VideoError, probe
 from .contact import CropCollector
 from .outputs import label_of
 from .timeline import UNKNOWN, VideoTimeline
+
+log = logging.getLogger(__name__)
 
 #: Box colours, one per person of the video (in sorted order), cycling.
 PALETTE = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),
@@ -164,6 +167,23 @@ class _Audio:
             self.out.mux(self.stream.encode(None))
 
 
+def _packets(container: av.container.InputContainer, streams: list) -> Iterator[av.Packet]:
+    """The packets of ``streams``; a read error ends them with a logged warning (what came before is kept)."""
+    try:
+        yield from container.demux(streams)
+    except av.FFmpegError as err:
+        log.warning("%s: stream ends early at a read error: %s", container.name, err)
+
+
+def _decoded(packet: av.Packet, name: str) -> list[av.VideoFrame]:
+    """The frames of one video packet; a corrupt packet is skipped with a logged warning."""
+    try:
+        return packet.decode()
+    except av.FFmpegError as err:
+        log.warning("%s: undecodable packet skipped: %s", name, err)
+        return []
+
+
 def _upright_frames(container: av.container.InputContainer, audio: _Audio | None
                     ) -> Iterator[tuple[float, int, np.ndarray]]:
     """(time s, pts, upright RGB image) of every video frame; audio packets go to ``audio`` on the way."""
@@ -174,11 +194,11 @@ def _upright_frames(container: av.container.InputContainer, audio: _Audio | None
     streams = [video] + ([container.streams.audio[0]] if audio is not None else [])
     orientation: Orientation | None = None
     count = 0
-    for packet in container.demux(streams):
+    for packet in _packets(container, streams):
         if packet.stream.type == "audio":
             audio.add(packet)
             continue
-        for frame in packet.decode():
+        for frame in _decoded(packet, container.name):
             if orientation is None:
                 matrix = frame.side_data.get("DISPLAYMATRIX")
                 orientation = orientation_from_display_matrix(bytes(matrix)) if matrix is not None \
@@ -199,24 +219,31 @@ def annotate_video(timeline: VideoTimeline, path: str | os.PathLike, crops: Crop
     size = probe(timeline.source).display_size  # opens, and decodes one frame: raises VideoError when it cannot
     container = _open(timeline.source)
     try:
-        video = container.streams.video[0]
-        rate = video.average_rate or video.guessed_rate or Fraction(25)
-        with atomic_write(path, "wb") as f, av.open(f, "w", format="mp4") as out:
-            encoder = _Encoder(out, size, rate, video.time_base or Fraction(1, 90000))
-            audio = _Audio(out, container.streams.audio[0]) if container.streams.audio else None
-            font = None
-            half = 0.5 / float(rate)
-            for t, pts, image in _upright_frames(container, audio):
-                font = font or _font(image.shape[0])
-                if crops is not None:
-                    crops.offer(t, image, half)
-                faces = schedule.at(t)
-                encoder.encode(draw_faces(image, faces, font) if faces else image, pts)
-            if not encoder.count:
-                raise VideoError(timeline.source, "no decodable video frame")
-            encoder.flush()
-            if audio is not None:
-                audio.flush()
+        return _annotate(container, timeline, schedule, size, path, crops)
+    except av.FFmpegError as err:  # e.g. an audio stream that can be neither copied nor re-encoded
+        raise VideoError(timeline.source, f"cannot write the annotated video: {err}") from err
     finally:
         container.close()
+
+
+def _annotate(container: av.container.InputContainer, timeline: VideoTimeline, schedule: BoxSchedule,
+              size: tuple[int, int], path: str | os.PathLike, crops: CropCollector | None) -> int:
+    """The streaming pass of :func:`annotate_video`."""
+    video = container.streams.video[0]
+    rate = video.average_rate or video.guessed_rate or Fraction(25)
+    half = 0.5 / float(rate)
+    with atomic_write(path, "wb") as f, av.open(f, "w", format="mp4") as out:
+        encoder = _Encoder(out, size, rate, video.time_base or Fraction(1, 90000))
+        audio = _Audio(out, container.streams.audio[0]) if container.streams.audio else None
+        font = _font(size[1])
+        for t, pts, image in _upright_frames(container, audio):
+            if crops is not None:
+                crops.offer(t, image, half)
+            faces = schedule.at(t)
+            encoder.encode(draw_faces(image, faces, font) if faces else image, pts)
+        if not encoder.count:
+            raise VideoError(timeline.source, "no decodable video frame")
+        encoder.flush()
+        if audio is not None:
+            audio.flush()
     return encoder.count

@@ -49,7 +49,7 @@ def pick_faces(tracks: list[Track], limit: int = PER_PERSON) -> list[tuple[float
 
 
 def crop(image: np.ndarray, box: np.ndarray) -> Image.Image:
-    """The square around ``box`` grown by :data:`MARGIN`, resized to :data:`THUMB` (grey where outside)."""
+    """The square around ``box`` grown by :data:`MARGIN`, resized to :data:`THUMB` (black outside the frame)."""
     x1, y1, x2, y2 = box
     side = max(x2 - x1, y2 - y1) * (1 + 2 * MARGIN)
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2

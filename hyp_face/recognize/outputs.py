@@ -19,7 +19,7 @@ timeline.json (``"schema": "hyp_face.timeline"``, ``"version": 1``)::
 Times are seconds from the stream start. A face sampled at time t stands for [t, t + 1/track_fps) (clipped to the
 duration); the faces of a track form one segment until two consecutive faces are more than 1.5 sampling periods
 apart. A person's identity is the gallery identity with the most screen time among its tracks (``unknown`` when
-none has one); its score is the best score of its tracks for that identity.
+none has one); its score is the best score of its tracks for that identity. Tracks without faces are left out.
 """
 
 from __future__ import annotations
@@ -156,7 +156,8 @@ def people_records(tracks: list[dict]) -> list[dict]:
 
 def timeline_dict(timeline: VideoTimeline) -> dict:
     """The timeline.json document (module doc)."""
-    tracks = [track_record(timeline, t) for t in sorted(timeline.tracks, key=lambda t: (t.start, t.track_id))]
+    kept = sorted((t for t in timeline.tracks if len(t)), key=lambda t: (t.start, t.track_id))
+    tracks = [track_record(timeline, t) for t in kept]
     return {"schema": SCHEMA, "version": SCHEMA_VERSION, "key": timeline.key, "source": timeline.source,
             "width": int(timeline.width), "height": int(timeline.height), "duration": _round(timeline.duration),
             "track_fps": float(timeline.track_fps), "status": timeline.status,
@@ -208,10 +209,12 @@ def vtt_time(seconds: float) -> str:
 
 
 def cue_text(track: dict) -> str:
-    """How a track is named in a subtitle: identity and score, or ``unknown (person)``."""
+    """How a track is named in a subtitle: identity and score, or ``unknown (person)`` (WebVTT-escaped)."""
     if track["identity"] == UNKNOWN:
-        return f"{UNKNOWN} ({track['person']})"
-    return track["identity"] if track["score"] is None else f"{track['identity']} ({track['score']:.2f})"
+        text = f"{UNKNOWN} ({track['person']})"
+    else:
+        text = track["identity"] if track["score"] is None else f"{track['identity']} ({track['score']:.2f})"
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def vtt_lines(doc: dict) -> list[str]:
@@ -222,7 +225,7 @@ def vtt_lines(doc: dict) -> list[str]:
     for a, b in zip(cuts, cuts[1:]):
         names = sorted({name for s, e, name in spans if s < b and e > a})
         if names:
-            lines += [f"{vtt_time(a)} --> {vtt_time(b)}", *(n.replace("-->", "->") for n in names), ""]
+            lines += [f"{vtt_time(a)} --> {vtt_time(b)}", *names, ""]
     return lines[:-1] if len(lines) > 2 else lines
 
 
