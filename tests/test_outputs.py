@@ -115,10 +115,13 @@ def test_timeline_writer_rate_limits_and_forces(tmp_path):
     assert read_timeline(tmp_path / "vid-1" / "timeline.json")["duration"] == 5.0
 
 
-def test_unreadable_source_keeps_text_outputs(tmp_path, caplog):
-    paths = write_outputs(two_people(str(tmp_path / "missing.mp4")), tmp_path / "out", video=True)
-    assert "video" not in paths and paths["timeline"].exists()
-    assert "missing.mp4" in caplog.text
+@pytest.mark.parametrize("source", ["missing.mp4", "garbage.mp4", "rtsp://camera.invalid/stream"])
+def test_unreadable_source_keeps_text_outputs(tmp_path, caplog, source):
+    (tmp_path / "garbage.mp4").write_bytes(b"not a video" * 100)
+    source = source if "://" in source else str(tmp_path / source)
+    paths = write_outputs(two_people(source), tmp_path / "out", video=True)
+    assert sorted(paths) == ["rttm", "timeline", "vtt"] and paths["timeline"].exists()
+    assert f"{source}" in caplog.text and "no annotated video" in caplog.text
 
 
 def test_box_schedule_holds_one_period():

@@ -250,15 +250,19 @@ def write_outputs(timeline: VideoTimeline, out_dir: str | os.PathLike, video: bo
     """Write every output of one video into ``<out_dir>/<key>/`` (module doc); returns the paths by kind.
 
     The annotated video decodes ``timeline.source`` again, and cuts the contact sheets' faces on the way; without
-    it the contact sheets decode the faces they show, unless ``track_crops`` (live mode) already holds them. When
-    the source cannot be decoded (a live stream that is gone, a broken file) these are skipped with a logged warning
-    and the text outputs stay valid.
+    it the contact sheets decode the faces they show, unless ``track_crops`` (live mode) already holds them. Only a
+    file is decoded again (not a URL or a device: a live stream would not replay); when that is not possible, or the
+    file cannot be decoded, these outputs are skipped with a logged warning and the text outputs stay valid.
     """
     from .contact import planned_crops, write_contact_sheets
 
     folder = output_dir(out_dir, timeline.key)
     paths = write_text_outputs(timeline, folder)
     crops = track_crops.crops(timeline) if track_crops is not None else None
+    if not os.path.isfile(timeline.source) and (video or (contact_sheets and crops is None)):
+        log.warning("%s: %s is not a file that can be decoded again: no annotated video%s", timeline.key,
+                    timeline.source, "" if crops is not None else " and no contact sheets")
+        video, contact_sheets = False, contact_sheets and crops is not None
     if video:
         from .annotate import annotate_video
         target = folder / f"{safe_name(timeline.key)}.annotated.mp4"
@@ -297,11 +301,11 @@ class TimelineWriter:
 
     def close(self, timeline: VideoTimeline, video: bool = False, contact_sheets: bool = True,
               track_crops: TrackCrops | None = None) -> dict[str, Path]:
-        """The final outputs (:func:`write_outputs`): a live source can rarely be decoded again, so the contact
-        sheets are made from ``track_crops`` (kept as the frames went by), and only when they are given."""
+        """The final outputs (:func:`write_outputs`; a stream or device is not decoded again, so its contact
+        sheets need ``track_crops``, kept as the frames went by)."""
         self.writes += 1
-        return write_outputs(timeline, self.out_dir, video=video,
-                             contact_sheets=contact_sheets and track_crops is not None, track_crops=track_crops)
+        return write_outputs(timeline, self.out_dir, video=video, contact_sheets=contact_sheets,
+                             track_crops=track_crops)
 
 
 def _try(timeline: VideoTimeline, what: str, func, *args):
