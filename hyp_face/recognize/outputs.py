@@ -16,7 +16,8 @@ timeline.json (``"schema": "hyp_face.timeline"``, ``"version": 1``)::
     tracks: [{track_id, person, identity, score, start, end, quality, num_faces, segments: [[start, end]...],
               faces: [{frame, time, box: [x1, y1, x2, y2], score}]}]
 
-Times are seconds from the stream start. A face sampled at time t stands for [t, t + 1/track_fps) (clipped to the
+Times are seconds from the stream start; ``frame`` is the face's ``Track.frame`` as the tracker numbered it (the
+time is what locates a face in the video). A face sampled at time t stands for [t, t + 1/track_fps) (clipped to the
 duration); the faces of a track form one segment until two consecutive faces are more than 1.5 sampling periods
 apart. A person's identity is the gallery identity with the most screen time among its tracks (``unknown`` when
 none has one); its score is the best score of its tracks for that identity. Tracks without faces are left out.
