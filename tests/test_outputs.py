@@ -281,3 +281,14 @@ def test_webvtt_escapes_names_and_empty_tracks_are_left_out():
     assert [t["track_id"] for t in doc["tracks"]] == [1, 2]
     assert vtt_lines(doc)[3] == "Tom &amp; &lt;Jerry&gt; (0.50)"
     assert rttm_lines(doc)[0].split()[7] == "Tom_Jerry"
+
+
+def test_contact_faces_spread_over_a_long_track():
+    from hyp_face.recognize.contact import pick_faces
+
+    long = make_track(1, [i * 0.2 for i in range(48)], (0, 0, 10, 10))
+    long.score[:] = np.linspace(1.0, 0.5, 48)  # the best faces are all at the start
+    short = make_track(2, [0.0, 0.2], (0, 0, 20, 20))
+    picked = [t for t, _ in pick_faces([long, short], limit=6)]
+    # round robin, long track first: its runs of 8 faces give 0.0, 1.6, 3.2, 4.8; the short one 0.0 and 0.2
+    assert picked == pytest.approx([0.0, 0.0, 0.2, 1.6, 3.2, 4.8])

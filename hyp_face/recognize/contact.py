@@ -1,7 +1,8 @@
 """Contact sheets: one PNG of face crops per person of a video.
 
 Each person gets up to :data:`PER_PERSON` crops: the best face (detector score x sqrt(box area)) of each of its
-tracks first, then the second best of each, and so on, so that every track shows. The crops are cut in one
+tracks first, then the second best of each, and so on, so that every track shows; a track's faces are taken from
+equal runs of it, so that a long track shows its whole length. The crops are cut in one
 streaming pass over the source that decodes only up to the instants needed (seeking forward like the sampler of
 :mod:`hyp_face.video.reader`). A sheet is a header line (person, identity, score) over a grid of square crops, each
 captioned with its time. With the annotated video, the crops are cut in its pass instead (:class:`CropCollector`);
@@ -30,16 +31,20 @@ MARGIN = 0.25  # the crop is the face box grown by this fraction on each side
 HEADER = 22
 
 
-def best_faces(track: Track) -> list[int]:
-    """Rows of ``track``'s faces, best first (detector score x sqrt(area))."""
+def best_faces(track: Track, limit: int = PER_PERSON) -> list[int]:
+    """Rows of up to ``limit`` faces of ``track`` spread over its length: the best face (detector score x
+    sqrt(area)) of each of ``limit`` equal runs of its faces, best first."""
     box = np.asarray(track.box, dtype=np.float64)
     area = np.clip(box[:, 2] - box[:, 0], 0, None) * np.clip(box[:, 3] - box[:, 1], 0, None)
-    return list(np.argsort(-np.asarray(track.score) * np.sqrt(area), kind="stable"))
+    quality = np.asarray(track.score, dtype=np.float64) * np.sqrt(area)
+    runs = np.array_split(np.arange(len(track)), min(limit, len(track)))
+    best = [int(run[np.argmax(quality[run])]) for run in runs]
+    return sorted(best, key=lambda i: -quality[i])
 
 
 def pick_faces(tracks: list[Track], limit: int = PER_PERSON) -> list[tuple[float, np.ndarray]]:
     """(time, box) of up to ``limit`` faces: round robin over the tracks (longest first), best faces first."""
-    ranked = [(t, best_faces(t)) for t in sorted(tracks, key=lambda t: (-len(t), t.track_id))]
+    ranked = [(t, best_faces(t, limit)) for t in sorted(tracks, key=lambda t: (-len(t), t.track_id))]
     picked: list[tuple[float, np.ndarray]] = []
     for rank in range(max((len(r) for _, r in ranked), default=0)):
         for track, rows in ranked:
