@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hyp_face.recognize.annotate import PALETTE, BoxSchedule
+from hyp_face.recognize.annotate import PALETTE, BoxSchedule, annotate_video
 from hyp_face.recognize.contact import COLUMNS, HEADER, THUMB, TrackCrops
 from hyp_face.recognize.outputs import (SCHEMA_VERSION, TimelineWriter, read_timeline, rttm_lines, timeline_dict,
                                         track_segments, vtt_lines, write_outputs)
@@ -292,3 +292,12 @@ def test_contact_faces_spread_over_a_long_track():
     picked = [t for t, _ in pick_faces([long, short], limit=6)]
     # round robin, long track first: its runs of 8 faces give 0.0, 1.6, 3.2, 4.8; the short one 0.0 and 0.2
     assert picked == pytest.approx([0.0, 0.0, 0.2, 1.6, 3.2, 4.8])
+
+
+def test_annotated_mp4_of_a_large_source_is_scaled_down(tmp_path):
+    clip = tmp_path / "clip.mp4"
+    write_clip(clip, audio=None)
+    assert annotate_video(two_people(str(clip)), tmp_path / "small.mp4", max_short_side=60) == 20
+    frames, _ = decoded(tmp_path / "small.mp4")
+    assert frames[0].shape == (60, 80, 3)  # 160 x 120 at half size
+    assert is_colour(frames[0][20:35, 5:7], PALETTE[0]) and is_colour(frames[0][25:30, 35:40], (GREY,) * 3)

@@ -79,13 +79,14 @@ class CropCollector:
         """The next wanted time, or None when every crop is cut."""
         return self.times[self.k] if self.k < len(self.times) else None
 
-    def offer(self, t: float, image: np.ndarray, half: float) -> None:
-        """Cut the faces wanted at ``t`` (+- ``half``) out of ``image``; those wanted earlier are given up."""
+    def offer(self, t: float, image: np.ndarray, half: float, scale: float = 1.0) -> None:
+        """Cut the faces wanted at ``t`` (+- ``half``) out of ``image`` (the displayed frame scaled by ``scale``);
+        those wanted earlier are given up."""
         while self.k < len(self.times) and self.times[self.k] <= t + half:
             want = self.times[self.k]
             if want >= t - half:
                 for person, box in self.wanted[want]:
-                    self.crops.setdefault(person, []).append((want, crop(image, box)))
+                    self.crops.setdefault(person, []).append((want, crop(image, box * scale)))
             self.k += 1
 
 
