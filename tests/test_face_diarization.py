@@ -57,6 +57,7 @@ def test_scores_by_hand():
     assert scores.reference_s == pytest.approx(2.0)
     assert (scores.missed, scores.false_alarm, scores.confusion) == pytest.approx((0.0, 0.1, 0.2))
     assert scores.der == pytest.approx(0.3)
+    assert scores.per_video["v1"]["confusion"] == pytest.approx(0.4)  # seconds
     assert scores.track_purity == 1.0  # every hypothesised track holds one person
     assert scores.track_coverage == pytest.approx(8 / 10)  # Alice 5 of 5 in one track; Bob 3 of 5 in the best one
     assert (scores.matched_faces, scores.hyp_faces, scores.unmatched_tracks) == (10, 11, 1)
@@ -80,10 +81,12 @@ def test_cli_scores_written_outputs(tmp_path, capsys):
     write_outputs(hypothesis(), tmp_path / "hyp", contact_sheets=False)
     out = tmp_path / "scores.json"
     assert score_face_diarization.main([str(tmp_path / "truth" / "ground_truth.json"), str(tmp_path / "hyp"),
-                                        "--out", str(out)]) == 0
+                                        "--out", str(out), "--per-video"]) == 0
     scores = json.loads(out.read_text())
     assert scores["der"] == pytest.approx(0.3) and scores["unknown_far"] == 0.5
-    assert "| DER % | 30.00 |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "| DER % | 30.00 |" in printed and "| v1 | 30.00 | 0.00 | 0.20 | 0.40 | 2.00 |" in printed
+    assert scores["per_video"]["v1"]["der"] == pytest.approx(0.3)
 
 
 # --- ground truth of the LFW-composed corpus --------------------------------------------------------------------------

@@ -56,10 +56,11 @@ class FaceDiarizationScores:
     unknown_tracks: int = 0
     unknown_far: float = float("nan")
     unmatched_tracks: int = 0
+    per_video: dict[str, dict] = field(default_factory=dict)  # key -> DER and its parts (seconds) of the video
 
     def as_dict(self) -> dict:
         """The scores as a JSON-ready dict (NaN, for a score with nothing to score, becomes None)."""
-        return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in asdict(self).items()}
+        return {k: _finite(v) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
 
 def read_rttm(lines: list[str], name: str | os.PathLike) -> dict[str, list[tuple[float, float, str]]]:
@@ -95,18 +96,22 @@ def annotation(uri: str, turns: list[tuple[float, float, str]]):
     return ann
 
 
-def der_components(truth: dict[str, TruthVideo], ref: dict[str, list], hyp: dict[str, list]) -> dict[str, float]:
-    """Accumulated pyannote DER components (seconds, and the rate) over the videos of ``truth``."""
+def der_components(truth: dict[str, TruthVideo], ref: dict[str, list], hyp: dict[str, list]
+                   ) -> tuple[dict[str, float], dict[str, dict]]:
+    """pyannote DER components (seconds, and the rate) accumulated over the videos of ``truth``, and per video."""
     from pyannote.core import Segment, Timeline
     from pyannote.metrics.diarization import DiarizationErrorRate
 
     metric = DiarizationErrorRate(collar=0.0, skip_overlap=False)
+    per_video = {}
     for key, video in truth.items():
-        metric(annotation(key, ref.get(key, [])), annotation(key, hyp.get(key, [])),
-               uem=Timeline([Segment(0.0, video.duration)], uri=key))
+        detail = metric(annotation(key, ref.get(key, [])), annotation(key, hyp.get(key, [])),
+                        uem=Timeline([Segment(0.0, video.duration)], uri=key), detailed=True)
+        per_video[key] = {"der": _finite(detail["diarization error rate"]),
+                          **{name: float(detail[name]) for name in (*DER_PARTS, "total")}}
     parts = {name: float(metric[name]) for name in (*DER_PARTS, "total")}
     parts["der"] = abs(metric)
-    return parts
+    return parts, per_video
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -180,6 +185,11 @@ def track_identities(video: TruthVideo, doc: dict, matches: Matches) -> list[tup
     return rows
 
 
+def _finite(value: float) -> float | None:
+    """JSON has no NaN: a score with nothing to score is None."""
+    return None if math.isnan(value) else float(value)
+
+
 def _rate(num: float, den: float) -> float:
     return num / den if den else float("nan")
 
@@ -192,7 +202,7 @@ def score_videos(truth: dict[str, TruthVideo], ref_rttm: dict[str, list], hyps: 
         log.warning("%d hypothesis videos are not in the ground truth (ignored), e.g. %s", len(unknown_keys),
                     unknown_keys[0])
     scores = FaceDiarizationScores(videos=len(truth), missing=len(set(truth) - set(hyps)))
-    der = der_components(truth, ref_rttm, {k: turns for k, (_, turns) in hyps.items()})
+    der, scores.per_video = der_components(truth, ref_rttm, {k: turns for k, (_, turns) in hyps.items()})
     scores.reference_s = der["total"]
     scores.der = der["der"]
     scores.missed, scores.false_alarm, scores.confusion = (_rate(der[p], der["total"]) for p in DER_PARTS)
@@ -236,6 +246,17 @@ def load_hypotheses(hyp_dirs: list[str | os.PathLike], truth: dict[str, TruthVid
                 raise ValueError(f"{path}: a second hypothesis for video {key!r}")
             hyps[key] = (doc, [turn for turns_of in turns.values() for turn in turns_of])
     return hyps
+
+
+def format_per_video(scores: FaceDiarizationScores) -> list[str]:
+    """A markdown table of the DER of each video, worst first."""
+    lines = ["| video | DER % | missed s | false alarm s | confusion s | reference s |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for key, v in sorted(scores.per_video.items(), key=lambda kv: (-(kv[1]["der"] or 0.0), kv[0])):
+        der = "-" if v["der"] is None else f"{100 * v['der']:.2f}"
+        lines.append(f"| {key} | {der} | {v['missed detection']:.2f} | {v['false alarm']:.2f} | "
+                     f"{v['confusion']:.2f} | {v['total']:.2f} |")
+    return lines
 
 
 def format_scores(scores: FaceDiarizationScores) -> list[str]:
