@@ -209,9 +209,9 @@ def _upright_frames(container: av.container.InputContainer, audio: _Audio | None
                 orientation = orientation_from_display_matrix(bytes(matrix)) if matrix is not None \
                     else Orientation()
             pts = frame.pts if frame.pts is not None else count
-            rgb = frame.reformat(width=round(frame.width * scale), height=round(frame.height * scale),
-                                 format="rgb24", interpolation="AREA") if scale != 1.0 else frame.reformat(format="rgb24")
-            yield float((pts - origin) * time_base), pts, apply_orientation(rgb.to_ndarray(), orientation)
+            size = (round(frame.width * scale), round(frame.height * scale)) if scale != 1.0 else (None, None)
+            rgb = frame.reformat(*size, format="rgb24", interpolation="AREA").to_ndarray()
+            yield float((pts - origin) * time_base), pts, apply_orientation(rgb, orientation)
             count += 1
 
 
