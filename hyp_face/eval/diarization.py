@@ -18,7 +18,6 @@ Tracks whose faces match no ground-truth face (false detections) are counted apa
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -29,6 +28,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ..corpus.face_truth import TruthVideo
 from ..io.table import TableError, parse_rows
+from ..recognize.outputs import json_number, read_timeline, rttm_lines, safe_name
 from ..recognize.timeline import UNKNOWN
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class FaceDiarizationScores:
 
     def as_dict(self) -> dict:
         """The scores as a JSON-ready dict (NaN, for a score with nothing to score, becomes None)."""
-        return {k: _finite(v) if isinstance(v, float) else v for k, v in asdict(self).items()}
+        return {k: json_number(v) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
 
 def read_rttm(lines: list[str], name: str | os.PathLike) -> dict[str, list[tuple[float, float, str]]]:
@@ -107,7 +107,7 @@ def der_components(truth: dict[str, TruthVideo], ref: dict[str, list], hyp: dict
     for key, video in truth.items():
         detail = metric(annotation(key, ref.get(key, [])), annotation(key, hyp.get(key, [])),
                         uem=Timeline([Segment(0.0, video.duration)], uri=key), detailed=True)
-        per_video[key] = {"der": _finite(detail["diarization error rate"]),
+        per_video[key] = {"der": json_number(detail["diarization error rate"]),
                           **{name: float(detail[name]) for name in (*DER_PARTS, "total")}}
     parts = {name: float(metric[name]) for name in (*DER_PARTS, "total")}
     parts["der"] = abs(metric)
@@ -185,11 +185,6 @@ def track_identities(video: TruthVideo, doc: dict, matches: Matches) -> list[tup
     return rows
 
 
-def _finite(value: float) -> float | None:
-    """JSON has no NaN: a score with nothing to score is None."""
-    return None if math.isnan(value) else float(value)
-
-
 def _rate(num: float, den: float) -> float:
     return num / den if den else float("nan")
 
@@ -232,8 +227,6 @@ def load_hypotheses(hyp_dirs: list[str | os.PathLike], truth: dict[str, TruthVid
 
     A timeline's key is its ``key``, or else the stem of its ``source`` when that is a ground-truth key.
     """
-    from ..recognize.outputs import read_timeline, rttm_lines, safe_name
-
     hyps: dict[str, tuple[dict, list]] = {}
     for folder in hyp_dirs:
         for path in sorted(Path(folder).rglob("timeline.json")):

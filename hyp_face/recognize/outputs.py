@@ -70,11 +70,6 @@ def label_of(timeline: VideoTimeline, track: Track) -> TrackLabel:
     return timeline.labels.get(track.track_id) or TrackLabel(track.track_id, f"track_{track.track_id}")
 
 
-def display_name(label: TrackLabel) -> str:
-    """The name shown and written for a track: its gallery identity, or its person when unknown."""
-    return label.person if label.identity == UNKNOWN else label.identity
-
-
 def track_segments(track: Track, track_fps: float, duration: float = 0.0) -> list[Segment]:
     """The spans in which ``track`` is on screen (module doc: each face covers one sampling period)."""
     if not len(track):
@@ -102,7 +97,7 @@ def merge_segments(segments: list[Segment]) -> list[Segment]:
     return merged
 
 
-def _finite(value: float) -> float | None:
+def json_number(value: float | None) -> float | None:
     """JSON has no NaN: unknown numbers are written as null."""
     return float(value) if value is not None and math.isfinite(value) else None
 
@@ -116,8 +111,8 @@ def track_record(timeline: VideoTimeline, track: Track) -> dict:
     label = label_of(timeline, track)
     return {
         "track_id": int(track.track_id), "person": label.person, "identity": label.identity,
-        "score": _finite(label.score), "start": _round(track.start), "end": _round(track.end),
-        "quality": _finite(track.quality), "num_faces": len(track),
+        "score": json_number(label.score), "start": _round(track.start), "end": _round(track.end),
+        "quality": json_number(track.quality), "num_faces": len(track),
         "segments": [[_round(s.start), _round(s.end)]
                      for s in track_segments(track, timeline.track_fps, timeline.duration)],
         "faces": [{"frame": int(f), "time": _round(t), "box": [_round(v, 1) for v in box], "score": _round(s, 4)}
