@@ -253,6 +253,10 @@ def test_live_contact_sheets_from_track_crops_without_the_source(tmp_path):
             crops.offer(float(t), image, box[None], np.array([score]), np.array([track.track_id]))
     crops.offer(0.0, image, np.array([[0, 0, 8, 8]]), np.array([1.0]), np.array([-1]))  # untracked: ignored
     assert sorted(crops.best) == [1, 2] and crops.best[1][1] == 0.0  # equal quality: the first face stays
+    bounded = TrackCrops(max_tracks=1)
+    for track_id in (5, 6):
+        bounded.offer(0.0, image, np.array([[0, 0, 8, 8]]), np.array([1.0]), np.array([track_id]))
+    assert list(bounded.best) == [6]
     paths = TimelineWriter(tmp_path / "out").close(timeline, track_crops=crops)
     sheet = np.asarray(Image.open(paths["contact:person_00"]).convert("RGB"))
     assert sheet.shape == (HEADER + THUMB, COLUMNS * THUMB, 3)  # one crop: the best face of its one track

@@ -31,12 +31,17 @@ MARGIN = 0.25  # the crop is the face box grown by this fraction on each side
 HEADER = 22
 
 
-def best_faces(track: Track, limit: int = PER_PERSON) -> list[int]:
-    """Rows of up to ``limit`` faces of ``track`` spread over its length: the best face (detector score x
-    sqrt(area)) of each of ``limit`` equal runs of its faces, best first."""
-    box = np.asarray(track.box, dtype=np.float64)
+def face_quality(boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """How well a crop shows each face: detector score x sqrt(box area)."""
+    box = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     area = np.clip(box[:, 2] - box[:, 0], 0, None) * np.clip(box[:, 3] - box[:, 1], 0, None)
-    quality = np.asarray(track.score, dtype=np.float64) * np.sqrt(area)
+    return np.asarray(scores, dtype=np.float64) * np.sqrt(area)
+
+
+def best_faces(track: Track, limit: int = PER_PERSON) -> list[int]:
+    """Rows of up to ``limit`` faces of ``track`` spread over its length: the best face (:func:`face_quality`) of
+    each of ``limit`` equal runs of its faces, best first."""
+    quality = face_quality(track.box, track.score)
     runs = np.array_split(np.arange(len(track)), min(limit, len(track)))
     best = [int(run[np.argmax(quality[run])]) for run in runs]
     return sorted(best, key=lambda i: -quality[i])
@@ -108,19 +113,25 @@ def cut_crops(source: str, collector: CropCollector) -> Crops:
 
 
 class TrackCrops:
-    """Live mode: the best crop (detector score x sqrt(area)) of each track so far, JPEG-compressed (bounded)."""
+    """Live mode: the best crop (:func:`face_quality`) of each track so far, JPEG-compressed (~5 kB each).
 
-    def __init__(self) -> None:
-        self.best: dict[int, tuple[float, float, bytes]] = {}  # track -> (quality, time, jpeg)
+    Memory is bounded: beyond ``max_tracks`` tracks, the track seen first is forgotten (on a long stream, its sheet
+    then lacks the crops of its oldest tracks).
+    """
+
+    def __init__(self, max_tracks: int = 4096) -> None:
+        self.best: dict[int, tuple[float, float, bytes]] = {}  # track -> (quality, time, jpeg), first seen first
+        self.max_tracks = max_tracks
 
     def offer(self, t: float, image: np.ndarray, boxes: np.ndarray, scores: np.ndarray, tracks: np.ndarray) -> None:
-        """Keep the faces of one frame that beat their track's best so far."""
-        for box, score, track in zip(np.asarray(boxes, np.float64), scores, tracks):
-            quality = float(score) * math.sqrt(max(box[2] - box[0], 0) * max(box[3] - box[1], 0))
+        """Keep the faces of one frame that beat their track's best so far (a track id < 0 is no track)."""
+        for box, quality, track in zip(np.asarray(boxes, np.float64), face_quality(boxes, scores), tracks):
             if int(track) >= 0 and quality > self.best.get(int(track), (-math.inf,))[0]:
                 buf = io.BytesIO()
                 crop(image, box).save(buf, format="JPEG", quality=90)
-                self.best[int(track)] = (quality, t, buf.getvalue())
+                self.best[int(track)] = (float(quality), t, buf.getvalue())
+                if len(self.best) > self.max_tracks:
+                    del self.best[next(iter(self.best))]
 
     def crops(self, timeline: VideoTimeline) -> Crops:
         """Up to :data:`PER_PERSON` crops per person: its longest tracks' best faces, in time order."""
