@@ -163,11 +163,11 @@ def match_faces(video: TruthVideo, doc: dict, min_iou: float = 0.5) -> Matches:
     return matches
 
 
-def majority_share(pairs: list[tuple[int, int]], by: int) -> tuple[int, int]:
-    """(faces of the most frequent partner summed over groups, all faces): purity (by=0) or coverage (by=1)."""
-    groups: dict[int, Counter] = {}
-    for pair in pairs:
-        groups.setdefault(pair[by], Counter())[pair[1 - by]] += 1
+def majority_share(pairs: list[tuple[str, str]]) -> tuple[int, int]:
+    """(faces of each group's most frequent partner, summed over the groups; all faces) of (group, partner) pairs."""
+    groups: dict[str, Counter] = {}
+    for group, partner in pairs:
+        groups.setdefault(group, Counter())[partner] += 1
     return sum(max(c.values()) for c in groups.values()), len(pairs)
 
 
@@ -201,19 +201,21 @@ def score_videos(truth: dict[str, TruthVideo], ref_rttm: dict[str, list], hyps: 
     scores.reference_s = der["total"]
     scores.der = der["der"]
     scores.missed, scores.false_alarm, scores.confusion = (_rate(der[p], der["total"]) for p in DER_PARTS)
-    pairs, identities, unmatched = [], [], 0
+    by_person, by_truth, identities, unmatched = [], [], [], 0
     for key, (doc, _) in hyps.items():
         if key not in truth:
             continue
         matches = match_faces(truth[key], doc, min_iou)
-        pairs += [(f"{key}/{h}", f"{key}/{r}") for h, r in matches.pairs]
+        person = {t.track: t.person for t in truth[key].tracks}
+        by_person += [(f"{key}/{h}", person[r]) for h, r in matches.pairs]  # hyp track -> its people
+        by_truth += [(f"{key}/{r}", h) for h, r in matches.pairs]  # ground-truth appearance -> its hyp tracks
         scores.hyp_faces += matches.hyp_faces
         rows = track_identities(truth[key], doc, matches)
         identities += rows
         unmatched += len(doc["tracks"]) - len(rows)
-    scores.matched_faces = len(pairs)
-    scores.track_purity = _rate(*majority_share(pairs, 0))
-    scores.track_coverage = _rate(*majority_share(pairs, 1))
+    scores.matched_faces = len(by_person)
+    scores.track_purity = _rate(*majority_share(by_person))
+    scores.track_coverage = _rate(*majority_share(by_truth))
     gallery = [(who, ident) for who, in_gallery, ident in identities if in_gallery]
     others = [ident for _, in_gallery, ident in identities if not in_gallery]
     scores.gallery_tracks, scores.unknown_tracks, scores.unmatched_tracks = len(gallery), len(others), unmatched
