@@ -106,6 +106,16 @@ def test_read_timeline_rejects_unknown_version(tmp_path):
         read_timeline(path)
 
 
+def test_timeline_writer_waits_ten_times_what_a_write_cost(tmp_path, monkeypatch):
+    clock = iter([0.0, 3.0,  # first write: 3 s
+                  20.0,  # too early: the next write waits until 0 + 10 x 3 = 30 s
+                  31.0, 31.1])  # written (0.1 s): the next waits the minimum interval, 1 s
+    monkeypatch.setattr("hyp_face.recognize.outputs.time.monotonic", lambda: next(clock))
+    writer = TimelineWriter(tmp_path, min_interval=1.0, cost_factor=10.0)
+    assert writer.update(two_people()) and not writer.update(two_people()) and writer.update(two_people())
+    assert writer._next_write == pytest.approx(32.0)
+
+
 def test_timeline_writer_rate_limits_and_forces(tmp_path):
     writer = TimelineWriter(tmp_path, min_interval=3600)
     tl = two_people()

@@ -274,24 +274,29 @@ def write_outputs(timeline: VideoTimeline, out_dir: str | os.PathLike, video: bo
 
 
 class TimelineWriter:
-    """Live mode: rewrites the text outputs of a growing timeline (atomically) at most every ``min_interval`` s.
+    """Live mode: rewrites the text outputs of a growing timeline (atomically) as it grows, at a bounded cost.
 
-    Readers always see complete files of the timeline as of the last write; :meth:`close` writes the final state.
+    A rewrite waits at least ``min_interval`` s after the last one, and at least ``cost_factor`` times as long as
+    the last one took, so that rewriting the whole timeline of a long stream never takes more than about
+    1 / ``cost_factor`` of the time. Readers always see complete files as of the last write; :meth:`close` writes
+    the final state.
     """
 
-    def __init__(self, out_dir: str | os.PathLike, min_interval: float = 1.0):
+    def __init__(self, out_dir: str | os.PathLike, min_interval: float = 1.0, cost_factor: float = 10.0):
         self.out_dir = Path(out_dir)
         self.min_interval = min_interval
-        self._last_write = -math.inf
+        self.cost_factor = cost_factor
+        self._next_write = -math.inf
         self.writes = 0
 
     def update(self, timeline: VideoTimeline, force: bool = False) -> bool:
-        """Rewrite the files when ``force`` or when ``min_interval`` has passed; True when written."""
-        now = time.monotonic()
-        if not force and now - self._last_write < self.min_interval:
+        """Rewrite the files when ``force`` or when the wait since the last rewrite is over; True when written."""
+        start = time.monotonic()
+        if not force and start < self._next_write:
             return False
         write_text_outputs(timeline, output_dir(self.out_dir, timeline.key))
-        self._last_write = now
+        cost = time.monotonic() - start
+        self._next_write = start + max(self.min_interval, self.cost_factor * cost)
         self.writes += 1
         return True
 
