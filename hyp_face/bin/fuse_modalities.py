@@ -1,9 +1,9 @@
 """Fuse calibrated score files of several modalities (e.g. face and voice) on the same trials.
 
-Writes the equal-weight mean of the LLRs to ``<out-dir>/mean_scores`` and, for the greedy logistic fusion
-(``steps/train_fusion.sh`` / ``apply_fusion.sh``), each input restricted to the trials and completed by the
-``--missing`` policy, as ``<out-dir>/<name>_scores`` (names from ``--names``). A trial that a modality lacks is
-an error naming it, unless ``--missing single|neutral`` says what to do (``hyp_face.calibrate.av_fusion``).
+Writes the equal-weight mean of the LLRs to ``mean_out`` and, with ``--completed F1 F2 ...`` (one per input), each
+input restricted to the trials and completed by the ``--missing`` policy, for the greedy logistic fusion
+(``steps/train_fusion.sh`` / ``apply_fusion.sh``). A trial that a modality lacks is an error naming it, unless
+``--missing single|neutral`` says what to do (``hyp_face.calibrate.av_fusion``).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ FUSION_CODE = ("calibrate/av_fusion.py", "metrics/scores.py", "bin/fuse_modaliti
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("trials", help="<model> <test> [target|nontarget]")
-    p.add_argument("out_dir")
+    p.add_argument("mean_out", help="fused score file: the mean of the inputs")
     p.add_argument("scores", nargs="+", help="calibrated score files (3 columns), one per modality")
-    p.add_argument("--names", nargs="+", default=None, help="one name per score file (default: m1, m2, ...)")
+    p.add_argument("--completed", nargs="+", default=[], help="one output per input: it on the trials, completed")
     p.add_argument("--missing", choices=POLICIES, default="error",
                    help="a trial one modality lacks: error (default), single (the other alone), neutral (LLR 0)")
     p.add_argument("-v", "--verbose", type=int, default=1)
@@ -36,14 +36,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     setup_logging(args.verbose)
-    names = args.names or [f"m{i + 1}" for i in range(len(args.scores))]
-    if len(names) != len(args.scores):
-        raise SystemExit(f"fuse_modalities: {len(names)} names for {len(args.scores)} score files")
-    out = Path(args.out_dir)
-    outputs = [out / "mean_scores"] + [out / f"{n}_scores" for n in names]
+    if args.completed and len(args.completed) != len(args.scores):
+        raise SystemExit(f"fuse_modalities: {len(args.completed)} --completed outputs for {len(args.scores)} inputs")
+    outputs = [args.mean_out, *args.completed]
     inputs = {"trials": args.trials, **{f"scores_{i}": f for i, f in enumerate(args.scores)}}
-    job = Job(f"fuse_modalities {out}", outputs,
-              step_manifest(args, inputs, ("out_dir", "scores", "verbose"), FUSION_CODE))
+    job = Job(f"fuse_modalities {args.mean_out}", outputs,
+              step_manifest(args, inputs, ("mean_out", "completed", "scores", "verbose"), FUSION_CODE))
     if not job.start(log):
         return 0
     trials = load_trials(args.trials, need_labels=False)
@@ -51,12 +49,13 @@ def main(argv=None) -> int:
         scores = modality_matrix(trials, args.scores, args.missing)
     except MissingTrialError as err:
         raise SystemExit(f"fuse_modalities: {err} (or choose --missing single|neutral)") from None
-    out.mkdir(parents=True, exist_ok=True)
-    for j, name in enumerate(names):
-        write_scores(out / f"{name}_scores", trials, scores[:, j])
-    write_scores(out / "mean_scores", trials, mean_fusion(scores))
+    for j, path in enumerate(args.completed):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_scores(path, trials, scores[:, j])
+    Path(args.mean_out).parent.mkdir(parents=True, exist_ok=True)
+    write_scores(args.mean_out, trials, mean_fusion(scores))
     job.finish()
-    log.info("%d trials: mean of %s -> %s", len(trials), " + ".join(names), out / "mean_scores")
+    log.info("%d trials: mean of %s -> %s", len(trials), " + ".join(args.scores), args.mean_out)
     return 0
 
 
