@@ -13,7 +13,7 @@ Fetches the models the config names (face_detector, face_recognizer, the MTCNN s
 --align-mode mtcnn; or speaker_embedder; see conf/model_zoo.tsv), and verifies each file against its pinned sha256.
   stage 1 (the only one): fetch or copy every file, verify it, and list where to place it by hand if offline.
 e.g.: $0 --config-file global_conf/default_config.sh
-      $0 --config-file global_conf/config_speaker_ge2e.sh   # the GE2E speaker encoder, from its PyPI wheel"
+      $0 --config-file global_conf/speaker/config_ge2e.sh   # the GE2E speaker encoder, from its PyPI wheel"
 . parse_options.sh
 
 [ $# -eq 0 ] || { echo "$help_message" >&2; exit 1; }

@@ -8,14 +8,14 @@ set -euo pipefail
 
 stage=1
 stop_stage=2
-config_file=global_conf/config_speaker_ge2e.sh
+config_file=global_conf/speaker/config_ge2e.sh
 models_dir=exp/face_models
 use_gpu=false
 max_nj=40
 enroll_sets="sre19_av_v_dev_enroll sre19_av_v_eval_enroll"
 test_sets="sre19_av_v_dev_test sre19_av_v_eval_test"
 max_unreadable=0 # unreadable files tolerated per set before the stage fails: a count or a percentage, e.g. 5%
-help_message="Usage: $0 [--config-file global_conf/config_speaker_X.sh] [--stage N] [--stop-stage M] [options]
+help_message="Usage: $0 [--config-file global_conf/speaker/config_X.sh] [--stage N] [--stop-stage M] [options]
 Speaker embeddings (one per file) of every data set with the speaker config (./run_000_get_pretrained_models.sh
 --config-file <it> fetches its model first).
   stage 1: enrollment speech of --enroll-sets (-> ref/): restricted to the spans of data/<set>/speech_spans

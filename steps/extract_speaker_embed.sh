@@ -7,7 +7,7 @@ set -euo pipefail
 
 cmd=run.pl
 nj=4
-config_file=global_conf/config_speaker_ge2e.sh
+config_file=global_conf/speaker/config_ge2e.sh
 models_dir=exp/face_models
 speech_spans=       # <utt> <start-s> <end-s>: restrict those files to these spans (e.g. enrollment speech)
 batch_size=64

@@ -1,4 +1,4 @@
-"""The speaker side of a config (``global_conf/config_speaker_*.sh``): which speaker embedder (a row of
+"""The speaker side of a config (``global_conf/speaker/*.sh``): which speaker embedder (a row of
 ``conf/model_zoo.tsv`` of kind ``speaker``), which VAD, and the audio block size.
 
 Config keys: ``speaker_embedder=<zoo name>``, ``speaker_vad=silero|none``, ``speaker_block_s=<seconds>``.

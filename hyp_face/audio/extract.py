@@ -22,6 +22,7 @@ STATUS_OK = "ok"
 STATUS_NO_SPEECH = "no speech found"
 STATUS_NO_AUDIO = "no audio stream"  # prefix; the rest lists the streams found
 STATUS_AUDIO_ERROR = "audio error: "  # prefix of a file that cannot be read
+MIN_RMS = 1e-5  # -100 dBFS: quieter "speech" (digital silence, e.g. with --vad none) is never embedded
 Span = tuple[float, float]
 
 
@@ -75,9 +76,10 @@ class SpeakerExtractor:
                 if spans is not None:
                     mask &= span_mask(len(block), offset, spans)
                 offset += len(block)
-                if mask.any():
-                    self.embedder.pool.add(key, self.embedder.windows(block[mask]))
-                    speech += int(mask.sum())
+                kept = block[mask]
+                if len(kept) and np.sqrt(np.mean(np.square(kept, dtype=np.float64))) >= MIN_RMS:
+                    self.embedder.pool.add(key, self.embedder.windows(kept))
+                    speech += len(kept)
         except NoAudioStream as err:
             return 0.0, STATUS_NO_AUDIO + err.reason[len("no audio stream"):]
         except AudioError as err:

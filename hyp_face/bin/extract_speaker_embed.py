@@ -1,6 +1,6 @@
 """Extract one speaker embedding per file for job J of N of a data dir (``vid.scp``): ``<prefix>.h5/.scp``.
 
-The speaker side comes from ``--config-file global_conf/config_speaker_X.sh`` (``hyp_face.audio.config``). With
+The speaker side comes from ``--config-file global_conf/speaker/config_X.sh`` (``hyp_face.audio.config``). With
 ``--speech-spans`` (a data dir's ``speech_spans``: ``<utt> <start-s> <end-s>``), a file listed there contributes only
 the speech inside its spans; files not listed contribute all their speech. Files with no audio stream, no speech or
 unreadable audio get an empty embedding set and their status in the store, and a warning.

@@ -143,7 +143,7 @@ def markdown(result: dict) -> str:
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--clips-dir", default="../shared/data/celeb_video_smoke")
-    p.add_argument("--speaker-config", default="global_conf/config_speaker_ge2e.sh")
+    p.add_argument("--speaker-config", default="global_conf/speaker/config_ge2e.sh")
     p.add_argument("--face-config", default="global_conf/config_embedded.sh")
     p.add_argument("--models-dir", default="exp/face_models")
     p.add_argument("--enroll-s", type=float, default=2.5, help="seconds of enrollment at the start of each clip")

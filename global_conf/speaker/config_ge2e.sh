@@ -1,6 +1,6 @@
 # Speaker side (run_003_extract_speaker_embed.sh, README "Audio-visual"): the GE2E encoder of the resemblyzer 0.1.4
 # wheel (Apache-2.0, 256-D; conf/model_zoo.tsv ge2e_resemblyzer) behind Silero VAD (silero-vad, MIT).
-# run_000 --config-file global_conf/config_speaker_ge2e.sh fetches the weights from the wheel (pinned sha256).
+# run_000 --config-file global_conf/speaker/config_ge2e.sh fetches the weights from the wheel (pinned sha256).
 speaker_embedder=ge2e_resemblyzer
 speaker_vad=silero      # or none: every sample of the (annotated) spans is speech
 speaker_block_s=60      # seconds of audio decoded, VAD-ed and embedded at a time (bounded memory)
