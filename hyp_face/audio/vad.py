@@ -10,6 +10,8 @@ speech in the crowd clip and keeps the speech of the others.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 SAMPLE_RATE = 16000
@@ -25,7 +27,9 @@ class SileroVAD:
         except ImportError as err:
             raise ImportError("the VAD needs silero-vad: pip install 'hyp_face[audio]' (or --vad none)") from err
         self._timestamps = get_speech_timestamps
-        self.model = load_silero_vad(onnx=False)
+        with warnings.catch_warnings():  # torch >= 2.10 deprecates torch.jit.load, which silero-vad uses
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.model = load_silero_vad(onnx=False)
         self.opts = dict(threshold=threshold, min_speech_duration_ms=min_speech_ms,
                          min_silence_duration_ms=min_silence_ms, speech_pad_ms=speech_pad_ms)
 
