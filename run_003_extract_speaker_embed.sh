@@ -20,7 +20,8 @@ Speaker embeddings (one per file) of every data set with the speaker config (./r
 --config-file <it> fetches its model first).
   stage 1: enrollment speech of --enroll-sets (-> ref/): restricted to the spans of data/<set>/speech_spans
            (<utt> <start-s> <end-s>) where that file exists, else all the speech found by the VAD
-  stage 2: all the speech of every file of --enroll-sets and --test-sets (-> facedet/), e.g. the s-norm cohort"
+  stage 2: all the speech of every file of --enroll-sets, and of --test-sets (restricted to their speech_spans where
+           the data dir has them, e.g. segments of a longer file) (-> facedet/): the test side and the s-norm cohort"
 . parse_options.sh
 
 [ -f "$config_file" ] || { echo "$0: config file $config_file not found" >&2; exit 1; }
@@ -29,7 +30,7 @@ face_embed_dir=${face_embed_dir:?$config_file does not set face_embed_dir}
 if [ "$use_gpu" = true ]; then cmd=$cuda_eval_cmd; else cmd=$train_cmd; fi
 
 num_jobs() { local n; n=$(wc -l < "data/$1/vid.scp"); echo $(( n < max_nj ? n : max_nj )); }
-extract() {  # <ref|facedet> <speech_spans or none> <sets...>
+extract() {  # <ref|facedet> <speech_spans | none | "" (the set's own, if any)> <sets...>
   local kind=$1 spans=$2 name; shift 2
   for name in "$@"; do
     steps/extract_speaker_embed.sh --cmd "$cmd" --nj "$(num_jobs "$name")" --use-gpu "$use_gpu" \
@@ -39,12 +40,13 @@ extract() {  # <ref|facedet> <speech_spans or none> <sets...>
 }
 
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
-  for name in $enroll_sets; do
-    extract ref "$([ -f "data/$name/speech_spans" ] && echo "data/$name/speech_spans" || echo none)" "$name"
-  done
+  # shellcheck disable=SC2086
+  extract ref "" $enroll_sets
 fi
 
 if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   # shellcheck disable=SC2086
-  extract facedet none $enroll_sets $test_sets
+  extract facedet none $enroll_sets
+  # shellcheck disable=SC2086
+  extract facedet "" $test_sets
 fi
