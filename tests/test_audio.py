@@ -176,3 +176,20 @@ def test_windows_of_several_files_share_batches(tmp_path, shared):
     embedder.pool.add("y", embedder.windows(wav[16000 * 4:]))
     np.testing.assert_allclose(embedder.pool.pop("x"), alone[0], atol=1e-6)
     np.testing.assert_allclose(embedder.pool.pop("y"), alone[1], atol=1e-6)
+
+
+def test_lanes_agree_with_silero_own_timestamps(shared):
+    pytest.importorskip("silero_vad")
+    import torch
+    from silero_vad import get_speech_timestamps
+
+    from hyp_face.audio.vad import SileroVAD
+
+    vad = SileroVAD()
+    wav = read_audio(shared(SPEECH_CLIP))
+    wav = np.concatenate([wav, np.zeros(16000, np.float32), wav])  # 17 s: 5 lanes
+    expected = np.zeros(len(wav), bool)
+    for span in get_speech_timestamps(torch.from_numpy(wav), vad.model):
+        expected[span["start"]:span["end"]] = True
+    got = vad.speech_mask(wav)
+    assert (got == expected).mean() > 0.98 and 0.5 < got.mean() < 0.95
