@@ -35,13 +35,11 @@ for f in "$data_dir/vid.scp" "$config_file" ${speech_spans:+"$speech_spans"}; do
   [ -f "$f" ] || { echo "$0: no such file $f" >&2; exit 1; }
 done
 num_files=$(wc -l < "$data_dir/vid.scp")
-[ "$nj" -le "$num_files" ] || nj=$num_files
-[ "$nj" -ge 1 ] || { echo "$0: $data_dir/vid.scp is empty" >&2; exit 1; }
-
-mkdir -p "$out_dir/log"
-out_dir=$(cd "$out_dir" && pwd)
-device=cpu; gpu_opt=
-if [ "$use_gpu" = true ]; then device=cuda; gpu_opt="--gpu 1"; fi
+[ "$num_files" -ge 1 ] || { echo "$0: $data_dir/vid.scp is empty" >&2; exit 1; }
+nj=$(( nj < num_files ? nj : num_files ))
+mkdir -p "$out_dir/log" && out_dir=$(cd "$out_dir" && pwd)
+device=$([ "$use_gpu" = true ] && echo cuda || echo cpu)
+gpu_opt=$([ "$use_gpu" = true ] && echo "--gpu 1" || true)
 
 # parts of an earlier run with more jobs, and the merged list, never survive a rerun (docs/rerun.md)
 rm -f "$out_dir/embed.scp"
