@@ -3,8 +3,8 @@ where the data dir has ``speech_spans``), embed it.
 
 A file yields an empty (0, D) embedding set and a status, never a silent wrong vector, when it has no audio stream
 (``no audio stream …``), cannot be decoded (``audio error: …``) or has no speech (``no speech found``). Windows of
-several files run through the network together (``PartialPool``), so memory stays bounded by one block of audio
-per file plus one batch of windows.
+several files run through the VAD and the network together (``process_many``), so memory stays bounded by about
+``batch_s`` seconds of audio plus one batch of windows.
 """
 
 from __future__ import annotations
@@ -67,35 +67,50 @@ class SpeakerExtractor:
         self.block_s = block_s
         self.min_speech_s = min_speech_s
 
-    def _queue(self, key: str, path: str, spans: Sequence[Span] | None) -> tuple[float, str]:
-        """Queue the speech windows of one file; seconds of speech and the status."""
-        speech = offset = 0
-        try:
-            for block in audio_blocks(path, self.block_s):
-                mask = self.vad.speech_mask(block)
-                if spans is not None:
-                    mask &= span_mask(len(block), offset, spans)
-                offset += len(block)
-                kept = block[mask]
-                if len(kept) and np.sqrt(np.mean(np.square(kept, dtype=np.float64))) >= MIN_RMS:
-                    self.embedder.pool.add(key, self.embedder.windows(kept))
-                    speech += len(kept)
-        except NoAudioStream as err:
-            return 0.0, STATUS_NO_AUDIO + err.reason[len("no audio stream"):]
-        except AudioError as err:
-            return 0.0, STATUS_AUDIO_ERROR + err.reason
-        return speech / SAMPLE_RATE, STATUS_OK
+    def _embed_blocks(self, blocks: list[tuple[str, Sequence[Span] | None, int, np.ndarray]],
+                      speech: dict[str, int]) -> None:
+        """VAD of ``(key, spans, offset, block)`` blocks together, then their speech windows queued per key."""
+        masks = self.vad.speech_masks([block for *_, block in blocks])
+        for (key, spans, offset, block), mask in zip(blocks, masks):
+            if spans is not None:
+                mask &= span_mask(len(block), offset, spans)
+            kept = block[mask]
+            if len(kept) and np.sqrt(np.mean(np.square(kept, dtype=np.float64))) >= MIN_RMS:
+                self.embedder.pool.add(key, self.embedder.windows(kept))
+                speech[key] += len(kept)
 
     def process_many(self, items: Iterable[tuple[str, str, Sequence[Span] | None]],
-                     group: int = 16) -> Iterator[tuple[str, SpeakerResult]]:
-        """``(key, path, spans or None)`` in, ``(key, result)`` out in the same order; ``group`` files share
-        network batches."""
+                     batch_s: float = 120.0) -> Iterator[tuple[str, SpeakerResult]]:
+        """``(key, path, spans or None)`` in, ``(key, result)`` out in the same order. Blocks of consecutive files
+        go through the VAD and the network together, about ``batch_s`` seconds of audio at a time."""
         items = list(items)
-        for start in range(0, len(items), group):
-            queued = [(key, *self._queue(key, path, spans)) for key, path, spans in items[start:start + group]]
-            self.embedder.pool.flush()
-            for key, speech_s, status in queued:
-                yield key, self._result(key, speech_s, status)
+        status: dict[str, str] = {}
+        speech: dict[str, int] = {}
+        pending: list[tuple[str, Sequence[Span] | None, int, np.ndarray]] = []
+        n_pending = done = 0
+        for i, (key, path, spans) in enumerate(items):
+            status[key], speech[key], offset = STATUS_OK, 0, 0
+            try:
+                for block in audio_blocks(path, self.block_s):
+                    pending.append((key, spans, offset, block))
+                    offset, n_pending = offset + len(block), n_pending + len(block)
+                    if n_pending >= batch_s * SAMPLE_RATE:
+                        self._embed_blocks(pending, speech)
+                        pending, n_pending = [], 0
+                        yield from self._results(items[done:i], status, speech)
+                        done = i
+            except NoAudioStream as err:
+                status[key] = STATUS_NO_AUDIO + err.reason[len("no audio stream"):]
+            except AudioError as err:
+                status[key] = STATUS_AUDIO_ERROR + err.reason
+        self._embed_blocks(pending, speech)
+        yield from self._results(items[done:], status, speech)
+
+    def _results(self, items: list, status: dict[str, str], speech: dict[str, int]) -> Iterator:
+        """The results of files whose every block has been queued."""
+        self.embedder.pool.flush()
+        for key, *_ in items:
+            yield key, self._result(key, speech.pop(key) / SAMPLE_RATE, status.pop(key))
 
     def _result(self, key: str, speech_s: float, status: str) -> SpeakerResult:
         pool = self.embedder.pool

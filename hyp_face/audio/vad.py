@@ -17,6 +17,7 @@ discarded), so its state is that of a continuous pass. The per-chunk probabiliti
 from __future__ import annotations
 
 import warnings
+from typing import Sequence
 
 import numpy as np
 
@@ -42,39 +43,56 @@ class SileroVAD:
         self.opts = dict(threshold=threshold, min_speech_duration_ms=min_speech_ms,
                          min_silence_duration_ms=min_silence_ms, speech_pad_ms=speech_pad_ms)
 
-    def speech_probs(self, wav: np.ndarray) -> np.ndarray:
-        """Speech probability of every 512-sample chunk (the last one zero-padded), lanes run side by side."""
+    def speech_probs(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Speech probability of every 512-sample chunk of each (non-empty) signal, the last chunk zero-padded; the
+        lanes of all the signals run side by side."""
         import torch
 
-        n_chunks = -(-len(wav) // CHUNK)
         lane, warmup = int(LANE_S * SAMPLE_RATE) // CHUNK, int(WARMUP_S * SAMPLE_RATE) // CHUNK
-        n_lanes = -(-n_chunks // lane)
-        starts = np.maximum(np.arange(n_lanes) * lane - warmup, 0)
         steps = lane + warmup
-        padded = np.zeros((int(starts[-1]) + steps) * CHUNK, np.float32)
-        padded[:len(wav)] = wav
-        chunks = padded.reshape(-1, CHUNK)
-        probs = np.zeros((n_lanes, steps), np.float32)
+        n_chunks = [-(-len(w) // CHUNK) for w in wavs]
+        parts, starts, base = [], [], 0
+        for wav, n in zip(wavs, n_chunks):
+            lane_starts = np.maximum(np.arange(-(-n // lane)) * lane - warmup, 0)
+            padded = np.zeros((int(lane_starts[-1]) + steps) * CHUNK, np.float32)
+            padded[:len(wav)] = wav
+            parts.append(padded.reshape(-1, CHUNK))
+            starts.append(base + lane_starts)
+            base += len(parts[-1])
+        chunks, lanes = np.concatenate(parts), np.concatenate(starts)
+        probs = np.zeros((len(lanes), steps), np.float32)
         self.model.reset_states()  # the state takes the batch size of the first call
         with torch.inference_mode():
             for t in range(steps):
-                probs[:, t] = self.model(torch.from_numpy(chunks[starts + t]), SAMPLE_RATE).numpy().reshape(-1)
-        keep = np.arange(n_lanes) * lane - starts  # offset of each lane's own first chunk
-        return np.concatenate([probs[i, keep[i]:keep[i] + lane] for i in range(n_lanes)])[:n_chunks]
+                probs[:, t] = self.model(torch.from_numpy(chunks[lanes + t]), SAMPLE_RATE).numpy().reshape(-1)
+        out, row = [], 0
+        for n, first in zip(n_chunks, starts):
+            own = np.arange(len(first)) * lane - (first - first[0])  # each lane's own first chunk in its row
+            out.append(np.concatenate([probs[row + i, o:o + lane] for i, o in enumerate(own)])[:n])
+            row += len(first)
+        return out
+
+    def speech_masks(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Boolean mask of the samples inside speech, for each signal."""
+        masks = [np.zeros(len(w), bool) for w in wavs]
+        usable = [i for i, w in enumerate(wavs) if len(w) >= CHUNK]  # shorter than one VAD chunk: no speech
+        probs = self.speech_probs([np.ascontiguousarray(wavs[i], np.float32) for i in usable]) if usable else []
+        for i, p in zip(usable, probs):
+            for span in self._timestamps(p.tolist(), sampling_rate=SAMPLE_RATE, audio_length_samples=len(wavs[i]),
+                                         **self.opts):
+                masks[i][span["start"]:span["end"]] = True
+        return masks
 
     def speech_mask(self, wav: np.ndarray) -> np.ndarray:
         """Boolean mask of the samples inside speech."""
-        mask = np.zeros(len(wav), bool)
-        if len(wav) < CHUNK:  # shorter than one VAD chunk
-            return mask
-        probs = self.speech_probs(np.ascontiguousarray(wav, np.float32)).tolist()
-        for span in self._timestamps(probs, sampling_rate=SAMPLE_RATE, audio_length_samples=len(wav), **self.opts):
-            mask[span["start"]:span["end"]] = True
-        return mask
+        return self.speech_masks([wav])[0]
 
 
 class NoVAD:
     """Every sample is speech (``--vad none``: annotated spans or pre-segmented speech)."""
+
+    def speech_masks(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return [np.ones(len(w), bool) for w in wavs]
 
     def speech_mask(self, wav: np.ndarray) -> np.ndarray:
         return np.ones(len(wav), bool)
