@@ -113,10 +113,7 @@ class SpeakerExtractor:
             yield key, self._result(key, speech.pop(key) / SAMPLE_RATE, status.pop(key))
 
     def _result(self, key: str, speech_s: float, status: str) -> SpeakerResult:
-        pool = self.embedder.pool
-        has_windows = pool.counts.get(key, 0) > 0
-        embed = pool.pop(key) if has_windows else None
-        pool.sums.pop(key, None), pool.counts.pop(key, None)
+        embed = self.embedder.pool.pop(key)
         if status == STATUS_OK and (embed is None or speech_s <= self.min_speech_s):
             status = STATUS_NO_SPEECH
         if status != STATUS_OK:

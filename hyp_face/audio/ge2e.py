@@ -138,10 +138,14 @@ class PartialPool:
             self.counts[key] += len(rows)
         self._pending, self._n_pending = [], 0
 
-    def pop(self, key: str) -> np.ndarray:
-        """The L2-normalised mean window embedding of ``key`` (float32, 256-D); forgets the key."""
+    def pop(self, key: str) -> np.ndarray | None:
+        """The L2-normalised mean window embedding of ``key`` (float32, 256-D), None when it has no window;
+        forgets the key."""
         self.flush()
-        mean = self.sums.pop(key) / self.counts.pop(key)
+        total, count = self.sums.pop(key, None), self.counts.pop(key, 0)
+        if not count:
+            return None
+        mean = total / count
         return (mean / np.linalg.norm(mean)).astype(np.float32)
 
 

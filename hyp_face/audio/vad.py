@@ -32,10 +32,14 @@ class SileroVAD:
 
     def __init__(self, threshold: float = 0.5, min_speech_ms: int = 250, min_silence_ms: int = 100,
                  speech_pad_ms: int = 30):
+        import torch
+
+        threads = torch.get_num_threads()
         try:
             from silero_vad import get_speech_timestamps_from_probs, load_silero_vad
         except ImportError as err:
             raise ImportError("the VAD needs silero-vad: pip install 'hyp_face[audio]' (or --vad none)") from err
+        torch.set_num_threads(threads)  # importing silero_vad sets 1 thread for the whole process
         self._timestamps = get_speech_timestamps_from_probs
         with warnings.catch_warnings():  # torch >= 2.10 deprecates torch.jit.load, which silero-vad uses
             warnings.simplefilter("ignore", DeprecationWarning)
