@@ -131,3 +131,28 @@ def test_speaker_recipe_end_to_end(recipe):
         assert f"+spk-ge2e_be_v2 {kind} | 0.00 |" in text, text  # a row per kind, every target above
     mean = json.loads(next(out.glob("av_*/mean/avs_results.json")).read_text())
     assert (mean["eer_percent"], mean["n_target"], mean["n_nontarget"]) == (0.0, 8, 24)
+
+
+def test_run_090_calibrates_external_speaker_scores(tmp_path):
+    root = tmp_path / "recipe"
+    root.mkdir()
+    for name in ("path.sh", "cmd.sh", "steps", "utils", "hyp_face", "run_090_av_fusion.sh"):
+        (root / name).symlink_to(ROOT / name)
+    rng = np.random.default_rng(3)
+    trials = [(f"m{i}", f"t{j}", i == j % 6) for i in range(6) for j in range(30)]
+    (root / "data" / "ext_test").mkdir(parents=True)
+    (root / "data" / "ext_test" / "trials").write_text(
+        "".join(f"{m} {t} {'target' if k else 'nontarget'}\n" for m, t, k in trials))
+    for name, scale in (("face", 2.0), ("external", 0.3)):  # external: raw cosines, far from LLRs
+        (root / name).mkdir()
+        (root / name / "ext_scores").write_text(
+            "".join(f"{m} {t} {scale * ((1.0 if k else -1.0) + rng.normal()):f}\n" for m, t, k in trials))
+    run(root, "run_090_av_fusion.sh", "--face-score-dir", str(root / "face"), "--speaker-score-dir",
+        str(root / "external"), "--calibrate-speaker", "true", "--sets", "ext", "--cal-set", "ext",
+        "--fusion-name", "av_ext", "--score-plots", "false")
+    out = root / "exp" / "scores" / "av_fusion" / "av_ext"
+    assert (out / "speaker_cal" / "cal_speaker.json").is_file()
+    results = {k: json.loads((out / k / "ext_results.json").read_text()) for k in ("face", "speaker", "mean")}
+    raw_cllr = json.loads((out / "speaker" / "ext_results.json").read_text())["cllr"]
+    assert raw_cllr < 1.0  # calibrated: the raw cosines alone would be a poor LLR
+    assert results["mean"]["min_cllr"] <= min(results["face"]["min_cllr"], results["speaker"]["min_cllr"]) + 1e-9
