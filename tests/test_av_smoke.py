@@ -40,3 +40,16 @@ def test_segments_of_a_clip(shared):
     enroll, test1, test2 = clip_segments("Joe Biden", videos["Joe Biden"], 2.5)
     assert (enroll.start, enroll.end, test1.start, test2.end) == (0.0, 2.5, 2.5, pytest.approx(7.0, abs=0.05))
     assert test1.end == test2.start
+
+
+def test_speaker_benchmark_runs(tmp_path, shared):
+    pytest.importorskip("silero_vad")
+    from hyp_face.bench.speaker import bench_speaker
+
+    clip = shared("data/celeb_video_smoke/OpenTalker_SadTalker/examples/ref_video/WDA_KatieHill_000.mp4")
+    speaker = SpeakerConfig.from_file(ROOT / "global_conf/speaker/config_ge2e.sh", str(ge2e_models_dir(tmp_path)))
+    result = bench_speaker([str(clip)], speaker, repeat=1, rounds=1)
+    assert result["utterances"] == 1 and 6.0 < result["speech_s"] <= result["files_s"] == 8.0
+    assert result["ours_encoder"] > 0 and result["ours_pipeline"] > 0
+    if "package_encoder" in result:  # resemblyzer installed: same run, same utterances
+        assert result["encoder_ratio"] == pytest.approx(result["ours_encoder"] / result["package_encoder"])
