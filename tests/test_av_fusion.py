@@ -93,3 +93,17 @@ def test_crossfold_fusion_of_two_informative_systems():
     for fused in ("mean", "greedy"):
         assert metrics[fused]["eer"] <= best
         assert metrics[fused]["cllr"] < min(metrics["system1"]["cllr"], metrics["system2"]["cllr"])
+
+
+def test_read_kspaced_from_the_store(tmp_path):
+    from hyp_face.backend.kspaced import read_kspaced
+    from hyp_face.io.embed_store import EmbedReader, EmbedWriter, FaceMeta
+
+    embeds = np.arange(14, dtype=np.float32).reshape(7, 2)
+    meta = FaceMeta.unknown(7)
+    meta.time = np.array([6, 5, 4, 3, 2, 1, 0], float)
+    with EmbedWriter(tmp_path / "embed") as writer:
+        writer.write("v", embeds, meta)
+    with EmbedReader(tmp_path / "embed.scp") as reader:
+        picked = read_kspaced(reader, "v", 3)
+    assert picked.dtype == np.float64 and picked[:, 0].tolist() == [12.0, 6.0, 0.0]  # times 0, 3, 6
