@@ -1,9 +1,8 @@
 """Voice activity detection with Silero VAD (``silero-vad`` 6.2.3, MIT; its TorchScript model ships in the wheel).
 
-Why Silero rather than WebRTC's VAD: on the published VAD benchmarks (Silero's own, and independent ones such as
-pyannote's and picovoice's) it detects speech far more accurately than the GMM of ``webrtcvad`` (ROC-AUC about
-0.95 against 0.73 on Silero's multi-domain set), it is MIT-licensed, it is maintained (6.x, 2025-26), and it runs on
-torch, which the project already needs: the model file comes out of the installed wheel, with no torch.hub and no
+Why Silero rather than WebRTC's VAD: on Silero's published multi-domain benchmarks it detects speech far more
+accurately than the GMM of ``webrtcvad`` (not re-measured here), it is MIT-licensed, it is maintained (6.x), and it
+runs on torch, which the project already needs: the model file comes out of the installed wheel, with no torch.hub and no
 network (``load_silero_vad(onnx=False)``), so onnxruntime is not needed either. On the shared clips it finds no
 speech in the crowd clip and keeps the speech of the others.
 
