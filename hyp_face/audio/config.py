@@ -63,8 +63,8 @@ class SpeakerConfig:
         fields = {k: v for k, v in asdict(self).items() if k not in ("models_dir", "config_file")}
         return {**fields, "weights_sha256": file_sha256(self.weights()), "vad_version": vad_version}
 
-    def build(self, device: str = "cpu", batch_size: int = 64) -> SpeakerExtractor:
+    def build(self, device: str = "cpu", batch_size: int = 64, workers: int = 1) -> SpeakerExtractor:
         model = self.model()
         embedder = SPEAKER_EMBEDDERS.build(model.builder, str(self.weights()), device, batch_size=batch_size,
-                                           **model.options)
+                                           workers=workers, **model.options)
         return SpeakerExtractor(embedder, build_vad(self.vad), self.block_s)

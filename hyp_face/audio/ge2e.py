@@ -15,6 +15,7 @@ cost. Weights load with ``torch.load(weights_only=True)`` from ``pretrained.pt``
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -105,6 +106,7 @@ class PartialPool:
 
     net: GE2ENet
     batch_size: int = 64
+    workers: int = 1  # batches run at once, in threads (torch releases the GIL; 1 intra-op thread each)
     sums: dict[str, np.ndarray] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     _pending: list[tuple[str, np.ndarray]] = field(default_factory=list)
@@ -125,18 +127,23 @@ class PartialPool:
             return
         keys = np.concatenate([[i] * len(w) for i, (_, w) in enumerate(self._pending)]).astype(int)
         windows = np.concatenate([w for _, w in self._pending])
-        device = next(self.net.parameters()).device
-        embeds = []
-        with torch.inference_mode():
-            for start in range(0, len(windows), self.batch_size):
-                batch = torch.from_numpy(windows[start:start + self.batch_size]).to(device)
-                embeds.append(self.net(batch).float().cpu().numpy())
-        embeds = np.concatenate(embeds)
+        batches = [windows[start:start + self.batch_size] for start in range(0, len(windows), self.batch_size)]
+        if self.workers > 1 and len(batches) > 1:
+            with ThreadPoolExecutor(self.workers) as pool:
+                embeds = np.concatenate(list(pool.map(self._run, batches)))
+        else:
+            embeds = np.concatenate([self._run(b) for b in batches])
         for i, (key, _) in enumerate(self._pending):
             rows = embeds[keys == i]
             self.sums[key] += rows.astype(np.float64).sum(axis=0)
             self.counts[key] += len(rows)
         self._pending, self._n_pending = [], 0
+
+    def _run(self, windows: np.ndarray) -> np.ndarray:
+        """Embeddings of one batch of windows."""
+        with torch.inference_mode():
+            batch = torch.from_numpy(windows).to(next(self.net.parameters()).device)
+            return self.net(batch).float().cpu().numpy()
 
     def pop(self, key: str) -> np.ndarray | None:
         """The L2-normalised mean window embedding of ``key`` (float32, 256-D), None when it has no window;
@@ -155,11 +162,12 @@ class GE2EEmbedder:
     dim = EMBED_DIM
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, net: GE2ENet, batch_size: int = 64, rate: float = 1.3, min_coverage: float = 0.75):
+    def __init__(self, net: GE2ENet, batch_size: int = 64, rate: float = 1.3, min_coverage: float = 0.75,
+                 workers: int = 1):
         self.net = net
         self.rate = rate
         self.min_coverage = min_coverage
-        self.pool = PartialPool(net, batch_size)
+        self.pool = PartialPool(net, batch_size, workers)
 
     def windows(self, wav: np.ndarray) -> np.ndarray:
         """The mel windows of one stretch of speech, its volume normalised first."""

@@ -11,6 +11,8 @@ of ``--rounds``, on the same utterances and torch threads:
   LSTM, ``--batch-size`` windows at a time);
 * the package: ``resemblyzer.VoiceEncoder.embed_utterance`` on each utterance (librosa's mel spectrogram, one
   utterance's windows per batch), which is what its users call;
+* with ``--workers W``: ours runs W batches at once (threads, 1 torch thread each) and the package gets W torch
+  threads, each side's way of using W cores;
 * both whole pipelines from the file: ours (PyAV decode, Silero VAD, embed: ``SpeakerExtractor``) and the
   package's (``preprocess_wav`` of the decoded 16 kHz audio: WebRTC VAD and volume, then ``embed_utterance``).
 
@@ -56,8 +58,8 @@ def package_encoder():
 
 
 def bench_speaker(media: list[str], cfg: SpeakerConfig, repeat: int = 20, batch_size: int = 64,
-                  rounds: int = 3) -> dict:
-    extractor = cfg.build(batch_size=batch_size)
+                  rounds: int = 3, workers: int = 1) -> dict:
+    extractor = cfg.build(batch_size=batch_size, workers=workers)
     embedder = extractor.embedder
     raw = [read_audio(p) for p in media]
     speech = [w[extractor.vad.speech_mask(w)] for w in raw]
@@ -75,10 +77,14 @@ def bench_speaker(media: list[str], cfg: SpeakerConfig, repeat: int = 20, batch_
         list(extractor.process_many([(str(i), p, None) for i, p in enumerate(media * repeat)]))
 
     result = {"utterances": len(utterances), "speech_s": speech_s, "files_s": file_s, "batch_size": batch_size,
-              "ours_encoder": best_rate(ours, speech_s, rounds),
+              "workers": workers, "ours_encoder": best_rate(ours, speech_s, rounds),
               "ours_pipeline": best_rate(ours_pipeline, file_s, rounds)}
     encoder, preprocess = package_encoder()
     if encoder is not None:
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(workers)
         from resemblyzer.audio import normalize_volume
 
         prepared = [normalize_volume(u, -30, increase_only=True) for u in utterances]
@@ -87,6 +93,7 @@ def bench_speaker(media: list[str], cfg: SpeakerConfig, repeat: int = 20, batch_
         decoded = raw * repeat
         result["package_pipeline"] = best_rate(
             lambda: [encoder.embed_utterance(preprocess(w)) for w in decoded], file_s, rounds)
+        torch.set_num_threads(threads)
         result["encoder_ratio"] = result["ours_encoder"] / result["package_encoder"]
         result["pipeline_ratio"] = result["ours_pipeline"] / result["package_pipeline"]
     return result
@@ -100,12 +107,13 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--repeat", type=int, default=20, help="times the media list is embedded per round")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--workers", type=int, default=1, help="cores each side may use (ours: batches in threads)")
     p.add_argument("--num-threads", type=int, default=None, help="torch threads (default HYP_FACE_THREADS or 1)")
     args = p.parse_args(argv)
     threads = pin_threads(args.num_threads)
     media = args.media or [str(v) for v in labelled_videos(DEFAULT_CLIPS).values()]
     result = bench_speaker(media, SpeakerConfig.from_file(args.speaker_config, args.models_dir), args.repeat,
-                           args.batch_size, args.rounds)
+                           args.batch_size, args.rounds, args.workers)
     result["threads"] = threads
     print(json.dumps(result, indent=2))
     return result
