@@ -176,6 +176,9 @@ def test_windows_of_several_files_share_batches(tmp_path, shared):
     embedder.pool.add("y", embedder.windows(wav[16000 * 4:]))
     np.testing.assert_allclose(embedder.pool.pop("x"), alone[0], atol=1e-6)
     np.testing.assert_allclose(embedder.pool.pop("y"), alone[1], atol=1e-6)
+    threaded = GE2EEmbedder(embedder.net, batch_size=2, workers=2)  # batches in worker threads: same numbers
+    np.testing.assert_allclose(threaded.embed(wav[:16000 * 4]), alone[0], atol=1e-6)
+    assert threaded.pool.pop("x") is None
 
 
 def test_lanes_agree_with_silero_own_timestamps(shared):
