@@ -24,3 +24,11 @@ att_a=120
 # (LFW-composed mock SRE19, v1, trained on dev, eval act/min Cp gap 0.279 -> 0.008). S-norm scores stay linear.
 calibration=linear_neglog1m
 snorm_calibration=linear
+
+# Face tracks (docs/tracks.md; chosen on LFW, not on the test clips: python -m hyp_face.track.devparams):
+# the tracker's cosine gate is the cosine that 1% of LFW different-person pairs exceed; the people threshold is the
+# middle of the plateau where AHC groups pooled LFW pseudo-tracks with pairwise F1 >= 0.99; the sharpness of a
+# sharp face is the median sharpness of this embedder's chips of LFW photos.
+track_sharpness_ref=33
+track_min_cos=0.91
+people_ahc_thr=0.94

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from hyp_face.align.similarity import invert_affine
 
 _MAX_CHUNK_PIXELS = 64 * 1024 * 1024  # float32 source pixels (x3 channels) converted at once
+_SPARSE_FROM_PIXELS = 1_000_000  # on the CPU, larger images are converted around their faces only
 
 
 def warp_affine_batch(
@@ -71,14 +72,15 @@ def _chunks_by_shape(images: Sequence[np.ndarray], image_index: np.ndarray) -> l
 def _source_stack(images: list[np.ndarray], batch_pos: np.ndarray, src_pts: np.ndarray, device) -> torch.Tensor:
     """The same-shape images as float (B, C, H, W) channels-last; on the CPU only around the faces.
 
-    On the CPU the float copy is zero-allocated (lazily mapped pages) and only each face's source region (its
-    sample points' bounding box, 2 pixels wider: bilinear reads the two neighbours) is written, so an 8K frame costs
-    the size of its faces, not 400 MB; the warp reads nothing else, so the chips are the same to the bit.
+    For images of ``_SPARSE_FROM_PIXELS`` or more on the CPU, the float copy is zero-allocated (lazily mapped pages)
+    and only each face's source region (its sample points' bounding box, 2 pixels wider: bilinear reads the two
+    neighbours) is written, so an 8K frame costs the size of its faces, not 400 MB; the warp reads nothing else, so
+    the chips are the same to the bit. Smaller images are converted whole.
     """
-    if torch.device(device).type != "cpu":
+    height, width = images[0].shape[:2]
+    if torch.device(device).type != "cpu" or height * width < _SPARSE_FROM_PIXELS:
         stack = np.stack([img.reshape(img.shape[0], img.shape[1], -1) for img in images])
         return torch.from_numpy(stack).to(device).permute(0, 3, 1, 2).float()
-    height, width = images[0].shape[:2]
     buffer = np.zeros((len(images), height, width, images[0].reshape(height, width, -1).shape[2]), np.float32)
     low = np.floor(src_pts.min(axis=2)).astype(np.int64) - 2  # (n, 2) x, y
     high = np.ceil(src_pts.max(axis=2)).astype(np.int64) + 3

@@ -51,9 +51,8 @@ def device_name(device: str) -> str:
 
 def _match(ref_boxes: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """For each reference box, the index of the nearest box by centre."""
-    centre = lambda b: (b[:, :2] + b[:, 2:]) / 2  # noqa: E731
-    dist = np.linalg.norm(centre(ref_boxes)[:, None] - centre(boxes)[None], axis=2)
-    return dist.argmin(axis=1)
+    ref_centres, centres = ((b[:, :2] + b[:, 2:]) / 2 for b in (ref_boxes, boxes))
+    return np.linalg.norm(ref_centres[:, None] - centres[None], axis=2).argmin(axis=1)
 
 
 def detection_parity(cfg, frames: list, device: str) -> dict[str, str]:
