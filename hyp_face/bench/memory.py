@@ -40,8 +40,6 @@ def peak_rss_mb() -> float:
 
 def run_job(args) -> int:
     """One extraction job (the child process): print JSON with peak RSS after loading and after the video."""
-    from dataclasses import replace
-
     from hyp_face.cli import pin_threads
     from hyp_face.frontend import FrontEndConfig, build_extractor
 
