@@ -85,3 +85,18 @@ def test_gpu_script_cpu_paths_compare_the_cpu_with_itself(capsys, tmp_path):
     for check in ("detect", "embed", "backend v1", "extract 720p", "extract 1080p", "faithful s-norm v4"):
         assert rows[check].endswith("| True |"), rows[check]
     assert "box 0 px, landmarks 0 px, score 0" in rows["detect"]
+
+
+@pytest.mark.slow
+def test_extract_bench_loops_short_clips_and_alternates_rounds(tmp_path):
+    from hyp_face.bench import extract
+
+    video = shared_path("data", "celeb_video_smoke", "hieubkvn123_face_recognition", "videos", "obama.mp4")
+    out = tmp_path / "r.json"
+    assert extract.main(["--video", str(video), "--min-frames", "8", "--max-frames", "8", "--rounds", "2",
+                         "--work-dir", str(tmp_path), "--out-json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["input"].endswith("obama_x2.mp4") and report["frames"] == 8  # 5 s at 1 fps, looped twice
+    for name in ("whole pipeline", "peer: whole (sequential decode)", "ratio"):
+        r = report["rounds"][name]
+        assert len(r["rounds"]) == 2 and r["min"] <= r["median"] <= r["max"] and r["min"] > 0
