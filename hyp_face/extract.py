@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -66,6 +66,16 @@ class VideoFaces:
     meta: FaceMeta
     status: str = "ok"
     threshold: float | None = None
+
+
+@dataclass
+class FrameFaces:
+    """The faces of one frame at the extraction threshold (streaming mode, :meth:`FaceExtractor.stream_faces`)."""
+
+    frame: Frame
+    meta: FaceMeta  # frame, time, box, score, landmarks and chip sharpness of each face (track not set)
+    embeds: np.ndarray  # (N, D) float32, L2-normalised
+    det_scores: np.ndarray  # scores of every detection at the lowest scheduled threshold (for the back-off)
 
 
 @dataclass
@@ -132,9 +142,13 @@ class FaceExtractor:
         return sample_frames(path, fps=self.opts.fps, max_frames=self.opts.max_frames)
 
     def _detections(self, path: str, instants) -> Iterator[tuple[Frame, Detections]]:
+        return self.detect_frames(self._frames(path, instants))
+
+    def detect_frames(self, frames: Iterable[Frame]) -> Iterator[tuple[Frame, Detections]]:
+        """Each frame with its detections at the lowest scheduled threshold, detected ``batch_size`` at a time."""
         lowest = min(self.opts.thresholds)
         # Decoding runs ahead in a thread and overlaps detection; batches take the frames already decoded.
-        for batch in prefetch_batches(self._frames(path, instants), self.opts.batch_size, self.opts.prefetch):
+        for batch in prefetch_batches(frames, self.opts.batch_size, self.opts.prefetch):
             yield from zip(batch, self.detector.detect([f.image for f in batch], threshold=lowest))
 
     # -- selection ------------------------------------------------------------------------------------------
@@ -145,13 +159,17 @@ class FaceExtractor:
 
     # -- embedding ------------------------------------------------------------------------------------------
     def _embed(self, cands: list[_Candidate], thr: float) -> np.ndarray:
-        """Align all candidates in one batched warp (across frames) and embed the chips in batches.
+        """Align all candidates in one batched warp (across frames) and embed the chips in batches."""
+        if not cands:
+            return np.zeros((0, self.embedder.dim), np.float32)
+        return self.embedder.embed(self._align(cands, thr))
+
+    def _align(self, cands: list[_Candidate], thr: float) -> np.ndarray:
+        """The aligned chips of the candidates (at least one), in one batched warp across frames.
 
         With an MTCNN refiner, its landmarks replace the detector's (per face, the detector's are kept where
         MTCNN rejects the face: the docs/original_recipe.md §5.4 fallback, applied face by face instead of video by video).
         """
-        if not cands:
-            return np.zeros((0, self.embedder.dim), np.float32)
         frames = list({id(c.frame): c.frame for c in cands}.values())
         slot = {id(f): i for i, f in enumerate(frames)}
         index = np.array([slot[id(c.frame)] for c in cands])
@@ -165,7 +183,7 @@ class FaceExtractor:
         if self.debug_dir is not None:
             for i, f in enumerate(frames):
                 _save_chips(self.debug_dir / self._key, f.index, chips[index == i])
-        return self.embedder.embed(chips)
+        return chips
 
     def _collect(self, path: str, instants, refs, thr: float, scores_out: list[np.ndarray] | None) -> tuple[list[_Candidate], np.ndarray]:
         """Stream the video once; embed the faces selected at ``thr``. Optionally keep all frame scores."""
@@ -201,6 +219,38 @@ class FaceExtractor:
         (one face per frame).
         """
         return backoff_threshold(frame_scores, self.opts.thresholds, self.opts.min_faces, self.opts.mode == "ref")
+
+    # -- streaming, frame by frame (face tracks) -------------------------------------------------------------
+    def stream_faces(self, frames: Iterable[Frame], threshold: float) -> Iterator[FrameFaces]:
+        """The faces of each frame at ``threshold``, in frame order, embedded in batches across frames.
+
+        A batch is embedded when it holds ``face_batch_size`` faces or ``batch_size`` frames, so at most that many
+        frames wait (the latency bound); the detector batches ``batch_size`` frames as in :meth:`process`.
+        """
+        pending: list[tuple[Frame, Detections]] = []
+        n_faces = 0
+        for frame, det in self.detect_frames(frames):
+            pending.append((frame, det))
+            n_faces += int(np.count_nonzero(det.scores >= threshold))
+            if n_faces >= self.opts.face_batch_size or len(pending) >= self.opts.batch_size:
+                yield from self._embed_frames(pending, threshold)
+                pending, n_faces = [], 0
+        yield from self._embed_frames(pending, threshold)
+
+    def _embed_frames(self, pending: list[tuple[Frame, Detections]], thr: float) -> Iterator[FrameFaces]:
+        """Embed the faces of several frames in one batch and hand them back frame by frame."""
+        per_frame = [_select_facedet(frame, det, thr) for frame, det in pending]
+        cands = [c for faces in per_frame for c in faces]
+        if cands:
+            chips = self._align(cands, thr)
+            embeds, sharpness = self.embedder.embed(chips), chip_sharpness(chips)
+        else:
+            embeds, sharpness = np.zeros((0, self.embedder.dim), np.float32), np.zeros(0, np.float32)
+        start = 0
+        for (frame, det), faces in zip(pending, per_frame):
+            rows = slice(start, start + len(faces))
+            start += len(faces)
+            yield FrameFaces(frame, _meta(faces, sharpness[rows]), embeds[rows].astype(np.float32), det.scores)
 
     # -- one video ------------------------------------------------------------------------------------------
     def process(self, path: str, boxes: Sequence[tuple[float, np.ndarray]] | None = None, key: str = "") -> VideoFaces:
@@ -248,14 +298,22 @@ def _save_chips(folder: Path, frame_index: int, chips: np.ndarray) -> None:
         Image.fromarray(chip).save(folder / f"{frame_index:06d}-{i:02d}.jpeg")
 
 
-def _meta(cands: list[_Candidate]) -> FaceMeta:
+def _meta(cands: list[_Candidate], sharpness: np.ndarray | None = None) -> FaceMeta:
     if not cands:
         return FaceMeta()
     return FaceMeta(
         frame=[c.frame.index for c in cands], time=[c.frame.time for c in cands],
         box=np.stack([c.box for c in cands]), score=[c.score for c in cands],
-        landmarks=np.stack([c.landmarks for c in cands]),
+        landmarks=np.stack([c.landmarks for c in cands]), sharpness=() if sharpness is None else sharpness,
     )
+
+
+def chip_sharpness(chips: np.ndarray) -> np.ndarray:
+    """Variance of the 4-neighbour Laplacian of each chip's grey levels (0-255): low for blurred faces."""
+    grey = np.asarray(chips, np.float32).mean(axis=-1)
+    lap = (grey[:, :-2, 1:-1] + grey[:, 2:, 1:-1] + grey[:, 1:-1, :-2] + grey[:, 1:-1, 2:]
+           - 4.0 * grey[:, 1:-1, 1:-1])
+    return lap.reshape(len(chips), -1).var(axis=1).astype(np.float32)
 
 
 def _empty(dim: int, status: str, thr: float | None = None) -> VideoFaces:
