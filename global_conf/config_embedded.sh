@@ -24,3 +24,9 @@ att_a=120
 # (LFW-composed mock SRE19, v1, trained on dev, eval act/min Cp gap 0.279 -> 0.008). S-norm scores stay linear.
 calibration=linear_neglog1m
 snorm_calibration=linear
+
+# Gallery recognition (hyp_face.bin.recognize_video): a track whose best gallery score is below this is "unknown".
+# Chosen at FPIR 1e-2 on the LFW open-set protocol with this front end (README "Who appears when"):
+#   python -m hyp_face.bin.choose_unknown_thr --config global_conf/config_embedded.sh --lfw-dir DIR --max-probes 3000
+# -> FPIR 0.0098 achieved on 782 gallery photos, 753 known + 2247 unknown probes; DIR 0.644.
+recognize_unknown_thr=0.9509

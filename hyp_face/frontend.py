@@ -16,6 +16,9 @@ Global config keys (``global_conf/*.sh``, read, never executed; see :func:`hyp_f
   ``--embed-weights``;
 * ``face_det_opts``, ``face_reco_opts``: front-end options as on the command line (``--det-resize-policy=v0.1``,
   ``--det-thr-start=0.5``, ``--align-mode=mtcnn``, ``--embed-flip=true``, ...);
+* ``recognize_unknown_thr``: the gallery score below which recognition calls a face track ``unknown``, chosen at
+  FPIR 1e-2 on the LFW open-set protocol for the config's embedder (``python -m hyp_face.bin.choose_unknown_thr``);
+  not part of the embeddings' fingerprint;
 * legacy keys, still read: ``face_det_model_name`` / ``face_reco_model_name`` (the name) and ``face_det_model`` /
   ``face_reco_model`` (its weights).
 
@@ -117,6 +120,7 @@ class FrontEndConfig:
     embed_weights: str = ""  # "" = the zoo model's file
     embed_flip: bool = False  # average with the mirrored chip
     models_dir: str = DEFAULT_MODELS_DIR
+    recognize_unknown_thr: float | None = None  # recognition: below this gallery score a track is unknown
     config_file: str = ""  # where it was read from ("" = command line only)
 
     # -- construction ------------------------------------------------------------------------------------------
@@ -133,6 +137,8 @@ class FrontEndConfig:
             if v.get(legacy):
                 values[name] = v[legacy]
         opts = shlex.split(v.get("face_det_opts", "")) + shlex.split(v.get("face_reco_opts", ""))
+        if v.get("recognize_unknown_thr"):
+            opts.append(f"--recognize-unknown-thr={v['recognize_unknown_thr']}")
         try:
             parsed, unknown = _options_parser().parse_known_args(opts)
         except argparse.ArgumentError as err:
@@ -298,6 +304,8 @@ def _add_model_options(g) -> None:
     g.add_argument("--embed-weights", default=None, help="weights file (default: the zoo model's)")
     g.add_argument("--embed-flip", type=str2bool, default=None, help="average with the mirrored chip (true|false)")
     g.add_argument("--models-dir", default=None, help=f"where the zoo's files are (default {DEFAULT_MODELS_DIR})")
+    g.add_argument("--recognize-unknown-thr", type=float, default=None,
+                   help="recognition: gallery score below which a track is unknown (config: recognize_unknown_thr)")
 
 
 def frontend_epilog() -> str:

