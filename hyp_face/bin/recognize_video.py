@@ -31,7 +31,7 @@ from hyp_face.cli import pin_threads, setup_logging, str2bool
 from hyp_face.frontend import FrontEndConfig, MissingModelError, add_frontend_args, build_extractor, frontend_epilog
 from hyp_face.io.embed_store import STATUS_VIDEO_ERROR
 from hyp_face.io.manifest import Job, code_version, file_sha256, input_digest, options_of
-from hyp_face.io.table import read_scp
+from hyp_face.io.table import read_scp, split_contiguous
 from hyp_face.recognize.gallery import enroll
 from hyp_face.recognize.live import LiveFrames
 from hyp_face.recognize.outputs import TimelineWriter, output_dir
@@ -42,8 +42,8 @@ from hyp_face.video import VideoError
 log = logging.getLogger("recognize_video")
 
 LIVE_BATCH = 2  # frames per detector batch in live mode (the latency bound)
-NEUTRAL = ("inputs", "scp", "out_dir", "gallery", "gallery_store", "live", "format", "device", "num_threads",
-           "batch_size", "verbose", "print_every")  # how it runs, not what it computes (inputs: by content)
+NEUTRAL = ("inputs", "scp", "part_idx", "num_parts", "enroll_only", "out_dir", "gallery", "gallery_store", "live",
+           "format", "device", "num_threads", "batch_size", "verbose", "print_every")  # how it runs, not what it computes (inputs: by content)
 CODE = ("recognize", "track", "extract.py", "frontend.py", "video", "detect", "align", "embed",
         "bin/recognize_video.py")
 
@@ -53,6 +53,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="*", help="video files, URLs or devices")
     p.add_argument("--scp", default=None, help="<key> <input> lines (instead of, or besides, INPUT)")
+    p.add_argument("--part-idx", type=int, default=1, help="with --scp: process job J of --num-parts")
+    p.add_argument("--num-parts", type=int, default=1)
+    p.add_argument("--enroll-only", action="store_true", help="enroll the gallery and stop (no INPUT needed)")
     p.add_argument("--gallery", required=True, help="folder <name>/<photos or clips>, or a data dir")
     p.add_argument("--gallery-store", default=None, help="where the gallery is enrolled (default <out-dir>/gallery)")
     p.add_argument("--out-dir", required=True, help="outputs go to <out-dir>/<key>/")
@@ -76,8 +79,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def input_keys(args: argparse.Namespace) -> dict[str, str]:
-    """``key -> input``: the --scp lines, then each INPUT keyed by its file stem (a URL by its sanitised text)."""
-    inputs = dict(read_scp(args.scp)) if args.scp else {}
+    """``key -> input``: the --scp lines of this job, then each INPUT keyed by its file stem (a URL by its sanitised
+    text)."""
+    listed = read_scp(args.scp) if args.scp else {}
+    inputs = {k: listed[k] for k in split_contiguous(list(listed), args.num_parts, args.part_idx)}
     for source in args.inputs:
         stem = Path(source).stem if "://" not in source else re.sub(r"[^A-Za-z0-9._-]+", "_", source.split("://")[1])
         key, n = stem or "input", 1
@@ -169,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     except (MissingModelError, ValueError, OSError) as err:
         print(f"recognize_video: {err}", file=sys.stderr)
         return 1
-    if not inputs:
+    if not inputs and not args.enroll_only:
         print("recognize_video: no input (give INPUT... or --scp)", file=sys.stderr)
         return 1
     opts, thr = recognize_options(args, cfg)
@@ -183,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"recognize_video: gallery {args.gallery}: {err}", file=sys.stderr)
         return 1
     log.info("gallery: %d items of %d people; unknown below %.4f", len(gallery.keys), len(gallery.people), thr)
+    if args.enroll_only:
+        return 0
     identifier = gallery.identifier(thr)
     for key, source in inputs.items():
         try:

@@ -20,10 +20,11 @@ from .timeline import UNKNOWN, TrackLabel
 
 @dataclass
 class Identification:
-    """Best identity and its score per probe; ``identity`` is UNKNOWN where the score is below the threshold."""
+    """Best identity and its score per probe; ``identity`` is UNKNOWN where the score is not above the threshold
+    (as :func:`hyp_face.metrics.identification.dir_at_fpir` counts false positives: scores above it)."""
 
     identity: list[str]
-    score: np.ndarray  # (N,) best identity score, -inf for an empty gallery
+    score: np.ndarray  # (N,) float64 best identity score, -inf for an empty gallery
     best: list[str]  # best identity even when below the threshold (for logs and reports)
 
 
@@ -39,7 +40,7 @@ class Identifier:
 
     def identity_scores(self, probes: np.ndarray) -> np.ndarray:
         """(N, K) score of each probe against each identity: the best over the identity's items."""
-        scores = np.full((len(probes), len(self.identities)), -np.inf, np.float32)
+        scores = np.full((len(probes), len(self.identities)), -np.inf)
         if len(probes) and len(self._items):
             np.maximum.at(scores.T, self._codes, cosine(probes, self._items).T)
         return scores
@@ -49,11 +50,11 @@ class Identifier:
         scores = self.identity_scores(probes)
         if not len(self.identities):
             n = len(probes)
-            return Identification([UNKNOWN] * n, np.full(n, -np.inf, np.float32), [UNKNOWN] * n)
+            return Identification([UNKNOWN] * n, np.full(n, -np.inf), [UNKNOWN] * n)
         best = scores.argmax(axis=1)
         top = scores[np.arange(len(scores)), best]
         names = [str(self.identities[b]) for b in best]
-        known = [n if s >= self.threshold else UNKNOWN for n, s in zip(names, top)]
+        known = [n if s > self.threshold else UNKNOWN for n, s in zip(names, top)]
         return Identification(known, top, names)
 
 

@@ -1,0 +1,264 @@
+"""Gallery recognition (hyp_face.recognize, hyp_face.bin.recognize_video) on rendered videos of the demo's
+public-domain faces: identification and its threshold, gallery enrolment and its reruns, the bad inputs of
+README "Who appears when" (bad gallery images, a person without a face, an unopenable URL, a stream cut mid-way,
+a video without a face, a rotated video), live frames with dropping, and the recipe scripts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hyp_face.corpus import demo
+from hyp_face.metrics.identification import dir_at_fpir
+from hyp_face.recognize.identify import Identifier, label_tracks, person_names
+from hyp_face.recognize.threshold import keep_share, threshold_at_fpir
+from hyp_face.recognize.timeline import UNKNOWN
+from hyp_face.track.types import Track
+from hyp_face.video import probe
+from hyp_face.video.orientation import Orientation, apply_orientation
+from hyp_face.video.synth import write_video
+from hyp_face.identify.protocols import RoleSet
+from hyp_face.zoo import locate_pypi_file
+
+sys.path.insert(0, str(Path(__file__).parent))
+from synth_media import truncate_copy  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "global_conf" / "config_embedded.sh"
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), "HYP_FACE_PYTHON": sys.executable}
+
+
+def unit(v) -> np.ndarray:
+    v = np.asarray(v, np.float32)
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+# ---------------------------------------------------------------------------------------------- identification
+
+
+def test_identity_score_is_the_best_item_and_unknown_is_below_the_threshold():
+    gallery = unit([[1, 0, 0], [0.6, 0.8, 0], [0, 0, 1]])
+    ident = Identifier(gallery, ["ann", "ann", "bob"], threshold=0.9)
+    probes = unit([[0.6, 0.8, 0.05], [0.05, 0, 1], [0.7, 0, 0.7]])
+    found = ident.identify(probes)
+    assert found.identity == ["ann", "bob", UNKNOWN]
+    assert found.best[2] in ("ann", "bob")
+    np.testing.assert_allclose(found.score[0], float(unit([0.6, 0.8, 0.05]) @ gallery[1]), rtol=1e-6)
+    assert found.score[2] < 0.9
+
+
+def test_empty_probe_set_and_mismatched_gallery():
+    ident = Identifier(unit([[1, 0]]), ["ann"], 0.5)
+    assert ident.identify(np.zeros((0, 2), np.float32)).identity == []
+    with pytest.raises(ValueError, match="2 gallery embeddings but 1 names"):
+        Identifier(unit([[1, 0], [0, 1]]), ["ann"], 0.5)
+
+
+def test_tracks_get_people_in_order_of_appearance_and_identities():
+    tracks = [Track(k, np.array([k]), np.array([k]), np.array([k * 0.2]), np.zeros((1, 4), np.float32),
+                    np.ones(1, np.float32), e) for k, e in enumerate(unit([[1, 0], [0, 1], [0.99, 0.1]]))]
+    labels = label_tracks(tracks, [4, 2, 4], Identifier(unit([[1, 0]]), ["ann"], 0.95))
+    assert [labels[k].person for k in range(3)] == ["person_00", "person_01", "person_00"]
+    assert [labels[k].identity for k in range(3)] == ["ann", UNKNOWN, "ann"]
+    assert person_names([7, 7, 3]) == ["person_00", "person_00", "person_01"]
+
+
+def test_threshold_is_the_open_set_metric_threshold():
+    rng = np.random.default_rng(0)
+    gallery = unit(rng.normal(size=(20, 16)))
+    known = unit(gallery + 0.3 * rng.normal(size=gallery.shape))
+    unknown = unit(rng.normal(size=(300, 16)))
+    ids = [f"p{k}" for k in range(20)]
+    probes = np.concatenate([known, unknown])
+    probe_ids = ids + [f"u{k}" for k in range(300)]
+    res = threshold_at_fpir(probes, probe_ids, gallery, ids, 1e-2)
+    expected = dir_at_fpir(probes @ gallery.T, probe_ids, ids, (1e-2,))[1e-2]
+    assert res.threshold == pytest.approx(expected["threshold"], abs=1e-6)
+    assert (res.n_known, res.n_unknown, res.n_gallery) == (20, 300, 20)
+    found = Identifier(gallery, ids, res.threshold).identify(unknown)
+    assert np.mean([i != UNKNOWN for i in found.identity]) <= 1e-2
+    assert "recognize_unknown_thr=" in res.config_line("x")
+
+
+def test_probe_share_is_deterministic():
+    items = RoleSet({f"u{k}": f"/x/{k}.jpg" for k in range(50)}, {f"u{k}": "a" for k in range(50)}, "src")
+    first = keep_share(items, 10)
+    assert len(first) == 10 and first == keep_share(items, 10)
+    assert keep_share(items, None) == items.vid
+
+
+# ---------------------------------------------------------------------------------------------- media
+
+
+def render_video(path: Path, actors: list[str], rng, rotation: int = 0) -> None:
+    """A 4 s demo video of the given actors (none: background only), stored rotated by ``rotation``."""
+    tracks = [demo.random_track(demo.Actor.load(a), rng, side)
+              for a, side in zip(actors, ["left", "right"] if len(actors) > 1 else ["centre"])]
+    bg = demo.background(rng)
+    n = int(demo.SECONDS * demo.FPS)
+    undo = Orientation(rotation).inverse()
+
+    def frames():
+        for k in range(n):
+            canvas = bg.copy()
+            for t in tracks:
+                t.paste(canvas, k / (n - 1))
+            yield apply_orientation(np.asarray(canvas), undo)
+
+    write_video(path, frames(), fps=demo.FPS, rotation=rotation, faststart=True)
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    """A gallery (hopper, collins, and bad items) and videos: hopper, cameraman (not in the gallery), both
+    (hopper + cameraman), no face, hopper rotated 90 degrees, both truncated mid-way."""
+    root = tmp_path_factory.mktemp("recognize")
+    gallery = root / "gallery"
+    for name, key in (("hopper", "hopper"), ("collins", "collins")):
+        (gallery / name).mkdir(parents=True)
+        shutil.copy(locate_pypi_file(demo.PHOTOS[key][0])[0], gallery / name / f"{key}{Path(demo.PHOTOS[key][0]).suffix}")
+    (gallery / "hopper" / "empty.jpg").write_bytes(b"")
+    (gallery / "collins" / "garbage.png").write_bytes(np.random.default_rng(1).bytes(3000))
+    (gallery / "nobody").mkdir()
+    Image.fromarray(np.full((200, 200, 3), 128, np.uint8)).save(gallery / "nobody" / "grey.png")
+    rng = np.random.default_rng(0)
+    videos = root / "videos"
+    videos.mkdir()
+    for name, actors, rotation in (("hopper", ["hopper"], 0), ("cameraman", ["cameraman"], 0),
+                                   ("both", ["hopper", "cameraman"], 0), ("noface", [], 0),
+                                   ("rotated", ["hopper"], 90)):
+        render_video(videos / f"{name}.mp4", actors, rng, rotation)
+    truncate_copy(videos / "both.mp4", videos / "truncated.mp4", keep=0.5)
+    return root
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    from hyp_face.frontend import FrontEndConfig, build_extractor
+
+    return build_extractor(FrontEndConfig.from_file(CONFIG), batch_size=4)
+
+
+def test_gallery_enrolment_logs_bad_items_and_reuses_unchanged_ones(media, extractor, tmp_path, caplog):
+    from hyp_face.recognize.gallery import enroll
+
+    gallery = tmp_path / "gallery"
+    shutil.copytree(media / "gallery", gallery)
+    store = tmp_path / "store"
+    with caplog.at_level(logging.INFO):
+        first = enroll(gallery, extractor, {"fe": 1}, store)
+    assert sorted(first.names) == ["collins", "hopper"]
+    text = caplog.text
+    assert "hopper-empty" in text and "zero-byte" in text
+    assert "collins-garbage" in text and "nobody-grey" in text and "no face found" in text
+    assert "no usable face for nobody" in text
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        again = enroll(gallery, extractor, {"fe": 1}, store)
+    assert "unchanged, skipping" in caplog.text
+    np.testing.assert_array_equal(again.embeds, first.embeds)
+    (gallery / "cameraman").mkdir()
+    shutil.copy(locate_pypi_file(demo.PHOTOS["cameraman"][0])[0], gallery / "cameraman" / "camera.png")
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        third = enroll(gallery, extractor, {"fe": 1}, store)
+    assert "1 embedded, 5 unchanged" in caplog.text
+    assert sorted(third.names) == ["cameraman", "collins", "hopper"]
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        enroll(gallery, extractor, {"fe": 2}, store)  # another front end: everything again
+    assert "6 embedded, 0 unchanged" in caplog.text
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hyp_face.bin.recognize_video", "--config", str(CONFIG), *args],
+                          cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
+
+
+def read_timeline(out: Path, key: str) -> dict:
+    return json.loads((out / key / "timeline.json").read_text())
+
+
+def named_time(doc: dict, identity: str) -> float:
+    return sum(p["screen_time"] for p in doc["people"] if p["identity"] == identity)
+
+
+def test_recognize_video_names_gallery_people_and_survives_bad_inputs(media, tmp_path):
+    out = tmp_path / "out"
+    v = media / "videos"
+    inputs = [v / f"{k}.mp4" for k in ("hopper", "cameraman", "noface", "rotated", "truncated")]
+    res = run_cli("--gallery", str(media / "gallery"), "--out-dir", str(out), "--contact-sheets", "false",
+                  *map(str, inputs), "rtsp://127.0.0.1:9/nothing")
+    assert res.returncode == 0, res.stderr
+    lines = {line.split(":")[0]: line for line in res.stdout.splitlines()}
+    hopper = read_timeline(out, "hopper")
+    assert hopper["status"] == "ok" and named_time(hopper, "hopper") >= 3.0
+    cameraman = read_timeline(out, "cameraman")
+    assert cameraman["tracks"] and {t["identity"] for t in cameraman["tracks"]} == {UNKNOWN}
+    noface = read_timeline(out, "noface")
+    assert noface["status"] == "ok" and noface["tracks"] == [] and "0 tracks" in lines["noface"]
+    rotated = read_timeline(out, "rotated")
+    stored = probe(v / "rotated.mp4")
+    assert (stored.width, stored.height, stored.rotation) == (demo.H, demo.W, 90)
+    assert (rotated["width"], rotated["height"]) == (demo.W, demo.H)  # the displayed size, after the rotation
+    assert named_time(rotated, "hopper") >= 3.0
+    boxes = np.array([f["box"] for t in rotated["tracks"] for f in t["faces"]])
+    assert (boxes[:, 2] <= demo.W + 1).all() and (boxes[:, 3] <= demo.H + 1).all()
+    cut = read_timeline(out, "truncated")
+    assert cut["tracks"] and 0.5 < cut["duration"] < demo.SECONDS - 0.5  # the part before the cut, kept
+    assert (out / "truncated" / "truncated.rttm").read_text().startswith("SPEAKER truncated 1 ")
+    url = [line for key, line in lines.items() if key.startswith("127.0.0.1")]
+    assert url and "video error" in url[0], res.stdout
+    url_doc = read_timeline(out, url[0].split(":")[0])
+    assert url_doc["status"].startswith("video error") and url_doc["tracks"] == []
+    # the rerun rule: nothing changed, every file is skipped
+    again = run_cli("--gallery", str(media / "gallery"), "--out-dir", str(out), "--contact-sheets", "false",
+                    str(v / "hopper.mp4"))
+    assert "hopper: unchanged, skipped" in again.stdout, again.stdout + again.stderr
+
+
+def test_live_frames_pace_the_file_and_drop_frames_for_a_slow_consumer(media):
+    from hyp_face.recognize.live import LiveFrames
+
+    path = str(media / "videos" / "hopper.mp4")
+    all_frames = [f.time for f in LiveFrames(path, fps=5.0, live=False)]
+    assert len(all_frames) == int(demo.SECONDS * 5) and all_frames == sorted(all_frames)
+    live = LiveFrames(path, fps=5.0, live=True)
+    start, got = time.monotonic(), []
+    for frame in live:
+        got.append(frame.time)
+        time.sleep(0.5)  # slower than the 0.2 s between sampled frames
+    elapsed = time.monotonic() - start
+    assert elapsed >= demo.SECONDS - 0.5  # wall-clock pace
+    assert live.dropped > 0 and live.dropped + len(got) == len(all_frames)
+    assert got == sorted(got)
+    stopped = LiveFrames(path, fps=5.0, live=True)
+    for k, _ in enumerate(stopped):
+        if k == 2:
+            stopped.stop()
+    assert stopped.delivered == 3
+
+
+def test_unopenable_live_source_is_a_video_error():
+    from hyp_face.recognize.live import LiveFrames
+    from hyp_face.video import VideoError
+
+    with pytest.raises(VideoError, match="cannot open"):
+        LiveFrames("/nonexistent/video.mp4", fps=5.0)
+
+
+def test_recipe_scripts_print_usage():
+    for script in ("run_070_recognize.sh", "steps/recognize_video.sh"):
+        res = subprocess.run(["bash", script, "--help"], cwd=ROOT, env=ENV, capture_output=True, text=True)
+        assert res.returncode != 0 or res.stdout or res.stderr
+        assert (res.stdout + res.stderr).lstrip().startswith("Usage:"), script
