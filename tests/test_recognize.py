@@ -262,3 +262,30 @@ def test_recipe_scripts_print_usage():
         res = subprocess.run(["bash", script, "--help"], cwd=ROOT, env=ENV, capture_output=True, text=True)
         assert res.returncode != 0 or res.stdout or res.stderr
         assert (res.stdout + res.stderr).lstrip().startswith("Usage:"), script
+
+
+def test_threshold_from_the_stored_embeddings_of_the_lfw_open_set(tmp_path):
+    from hyp_face.identify.protocols import lfw_open_set, write_protocol
+    from hyp_face.io.embed_store import EmbedWriter
+
+    rng = np.random.default_rng(3)
+    people = {f"Person_{k:02d}": [tmp_path / f"Person_{k:02d}_{i:04d}.jpg" for i in range(1, 2 + k % 3)]
+              for k in range(40)}
+    centres = {name: rng.normal(size=8) for name in people}
+    embed_dir = tmp_path / "face_embed"
+    with EmbedWriter(embed_dir / "facedet" / "lfw_id_all" / "embed") as w:
+        for name, photos in people.items():
+            for photo in photos:
+                photo.write_bytes(b"x")
+                w.write(photo.stem, unit(centres[name] + 0.3 * rng.normal(size=8))[None])
+    protocol = lfw_open_set(people, "lfw_id_all")
+    write_protocol(tmp_path / "lfw_id_open", protocol)
+    out = tmp_path / "thr.json"
+    res = subprocess.run([sys.executable, "-m", "hyp_face.bin.choose_unknown_thr", "--protocol",
+                          str(tmp_path / "lfw_id_open"), "--embed-dir", str(embed_dir), "--fpir", "0.1",
+                          "--out", str(out)], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(out.read_text())
+    assert res.stdout.startswith(f"recognize_unknown_thr={doc['threshold']:.4f}")
+    assert doc["fpir_achieved"] <= 0.1 and doc["n_gallery"] == len(protocol.sets["gallery"].vid)
+    assert doc["n_known"] + doc["n_unknown"] == len(protocol.sets["probe"].vid)

@@ -8,6 +8,8 @@ photo (nearest the image centre, as in :mod:`hyp_face.eval.lfw`), scored as reco
 :func:`hyp_face.metrics.identification.dir_at_fpir`: the score at position floor(FPIR x N) of the descending
 top scores of the N unknown probes. ``max_probes`` keeps a deterministic share of the probes (sha256 of the file
 name) when the whole protocol is too long to embed; the FPIR resolution is then 1 / (unknown probes kept).
+:func:`stored_open_set_threshold` reads the embeddings ``run_060_identify.sh`` computed for ``data/lfw_id_open``
+instead (the whole protocol, one face per photo as :func:`hyp_face.identify.scoring.load_faces` picks it).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import numpy as np
 from ..backend.ops import cosine
 from ..eval.lfw import embed_images, frontend_detector
 from ..frontend import FrontEndConfig, build_extractor
-from ..identify.protocols import RoleSet, lfw_open_set
+from ..identify.protocols import RoleSet, lfw_open_set, read_protocol
+from ..identify.scoring import load_faces
 from ..metrics.identification import dir_at_fpir
 
 log = logging.getLogger(__name__)
@@ -88,3 +91,19 @@ def lfw_open_set_threshold(cfg: FrontEndConfig, people: dict[str, list[Path]], f
     p = embed(probes)
     return threshold_at_fpir(p, [probe.utt2spk[k] for k in probes], g, [gallery.utt2spk[k] for k in gallery.vid],
                              fpir)
+
+
+def stored_open_set_threshold(protocol_dir: str | Path, embed_dir: str | Path,
+                              fpir: float = DEFAULT_FPIR) -> ThresholdResult:
+    """The threshold at ``fpir`` of an open-set protocol dir scored with the embeddings of ``embed_dir``."""
+    protocol = read_protocol(protocol_dir)
+    if protocol.kind != "open":
+        raise ValueError(f"{protocol_dir}: a {protocol.kind} protocol, not an open set")
+    sides = []
+    for role in ("probe", "gallery"):
+        items = protocol.sets[role]
+        faces = load_faces(items, embed_dir)
+        keys = sorted(items.vid)
+        sides.append((np.concatenate([faces[k][:1] for k in keys]), [items.utt2spk[k] for k in keys]))
+    (p, p_ids), (g, g_ids) = sides
+    return threshold_at_fpir(p, p_ids, g, g_ids, fpir)
