@@ -19,7 +19,7 @@ timeline.json (``"schema": "hyp_face.timeline"``, ``"version": 1``)::
 Times are seconds from the stream start. A face sampled at time t stands for [t, t + 1/track_fps) (clipped to the
 duration); the faces of a track form one segment until two consecutive faces are more than 1.5 sampling periods
 apart. A person's identity is the gallery identity with the most screen time among its tracks (``unknown`` when
-none has one); its score is the best score of its tracks for that identity.
+none has one); its score is the best score of its tracks for that identity. Tracks without faces are left out.
 """
 
 from __future__ import annotations
@@ -32,12 +32,16 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..io.table import atomic_write, write_lines
 from ..track.types import Track
 from .timeline import UNKNOWN, TrackLabel, VideoTimeline
+
+if TYPE_CHECKING:
+    from .contact import TrackCrops
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +156,8 @@ def people_records(tracks: list[dict]) -> list[dict]:
 
 def timeline_dict(timeline: VideoTimeline) -> dict:
     """The timeline.json document (module doc)."""
-    tracks = [track_record(timeline, t) for t in sorted(timeline.tracks, key=lambda t: (t.start, t.track_id))]
+    kept = sorted((t for t in timeline.tracks if len(t)), key=lambda t: (t.start, t.track_id))
+    tracks = [track_record(timeline, t) for t in kept]
     return {"schema": SCHEMA, "version": SCHEMA_VERSION, "key": timeline.key, "source": timeline.source,
             "width": int(timeline.width), "height": int(timeline.height), "duration": _round(timeline.duration),
             "track_fps": float(timeline.track_fps), "status": timeline.status,
@@ -204,10 +209,12 @@ def vtt_time(seconds: float) -> str:
 
 
 def cue_text(track: dict) -> str:
-    """How a track is named in a subtitle: identity and score, or ``unknown (person)``."""
+    """How a track is named in a subtitle: identity and score, or ``unknown (person)`` (WebVTT-escaped)."""
     if track["identity"] == UNKNOWN:
-        return f"{UNKNOWN} ({track['person']})"
-    return track["identity"] if track["score"] is None else f"{track['identity']} ({track['score']:.2f})"
+        text = f"{UNKNOWN} ({track['person']})"
+    else:
+        text = track["identity"] if track["score"] is None else f"{track['identity']} ({track['score']:.2f})"
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def vtt_lines(doc: dict) -> list[str]:
@@ -218,7 +225,7 @@ def vtt_lines(doc: dict) -> list[str]:
     for a, b in zip(cuts, cuts[1:]):
         names = sorted({name for s, e, name in spans if s < b and e > a})
         if names:
-            lines += [f"{vtt_time(a)} --> {vtt_time(b)}", *(n.replace("-->", "->") for n in names), ""]
+            lines += [f"{vtt_time(a)} --> {vtt_time(b)}", *names, ""]
     return lines[:-1] if len(lines) > 2 else lines
 
 
@@ -239,22 +246,32 @@ def write_text_outputs(timeline: VideoTimeline, folder: Path) -> dict[str, Path]
 
 
 def write_outputs(timeline: VideoTimeline, out_dir: str | os.PathLike, video: bool = False,
-                  contact_sheets: bool = True) -> dict[str, Path]:
+                  contact_sheets: bool = True, track_crops: TrackCrops | None = None) -> dict[str, Path]:
     """Write every output of one video into ``<out_dir>/<key>/`` (module doc); returns the paths by kind.
 
-    The annotated video and the contact sheets decode ``timeline.source`` again; when it cannot be decoded (a live
-    stream that is gone, a broken file) they are skipped with a logged warning and the text outputs stay valid.
+    The annotated video decodes ``timeline.source`` again, and cuts the contact sheets' faces on the way; without
+    it the contact sheets decode the faces they show, unless ``track_crops`` (live mode) already holds them. Only a
+    file is decoded again (not a URL or a device: a live stream would not replay); when that is not possible, or the
+    file cannot be decoded, these outputs are skipped with a logged warning and the text outputs stay valid.
     """
+    from .contact import planned_crops, write_contact_sheets
+
     folder = output_dir(out_dir, timeline.key)
     paths = write_text_outputs(timeline, folder)
+    crops = track_crops.crops(timeline) if track_crops is not None else None
+    if not os.path.isfile(timeline.source) and (video or (contact_sheets and crops is None)):
+        log.warning("%s: %s is not a file that can be decoded again: no annotated video%s", timeline.key,
+                    timeline.source, "" if crops is not None else " and no contact sheets")
+        video, contact_sheets = False, contact_sheets and crops is not None
     if video:
         from .annotate import annotate_video
         target = folder / f"{safe_name(timeline.key)}.annotated.mp4"
-        if _try(timeline, "annotated video", annotate_video, timeline, target) is not None:
+        collector = planned_crops(timeline) if contact_sheets and crops is None else None
+        if _try(timeline, "annotated video", annotate_video, timeline, target, collector) is not None:
             paths["video"] = target
+            crops = collector.crops if collector is not None else crops
     if contact_sheets:
-        from .contact import write_contact_sheets
-        sheets = _try(timeline, "contact sheets", write_contact_sheets, timeline, folder / "contact")
+        sheets = _try(timeline, "contact sheets", write_contact_sheets, timeline, folder / "contact", crops)
         if sheets is not None:
             paths.update({f"contact:{person}": p for person, p in sheets.items()})
     return paths
@@ -282,10 +299,13 @@ class TimelineWriter:
         self.writes += 1
         return True
 
-    def close(self, timeline: VideoTimeline, video: bool = False, contact_sheets: bool = False) -> dict[str, Path]:
-        """The final outputs (see :func:`write_outputs`; a live source can rarely be decoded again)."""
+    def close(self, timeline: VideoTimeline, video: bool = False, contact_sheets: bool = True,
+              track_crops: TrackCrops | None = None) -> dict[str, Path]:
+        """The final outputs (:func:`write_outputs`; a stream or device is not decoded again, so its contact
+        sheets need ``track_crops``, kept as the frames went by)."""
         self.writes += 1
-        return write_outputs(timeline, self.out_dir, video=video, contact_sheets=contact_sheets)
+        return write_outputs(timeline, self.out_dir, video=video, contact_sheets=contact_sheets,
+                             track_crops=track_crops)
 
 
 def _try(timeline: VideoTimeline, what: str, func, *args):

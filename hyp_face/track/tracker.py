@@ -8,7 +8,8 @@ A pair is admissible only when ``cos >= min_cos`` and ``IoU >= min_iou``.
 
 Rules:
 
-* **birth**: every face left unassigned starts a new track (ids increase from 0, never reused);
+* **birth**: every face left unassigned starts a new track (ids increase from 0, never reused; the births of one
+  frame are numbered by box position, so the order of the faces within a frame does not matter);
 * **end**: a track ends when it has had no face for more than ``max_gap_s`` seconds, at a shot cut (every open
   track), when it has lasted ``max_track_s`` seconds (the person continues in a new track: memory stays bounded),
   and at the end of the stream (:meth:`FaceTracker.flush`);
@@ -202,7 +203,9 @@ class FaceTracker:
             raise ValueError(f"frame {frame}: time {time} is before the previous frame's {self._last_time}")
         self._last_time = time
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-        embeds = np.asarray(embeds, np.float32).reshape(len(boxes), -1)
+        embeds = np.asarray(embeds, np.float32)
+        if embeds.ndim != 2 or len(embeds) != len(boxes):
+            raise ValueError(f"frame {frame}: {len(boxes)} boxes but embeddings of shape {embeds.shape}")
         sharpness = np.full(len(boxes), np.nan) if sharpness is None else np.asarray(sharpness, np.float64)
         if cut:
             self._end(list(self._open))
@@ -210,7 +213,7 @@ class FaceTracker:
         assigned = self._assign(boxes, embeds)
         quality = face_quality(boxes, scores, sharpness)
         ids = np.empty(len(boxes), np.int64)
-        for i in range(len(boxes)):
+        for i in _births_first(boxes, assigned):
             if i in assigned:
                 track = self._open[assigned[i]]
             else:
@@ -220,3 +223,11 @@ class FaceTracker:
             track.add(face_index[i], frame, time, boxes[i], scores[i], embeds[i], quality[i])
             ids[i] = track.track_id
         return ids
+
+
+def _births_first(boxes: np.ndarray, assigned: dict[int, int]) -> list[int]:
+    """Face rows in the order they are added: assigned ones, then the unassigned ones (births) by box position
+    (x1, then y1, x2, y2), so that track ids do not depend on the order of the faces within a frame."""
+    born = [i for i in range(len(boxes)) if i not in assigned]
+    born.sort(key=lambda i: tuple(boxes[i]))
+    return [i for i in range(len(boxes)) if i in assigned] + born

@@ -40,7 +40,8 @@ class TrackStep:
 
 
 class _DelayLine:
-    """Holds steps until every face of the oldest one belongs to a decided track (kept or dropped)."""
+    """Holds steps until every face of the oldest one belongs to a decided track (kept or dropped); the newest
+    step is always held, to carry the tracks flushed at the end of the stream."""
 
     def __init__(self, tracker: FaceTracker):
         self.tracker = tracker
@@ -59,7 +60,7 @@ class _DelayLine:
 
     def push(self, step: TrackStep) -> Iterator[TrackStep]:
         self.steps.append(step)
-        while self.steps and self._ready(self.steps[0]):
+        while len(self.steps) > 1 and self._ready(self.steps[0]):
             yield self._release()
 
     def close(self, flushed: list[Track]) -> Iterator[TrackStep]:
