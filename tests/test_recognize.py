@@ -289,3 +289,48 @@ def test_threshold_from_the_stored_embeddings_of_the_lfw_open_set(tmp_path):
     assert res.stdout.startswith(f"recognize_unknown_thr={doc['threshold']:.4f}")
     assert doc["fpir_achieved"] <= 0.1 and doc["n_gallery"] == len(protocol.sets["gallery"].vid)
     assert doc["n_known"] + doc["n_unknown"] == len(protocol.sets["probe"].vid)
+
+
+def test_recipe_step_runs_jobs_through_run_pl_and_skips_unchanged_videos(media, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "vid.scp").write_text("".join(f"{k} {media / 'videos' / k}.mp4\n" for k in ("hopper", "noface")))
+    out = tmp_path / "out"
+    cmd = ["bash", "steps/recognize_video.sh", "--nj", "2", "--contact-sheets", "false", "--config-file", str(CONFIG),
+           str(data), str(media / "gallery"), str(out)]
+    first = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "hopper: ok, 1 tracks, 1 people (hopper)" in first.stdout
+    assert "noface: ok, 0 tracks" in first.stdout
+    assert read_timeline(out, "hopper")["tracks"]
+    again = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "hopper: unchanged, skipped" in again.stdout and "noface: unchanged, skipped" in again.stdout
+
+
+def test_live_mode_prints_rtf_and_people_and_stops_cleanly_on_ctrl_c(media, tmp_path):
+    import signal
+
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "hyp_face.bin.recognize_video", "--config", str(CONFIG), "--gallery",
+            str(media / "gallery"), "--out-dir", str(out), "--contact-sheets", "false", "--live", "--print-every", "0.5",
+            str(media / "videos" / "hopper.mp4")]
+    full = subprocess.run(args, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
+    assert full.returncode == 0, full.stderr
+    status = [line for line in full.stdout.splitlines() if "RTF" in line]
+    assert status and "on screen: hopper" in full.stdout and "dropped" in status[0]
+    doc = read_timeline(out, "hopper")
+    assert f"{doc['dropped_frames']} frames dropped" in full.stdout.splitlines()[-1]
+    assert named_time(doc, "hopper") > 1.0
+    proc = subprocess.Popen(args, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if "RTF" in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    rest, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0
+    assert rest.splitlines()[-1].startswith("hopper: ok")
+    stopped = read_timeline(out, "hopper")
+    assert stopped["status"] == "ok" and stopped["duration"] < doc["duration"]
