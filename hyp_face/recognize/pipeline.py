@@ -25,6 +25,7 @@ from ..track.tracker import TrackOptions
 from ..track.types import Track
 from ..track.video import TrackStep, track_faces
 from ..video import Frame, VideoError
+from .contact import TrackCrops
 from .identify import Identifier, label_tracks
 from .outputs import TimelineWriter, write_outputs
 from .timeline import VideoTimeline
@@ -75,13 +76,18 @@ class TimelineBuilder:
         self._clustered = 0
         self._faces = 0  # faces seen so far (rows of the stream)
 
-    def add(self, step: TrackStep) -> None:
-        """Take one step: the frame size and duration so far, and the tracks that ended."""
+    def add(self, step: TrackStep, crops: TrackCrops | None = None) -> None:
+        """Take one step: the frame size and duration so far, the tracks that ended, and (``crops``, for a source
+        that cannot be decoded again) the faces the contact sheets will show."""
         tl = self.timeline
         tl.height, tl.width = step.frame.image.shape[:2]
         tl.duration = max(tl.duration, step.frame.time + 1.0 / tl.track_fps)
-        tl.tracks.extend(face_tracks(step, self._faces) if self.opts.per_face else step.ended)
+        faces = face_tracks(step, self._faces) if self.opts.per_face else []
+        tl.tracks.extend(faces if self.opts.per_face else step.ended)
         self._faces += len(step.meta)
+        if crops is not None and len(step.meta):
+            ids = np.array([t.track_id for t in faces]) if self.opts.per_face else step.meta.track
+            crops.offer(step.frame.time, step.frame.image, step.meta.box, step.meta.score, ids)
 
     def on_screen(self, step: TrackStep) -> list[str]:
         """Names of the faces of a step (each identified on its own), for the live display."""
@@ -109,15 +115,17 @@ def recognize(extractor: FaceExtractor, source: str, key: str, identifier: Ident
               on_progress: Callable[[Progress], None] | None = None) -> VideoTimeline:
     """Recognise who appears when in ``source`` and write its outputs into ``<out_dir>/<key>/``.
 
-    ``frames``: the caller's frames (live mode), else ``source`` is decoded at ``opts.track.track_fps``.
+    ``frames``: the caller's frames (a stream, live mode; the contact sheets' faces are then kept as they go by),
+    else ``source`` is decoded at ``opts.track.track_fps``.
     ``writer``: rewrite the text outputs as tracks end (live mode). Never raises for a bad source: the
     timeline's status says what happened.
     """
     build = TimelineBuilder(key, source, opts, identifier)
+    crops = TrackCrops() if frames is not None and opts.contact_sheets else None
     start = time.monotonic()
     try:
         for step in track_faces(extractor, source, opts.track, frames=frames):
-            build.add(step)
+            build.add(step, crops)
             if on_progress is not None:
                 on_progress(Progress(step.frame.time, time.monotonic() - start, build.on_screen(step)))
             if writer is not None and (step.ended or opts.per_face):
@@ -132,7 +140,7 @@ def recognize(extractor: FaceExtractor, source: str, key: str, identifier: Ident
     if timeline.status == STATUS_OK and not timeline.tracks:
         log.info("%s: no face track", key)
     if writer is not None:
-        writer.close(timeline, video=opts.video, contact_sheets=opts.contact_sheets)
+        writer.close(timeline, video=opts.video, contact_sheets=opts.contact_sheets, track_crops=crops)
     else:
-        write_outputs(timeline, out_dir, video=opts.video, contact_sheets=opts.contact_sheets)
+        write_outputs(timeline, out_dir, video=opts.video, contact_sheets=opts.contact_sheets, track_crops=crops)
     return timeline
