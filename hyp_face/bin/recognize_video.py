@@ -105,7 +105,10 @@ def recognize_options(args: argparse.Namespace, cfg: FrontEndConfig) -> tuple[Re
 
 
 class LivePrinter:
-    """Prints the real-time factor, dropped frames and the people on screen every ``every`` media seconds."""
+    """Prints the real-time factor, dropped frames and the people on screen every ``every`` media seconds.
+
+    The real-time factor is the busy time (wall time less the time spent waiting for frames) per media second:
+    below 1 the pipeline keeps up, and 1 - RTF is its spare capacity."""
 
     def __init__(self, key: str, frames: LiveFrames, every: float):
         self.key, self.frames, self.every = key, frames, every
@@ -116,7 +119,8 @@ class LivePrinter:
             return
         self._next = p.media_s + self.every
         names = ", ".join(sorted(p.on_screen)) or "nobody"
-        print(f"[{self.key}] {p.media_s:7.1f} s  RTF {p.rtf:.2f}  dropped {self.frames.dropped}  on screen: {names}",
+        rtf = f"{(p.wall_s - self.frames.idle_s) / p.media_s:.2f}" if p.media_s > 0 else "-"
+        print(f"[{self.key}] {p.media_s:7.1f} s  RTF {rtf}  dropped {self.frames.dropped}  on screen: {names}",
               flush=True)
 
 

@@ -53,6 +53,7 @@ class LiveFrames:
         self.pace = live and "://" not in source and fmt is None  # a file plays at wall-clock pace
         self.dropped = 0
         self.delivered = 0
+        self.idle_s = 0.0  # seconds the consumer waited for a frame (its spare time, live)
         self.error: str | None = None
         self._slot: Frame | None = None
         self._done = False
@@ -121,8 +122,10 @@ class LiveFrames:
         try:
             while True:
                 with self._cond:
+                    waited = time.monotonic()
                     while self._slot is None and not self._done and not self._stop.is_set():
                         self._cond.wait(0.5)
+                    self.idle_s += time.monotonic() - waited
                     frame, self._slot = self._slot, None
                     self._cond.notify_all()
                     if frame is None:

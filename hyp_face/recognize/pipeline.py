@@ -52,11 +52,6 @@ class Progress:
     wall_s: float
     on_screen: list[str]
 
-    @property
-    def rtf(self) -> float:
-        """Real-time factor: processing seconds per second of media (< 1: faster than real time)."""
-        return self.wall_s / self.media_s if self.media_s > 0 else float("nan")
-
 
 def face_tracks(step: TrackStep, first_row: int) -> list[Track]:
     """Each face of a step as a one-face track (``--per-face``), its id the face's row in the stream."""
