@@ -332,3 +332,22 @@ def test_live_mode_prints_rtf_and_people_and_stops_cleanly_on_ctrl_c(media, tmp_
     assert rest.splitlines()[-1].startswith("hopper: ok")
     stopped = read_timeline(out, "hopper")
     assert stopped["status"] == "ok" and stopped["duration"] < doc["duration"]
+
+
+def test_per_face_mode_makes_each_face_a_track_numbered_over_the_stream():
+    from hyp_face.io.embed_store import FaceMeta
+    from hyp_face.recognize.pipeline import RecognizeOptions, TimelineBuilder
+    from hyp_face.track.video import TrackStep
+    from hyp_face.video import Frame
+
+    ident = Identifier(unit([[1, 0], [0, 1]]), ["ann", "bob"], 0.9)
+    build = TimelineBuilder("k", "src", RecognizeOptions(per_face=True), ident)
+    for index, embeds in enumerate([unit([[1, 0.01], [0.01, 1]]), unit([[0.7, 0.7]])]):
+        n = len(embeds)
+        meta = FaceMeta(frame=[index] * n, time=[index * 0.2] * n, box=np.tile([10, 10, 50, 50], (n, 1)),
+                        score=[0.99] * n, landmarks=np.zeros((n, 5, 2)))
+        build.add(TrackStep(Frame(np.zeros((60, 80, 3), np.uint8), index, index * 0.2), embeds, meta))
+    timeline = build.labelled()
+    assert [t.track_id for t in timeline.tracks] == [0, 1, 2]
+    assert [timeline.labels[k].identity for k in range(3)] == ["ann", "bob", UNKNOWN]
+    assert (timeline.width, timeline.height) == (80, 60) and timeline.duration == pytest.approx(0.4)
