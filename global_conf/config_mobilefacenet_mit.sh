@@ -22,3 +22,11 @@ att_a=4
 # Calibration of raw and s-norm scores (docs/calibration.md): the original's linear model fits ArcFace-like cosines.
 calibration=linear
 snorm_calibration=linear
+
+# Face tracks (docs/tracks.md; chosen on LFW, not on the test clips: python -m hyp_face.track.devparams):
+# the tracker's cosine gate is the cosine that 1% of LFW different-person pairs exceed; the people threshold is the
+# middle of the plateau where AHC groups pooled LFW pseudo-tracks with pairwise F1 >= 0.99; the sharpness of a
+# sharp face is the median sharpness of this embedder's chips of LFW photos.
+track_sharpness_ref=150
+track_min_cos=0.32
+people_ahc_thr=0.38

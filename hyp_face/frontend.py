@@ -20,7 +20,11 @@ Global config keys (``global_conf/*.sh``, read, never executed; see :func:`hyp_f
   FPIR 1e-2 on the LFW open-set protocol for the config's embedder (``python -m hyp_face.bin.choose_unknown_thr``);
   not part of the embeddings' fingerprint;
 * legacy keys, still read: ``face_det_model_name`` / ``face_reco_model_name`` (the name) and ``face_det_model`` /
-  ``face_reco_model`` (its weights).
+  ``face_reco_model`` (its weights);
+* face tracks of the recognizer (docs/tracks.md): ``track_min_cos`` (the tracker's cosine gate),
+  ``track_sharpness_ref`` (the chip sharpness of a sharp face) and ``people_ahc_thr`` (the AHC threshold that
+  groups a video's tracks into people). They do not change the embeddings, so they stay out of
+  :meth:`FrontEndConfig.fingerprint`.
 
 Models of the zoo live under ``--models-dir`` (default ``exp/face_models``), where ``run_000`` puts them. Models
 shipped inside installed packages (the offline default) are materialised and checked there on first use; any other
@@ -37,13 +41,16 @@ import shlex
 import sys
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hyp_face.cli import read_shell_config, setup_logging, str2bool
 from hyp_face.detect.registry import build_detector, list_detectors
 from hyp_face.embed.registry import build_embedder, list_embedders
 from hyp_face.extract import ExtractOptions, FaceExtractor, threshold_schedule
 from hyp_face.zoo import DEFAULT_MANIFEST, ZooModel, file_sha256, missing_files, zoo_models
+
+if TYPE_CHECKING:
+    from hyp_face.track.tracker import TrackOptions
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +59,20 @@ MTCNN_MODEL = "mtcnn_mxnet"  # the zoo model of --align-mode mtcnn, unless --mtc
 DEFAULT_THR_START = {"facedet": 0.9, "ref": 0.8}
 ALIGN_MODES = ("detector", "mtcnn")
 RESIZE_POLICIES = ("v0.1", "v0.2", "none")
+
+
+# Face tracks (docs/tracks.md): config keys of the recognizer's track hyper-parameters, and the people threshold of
+# a centred (ArcFace-like) embedding, chosen on LFW for mobilefacenet_mit (python -m hyp_face.track.devparams).
+TRACK_KEYS = ("track_min_cos", "track_sharpness_ref", "people_ahc_thr")
+RECOGNIZE_KEYS = ("recognize_unknown_thr",)
+DEFAULT_PEOPLE_AHC_THR = 0.38
+
+
+def _config_number(path: str | Path, name: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{path}: {name}={text!r} is not a number") from None
 
 
 class MissingModelError(FileNotFoundError):
@@ -120,6 +141,9 @@ class FrontEndConfig:
     embed_weights: str = ""  # "" = the zoo model's file
     embed_flip: bool = False  # average with the mirrored chip
     models_dir: str = DEFAULT_MODELS_DIR
+    track_min_cos: float | None = None  # None = TrackOptions' default (a centred, ArcFace-like embedding)
+    track_sharpness_ref: float | None = None  # None = TrackOptions' default (ArcFace 112 px chips)
+    people_ahc_thr: float | None = None  # None = DEFAULT_PEOPLE_AHC_THR
     recognize_unknown_thr: float | None = None  # recognition: below this gallery score a track is unknown
     config_file: str = ""  # where it was read from ("" = command line only)
 
@@ -136,9 +160,10 @@ class FrontEndConfig:
         for legacy, name in (("face_det_model", "det_weights"), ("face_reco_model", "embed_weights")):
             if v.get(legacy):
                 values[name] = v[legacy]
+        for name in TRACK_KEYS + RECOGNIZE_KEYS:
+            if v.get(name):
+                values[name] = _config_number(path, name, v[name])
         opts = shlex.split(v.get("face_det_opts", "")) + shlex.split(v.get("face_reco_opts", ""))
-        if v.get("recognize_unknown_thr"):
-            opts.append(f"--recognize-unknown-thr={v['recognize_unknown_thr']}")
         try:
             parsed, unknown = _options_parser().parse_known_args(opts)
         except argparse.ArgumentError as err:
@@ -167,6 +192,18 @@ class FrontEndConfig:
                 text = str(value).lower() if isinstance(value, bool) else str(value)
                 out.append(f"--{f.name.replace('_', '-')}={text}")
         return out
+
+    def track_options(self, **given: Any) -> "TrackOptions":
+        """The tracker's options: this embedder's ``track_*`` values (when set), then ``given`` (e.g. track_fps)."""
+        from hyp_face.track.tracker import TrackOptions
+
+        own = {name: value for name, value in (("min_cos", self.track_min_cos),
+                                               ("sharpness_ref", self.track_sharpness_ref)) if value is not None}
+        return TrackOptions(**{**own, **given})
+
+    def people_threshold(self) -> float:
+        """The AHC threshold that groups a video's tracks into people (``people_ahc_thr``)."""
+        return DEFAULT_PEOPLE_AHC_THR if self.people_ahc_thr is None else self.people_ahc_thr
 
     # -- resolution --------------------------------------------------------------------------------------------
     def _model(self, kind: str, name: str, weights: str, builders: list[str]) -> ModelSpec:
@@ -304,6 +341,13 @@ def _add_model_options(g) -> None:
     g.add_argument("--embed-weights", default=None, help="weights file (default: the zoo model's)")
     g.add_argument("--embed-flip", type=str2bool, default=None, help="average with the mirrored chip (true|false)")
     g.add_argument("--models-dir", default=None, help=f"where the zoo's files are (default {DEFAULT_MODELS_DIR})")
+    g.add_argument("--track-min-cos", type=float, default=None,
+                   help="face tracks: least cosine of a face with its track (config key track_min_cos)")
+    g.add_argument("--track-sharpness-ref", type=float, default=None,
+                   help="face tracks: chip sharpness of a sharp face (config key track_sharpness_ref)")
+    g.add_argument("--people-ahc-thr", type=float, default=None,
+                   help="face tracks: AHC threshold grouping tracks into people (config key people_ahc_thr, "
+                        f"default {DEFAULT_PEOPLE_AHC_THR})")
     g.add_argument("--recognize-unknown-thr", type=float, default=None,
                    help="recognition: gallery score below which a track is unknown (config: recognize_unknown_thr)")
 

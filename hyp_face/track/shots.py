@@ -33,7 +33,7 @@ def histogram_distance(a: np.ndarray, b: np.ndarray) -> float:
 class ShotCutDetector:
     """Says whether each sampled frame starts a new shot; the first frame of a stream is not a cut."""
 
-    def __init__(self, threshold: float = 0.5):
+    def __init__(self, threshold: float):
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"cut threshold must be in (0, 1], got {threshold}")
         self.threshold = threshold
