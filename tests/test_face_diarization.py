@@ -57,11 +57,29 @@ def test_scores_by_hand():
     assert scores.reference_s == pytest.approx(2.0)
     assert (scores.missed, scores.false_alarm, scores.confusion) == pytest.approx((0.0, 0.1, 0.2))
     assert scores.der == pytest.approx(0.3)
+    assert scores.per_video["v1"]["confusion"] == pytest.approx(0.4)  # seconds
     assert scores.track_purity == 1.0  # every hypothesised track holds one person
     assert scores.track_coverage == pytest.approx(8 / 10)  # Alice 5 of 5 in one track; Bob 3 of 5 in the best one
     assert (scores.matched_faces, scores.hyp_faces, scores.unmatched_tracks) == (10, 11, 1)
     assert (scores.gallery_tracks, scores.id_accuracy) == (1, 1.0)
     assert (scores.unknown_tracks, scores.unknown_far) == (2, 0.5)
+
+
+def test_purity_is_by_person_and_coverage_by_appearance():
+    """Alice in two shots (two ground-truth appearances), Bob in the second. Hyp track 1 follows Alice over both
+    shots; hyp track 2 holds Bob's faces at 1.0-1.4 s, then Alice's at 1.6-1.8 s (a wrong join)."""
+    video = TruthVideo("v1", "v1.mp4", FPS, 160, 120, 20,
+                       [TruthTrack(0, "Alice", True, 0, np.tile(BOX_A, (10, 1))),
+                        TruthTrack(1, "Alice", True, 10, np.tile(BOX_A, (10, 1))),
+                        TruthTrack(2, "Bob", False, 10, np.tile(BOX_B, (10, 1)))])
+    joined = track(2, [1.0, 1.2, 1.4, 1.6, 1.8], BOX_B)
+    joined.box[3:] = BOX_A
+    hyp = VideoTimeline("v1", "v1.mp4", 160, 120, 2.0, 5.0, [track(1, [0.0, 0.4, 0.8, 1.2], BOX_A), joined], {})
+    scores = score_videos({"v1": video}, {}, {"v1": (timeline_dict(hyp), [])})
+    assert scores.matched_faces == 9
+    assert scores.track_purity == pytest.approx((4 + 3) / 9)  # track 1: 4 Alice; track 2: 3 Bob + 2 Alice
+    # Alice's first shot: 3 faces, all in track 1; her second: 1 in track 1, 2 in track 2; Bob: 3 in track 2
+    assert scores.track_coverage == pytest.approx((3 + 2 + 3) / 9)
 
 
 def test_missing_hypothesis_is_all_missed():
@@ -80,10 +98,12 @@ def test_cli_scores_written_outputs(tmp_path, capsys):
     write_outputs(hypothesis(), tmp_path / "hyp", contact_sheets=False)
     out = tmp_path / "scores.json"
     assert score_face_diarization.main([str(tmp_path / "truth" / "ground_truth.json"), str(tmp_path / "hyp"),
-                                        "--out", str(out)]) == 0
+                                        "--out", str(out), "--per-video"]) == 0
     scores = json.loads(out.read_text())
     assert scores["der"] == pytest.approx(0.3) and scores["unknown_far"] == 0.5
-    assert "| DER % | 30.00 |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "| DER % | 30.00 |" in printed and "| v1 | 30.00 | 0.00 | 0.20 | 0.40 | 2.00 |" in printed
+    assert scores["per_video"]["v1"]["der"] == pytest.approx(0.3)
 
 
 # --- ground truth of the LFW-composed corpus --------------------------------------------------------------------------

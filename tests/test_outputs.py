@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hyp_face.recognize.annotate import PALETTE, BoxSchedule
+from hyp_face.recognize.annotate import PALETTE, BoxSchedule, annotate_video
 from hyp_face.recognize.contact import COLUMNS, HEADER, THUMB, TrackCrops
 from hyp_face.recognize.outputs import (SCHEMA_VERSION, TimelineWriter, read_timeline, rttm_lines, timeline_dict,
                                         track_segments, vtt_lines, write_outputs)
@@ -104,6 +104,16 @@ def test_read_timeline_rejects_unknown_version(tmp_path):
     path.write_text(json.dumps({"schema": "hyp_face.timeline", "version": 99}))
     with pytest.raises(ValueError, match="timeline.json"):
         read_timeline(path)
+
+
+def test_timeline_writer_waits_ten_times_what_a_write_cost(tmp_path, monkeypatch):
+    clock = iter([0.0, 3.0,  # first write: 3 s
+                  20.0,  # too early: the next write waits until 0 + 10 x 3 = 30 s
+                  31.0, 31.1])  # written (0.1 s): the next waits the minimum interval, 1 s
+    monkeypatch.setattr("hyp_face.recognize.outputs.time.monotonic", lambda: next(clock))
+    writer = TimelineWriter(tmp_path, min_interval=1.0, cost_factor=10.0)
+    assert writer.update(two_people()) and not writer.update(two_people()) and writer.update(two_people())
+    assert writer._next_write == pytest.approx(32.0)
 
 
 def test_timeline_writer_rate_limits_and_forces(tmp_path):
@@ -253,6 +263,10 @@ def test_live_contact_sheets_from_track_crops_without_the_source(tmp_path):
             crops.offer(float(t), image, box[None], np.array([score]), np.array([track.track_id]))
     crops.offer(0.0, image, np.array([[0, 0, 8, 8]]), np.array([1.0]), np.array([-1]))  # untracked: ignored
     assert sorted(crops.best) == [1, 2] and crops.best[1][1] == 0.0  # equal quality: the first face stays
+    bounded = TrackCrops(max_tracks=1)
+    for track_id in (5, 6):
+        bounded.offer(0.0, image, np.array([[0, 0, 8, 8]]), np.array([1.0]), np.array([track_id]))
+    assert list(bounded.best) == [6]
     paths = TimelineWriter(tmp_path / "out").close(timeline, track_crops=crops)
     sheet = np.asarray(Image.open(paths["contact:person_00"]).convert("RGB"))
     assert sheet.shape == (HEADER + THUMB, COLUMNS * THUMB, 3)  # one crop: the best face of its one track
@@ -281,3 +295,23 @@ def test_webvtt_escapes_names_and_empty_tracks_are_left_out():
     assert [t["track_id"] for t in doc["tracks"]] == [1, 2]
     assert vtt_lines(doc)[3] == "Tom &amp; &lt;Jerry&gt; (0.50)"
     assert rttm_lines(doc)[0].split()[7] == "Tom_Jerry"
+
+
+def test_contact_faces_spread_over_a_long_track():
+    from hyp_face.recognize.contact import pick_faces
+
+    long = make_track(1, [i * 0.2 for i in range(48)], (0, 0, 10, 10))
+    long.score[:] = np.linspace(1.0, 0.5, 48)  # the best faces are all at the start
+    short = make_track(2, [0.0, 0.2], (0, 0, 20, 20))
+    picked = [t for t, _ in pick_faces([long, short], limit=6)]
+    # round robin, long track first: its runs of 8 faces give 0.0, 1.6, 3.2, 4.8; the short one 0.0 and 0.2
+    assert picked == pytest.approx([0.0, 0.0, 0.2, 1.6, 3.2, 4.8])
+
+
+def test_annotated_mp4_of_a_large_source_is_scaled_down(tmp_path):
+    clip = tmp_path / "clip.mp4"
+    write_clip(clip, audio=None)
+    assert annotate_video(two_people(str(clip)), tmp_path / "small.mp4", max_short_side=60) == 20
+    frames, _ = decoded(tmp_path / "small.mp4")
+    assert frames[0].shape == (60, 80, 3)  # 160 x 120 at half size
+    assert is_colour(frames[0][20:35, 5:7], PALETTE[0]) and is_colour(frames[0][25:30, 35:40], (GREY,) * 3)

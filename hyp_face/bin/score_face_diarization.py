@@ -17,7 +17,7 @@ from pathlib import Path
 
 from hyp_face.cli import setup_logging
 from hyp_face.corpus.face_truth import read_face_truth
-from hyp_face.eval.diarization import format_scores, load_hypotheses, read_rttm_file, score_videos
+from hyp_face.eval.diarization import format_per_video, format_scores, load_hypotheses, read_rttm_file, score_videos
 from hyp_face.io.table import TableError, atomic_write
 
 log = logging.getLogger("score_face_diarization")
@@ -29,7 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("hyp_dirs", nargs="+", help="folders of <key>/timeline.json (+ <key>.rttm)")
     p.add_argument("--ref-rttm", default=None, help="reference RTTM (default: ground_truth.rttm beside the JSON)")
     p.add_argument("--min-iou", type=float, default=0.5, help="box IoU for a face to match the ground truth")
-    p.add_argument("--out", default=None, help="also write the scores to this JSON file")
+    p.add_argument("--out", default=None, help="also write the scores (with the DER of each video) to this JSON file")
+    p.add_argument("--per-video", action="store_true", help="also print the DER of each video, worst first")
     p.add_argument("--verbose", type=int, default=1)
     return p.parse_args(argv)
 
@@ -48,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("%d of %d ground-truth videos have no hypothesis: scored as missed", scores.missing,
                     scores.videos)
     print("\n".join(format_scores(scores)))
+    if args.per_video:
+        print("\n" + "\n".join(format_per_video(scores)))
     if args.out:
         with atomic_write(args.out) as f:
             json.dump(scores.as_dict(), f, indent=1)

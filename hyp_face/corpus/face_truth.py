@@ -11,7 +11,9 @@ A corpus builder (:mod:`hyp_face.corpus.lfw_mock`) knows every face it pastes; i
 
 A track is visible in frames ``first_frame .. first_frame + len(boxes) - 1`` (frame i spans [i/fps, (i+1)/fps)),
 with one face box per frame in pixels of the displayed frame. People with ``in_gallery`` false (impostors and
-distractors) are not in the gallery: a recogniser should call them ``unknown``.
+distractors) are not in the gallery: a recogniser should call them ``unknown``. Only the main face of each pasted
+photo is annotated (its box as found by the embedded RetinaFace, as for the enrollment boxes): the rare second face
+of an LFW photo, a bystander at its edge, counts as a false alarm when it is found.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ Layout of each partition root (as LDC2019E56/57; same files and headers as :mod:
     docs/sre19_av_<part>_segment_key.tsv              segmentid subjectid partition (LFW names; not read by prep)
     data/enrollment/<segmentid>.mp4, data/test/<segmentid>.mp4
     face_diarization/ground_truth.{json,rttm}         who is visible in which frame of each test video, with boxes
-    face_diarization/gallery/<Name>/                  links to the models' enrollment photos (hyp_face.corpus.face_truth)
+    face_diarization/gallery/<Name>/                  links to the models' enrollment photos (corpus/face_truth.py)
 
 The face-diarization protocol of a partition: its test videos, recognised against that gallery. The impostors and
 distractors, who appear in the test videos, are not in the gallery (``in_gallery`` false in the ground truth).

@@ -18,7 +18,6 @@ Tracks whose faces match no ground-truth face (false detections) are counted apa
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -29,6 +28,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ..corpus.face_truth import TruthVideo
 from ..io.table import TableError, parse_rows
+from ..recognize.outputs import json_number, read_timeline, rttm_lines, safe_name
 from ..recognize.timeline import UNKNOWN
 
 log = logging.getLogger(__name__)
@@ -56,10 +56,11 @@ class FaceDiarizationScores:
     unknown_tracks: int = 0
     unknown_far: float = float("nan")
     unmatched_tracks: int = 0
+    per_video: dict[str, dict] = field(default_factory=dict)  # key -> DER and its parts (seconds) of the video
 
     def as_dict(self) -> dict:
         """The scores as a JSON-ready dict (NaN, for a score with nothing to score, becomes None)."""
-        return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in asdict(self).items()}
+        return {k: json_number(v) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
 
 def read_rttm(lines: list[str], name: str | os.PathLike) -> dict[str, list[tuple[float, float, str]]]:
@@ -95,18 +96,22 @@ def annotation(uri: str, turns: list[tuple[float, float, str]]):
     return ann
 
 
-def der_components(truth: dict[str, TruthVideo], ref: dict[str, list], hyp: dict[str, list]) -> dict[str, float]:
-    """Accumulated pyannote DER components (seconds, and the rate) over the videos of ``truth``."""
+def der_components(truth: dict[str, TruthVideo], ref: dict[str, list], hyp: dict[str, list]
+                   ) -> tuple[dict[str, float], dict[str, dict]]:
+    """pyannote DER components (seconds, and the rate) accumulated over the videos of ``truth``, and per video."""
     from pyannote.core import Segment, Timeline
     from pyannote.metrics.diarization import DiarizationErrorRate
 
     metric = DiarizationErrorRate(collar=0.0, skip_overlap=False)
+    per_video = {}
     for key, video in truth.items():
-        metric(annotation(key, ref.get(key, [])), annotation(key, hyp.get(key, [])),
-               uem=Timeline([Segment(0.0, video.duration)], uri=key))
+        detail = metric(annotation(key, ref.get(key, [])), annotation(key, hyp.get(key, [])),
+                        uem=Timeline([Segment(0.0, video.duration)], uri=key), detailed=True)
+        per_video[key] = {"der": json_number(detail["diarization error rate"]),
+                          **{name: float(detail[name]) for name in (*DER_PARTS, "total")}}
     parts = {name: float(metric[name]) for name in (*DER_PARTS, "total")}
     parts["der"] = abs(metric)
-    return parts
+    return parts, per_video
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -158,11 +163,11 @@ def match_faces(video: TruthVideo, doc: dict, min_iou: float = 0.5) -> Matches:
     return matches
 
 
-def majority_share(pairs: list[tuple[int, int]], by: int) -> tuple[int, int]:
-    """(faces of the most frequent partner summed over groups, all faces): purity (by=0) or coverage (by=1)."""
-    groups: dict[int, Counter] = {}
-    for pair in pairs:
-        groups.setdefault(pair[by], Counter())[pair[1 - by]] += 1
+def majority_share(pairs: list[tuple[str, str]]) -> tuple[int, int]:
+    """(faces of each group's most frequent partner, summed over the groups; all faces) of (group, partner) pairs."""
+    groups: dict[str, Counter] = {}
+    for group, partner in pairs:
+        groups.setdefault(group, Counter())[partner] += 1
     return sum(max(c.values()) for c in groups.values()), len(pairs)
 
 
@@ -192,23 +197,25 @@ def score_videos(truth: dict[str, TruthVideo], ref_rttm: dict[str, list], hyps: 
         log.warning("%d hypothesis videos are not in the ground truth (ignored), e.g. %s", len(unknown_keys),
                     unknown_keys[0])
     scores = FaceDiarizationScores(videos=len(truth), missing=len(set(truth) - set(hyps)))
-    der = der_components(truth, ref_rttm, {k: turns for k, (_, turns) in hyps.items()})
+    der, scores.per_video = der_components(truth, ref_rttm, {k: turns for k, (_, turns) in hyps.items()})
     scores.reference_s = der["total"]
     scores.der = der["der"]
     scores.missed, scores.false_alarm, scores.confusion = (_rate(der[p], der["total"]) for p in DER_PARTS)
-    pairs, identities, unmatched = [], [], 0
+    by_person, by_truth, identities, unmatched = [], [], [], 0
     for key, (doc, _) in hyps.items():
         if key not in truth:
             continue
         matches = match_faces(truth[key], doc, min_iou)
-        pairs += [(f"{key}/{h}", f"{key}/{r}") for h, r in matches.pairs]
+        person = {t.track: t.person for t in truth[key].tracks}
+        by_person += [(f"{key}/{h}", person[r]) for h, r in matches.pairs]  # hyp track -> its people
+        by_truth += [(f"{key}/{r}", h) for h, r in matches.pairs]  # ground-truth appearance -> its hyp tracks
         scores.hyp_faces += matches.hyp_faces
         rows = track_identities(truth[key], doc, matches)
         identities += rows
         unmatched += len(doc["tracks"]) - len(rows)
-    scores.matched_faces = len(pairs)
-    scores.track_purity = _rate(*majority_share(pairs, 0))
-    scores.track_coverage = _rate(*majority_share(pairs, 1))
+    scores.matched_faces = len(by_person)
+    scores.track_purity = _rate(*majority_share(by_person))
+    scores.track_coverage = _rate(*majority_share(by_truth))
     gallery = [(who, ident) for who, in_gallery, ident in identities if in_gallery]
     others = [ident for _, in_gallery, ident in identities if not in_gallery]
     scores.gallery_tracks, scores.unknown_tracks, scores.unmatched_tracks = len(gallery), len(others), unmatched
@@ -222,8 +229,6 @@ def load_hypotheses(hyp_dirs: list[str | os.PathLike], truth: dict[str, TruthVid
 
     A timeline's key is its ``key``, or else the stem of its ``source`` when that is a ground-truth key.
     """
-    from ..recognize.outputs import read_timeline, rttm_lines, safe_name
-
     hyps: dict[str, tuple[dict, list]] = {}
     for folder in hyp_dirs:
         for path in sorted(Path(folder).rglob("timeline.json")):
@@ -236,6 +241,17 @@ def load_hypotheses(hyp_dirs: list[str | os.PathLike], truth: dict[str, TruthVid
                 raise ValueError(f"{path}: a second hypothesis for video {key!r}")
             hyps[key] = (doc, [turn for turns_of in turns.values() for turn in turns_of])
     return hyps
+
+
+def format_per_video(scores: FaceDiarizationScores) -> list[str]:
+    """A markdown table of the DER of each video, worst first."""
+    lines = ["| video | DER % | missed s | false alarm s | confusion s | reference s |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for key, v in sorted(scores.per_video.items(), key=lambda kv: (-(kv[1]["der"] or 0.0), kv[0])):
+        der = "-" if v["der"] is None else f"{100 * v['der']:.2f}"
+        lines.append(f"| {key} | {der} | {v['missed detection']:.2f} | {v['false alarm']:.2f} | "
+                     f"{v['confusion']:.2f} | {v['total']:.2f} |")
+    return lines
 
 
 def format_scores(scores: FaceDiarizationScores) -> list[str]:

@@ -1,7 +1,8 @@
 """Contact sheets: one PNG of face crops per person of a video.
 
 Each person gets up to :data:`PER_PERSON` crops: the best face (detector score x sqrt(box area)) of each of its
-tracks first, then the second best of each, and so on, so that every track shows. The crops are cut in one
+tracks first, then the second best of each, and so on, so that every track shows; a track's faces are taken from
+equal runs of it, so that a long track shows its whole length. The crops are cut in one
 streaming pass over the source that decodes only up to the instants needed (seeking forward like the sampler of
 :mod:`hyp_face.video.reader`). A sheet is a header line (person, identity, score) over a grid of square crops, each
 captioned with its time. With the annotated video, the crops are cut in its pass instead (:class:`CropCollector`);
@@ -30,16 +31,25 @@ MARGIN = 0.25  # the crop is the face box grown by this fraction on each side
 HEADER = 22
 
 
-def best_faces(track: Track) -> list[int]:
-    """Rows of ``track``'s faces, best first (detector score x sqrt(area))."""
-    box = np.asarray(track.box, dtype=np.float64)
+def face_quality(boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """How well a crop shows each face: detector score x sqrt(box area)."""
+    box = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     area = np.clip(box[:, 2] - box[:, 0], 0, None) * np.clip(box[:, 3] - box[:, 1], 0, None)
-    return list(np.argsort(-np.asarray(track.score) * np.sqrt(area), kind="stable"))
+    return np.asarray(scores, dtype=np.float64) * np.sqrt(area)
+
+
+def best_faces(track: Track, limit: int = PER_PERSON) -> list[int]:
+    """Rows of up to ``limit`` faces of ``track`` spread over its length: the best face (:func:`face_quality`) of
+    each of ``limit`` equal runs of its faces, best first."""
+    quality = face_quality(track.box, track.score)
+    runs = np.array_split(np.arange(len(track)), min(limit, len(track)))
+    best = [int(run[np.argmax(quality[run])]) for run in runs]
+    return sorted(best, key=lambda i: -quality[i])
 
 
 def pick_faces(tracks: list[Track], limit: int = PER_PERSON) -> list[tuple[float, np.ndarray]]:
     """(time, box) of up to ``limit`` faces: round robin over the tracks (longest first), best faces first."""
-    ranked = [(t, best_faces(t)) for t in sorted(tracks, key=lambda t: (-len(t), t.track_id))]
+    ranked = [(t, best_faces(t, limit)) for t in sorted(tracks, key=lambda t: (-len(t), t.track_id))]
     picked: list[tuple[float, np.ndarray]] = []
     for rank in range(max((len(r) for _, r in ranked), default=0)):
         for track, rows in ranked:
@@ -74,13 +84,14 @@ class CropCollector:
         """The next wanted time, or None when every crop is cut."""
         return self.times[self.k] if self.k < len(self.times) else None
 
-    def offer(self, t: float, image: np.ndarray, half: float) -> None:
-        """Cut the faces wanted at ``t`` (+- ``half``) out of ``image``; those wanted earlier are given up."""
+    def offer(self, t: float, image: np.ndarray, half: float, scale: float = 1.0) -> None:
+        """Cut the faces wanted at ``t`` (+- ``half``) out of ``image`` (the displayed frame scaled by ``scale``);
+        those wanted earlier are given up."""
         while self.k < len(self.times) and self.times[self.k] <= t + half:
             want = self.times[self.k]
             if want >= t - half:
                 for person, box in self.wanted[want]:
-                    self.crops.setdefault(person, []).append((want, crop(image, box)))
+                    self.crops.setdefault(person, []).append((want, crop(image, box * scale)))
             self.k += 1
 
 
@@ -102,19 +113,25 @@ def cut_crops(source: str, collector: CropCollector) -> Crops:
 
 
 class TrackCrops:
-    """Live mode: the best crop (detector score x sqrt(area)) of each track so far, JPEG-compressed (bounded)."""
+    """Live mode: the best crop (:func:`face_quality`) of each track so far, JPEG-compressed (~5 kB each).
 
-    def __init__(self) -> None:
-        self.best: dict[int, tuple[float, float, bytes]] = {}  # track -> (quality, time, jpeg)
+    Memory is bounded: beyond ``max_tracks`` tracks, the track seen first is forgotten (on a long stream, its sheet
+    then lacks the crops of its oldest tracks).
+    """
+
+    def __init__(self, max_tracks: int = 4096) -> None:
+        self.best: dict[int, tuple[float, float, bytes]] = {}  # track -> (quality, time, jpeg), first seen first
+        self.max_tracks = max_tracks
 
     def offer(self, t: float, image: np.ndarray, boxes: np.ndarray, scores: np.ndarray, tracks: np.ndarray) -> None:
-        """Keep the faces of one frame that beat their track's best so far."""
-        for box, score, track in zip(np.asarray(boxes, np.float64), scores, tracks):
-            quality = float(score) * math.sqrt(max(box[2] - box[0], 0) * max(box[3] - box[1], 0))
+        """Keep the faces of one frame that beat their track's best so far (a track id < 0 is no track)."""
+        for box, quality, track in zip(np.asarray(boxes, np.float64), face_quality(boxes, scores), tracks):
             if int(track) >= 0 and quality > self.best.get(int(track), (-math.inf,))[0]:
                 buf = io.BytesIO()
                 crop(image, box).save(buf, format="JPEG", quality=90)
-                self.best[int(track)] = (quality, t, buf.getvalue())
+                self.best[int(track)] = (float(quality), t, buf.getvalue())
+                if len(self.best) > self.max_tracks:
+                    del self.best[next(iter(self.best))]
 
     def crops(self, timeline: VideoTimeline) -> Crops:
         """Up to :data:`PER_PERSON` crops per person: its longest tracks' best faces, in time order."""

@@ -16,7 +16,8 @@ timeline.json (``"schema": "hyp_face.timeline"``, ``"version": 1``)::
     tracks: [{track_id, person, identity, score, start, end, quality, num_faces, segments: [[start, end]...],
               faces: [{frame, time, box: [x1, y1, x2, y2], score}]}]
 
-Times are seconds from the stream start. A face sampled at time t stands for [t, t + 1/track_fps) (clipped to the
+Times are seconds from the stream start; ``frame`` is the face's ``Track.frame`` as the tracker numbered it (the
+time is what locates a face in the video). A face sampled at time t stands for [t, t + 1/track_fps) (clipped to the
 duration); the faces of a track form one segment until two consecutive faces are more than 1.5 sampling periods
 apart. A person's identity is the gallery identity with the most screen time among its tracks (``unknown`` when
 none has one); its score is the best score of its tracks for that identity. Tracks without faces are left out.
@@ -69,11 +70,6 @@ def label_of(timeline: VideoTimeline, track: Track) -> TrackLabel:
     return timeline.labels.get(track.track_id) or TrackLabel(track.track_id, f"track_{track.track_id}")
 
 
-def display_name(label: TrackLabel) -> str:
-    """The name shown and written for a track: its gallery identity, or its person when unknown."""
-    return label.person if label.identity == UNKNOWN else label.identity
-
-
 def track_segments(track: Track, track_fps: float, duration: float = 0.0) -> list[Segment]:
     """The spans in which ``track`` is on screen (module doc: each face covers one sampling period)."""
     if not len(track):
@@ -101,7 +97,7 @@ def merge_segments(segments: list[Segment]) -> list[Segment]:
     return merged
 
 
-def _finite(value: float) -> float | None:
+def json_number(value: float | None) -> float | None:
     """JSON has no NaN: unknown numbers are written as null."""
     return float(value) if value is not None and math.isfinite(value) else None
 
@@ -115,8 +111,8 @@ def track_record(timeline: VideoTimeline, track: Track) -> dict:
     label = label_of(timeline, track)
     return {
         "track_id": int(track.track_id), "person": label.person, "identity": label.identity,
-        "score": _finite(label.score), "start": _round(track.start), "end": _round(track.end),
-        "quality": _finite(track.quality), "num_faces": len(track),
+        "score": json_number(label.score), "start": _round(track.start), "end": _round(track.end),
+        "quality": json_number(track.quality), "num_faces": len(track),
         "segments": [[_round(s.start), _round(s.end)]
                      for s in track_segments(track, timeline.track_fps, timeline.duration)],
         "faces": [{"frame": int(f), "time": _round(t), "box": [_round(v, 1) for v in box], "score": _round(s, 4)}
@@ -278,24 +274,29 @@ def write_outputs(timeline: VideoTimeline, out_dir: str | os.PathLike, video: bo
 
 
 class TimelineWriter:
-    """Live mode: rewrites the text outputs of a growing timeline (atomically) at most every ``min_interval`` s.
+    """Live mode: rewrites the text outputs of a growing timeline (atomically) as it grows, at a bounded cost.
 
-    Readers always see complete files of the timeline as of the last write; :meth:`close` writes the final state.
+    A rewrite waits at least ``min_interval`` s after the last one, and at least ``cost_factor`` times as long as
+    the last one took, so that rewriting the whole timeline of a long stream never takes more than about
+    1 / ``cost_factor`` of the time. Readers always see complete files as of the last write; :meth:`close` writes
+    the final state.
     """
 
-    def __init__(self, out_dir: str | os.PathLike, min_interval: float = 1.0):
+    def __init__(self, out_dir: str | os.PathLike, min_interval: float = 1.0, cost_factor: float = 10.0):
         self.out_dir = Path(out_dir)
         self.min_interval = min_interval
-        self._last_write = -math.inf
+        self.cost_factor = cost_factor
+        self._next_write = -math.inf
         self.writes = 0
 
     def update(self, timeline: VideoTimeline, force: bool = False) -> bool:
-        """Rewrite the files when ``force`` or when ``min_interval`` has passed; True when written."""
-        now = time.monotonic()
-        if not force and now - self._last_write < self.min_interval:
+        """Rewrite the files when ``force`` or when the wait since the last rewrite is over; True when written."""
+        start = time.monotonic()
+        if not force and start < self._next_write:
             return False
         write_text_outputs(timeline, output_dir(self.out_dir, timeline.key))
-        self._last_write = now
+        cost = time.monotonic() - start
+        self._next_write = start + max(self.min_interval, self.cost_factor * cost)
         self.writes += 1
         return True
 
