@@ -23,7 +23,7 @@ def timelines(tmp_path_factory):
     from hyp_face.bench.recognize import celeb_clips, celeb_gallery
     from hyp_face.frontend import FrontEndConfig, build_extractor
     from hyp_face.recognize.gallery import enroll
-    from hyp_face.recognize.pipeline import RecognizeOptions, recognize
+    from hyp_face.recognize.pipeline import config_options, recognize
 
     shared = shared_path("data", "celeb_video_smoke").parents[1]
     tmp = tmp_path_factory.mktemp("celeb")
@@ -33,7 +33,7 @@ def timelines(tmp_path_factory):
     identifier = gallery.identifier(cfg.recognize_unknown_thr)
     docs = {}
     for key, (path, _) in celeb_clips(shared).items():
-        timeline = recognize(extractor, path, key, identifier, RecognizeOptions(contact_sheets=False), tmp / "out")
+        timeline = recognize(extractor, path, key, identifier, config_options(cfg, contact_sheets=False), tmp / "out")
         docs[key] = json.loads((tmp / "out" / key / "timeline.json").read_text())
         assert timeline.status == "ok", (key, timeline.status)
     return docs

@@ -35,8 +35,7 @@ from hyp_face.cli import pin_threads, setup_logging
 from hyp_face.frontend import FrontEndConfig, add_frontend_args, build_extractor
 from hyp_face.recognize.gallery import enroll
 from hyp_face.recognize.live import LiveFrames
-from hyp_face.recognize.pipeline import Progress, RecognizeOptions, recognize
-from hyp_face.track.tracker import TrackOptions
+from hyp_face.recognize.pipeline import Progress, RecognizeOptions, config_options, recognize
 from hyp_face.video import probe, sample_frames
 
 CELEB = Path("data") / "celeb_video_smoke"
@@ -82,11 +81,11 @@ def timed_recognition(extractor, identifier, opts: RecognizeOptions, path: str, 
     return seconds
 
 
-def bench_clip(args, extractor, identifier, path: str, key: str, out: Path) -> dict:
+def bench_clip(args, cfg: FrontEndConfig, extractor, identifier, path: str, key: str, out: Path) -> dict:
     """RTF of ours without and with the annotated video, and of the peer, on one clip."""
     duration = probe(path).duration
-    plain = RecognizeOptions(TrackOptions(track_fps=args.track_fps), contact_sheets=True)
-    with_video = RecognizeOptions(TrackOptions(track_fps=args.track_fps), video=True, contact_sheets=True)
+    plain = config_options(cfg, args.track_fps)
+    with_video = config_options(cfg, args.track_fps, video=True)
     t_plain = timed_recognition(extractor, identifier, plain, path, key, out / "plain")
     t_video = timed_recognition(extractor, identifier, with_video, path, key, out / "video")
     frames = list(sample_frames(path, fps=args.track_fps))
@@ -118,7 +117,7 @@ def resident_mib() -> float:
         return 0.0
 
 
-def memory_run(args, extractor, identifier, path: str, out: Path) -> list[tuple[float, float]]:
+def memory_run(args, cfg: FrontEndConfig, extractor, identifier, path: str, out: Path) -> list[tuple[float, float]]:
     """(media minute, resident MiB) while recognising ``path`` looped for ``--loop-minutes``."""
     source = str(looped_clip(path, args.loop_minutes, out / "loop"))
     samples: list[tuple[float, float]] = []
@@ -129,7 +128,7 @@ def memory_run(args, extractor, identifier, path: str, out: Path) -> list[tuple[
             print(f"{p.media_s / 60:6.1f} min  RSS {samples[-1][1]:.0f} MiB  {p.wall_s:.0f} s", flush=True)
 
     frames = LiveFrames(source, args.track_fps) if args.loop_mode == "live" else None
-    opts = RecognizeOptions(TrackOptions(track_fps=args.track_fps), contact_sheets=False)
+    opts = config_options(cfg, args.track_fps, contact_sheets=False)
     timeline = recognize(extractor, source, "loop", identifier, opts, out / "out", frames=frames, on_progress=sample)
     samples.append((timeline.duration / 60, resident_mib()))
     print(f"{args.loop_mode} mode, {timeline.duration / 60:.1f} min, {len(timeline.tracks)} tracks, "
@@ -168,13 +167,13 @@ def main(argv: list[str] | None = None) -> int:
               f"--track-fps {args.track_fps}")
         if args.loop_minutes > 0:
             rows = [{"loop_mode": args.loop_mode, "clip": wanted[0], "rss_by_minute": memory_run(
-                args, extractor, identifier, clips[wanted[0]][0], Path(tmp))}]
+                args, cfg, extractor, identifier, clips[wanted[0]][0], Path(tmp))}]
             wanted = []
         else:
             print("| clip | seconds | frames | RTF | RTF with video | RTF peer | speed-up vs peer |\n"
                   "|---|---:|---:|---:|---:|---:|---:|")
         for key in wanted:
-            r = bench_clip(args, extractor, identifier, clips[key][0], key, Path(tmp) / "out")
+            r = bench_clip(args, cfg, extractor, identifier, clips[key][0], key, Path(tmp) / "out")
             rows.append(r)
             print(f"| {key} | {r['duration']:.1f} | {r['frames']} | {r['rtf']:.3f} | {r['rtf_video']:.3f} | "
                   f"{r['rtf_peer']:.3f} | {r['speedup_vs_peer']:.2f}x |", flush=True)

@@ -35,8 +35,7 @@ from hyp_face.io.table import read_scp, split_contiguous
 from hyp_face.recognize.gallery import enroll
 from hyp_face.recognize.live import LiveFrames
 from hyp_face.recognize.outputs import TimelineWriter, output_dir
-from hyp_face.recognize.pipeline import Progress, RecognizeOptions, recognize, write_failed
-from hyp_face.track.tracker import TrackOptions
+from hyp_face.recognize.pipeline import Progress, RecognizeOptions, config_options, recognize, write_failed
 from hyp_face.video import VideoError
 
 log = logging.getLogger("recognize_video")
@@ -61,8 +60,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out-dir", required=True, help="outputs go to <out-dir>/<key>/")
     p.add_argument("--unknown-thr", type=float, default=None,
                    help="below this gallery score a track is unknown (default: the config's recognize_unknown_thr)")
-    p.add_argument("--people-thr", type=float, default=None,
-                   help="AHC threshold of the people of a video (default: the config's people_ahc_thr)")
     p.add_argument("--track-fps", type=float, default=5.0, help="sampled frames per second")
     p.add_argument("--per-face", type=str2bool, default=False, help="identify each face instead of each track")
     p.add_argument("--video", type=str2bool, default=False, help="also write the annotated MP4")
@@ -99,9 +96,9 @@ def recognize_options(args: argparse.Namespace, cfg: FrontEndConfig) -> tuple[Re
     if thr is None:
         raise SystemExit(f"recognize_video: {cfg.config_file or 'the front end'} has no recognize_unknown_thr; "
                          "give --unknown-thr (hyp_face.bin.choose_unknown_thr chooses one)")
-    track = TrackOptions(track_fps=args.track_fps)
-    people = args.people_thr if args.people_thr is not None else RecognizeOptions.people_thr
-    return RecognizeOptions(track, people, args.per_face, args.video, args.contact_sheets), float(thr)
+    opts = config_options(cfg, args.track_fps, per_face=args.per_face, video=args.video,
+                          contact_sheets=args.contact_sheets)
+    return opts, float(thr)
 
 
 class LivePrinter:

@@ -14,11 +14,12 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from ..extract import FaceExtractor
+from ..frontend import DEFAULT_PEOPLE_AHC_THR, FrontEndConfig
 from ..io.embed_store import STATUS_OK, STATUS_VIDEO_ERROR
 from ..track.people import cluster_tracks
 from ..track.tracker import TrackOptions
@@ -38,10 +39,15 @@ class RecognizeOptions:
     """What recognition does beyond the front end: tracking, people clustering, per-face mode, outputs."""
 
     track: TrackOptions = field(default_factory=TrackOptions)
-    people_thr: float = 0.95  # AHC threshold of the people clustering (the config's people_ahc_thr)
+    people_thr: float = DEFAULT_PEOPLE_AHC_THR  # AHC threshold of the people clustering (the config's people_ahc_thr)
     per_face: bool = False  # identify every face on its own (each face a one-face track)
     video: bool = False  # also write the annotated MP4
     contact_sheets: bool = True
+
+
+def config_options(cfg: FrontEndConfig, track_fps: float = 5.0, **given: Any) -> RecognizeOptions:
+    """Recognition options with the tracker's and the people clustering's values of the embedder's config."""
+    return RecognizeOptions(cfg.track_options(track_fps=track_fps), cfg.people_threshold(), **given)
 
 
 @dataclass
