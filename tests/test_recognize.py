@@ -351,3 +351,29 @@ def test_per_face_mode_makes_each_face_a_track_numbered_over_the_stream():
     assert [t.track_id for t in timeline.tracks] == [0, 1, 2]
     assert [timeline.labels[k].identity for k in range(3)] == ["ann", "bob", UNKNOWN]
     assert (timeline.width, timeline.height) == (80, 60) and timeline.duration == pytest.approx(0.4)
+
+
+def test_an_http_url_is_read_like_a_file_and_a_cut_stream_ends_cleanly(media, tmp_path):
+    import functools
+    import http.server
+    import threading
+
+    from hyp_face.recognize.live import LiveFrames
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(media / "videos"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hopper.mp4"
+    try:
+        assert len(list(LiveFrames(url, fps=5.0, live=False))) == int(demo.SECONDS * 5)
+        cut = LiveFrames(f"http://127.0.0.1:{server.server_address[1]}/truncated.mp4", fps=5.0, live=False)
+        frames = list(cut)
+        assert 0 < len(frames) < int(demo.SECONDS * 5)
+        out = tmp_path / "out"
+        res = run_cli("--gallery", str(media / "gallery"), "--out-dir", str(out), "--contact-sheets", "false", url)
+    finally:
+        server.shutdown()
+    assert res.returncode == 0, res.stderr
+    key = res.stdout.splitlines()[-1].split(":")[0]
+    doc = read_timeline(out, key)
+    assert doc["source"] == url and named_time(doc, "hopper") >= 3.0 and doc["dropped_frames"] == 0
