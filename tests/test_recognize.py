@@ -320,11 +320,13 @@ def test_live_mode_prints_rtf_and_people_and_stops_cleanly_on_ctrl_c(media, tmp_
     doc = read_timeline(out, "hopper")
     assert f"{doc['dropped_frames']} frames dropped" in full.stdout.splitlines()[-1]
     assert named_time(doc, "hopper") > 1.0
+    shutil.rmtree(out / "hopper")
     proc = subprocess.Popen(args, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    lines = []
+    status_lines = 0
     for line in proc.stdout:
-        lines.append(line)
-        if "RTF" in line:
+        status_lines += "RTF" in line
+        if status_lines == 2:  # the outputs are written as the stream goes
+            assert read_timeline(out, "hopper")["key"] == "hopper"
             proc.send_signal(signal.SIGINT)
             break
     rest, _ = proc.communicate(timeout=120)

@@ -118,8 +118,8 @@ def recognize(extractor: FaceExtractor, source: str, key: str, identifier: Ident
 
     ``frames``: the caller's frames (a stream, live mode; the contact sheets' faces are then kept as they go by),
     else ``source`` is decoded at ``opts.track.track_fps``.
-    ``writer``: rewrite the text outputs as tracks end (live mode). Never raises for a bad source: the
-    timeline's status says what happened.
+    ``writer``: rewrite the text outputs as the stream goes (live mode; the writer bounds the rate). Never raises
+    for a bad source: the timeline's status says what happened.
     """
     build = TimelineBuilder(key, source, opts, identifier)
     crops = TrackCrops() if frames is not None and opts.contact_sheets else None
@@ -129,12 +129,14 @@ def recognize(extractor: FaceExtractor, source: str, key: str, identifier: Ident
             build.add(step, crops)
             if on_progress is not None:
                 on_progress(Progress(step.frame.time, time.monotonic() - start, build.on_screen(step)))
-            if writer is not None and (step.ended or opts.per_face):
+            if writer is not None:  # it rewrites at a bounded rate; people are recomputed only when tracks ended
+                build.timeline.dropped_frames = getattr(frames, "dropped", 0)
                 writer.update(build.labelled())
     except VideoError as err:
         log.error("%s", err)
         build.timeline.status = STATUS_VIDEO_ERROR + err.reason
     timeline = build.labelled()
+    # a LiveFrames source counts its dropped frames and keeps the error that ended it; other iterables have neither
     error, timeline.dropped_frames = getattr(frames, "error", None), getattr(frames, "dropped", 0)
     if error and timeline.status == STATUS_OK:
         timeline.status = STATUS_VIDEO_ERROR + f"stream stopped at {timeline.duration:.1f} s: {error}"
