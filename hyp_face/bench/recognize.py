@@ -1,7 +1,7 @@
 """Speed of recognition (who appears when) on the shared celebrity clips, beside the per-frame batch-1 peer.
 
     python -m hyp_face.bench.recognize [--shared ../shared] [--config-file global_conf/config_embedded.sh]
-        [--track-fps 5] [--threads 1] [--clips obama,biden] [--out-json F]
+        [--track-fps 5] [--threads 1] [--device cpu|cuda] [--clips obama,biden] [--out-json F]
     python -m hyp_face.bench.recognize --loop-minutes 60 [--loop-mode file|live] [--clips crowd]
 
 For each clip of ``<shared>/data/celeb_video_smoke`` (labels.csv): the real-time factor (processing seconds per
@@ -142,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shared", default="../shared", help="the shared test data")
     p.add_argument("--track-fps", type=float, default=5.0)
     p.add_argument("--threads", type=int, default=1, help="torch threads; the peer's onnxruntime gets the same")
+    p.add_argument("--device", default="cpu", help="ours on cpu or cuda (the peer runs on the CPU)")
     p.add_argument("--threshold", type=float, default=0.9, help="the peer's detection threshold")
     p.add_argument("--clips", default="", help="comma-separated subset of " + ",".join(CLIP_KEYS.values()))
     p.add_argument("--unknown-thr", type=float, default=None, help="default: the config's recognize_unknown_thr")
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(0)
     pin_threads(args.threads)
     cfg = FrontEndConfig.from_args(args)
-    extractor = build_extractor(cfg)
+    extractor = build_extractor(cfg, device=args.device)
     thr = args.unknown_thr if args.unknown_thr is not None else cfg.recognize_unknown_thr
     clips = celeb_clips(args.shared)
     wanted = [c for c in args.clips.split(",") if c] or list(clips)
@@ -163,8 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         gallery = enroll(celeb_gallery(args.shared, Path(tmp) / "photos"), extractor, cfg.fingerprint(),
                          Path(tmp) / "store")
         identifier = gallery.identifier(thr)
-        print(f"{cfg.describe(extractor.embedder.dim)}\n{args.threads} thread(s), {platform.machine()}, "
-              f"--track-fps {args.track_fps}")
+        print(f"{cfg.describe(extractor.embedder.dim)}\n{args.device}, {args.threads} thread(s), "
+              f"{platform.machine()}, --track-fps {args.track_fps}")
         if args.loop_minutes > 0:
             rows = [{"loop_mode": args.loop_mode, "clip": wanted[0], "rss_by_minute": memory_run(
                 args, cfg, extractor, identifier, clips[wanted[0]][0], Path(tmp))}]
@@ -181,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"peak RSS {peak:.0f} MiB")
     if args.out_json:
         Path(args.out_json).write_text(json.dumps({"clips": rows, "peak_rss_mib": peak, "config": args.config_file,
-                                                   "track_fps": args.track_fps, "threads": args.threads}, indent=1))
+                                                   "track_fps": args.track_fps, "threads": args.threads,
+                                                   "device": args.device}, indent=1))
     return 0
 
 
