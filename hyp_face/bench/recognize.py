@@ -145,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu", help="ours on cpu or cuda (the peer runs on the CPU)")
     p.add_argument("--threshold", type=float, default=0.9, help="the peer's detection threshold")
     p.add_argument("--clips", default="", help="comma-separated subset of " + ",".join(CLIP_KEYS.values()))
-    p.add_argument("--unknown-thr", type=float, default=None, help="default: the config's recognize_unknown_thr")
+    p.add_argument("--unknown-thr", dest="recognize_unknown_thr", type=float, default=None,
+                   help="default: the config's recognize_unknown_thr")
     p.add_argument("--loop-minutes", type=float, default=0.0, help="memory run on the first clip looped this long")
     p.add_argument("--loop-mode", choices=("file", "live"), default="file")
     p.add_argument("--out-json", default="")
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     pin_threads(args.threads)
     cfg = FrontEndConfig.from_args(args)
     extractor = build_extractor(cfg, device=args.device)
-    thr = args.unknown_thr if args.unknown_thr is not None else cfg.recognize_unknown_thr
+    thr = cfg.recognize_unknown_thr
     clips = celeb_clips(args.shared)
     wanted = [c for c in args.clips.split(",") if c] or list(clips)
     rows = []

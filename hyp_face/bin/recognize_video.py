@@ -7,7 +7,7 @@
 INPUT is a file, or anything PyAV opens (an RTSP/HTTP URL, a v4l2 device with --format v4l2); --scp FILE reads
 ``<key> <input>`` lines instead (the recipe's vid.scp). The gallery (a ``<name>/<photos or clips>`` folder or a data
 dir) is enrolled once into --gallery-store (default <out-dir>/gallery); enrolling again skips what has not changed.
-A track whose best gallery score is below --unknown-thr (default: the config's ``recognize_unknown_thr``, chosen
+A track whose best gallery score is not above --unknown-thr (default: the config's ``recognize_unknown_thr``, chosen
 at FPIR 1e-2 on the LFW open set with hyp_face.bin.choose_unknown_thr) is ``unknown``.
 
 --live processes at wall-clock pace, drops frames when it falls behind (counted in timeline.json), prints the
@@ -41,8 +41,9 @@ from hyp_face.video import VideoError
 log = logging.getLogger("recognize_video")
 
 LIVE_BATCH = 2  # frames per detector batch in live mode (the latency bound)
+# How it runs, not what it computes (the inputs are recorded by content).
 NEUTRAL = ("inputs", "scp", "part_idx", "num_parts", "enroll_only", "out_dir", "gallery", "gallery_store", "live",
-           "format", "device", "num_threads", "batch_size", "verbose", "print_every")  # how it runs, not what it computes (inputs: by content)
+           "format", "device", "num_threads", "batch_size", "verbose", "print_every")
 CODE = ("recognize", "track", "extract.py", "frontend.py", "video", "detect", "align", "embed",
         "bin/recognize_video.py")
 
@@ -58,8 +59,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--gallery", required=True, help="folder <name>/<photos or clips>, or a data dir")
     p.add_argument("--gallery-store", default=None, help="where the gallery is enrolled (default <out-dir>/gallery)")
     p.add_argument("--out-dir", required=True, help="outputs go to <out-dir>/<key>/")
-    p.add_argument("--unknown-thr", type=float, default=None,
-                   help="below this gallery score a track is unknown (default: the config's recognize_unknown_thr)")
+    p.add_argument("--unknown-thr", dest="recognize_unknown_thr", type=float, default=None,
+                   help="a track whose best gallery score is not above this is unknown (default: the config's "
+                        "recognize_unknown_thr; same as --recognize-unknown-thr)")
     p.add_argument("--track-fps", type=float, default=5.0, help="sampled frames per second")
     p.add_argument("--per-face", type=str2bool, default=False, help="identify each face instead of each track")
     p.add_argument("--video", type=str2bool, default=False, help="also write the annotated MP4")
@@ -92,7 +94,7 @@ def input_keys(args: argparse.Namespace) -> dict[str, str]:
 
 def recognize_options(args: argparse.Namespace, cfg: FrontEndConfig) -> tuple[RecognizeOptions, float]:
     """Recognition options and the unknown threshold: the command line over the config's values."""
-    thr = args.unknown_thr if args.unknown_thr is not None else cfg.recognize_unknown_thr
+    thr = cfg.recognize_unknown_thr
     if thr is None:
         raise SystemExit(f"recognize_video: {cfg.config_file or 'the front end'} has no recognize_unknown_thr; "
                          "give --unknown-thr (hyp_face.bin.choose_unknown_thr chooses one)")
