@@ -389,3 +389,22 @@ def test_a_config_without_unknown_threshold_asks_for_one(tmp_path):
                           str(tmp_path), "--out-dir", str(tmp_path / "out"), "x.mp4"],
                          cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300, check=False)
     assert res.returncode != 0 and "has no recognize_unknown_thr; give --unknown-thr" in res.stderr
+
+
+def test_a_gallery_can_be_a_data_dir_or_a_folder(tmp_path):
+    from hyp_face.recognize.gallery import gallery_media
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "vid.scp").write_text("a1 /x/a1.jpg\nb1 /x/b1.mp4\n")
+    (data / "utt2spk").write_text("a1 ann\nb1 bob\n")
+    assert gallery_media(data) == ({"a1": "/x/a1.jpg", "b1": "/x/b1.mp4"}, {"a1": "ann", "b1": "bob"})
+    (data / "utt2spk").write_text("a1 ann\n")
+    with pytest.raises(ValueError, match="utt2spk: no person for 1 items of vid.scp, e.g. b1"):
+        gallery_media(data)
+    folder = tmp_path / "folder"
+    (folder / "ann").mkdir(parents=True)
+    (folder / "ann" / "p1.jpg").write_bytes(b"x")
+    (folder / "ann" / "clip.mp4").write_bytes(b"x")
+    vid, utt2spk = gallery_media(folder)
+    assert utt2spk == {"ann-clip": "ann", "ann-p1": "ann"} and vid["ann-p1"].endswith("p1.jpg")
