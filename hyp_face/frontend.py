@@ -2,7 +2,7 @@
 
     cfg = FrontEndConfig.from_file("global_conf/config_embedded.sh")
     extractor = build_extractor(cfg, device="cpu", fps=1.0)
-    log.info("%s", cfg.describe(extractor.embedder.dim))
+    log.info("%s", cfg.describe(extractor.embedder))
 
 Every tool (``bin/extract_face_embed``, ``bench/extract``, ``eval/lfw``) builds its front end here, from a global
 config and/or the same command-line options (:func:`add_frontend_args`): command-line values win over the config.
@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from hyp_face.cli import read_shell_config, setup_logging, str2bool
 from hyp_face.detect.registry import build_detector, list_detectors
+from hyp_face.embed.base import ALIGNMENTS, Embedder
 from hyp_face.embed.registry import build_embedder, list_embedders
 from hyp_face.extract import ExtractOptions, FaceExtractor, threshold_schedule
 from hyp_face.zoo import DEFAULT_MANIFEST, ZooModel, file_sha256, missing_files, zoo_models
@@ -275,13 +276,17 @@ class FrontEndConfig:
                 f"{' '.join(self.zoo_names())}")
 
     # -- reporting ---------------------------------------------------------------------------------------------
-    def describe(self, dim: int | None = None) -> str:
-        """The resolved front end in one line, with the sha256 of each weights file."""
+    def describe(self, embedder: Embedder | None = None, dim: int | None = None) -> str:
+        """The resolved front end in one line, with the sha256 of each weights file; with the built ``embedder``,
+        its chip alignment and dimension (else ``dim`` where known)."""
         self.require_models()
         start = (f"{self.det_thr_start:g}" if self.det_thr_start is not None
                  else "/".join(f"{v:g} ({k})" for k, v in DEFAULT_THR_START.items()))
         aligner = self.aligner_model()
         align = "detector landmarks" if aligner is None else f"MTCNN refine ({aligner.summary()})"
+        if embedder is not None:
+            dim = embedder.dim
+            align = ALIGNMENTS.get(embedder.alignment, embedder.alignment).format(landmarks=align)
         parts = [f"detector {self.detector_model().summary()}",
                  f"resize {self.det_resize_policy or 'detector default'}",
                  f"thresholds {start} to {self.det_thr_stop:g} step {self.det_thr_step:g}",
@@ -427,8 +432,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(dict(cfg.fingerprint(), config=asdict(cfg)), indent=2))
             return 0
         emb = cfg.embedder_model()
-        dim = build_embedder(emb.builder, emb.weights or None, **emb.options).dim
-        print(cfg.describe(dim))
+        print(cfg.describe(build_embedder(emb.builder, emb.weights or None, **emb.options)))
     except (MissingModelError, ValueError) as err:
         print(f"{p.prog}: {err}", file=sys.stderr)
         return 1

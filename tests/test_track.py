@@ -350,3 +350,23 @@ def test_one_synthetic_hour_streams_in_bounded_memory():
     frame_bytes = 120 * 240 * 3
     assert peaks[hour] < 100 * frame_bytes  # a few batches of frames, not the hour's 18,000
     assert peaks[hour] <= 1.1 * peaks[9000]  # the second half hour needs no more than the first
+
+
+# -- extraction job -------------------------------------------------------------------------------------------
+
+
+def test_track_fps_enters_the_job_manifest_only_when_set():
+    from conftest import ROOT
+    from hyp_face.bin import extract_face_embed as xfe
+
+    base = ["--vid-scp", "x", "--output-prefix", "y", "--config-file", str(ROOT / "global_conf/config_embedded.sh")]
+    plain, tracked = xfe.parse_args(base), xfe.parse_args(base + ["--track-fps", "5"])
+    cfg = xfe.job_frontend(plain)
+    vids = {"a": "a.mp4"}
+    without, with_tracks = xfe.job_manifest(plain, cfg, vids, {}), xfe.job_manifest(tracked, cfg, vids, {})
+    assert not [k for k in without["options"] if k.startswith(("track", "people"))]  # options as before
+    assert with_tracks["options"]["track"]["track_fps"] == 5.0
+    assert with_tracks["options"]["track"]["min_cos"] == 0.91  # the embedded config's track_min_cos
+    assert with_tracks["code"] != without["code"]  # the track code counts only for jobs with tracks
+    with pytest.raises(SystemExit, match="facedet"):
+        xfe.job_track_options(xfe.parse_args(base + ["--track-fps", "5", "--bbox-file", "b"]), cfg)

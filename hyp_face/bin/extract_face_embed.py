@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     extractor = build_job_extractor(args, cfg)
     if args.save_debug_images:
         extractor.debug_dir = prefix.parent / "img_facealign"
-    log.info("%s", cfg.describe(extractor.embedder.dim))
+    log.info("%s", cfg.describe(extractor.embedder))
     log.info("job %d/%d: %d videos, mode %s%s, device %s, %d thread(s)", args.part_idx, args.num_parts, len(keys),
              extractor.opts.mode, f", tracks at {track.track_fps:g} fps" if track else "", args.device, threads)
     n_faces = n_failed = n_tracks = 0

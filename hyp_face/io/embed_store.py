@@ -142,9 +142,9 @@ class EmbedWriter:
         if dict(zip(ids.tolist(), n.tolist())) != counts:
             raise ValueError(f"{key}: the tracks' faces do not match the faces' track ids")
         group = self._h5.create_group(f"{TRACK_ROOT}/{key}")
+        embeds = np.stack([t.embedding for t in tracks]) if tracks else np.zeros((0, dim))
         columns = (np.array([t.track_id for t in tracks], np.int64), np.array([t.start for t in tracks]),
-                   np.array([t.end for t in tracks]),
-                   np.stack([t.embedding for t in tracks]).astype(np.float32) if tracks else np.zeros((0, dim), np.float32),
+                   np.array([t.end for t in tracks]), embeds.astype(np.float32),
                    np.array([t.quality for t in tracks], np.float32), np.array([len(t) for t in tracks], np.int64))
         for name, column in zip(TRACK_FIELDS, columns):
             group.create_dataset(name, data=column)

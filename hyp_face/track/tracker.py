@@ -125,19 +125,14 @@ class FaceTracker:
         self.opts = opts or TrackOptions()
         self._open: list[_OpenTrack] = []
         self._ended: list[Track] = []
-        self._dropped: set[int] = set()  # ids of ended tracks too short to keep, until ``decided`` is asked
+        self._dropped: set[int] = set()  # ids of ended tracks too short to keep, until ``forget_dropped``
         self._next_id = 0
         self._last_time = -np.inf
 
     # -- state ------------------------------------------------------------------------------------------------
-    @property
-    def open_tracks(self) -> int:
-        """How many tracks are being followed (memory is proportional to their faces)."""
-        return len(self._open)
-
     def status(self, track_id: int) -> str:
-        """``"kept"`` (reached ``min_len`` faces, or ended long enough), ``"dropped"`` (ended too short) or
-        ``"pending"`` (open and still short: it may yet be dropped)."""
+        """``"pending"`` (open with fewer than ``min_len`` faces: it may yet be dropped), ``"dropped"`` (ended
+        with fewer; -1 too) or ``"kept"`` (every other id: it has, or ended with, ``min_len`` faces)."""
         if track_id == NO_TRACK or track_id in self._dropped:
             return "dropped"
         for t in self._open:

@@ -99,7 +99,8 @@ def track_faces(extractor: FaceExtractor, source: str, opts: TrackOptions,
     yield from delay.close(tracker.flush())
 
 
-def _gather(steps: Iterable[TrackStep], dim: int, frame_scores: list[np.ndarray] | None) -> tuple[VideoFaces, list[Track]]:
+def _gather(steps: Iterable[TrackStep], dim: int,
+            frame_scores: list[np.ndarray] | None) -> tuple[VideoFaces, list[Track]]:
     """Concatenate the steps of a video (dropping their frames) into its faces and tracks."""
     embeds, metas, tracks = [np.zeros((0, dim), np.float32)], [], []
     for step in steps:
