@@ -408,3 +408,17 @@ def test_a_gallery_can_be_a_data_dir_or_a_folder(tmp_path):
     (folder / "ann" / "clip.mp4").write_bytes(b"x")
     vid, utt2spk = gallery_media(folder)
     assert utt2spk == {"ann-clip": "ann", "ann-p1": "ann"} and vid["ann-p1"].endswith("p1.jpg")
+
+
+def test_a_gallery_clip_enrolls_its_largest_face_per_frame(media, extractor, tmp_path):
+    from hyp_face.recognize.gallery import embed_item, enroll
+
+    (tmp_path / "g" / "hopper").mkdir(parents=True)
+    shutil.copy(media / "videos" / "both.mp4", tmp_path / "g" / "hopper" / "clip.mp4")  # hopper is the larger face
+    gallery = enroll(tmp_path / "g", extractor, {"fe": 1}, tmp_path / "store")
+    assert gallery.keys == ["hopper-clip"] and gallery.embeds.shape == (1, extractor.embedder.dim)
+    photo = next((media / "gallery" / "hopper").glob("hopper.*"))
+    probe_row, status = embed_item(extractor, "photo", str(photo))
+    assert status == "ok"
+    found = gallery.identifier(0.9502).identify(probe_row)
+    assert found.identity == ["hopper"], found.score
