@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         gallery = enroll(celeb_gallery(args.shared, Path(tmp) / "photos"), extractor, cfg.fingerprint(),
                          Path(tmp) / "store")
         identifier = gallery.identifier(thr)
-        print(f"{cfg.describe(extractor.embedder.dim)}\n{args.device}, {args.threads} thread(s), "
+        print(f"{cfg.describe(extractor.embedder)}\n{args.device}, {args.threads} thread(s), "
               f"{platform.machine()}, --track-fps {args.track_fps}")
         if args.loop_minutes > 0:
             rows = [{"loop_mode": args.loop_mode, "clip": wanted[0], "rss_by_minute": memory_run(

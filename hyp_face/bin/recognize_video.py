@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     opts, thr = recognize_options(args, cfg)
     batch = LIVE_BATCH if args.live else args.batch_size
     extractor = build_extractor(cfg, device=args.device, batch_size=batch, prefetch=1 if args.live else 16)
-    log.info("%s", cfg.describe(extractor.embedder.dim))
+    log.info("%s", cfg.describe(extractor.embedder))
     store = Path(args.gallery_store or Path(args.out_dir) / "gallery")
     try:
         gallery = enroll(args.gallery, extractor, cfg.fingerprint(), store)

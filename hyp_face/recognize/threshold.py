@@ -75,7 +75,7 @@ def lfw_open_set_threshold(cfg: FrontEndConfig, people: dict[str, list[Path]], f
     gallery, probe = protocol.sets["gallery"], protocol.sets["probe"]
     probes = keep_share(probe, max_probes)
     front = build_extractor(cfg, device=device)
-    log.info("%s", cfg.describe(front.embedder.dim))
+    log.info("%s", cfg.describe(front.embedder))
     detect = frontend_detector(front.detector)
     thr = cfg.thresholds("facedet")[0]
 
