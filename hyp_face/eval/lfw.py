@@ -334,6 +334,11 @@ def markdown_report(report: dict) -> str:
     )
 
 
+def pair_scores(embeds: np.ndarray, pairs: Pairs) -> np.ndarray:
+    """Cosine score of every pair (the embeddings are L2-normalised)."""
+    return np.sum(embeds[pairs.idx1] * embeds[pairs.idx2], axis=1)
+
+
 def evaluate(cfg: FrontEndConfig, pairs: Pairs, out_dir: Path, device: str = "cpu", batch_size: int = 64,
              threshold: float | None = None, peer: bool = False) -> dict:
     """Embed, score, compute the metrics and write ``lfw_results.json`` / ``lfw_results.md`` to ``out_dir``.
@@ -342,7 +347,7 @@ def evaluate(cfg: FrontEndConfig, pairs: Pairs, out_dir: Path, device: str = "cp
     """
     threshold = cfg.thresholds("facedet")[0] if threshold is None else threshold
     embeds, found, seconds = cached_embeddings(cfg, pairs, out_dir / "cache", device, batch_size, threshold, peer)
-    scores = np.sum(embeds[pairs.idx1] * embeds[pairs.idx2], axis=1)
+    scores = pair_scores(embeds, pairs)
     report = verification_report(scores, pairs)
     report.update(
         config=dict(cfg.fingerprint(), threshold=threshold, peer_detector=peer),
