@@ -6,15 +6,11 @@ Every parse error names the file and the 1-based line number.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Iterable, Iterator, Sequence
-
-if TYPE_CHECKING:
-    import numpy as np
+from typing import IO, Iterable, Iterator, Sequence
 
 
 class TableError(ValueError):
@@ -108,22 +104,7 @@ def read_rows(
         return parse_rows(f, path, min_cols, max_cols, comment)
 
 
-@functools.cache
-def _byte_table(chars: bytes, value: bool) -> np.ndarray:
-    """Lookup table of the 256 byte values: ``value`` for ``chars``, the opposite for the others.
-
-    Built on first use, so that the callers of the writers (e.g. the launchers) never load numpy.
-    """
-    import numpy as np
-
-    table = np.full(256, not value)
-    table[list(chars)] = value
-    return table
-
-
-def _unusual(tabs: bool) -> np.ndarray:
-    """True for the bytes outside printable ASCII, newline, space (and tab when ``tabs``)."""
-    return _byte_table(bytes(range(0x21, 0x7F)) + b"\n " + (b"\t" if tabs else b""), False)
+_PLAIN = bytes(range(0x21, 0x7F)) + b"\n "  # printable ASCII, newline and space: the bytes of a plain table
 
 
 def read_columns(path: str | os.PathLike, min_cols: int = 1, max_cols: int | None = None,
@@ -135,14 +116,16 @@ def read_columns(path: str | os.PathLike, min_cols: int = 1, max_cols: int | Non
     those of :func:`read_rows`; for anything else (other bytes, ``\r``, a bad line, an empty file) the caller
     falls back to the line-by-line reader, which names the file and line of a problem.
     """
-    import numpy as np
+    import numpy as np  # on first use: the launchers, which only write, never load numpy
 
     with open(path, "rb") as f:
         data = f.read()
-    buf = np.frombuffer(data, dtype=np.uint8)
-    if not buf.size or _unusual(tabs)[buf].any():
+    if not data or data.translate(None, _PLAIN + (b"\t" if tabs else b"")):  # a byte that is not plain is left
         return None
-    blank = _byte_table(b" \t\n", True)[buf]
+    buf = np.frombuffer(data, dtype=np.uint8)
+    blank = (buf == 32) | (buf == 10)
+    if tabs:
+        blank |= buf == 9
     starts = np.flatnonzero(~blank & np.concatenate(([True], blank[:-1])))
     per_line = np.bincount(np.searchsorted(np.flatnonzero(buf == 10), starts))
     per_line = per_line[per_line > 0]
