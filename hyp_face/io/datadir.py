@@ -150,7 +150,7 @@ def trial_problems(rows: Sequence[Row]) -> Iterator[Problem]:
         first.setdefault(pair, lineno)
 
 
-def codes(column: Sequence[str]) -> np.ndarray:
+def _codes(column: Sequence[str]) -> np.ndarray:
     """Integer code of each value, 0, 1, ... in order of first appearance."""
     index = {value: i for i, value in enumerate(dict.fromkeys(column))}
     return np.fromiter(map(index.__getitem__, column), np.int64, len(column))
@@ -160,7 +160,7 @@ def has_repeated_pair(first: Sequence[str], second: Sequence[str]) -> bool:
     """Whether a ``(first[i], second[i])`` pair occurs twice (from integer codes: 2x faster than a set of pairs)."""
     if not len(first):
         return False
-    a, b = codes(first), codes(second)
+    a, b = _codes(first), _codes(second)
     pairs = np.sort(a * (int(b.max()) + 1) + b)
     return bool((pairs[1:] == pairs[:-1]).any())
 
