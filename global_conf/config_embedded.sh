@@ -32,3 +32,10 @@ snorm_calibration=linear
 track_sharpness_ref=33
 track_min_cos=0.91
 people_ahc_thr=0.94
+
+# Gallery recognition (hyp_face.bin.recognize_video): a track whose best gallery score is not above this is
+# "unknown". Chosen at FPIR 1e-2 on the LFW open-set protocol (data/lfw_id_open: 782 gallery photos, 1,754 known and
+# 5,165 unknown probes) embedded by run_060_identify.sh with this config (README "Who appears when"):
+#   python -m hyp_face.bin.choose_unknown_thr --protocol data/lfw_id_open --embed-dir exp/face_embed/mnet025-dlib128
+# -> FPIR 0.0099 achieved, DIR 0.660 (rank 1).
+recognize_unknown_thr=0.9502

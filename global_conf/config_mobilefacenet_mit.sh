@@ -30,3 +30,9 @@ snorm_calibration=linear
 track_sharpness_ref=150
 track_min_cos=0.32
 people_ahc_thr=0.38
+
+# Gallery recognition (README "Who appears when"): unknown at or below this gallery score. Chosen at FPIR 1e-2 on a
+# deterministic share of the LFW open-set probes embedded with this config:
+#   python -m hyp_face.bin.choose_unknown_thr --config global_conf/config_mobilefacenet_mit.sh --lfw-dir DIR --max-probes 3000
+# -> FPIR 0.0098 achieved on 782 gallery photos, 753 known + 2,247 unknown probes; DIR 0.661.
+recognize_unknown_thr=0.5695

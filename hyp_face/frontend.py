@@ -16,6 +16,9 @@ Global config keys (``global_conf/*.sh``, read, never executed; see :func:`hyp_f
   ``--embed-weights``;
 * ``face_det_opts``, ``face_reco_opts``: front-end options as on the command line (``--det-resize-policy=v0.1``,
   ``--det-thr-start=0.5``, ``--align-mode=mtcnn``, ``--embed-flip=true``, ...);
+* ``recognize_unknown_thr``: the gallery score below which recognition calls a face track ``unknown``, chosen at
+  FPIR 1e-2 on the LFW open-set protocol for the config's embedder (``python -m hyp_face.bin.choose_unknown_thr``);
+  not part of the embeddings' fingerprint;
 * legacy keys, still read: ``face_det_model_name`` / ``face_reco_model_name`` (the name) and ``face_det_model`` /
   ``face_reco_model`` (its weights);
 * face tracks of the recognizer (docs/tracks.md): ``track_min_cos`` (the tracker's cosine gate),
@@ -62,6 +65,7 @@ RESIZE_POLICIES = ("v0.1", "v0.2", "none")
 # Face tracks (docs/tracks.md): config keys of the recognizer's track hyper-parameters, and the people threshold of
 # a centred (ArcFace-like) embedding, chosen on LFW for mobilefacenet_mit (python -m hyp_face.track.devparams).
 TRACK_KEYS = ("track_min_cos", "track_sharpness_ref", "people_ahc_thr")
+RECOGNIZE_KEYS = ("recognize_unknown_thr",)
 DEFAULT_PEOPLE_AHC_THR = 0.38
 
 
@@ -141,6 +145,7 @@ class FrontEndConfig:
     track_min_cos: float | None = None  # None = TrackOptions' default (a centred, ArcFace-like embedding)
     track_sharpness_ref: float | None = None  # None = TrackOptions' default (ArcFace 112 px chips)
     people_ahc_thr: float | None = None  # None = DEFAULT_PEOPLE_AHC_THR
+    recognize_unknown_thr: float | None = None  # recognition: below this gallery score a track is unknown
     config_file: str = ""  # where it was read from ("" = command line only)
 
     # -- construction ------------------------------------------------------------------------------------------
@@ -156,7 +161,7 @@ class FrontEndConfig:
         for legacy, name in (("face_det_model", "det_weights"), ("face_reco_model", "embed_weights")):
             if v.get(legacy):
                 values[name] = v[legacy]
-        for name in TRACK_KEYS:
+        for name in TRACK_KEYS + RECOGNIZE_KEYS:
             if v.get(name):
                 values[name] = _config_number(path, name, v[name])
         opts = shlex.split(v.get("face_det_opts", "")) + shlex.split(v.get("face_reco_opts", ""))
@@ -348,6 +353,8 @@ def _add_model_options(g) -> None:
     g.add_argument("--people-ahc-thr", type=float, default=None,
                    help="face tracks: AHC threshold grouping tracks into people (config key people_ahc_thr, "
                         f"default {DEFAULT_PEOPLE_AHC_THR})")
+    g.add_argument("--recognize-unknown-thr", type=float, default=None,
+                   help="recognition: gallery score below which a track is unknown (config: recognize_unknown_thr)")
 
 
 def frontend_epilog() -> str:
