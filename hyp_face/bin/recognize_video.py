@@ -41,6 +41,7 @@ from hyp_face.video import VideoError
 log = logging.getLogger("recognize_video")
 
 LIVE_BATCH = 2  # frames per detector batch in live mode (the latency bound)
+LIVE_PREFETCH_MB = 1e-6  # smaller than any frame: one frame waits at most (one always passes)
 # How it runs, not what it computes (the inputs are recorded by content).
 NEUTRAL = ("inputs", "scp", "part_idx", "num_parts", "enroll_only", "out_dir", "gallery", "gallery_store", "live",
            "format", "device", "num_threads", "batch_size", "verbose", "print_every")
@@ -182,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     opts, thr = recognize_options(args, cfg)
     batch = LIVE_BATCH if args.live else args.batch_size
-    extractor = build_extractor(cfg, device=args.device, batch_size=batch, prefetch=1 if args.live else 16)
+    prefetch = {"prefetch_mb": LIVE_PREFETCH_MB} if args.live else {}
+    extractor = build_extractor(cfg, device=args.device, batch_size=batch, **prefetch)
     log.info("%s", cfg.describe(extractor.embedder))
     store = Path(args.gallery_store or Path(args.out_dir) / "gallery")
     try:
