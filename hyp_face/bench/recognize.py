@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from hyp_face.bench.extract import peer, sequential_decode
+from hyp_face.bench.extract import Peer, sequential_decode
 from hyp_face.cli import pin_threads, setup_logging
 from hyp_face.frontend import FrontEndConfig, add_frontend_args, build_extractor
 from hyp_face.recognize.gallery import enroll
@@ -89,7 +89,7 @@ def bench_clip(args, cfg: FrontEndConfig, extractor, identifier, path: str, key:
     t_plain = timed_recognition(extractor, identifier, plain, path, key, out / "plain")
     t_video = timed_recognition(extractor, identifier, with_video, path, key, out / "video")
     frames = list(sample_frames(path, fps=args.track_fps))
-    peer_run = peer(argparse.Namespace(threads=args.threads, threshold=args.threshold), frames)
+    peer_run = Peer(args.threads, args.threshold).detect_embed(frames)
     t_peer = peer_run["seconds"] + sequential_decode(path, [f.time for f in frames])
     return {"clip": key, "duration": duration, "frames": len(frames), "rtf": t_plain / duration,
             "rtf_video": t_video / duration, "rtf_peer": t_peer / duration, "speedup_vs_peer": t_peer / t_plain}
