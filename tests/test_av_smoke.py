@@ -50,9 +50,12 @@ def test_speaker_benchmark_runs(tmp_path, shared):
     speaker = SpeakerConfig.from_file(ROOT / "global_conf/speaker/config_ge2e.sh", str(ge2e_models_dir(tmp_path)))
     result = bench_speaker([str(clip)], speaker, repeat=1, rounds=1)
     assert result["utterances"] == 1 and 6.0 < result["speech_s"] <= result["files_s"] == 8.0
-    assert result["ours_encoder"] > 0 and result["ours_pipeline"] > 0
-    if "package_encoder" in result:  # resemblyzer installed: same run, same utterances
-        assert result["encoder_ratio"] == pytest.approx(result["ours_encoder"] / result["package_encoder"])
+    rates = result["rates"]
+    assert all(rates[name][kind] > 0 for name in ("ours_fp32", "ours_bf16", "ours_pipeline")
+               for kind in ("wall", "cpu"))
+    if "package" in rates:  # resemblyzer installed: same run, same utterances
+        assert result["encoder_ratio"]["ours_fp32"]["cpu"] == pytest.approx(rates["ours_fp32"]["cpu"]
+                                                                             / rates["package"]["cpu"])
 
 
 def test_bf16_voice_is_close_to_fp32_and_keeps_the_separation(tmp_path, shared):

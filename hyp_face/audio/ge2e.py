@@ -129,12 +129,12 @@ class PartialPool:
         check_precision(self.precision)
 
     def add(self, key: str, windows: np.ndarray) -> None:
-        """Queue the (P, 160, 40) windows of ``key``; runs full batches."""
+        """Queue the (P, 160, 40) windows of ``key``; runs the queue once it fills a batch for every worker."""
         self.sums.setdefault(key, np.zeros(EMBED_DIM, np.float64))
         self.counts.setdefault(key, 0)
         self._pending.append((key, windows))
         self._n_pending += len(windows)
-        if self._n_pending >= self.batch_size:
+        if self._n_pending >= self.batch_size * self.workers:
             self.flush()
 
     def flush(self) -> None:
