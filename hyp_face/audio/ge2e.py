@@ -18,6 +18,7 @@ Weights load with ``torch.load(weights_only=True)`` from ``pretrained.pt`` (``co
 
 from __future__ import annotations
 
+import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ import torch
 from torch import nn
 
 from .mel import mel_spectrogram
+
+log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 HOP = 160                 # samples per mel frame (10 ms)
@@ -206,4 +209,6 @@ def build_ge2e(weights: str | None = None, device: str = "cpu", batch_size: int 
     """Registry builder (``hyp_face.audio.registry``): ``weights`` is the zoo's ``pretrained.pt``."""
     if not weights:
         raise ValueError("ge2e_resemblyzer: give the weights (run_000 --speaker-embedder ge2e_resemblyzer)")
+    if opts.get("precision") == "bf16" and device == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        log.warning("speaker_precision=bf16 on a CPU without native bf16: emulated, expect no speed-up over fp32")
     return GE2EEmbedder(load_ge2e(weights, device), batch_size=batch_size, **opts)
