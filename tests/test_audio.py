@@ -196,3 +196,17 @@ def test_lanes_agree_with_silero_own_timestamps(shared):
         expected[span["start"]:span["end"]] = True
     got = vad.speech_mask(wav)
     assert (got == expected).mean() > 0.98 and 0.5 < got.mean() < 0.95
+
+
+def test_speaker_precision_is_checked(tmp_path):
+    from hyp_face.audio.config import SpeakerConfig
+    from hyp_face.audio.ge2e import GE2ENet, PartialPool
+
+    conf = tmp_path / "speaker.sh"
+    conf.write_text("speaker_embedder=ge2e_resemblyzer\nspeaker_precision=int4\n")
+    with pytest.raises(ValueError, match=r"speaker\.sh: speaker precision 'int4': choose one of fp32, bf16"):
+        SpeakerConfig.from_file(conf)
+    conf.write_text("speaker_embedder=ge2e_resemblyzer\n")
+    assert SpeakerConfig.from_file(conf).precision == "fp32"
+    with pytest.raises(ValueError, match="choose one of"):
+        PartialPool(GE2ENet(), precision="fp16")

@@ -1,7 +1,8 @@
 """The speaker side of a config (``global_conf/speaker/*.sh``): which speaker embedder (a row of
 ``conf/model_zoo.tsv`` of kind ``speaker``), which VAD, and the audio block size.
 
-Config keys: ``speaker_embedder=<zoo name>``, ``speaker_vad=silero|none``, ``speaker_block_s=<seconds>``.
+Config keys: ``speaker_embedder=<zoo name>``, ``speaker_vad=silero|none``, ``speaker_block_s=<seconds>``,
+``speaker_precision=fp32|bf16`` (the network's arithmetic; ``hyp_face.audio.ge2e.PRECISIONS``, default fp32).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ..cli import read_shell_config
 from ..zoo import ZooModel, file_sha256, zoo_models
 from .decode import DEFAULT_BLOCK_S
 from .extract import SpeakerExtractor
+from .ge2e import check_precision
 from .registry import SPEAKER_EMBEDDERS
 from .vad import build_vad
 
@@ -30,6 +32,7 @@ class SpeakerConfig:
     embedder: str = "ge2e_resemblyzer"
     vad: str = "silero"
     block_s: float = DEFAULT_BLOCK_S
+    precision: str = "fp32"
     models_dir: str = DEFAULT_MODELS_DIR
     config_file: str = ""
 
@@ -38,8 +41,12 @@ class SpeakerConfig:
         values = read_shell_config(path)
         if "speaker_embedder" not in values:
             raise ValueError(f"{path}: no speaker_embedder= (a speaker model of conf/model_zoo.tsv)")
+        try:
+            precision = check_precision(values.get("speaker_precision", "fp32"))
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from None
         return cls(values["speaker_embedder"], values.get("speaker_vad", "silero"),
-                   float(values.get("speaker_block_s", DEFAULT_BLOCK_S)), models_dir, str(path))
+                   float(values.get("speaker_block_s", DEFAULT_BLOCK_S)), precision, models_dir, str(path))
 
     def model(self) -> ZooModel:
         zoo = zoo_models()
@@ -66,5 +73,5 @@ class SpeakerConfig:
     def build(self, device: str = "cpu", batch_size: int = 64, workers: int = 1) -> SpeakerExtractor:
         model = self.model()
         embedder = SPEAKER_EMBEDDERS.build(model.builder, str(self.weights()), device, batch_size=batch_size,
-                                           workers=workers, **model.options)
+                                           workers=workers, precision=self.precision, **model.options)
         return SpeakerExtractor(embedder, build_vad(self.vad), self.block_s)

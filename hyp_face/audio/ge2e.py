@@ -8,12 +8,17 @@ embeddings. The volume of the speech is raised (never lowered) to -30 dBFS first
 
 Windows of many utterances (or of the blocks of one long file) run through the network together
 (``PartialPool``), in batches of ``batch_size``: the same numbers as one utterance at a time, at a fraction of the
-cost. Weights load with ``torch.load(weights_only=True)`` from ``pretrained.pt`` (``conf/model_zoo.tsv``:
+cost. ``precision="bf16"`` runs the network under CPU autocast to bfloat16 (oneDNN's bf16 LSTM): about twice the
+speed on CPUs with native bf16 (AVX512-BF16, AMX); cosine >= 0.998 (median 0.9998) to the float32 embeddings of
+the shared clips. The default ``"fp32"`` keeps the parity with the package (1e-4).
+
+Weights load with ``torch.load(weights_only=True)`` from ``pretrained.pt`` (``conf/model_zoo.tsv``:
 ``ge2e_resemblyzer``).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,6 +29,8 @@ from torch import nn
 
 from .mel import mel_spectrogram
 
+log = logging.getLogger(__name__)
+
 SAMPLE_RATE = 16000
 HOP = 160                 # samples per mel frame (10 ms)
 N_MELS = 40
@@ -33,6 +40,7 @@ EMBED_DIM = 256
 NUM_LAYERS = 3
 TARGET_DBFS = -30.0
 INT16_MAX = 2 ** 15 - 1
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}  # network precision -> autocast dtype (None: plain float32)
 
 
 class GE2ENet(nn.Module):
@@ -64,6 +72,13 @@ def load_ge2e(weights: str | os.PathLike, device: str = "cpu") -> GE2ENet:
         raise ValueError(f"{weights}: GE2E checkpoint lacks {', '.join(missing)}")
     net.load_state_dict({k: state[k] for k in wanted})
     return net.to(device).eval()
+
+
+def check_precision(precision: str) -> str:
+    """``precision`` when it is a key of ``PRECISIONS``; a ValueError naming the choices otherwise."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"speaker precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+    return precision
 
 
 def normalize_volume(wav: np.ndarray, target_dbfs: float = TARGET_DBFS) -> np.ndarray:
@@ -107,18 +122,22 @@ class PartialPool:
     net: GE2ENet
     batch_size: int = 64
     workers: int = 1  # batches run at once, in threads (torch releases the GIL; 1 intra-op thread each)
+    precision: str = "fp32"  # a key of PRECISIONS
     sums: dict[str, np.ndarray] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     _pending: list[tuple[str, np.ndarray]] = field(default_factory=list)
     _n_pending: int = 0
 
+    def __post_init__(self) -> None:
+        check_precision(self.precision)
+
     def add(self, key: str, windows: np.ndarray) -> None:
-        """Queue the (P, 160, 40) windows of ``key``; runs full batches."""
+        """Queue the (P, 160, 40) windows of ``key``; runs the queue once it fills a batch for every worker."""
         self.sums.setdefault(key, np.zeros(EMBED_DIM, np.float64))
         self.counts.setdefault(key, 0)
         self._pending.append((key, windows))
         self._n_pending += len(windows)
-        if self._n_pending >= self.batch_size:
+        if self._n_pending >= self.batch_size * self.workers:
             self.flush()
 
     def flush(self) -> None:
@@ -140,10 +159,11 @@ class PartialPool:
         self._pending, self._n_pending = [], 0
 
     def _run(self, windows: np.ndarray) -> np.ndarray:
-        """Embeddings of one batch of windows."""
-        with torch.inference_mode():
-            batch = torch.from_numpy(windows).to(next(self.net.parameters()).device)
-            return self.net(batch).float().cpu().numpy()
+        """Embeddings of one batch of windows (autocast is per thread, so it is entered here)."""
+        device = next(self.net.parameters()).device
+        dtype = PRECISIONS[self.precision]
+        with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            return self.net(torch.from_numpy(windows).to(device)).float().cpu().numpy()
 
     def pop(self, key: str) -> np.ndarray | None:
         """The L2-normalised mean window embedding of ``key`` (float32, 256-D), None when it has no window;
@@ -163,11 +183,11 @@ class GE2EEmbedder:
     sample_rate = SAMPLE_RATE
 
     def __init__(self, net: GE2ENet, batch_size: int = 64, rate: float = 1.3, min_coverage: float = 0.75,
-                 workers: int = 1):
+                 workers: int = 1, precision: str = "fp32"):
         self.net = net
         self.rate = rate
         self.min_coverage = min_coverage
-        self.pool = PartialPool(net, batch_size, workers)
+        self.pool = PartialPool(net, batch_size, workers, precision)
 
     def windows(self, wav: np.ndarray) -> np.ndarray:
         """The mel windows of one stretch of speech, its volume normalised first."""
@@ -189,4 +209,6 @@ def build_ge2e(weights: str | None = None, device: str = "cpu", batch_size: int 
     """Registry builder (``hyp_face.audio.registry``): ``weights`` is the zoo's ``pretrained.pt``."""
     if not weights:
         raise ValueError("ge2e_resemblyzer: give the weights (run_000 --speaker-embedder ge2e_resemblyzer)")
+    if opts.get("precision") == "bf16" and device == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        log.warning("speaker_precision=bf16 on a CPU without native bf16: emulated, expect no speed-up over fp32")
     return GE2EEmbedder(load_ge2e(weights, device), batch_size=batch_size, **opts)
