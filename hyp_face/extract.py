@@ -77,6 +77,8 @@ class _Candidate:
     score: float
     landmarks: np.ndarray
     match: float = 1.0
+    norm: float = float("nan")  # raw embedding norm and chip sharpness, set when embedded
+    sharpness: float = float("nan")
 
 
 def box_match(boxes: np.ndarray, ref: np.ndarray, how: str) -> np.ndarray:
@@ -165,7 +167,10 @@ class FaceExtractor:
         if self.debug_dir is not None:
             for i, f in enumerate(frames):
                 _save_chips(self.debug_dir / self._key, f.index, chips[index == i])
-        return self.embedder.embed(chips)
+        out = self.embedder.embed_with_quality(chips)
+        for c, norm, sharpness in zip(cands, out.norm.tolist(), out.sharpness.tolist()):
+            c.norm, c.sharpness = norm, sharpness
+        return out.embeds
 
     def _collect(self, path: str, instants, refs, thr: float, scores_out: list[np.ndarray] | None) -> tuple[list[_Candidate], np.ndarray]:
         """Stream the video once; embed the faces selected at ``thr``. Optionally keep all frame scores."""
@@ -255,6 +260,7 @@ def _meta(cands: list[_Candidate]) -> FaceMeta:
         frame=[c.frame.index for c in cands], time=[c.frame.time for c in cands],
         box=np.stack([c.box for c in cands]), score=[c.score for c in cands],
         landmarks=np.stack([c.landmarks for c in cands]),
+        norm=[c.norm for c in cands], sharpness=[c.sharpness for c in cands],
     )
 
 
