@@ -94,3 +94,35 @@ def test_a_foreign_file_is_not_loaded(tmp_path):
     model = ProxyFusion(ProxyFusionConfig(DIM, num_proxies=4, k=2))
     save_model(tmp_path / "ok.pt", model, "dlib_resnet128")
     assert load_model(tmp_path / "ok.pt")[1]["embedder"] == "dlib_resnet128"
+
+
+def test_hdf5_template_layout_round_trip_and_errors(tmp_path):
+    import h5py
+
+    from hyp_face.bin import set_templates
+
+    rng = np.random.default_rng(3)
+    src = tmp_path / "pf"
+    src.mkdir()
+    data = {"S1": {"probe_0": rng.normal(size=(3, DIM)), "gallery/images/0": rng.normal(size=(2, DIM)),
+                   "gallery/video/0": rng.normal(size=(5, DIM))},
+            "S2": {"probe_0": rng.normal(size=(1, DIM)), "probe_1": rng.normal(size=(4, DIM))}}
+    for sid, sets in data.items():
+        with h5py.File(src / f"{sid}.h5", "w") as h5:
+            for name, x in sets.items():
+                h5.create_dataset(f"{sid}/{name}", data=x.astype(np.float32))
+    set_templates.main(["import", str(src), str(tmp_path / "store"), "--dim", str(DIM)])
+    roles = (tmp_path / "store/roles").read_text()
+    assert "S1-gallery-video-0 gallery" in roles and "S2-probe_1 probe" in roles
+    set_templates.main(["export", str(tmp_path / "store/embed.scp"), str(tmp_path / "store/utt2spk"),
+                        str(tmp_path / "store/roles"), str(tmp_path / "out")])
+    with h5py.File(tmp_path / "out/S2.h5") as h5:
+        np.testing.assert_allclose(h5["S2/probe_1"][()], data["S2"]["probe_1"], rtol=1e-6)
+    with h5py.File(tmp_path / "out/S1.h5") as h5:
+        assert sorted(h5["S1/gallery/images"]) == ["0", "1"]
+    with pytest.raises(SystemExit, match=r"S1\.h5: S1/gallery/images/0: 8-D features, expected 16-D"):
+        set_templates.main(["import", str(src), str(tmp_path / "x"), "--dim", "16"])
+    with h5py.File(src / "S2.h5", "a") as h5:
+        h5["S2/probe_0"][0, 0] = np.nan
+    with pytest.raises(SystemExit, match=r"S2/probe_0: NaN"):
+        set_templates.main(["import", str(src), str(tmp_path / "y")])
