@@ -16,9 +16,15 @@ from hyp_face.cli import pin_threads, read_shell_config, setup_logging
 from hyp_face.fusion.faces import name_hash
 from hyp_face.fusion.proxyfusion import ProxyFusionConfig, save_model
 from hyp_face.fusion.train import TrainOptions, load_subjects, train
+from hyp_face.io.manifest import Job, step_manifest
 from hyp_face.io.table import atomic_write
 
 log = logging.getLogger("train_set_fusion")
+
+INPUT_ARGS = ("train_embed_scp", "train_utt2spk", "augment_embed_scp", "dev_embed_scp", "dev_utt2spk",
+              "dev_augment_embed_scp", "config_file")
+SCP_ARGS = ("train_embed_scp", "augment_embed_scp", "dev_embed_scp", "dev_augment_embed_scp")
+TRAIN_CODE = ("fusion", "backend/aggregate.py", "io/embed_store.py", "bin/train_set_fusion.py")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
+    job = Job(f"train_set_fusion {args.out_model}", [args.out_model, args.out_model + ".json"],
+              step_manifest(args, {name: getattr(args, name) for name in INPUT_ARGS},
+                            ("out_model", "num_threads", "verbose"), TRAIN_CODE, scp_inputs=SCP_ARGS))
+    if not job.start(log):
+        return
     pin_threads(args.num_threads)
     embedder = args.embedder or read_shell_config(args.config_file).get("face_recognizer", "")
     if not embedder:
@@ -72,6 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     save_model(args.out_model, model, embedder, {k: v for k, v in info.items() if k != "history"})
     with atomic_write(args.out_model + ".json") as f:
         json.dump(dict(info, embedder=embedder, config=vars(cfg)), f, indent=1)
+    job.finish()
     log.info("wrote %s (%d train / %d dev identities, %.0f s)", args.out_model, len(subjects), len(dev),
              info["seconds"])
 
