@@ -4,7 +4,9 @@ method's scores, with the paired-bootstrap 95% interval (identities resampled) o
     python -m hyp_face.bin.eval_set_protocol --data-dir D --baseline mean [--reps 1000] \
         --out PREFIX NAME=SCORES [NAME=SCORES ...]
 
-Writes PREFIX.md and PREFIX.json; the first method named --baseline is the reference of the differences.
+Writes PREFIX.md and PREFIX.json; the method named --baseline is the reference of the differences.
+``--print-best PREFIX.json NAME-PREFIX`` prints the method of a written report whose name starts with NAME-PREFIX
+and whose TAR@0.01 + TAR@0.001 is highest (how run_065 chooses on dev).
 """
 
 from __future__ import annotations
@@ -19,7 +21,27 @@ from hyp_face.io.table import atomic_write, write_lines
 COLUMNS = [f"TAR@{far:g}" for far in FARS] + ["Rank-1"]
 
 
+def best_method(report_json: str, prefix: str) -> str:
+    """The method of ``report_json`` named ``prefix...`` with the highest TAR@0.01 + TAR@0.001."""
+    with open(report_json, encoding="utf-8") as f:
+        methods = json.load(f)["methods"]
+    candidates = {n: m["metrics"]["TAR@0.01"] + m["metrics"]["TAR@0.001"] for n, m in methods.items()
+                  if n.startswith(prefix)}
+    if not candidates:
+        raise SystemExit(f"eval_set_protocol: no method named {prefix}* in {report_json}")
+    return max(candidates, key=lambda n: (candidates[n], n))
+
+
 def main(argv: list[str] | None = None) -> dict:
+    if argv is None:
+        import sys
+
+        argv = sys.argv[1:]
+    if argv[:1] == ["--print-best"]:
+        if len(argv) != 3:
+            raise SystemExit("usage: eval_set_protocol --print-best REPORT.json NAME-PREFIX")
+        print(best_method(argv[1], argv[2]))
+        return {}
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", required=True, help="protocol data dir (trials, spk)")
     p.add_argument("--baseline", default="mean", help="name of the reference method (default: %(default)s)")

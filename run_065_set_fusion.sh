@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Set aggregation (README "Set aggregation"): fixed aggregators (mean, median, mean-of-pairs, quality-weighted mean)
+# and a trained ProxyFusion on the LFW template protocol (clean and degraded templates), chosen on dev and reported
+# on test through eval_be (--aggregator), with paired-bootstrap intervals of the difference from mean pooling.
+# Outputs under <out-dir> (default exp/set_fusion/<face_embed_name>): faces/, data/, models/, scores/, and
+# results.{md,json} (the test table) beside per-split reports in reports/.
+set -euo pipefail
+. ./cmd.sh
+. ./path.sh
+
+stage=0
+stop_stage=5
+config_file=global_conf/config_embedded.sh
+models_dir=          # model folder of the config (default: the config's)
+lfw_dir=             # flat folder of LFW <Name>_<NNNN>.jpg photos (stage 0)
+out_dir=
+num_draws=20
+max_size=3
+qualities="score size sharpness norm"
+gammas="1 2 4"
+pf_grid="16:4 8:2 32:4"   # ProxyFusion num_proxies:k pairs trained; the best on dev is reported
+pf_opts=                  # more options of steps/train_set_fusion.sh, e.g. "--max-epochs 40"
+reps=1000
+help_message="Usage: $0 --lfw-dir DIR [--config-file global_conf/X.sh] [--stage N] [--stop-stage M] [options]
+Trains and compares set aggregators on the LFW template protocol, chooses on dev, reports on test.
+  stage 0: embed every photo of the protocol's identities, clean and degraded (local/make_set_protocol_faces.py).
+  stage 1: template draws of the dev and test splits, clean and degraded, as data dirs (local/make_set_protocol.py).
+  stage 2: ProxyFusion models of --pf-grid trained on the train split (degraded augmentation), dev early stopping.
+  stage 3: scores of every aggregator on every split and condition (steps/eval_be.sh --backend v1 --aggregator).
+  stage 4: dev reports; the quality-weighted mean and ProxyFusion settings with the best dev TAR are chosen.
+  stage 5: test reports with paired-bootstrap 95% intervals against mean pooling, and results.{md,json}.
+Options: --models-dir, --out-dir, --num-draws 20, --max-size 3, --qualities, --gammas, --pf-grid, --pf-opts, --reps."
+
+. utils/parse_options.sh
+if [ $# -ne 0 ]; then printf '%s\n' "$help_message" >&2; exit 1; fi
+[ -f "$config_file" ] || { echo "$0: config file '$config_file' not found (set --config-file)" >&2; exit 1; }
+# shellcheck disable=SC1090
+. "$config_file"
+face_embed_name=${face_embed_name:?$config_file does not set face_embed_name}
+out_dir=${out_dir:-exp/set_fusion/$face_embed_name}
+data=$out_dir/data
+py=$HYP_FACE_PYTHON
+
+fixed_methods="mean median pairs"
+quality_methods=
+for q in $qualities; do for g in $gammas; do quality_methods+=" qmean:$q:$g"; done; done
+pf_methods=
+for p in $pf_grid; do pf_methods+=" proxyfusion:$out_dir/models/pf_${p%%:*}_${p##*:}.pt"; done
+name_of() { local spec=$1; case $spec in proxyfusion:*) basename "${spec#proxyfusion:}" .pt ;; *) echo "${spec//:/-}" ;; esac; }
+
+if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
+  [ -d "$lfw_dir" ] || { echo "$0: --lfw-dir '$lfw_dir' is not a folder" >&2; exit 1; }
+  $py local/make_set_protocol_faces.py --lfw-dir "$lfw_dir" --out-dir "$out_dir/faces" \
+    --config-file "$config_file" ${models_dir:+--models-dir "$models_dir"}
+fi
+
+if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
+  $py local/make_set_protocol.py --faces-dir "$out_dir/faces" --out-dir "$data" --num-draws "$num_draws" \
+    --max-size "$max_size"
+fi
+
+if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
+  for p in $pf_grid; do
+    # shellcheck disable=SC2086
+    steps/train_set_fusion.sh --cmd "$train_cmd" --config-file "$config_file" \
+      --augment-embed-scp "$out_dir/faces/degraded.scp" --dev-embed-scp "$out_dir/faces/clean.scp" \
+      --dev-utt2spk "$data/dev_faces.utt2spk" --dev-augment-embed-scp "$out_dir/faces/degraded.scp" \
+      --num-proxies "${p%%:*}" --k "${p##*:}" $pf_opts \
+      "$out_dir/faces/clean.scp" "$data/train_faces.utt2spk" "$out_dir/models/pf_${p%%:*}_${p##*:}.pt"
+  done
+fi
+
+if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
+  for set in dev_clean dev_degraded test_clean test_degraded; do
+    for spec in $fixed_methods $quality_methods $pf_methods; do
+      steps/eval_be.sh --cmd "$train_cmd" --backend v1 --aggregator "$spec" "$data/$set/trials" \
+        "$data/$set/utt2spk" "$data/$set/embed.scp" "$data/$set/embed.scp" "$data/$set/embed.scp" \
+        "$out_dir/scores/$set/$(name_of "$spec")"
+    done
+  done
+fi
+
+report() {  # report <set> <method names...>
+  local set=$1; shift
+  local args=()
+  for m in "$@"; do args+=("$m=$out_dir/scores/$set/$m"); done
+  mkdir -p "$out_dir/reports"
+  $py -m hyp_face.bin.eval_set_protocol --data-dir "$data/$set" --baseline mean --reps "$reps" \
+    --out "$out_dir/reports/$set" "${args[@]}" > /dev/null
+}
+
+all_names() { for spec in $fixed_methods $quality_methods $pf_methods; do name_of "$spec"; done; }
+
+if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
+  # shellcheck disable=SC2046
+  report dev_degraded $(all_names)
+  best_qmean=$($py -m hyp_face.bin.eval_set_protocol --print-best "$out_dir/reports/dev_degraded.json" qmean)
+  best_pf=$($py -m hyp_face.bin.eval_set_protocol --print-best "$out_dir/reports/dev_degraded.json" pf_)
+  printf 'qmean %s\nproxyfusion %s\n' "$best_qmean" "$best_pf" > "$out_dir/chosen_on_dev"
+  echo "chosen on dev (degraded, TAR@1e-2 + TAR@1e-3): $best_qmean, $best_pf"
+fi
+
+if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
+  read -r _ best_qmean < <(grep '^qmean ' "$out_dir/chosen_on_dev")
+  read -r _ best_pf < <(grep '^proxyfusion ' "$out_dir/chosen_on_dev")
+  for set in test_clean test_degraded dev_clean; do
+    report "$set" mean median pairs "$best_qmean" "$best_pf"
+  done
+  {
+    echo "# Set aggregation, $face_embed_name (LFW templates, $num_draws draws, <= $max_size images each)"
+    echo
+    echo "Chosen on dev: $best_qmean, $best_pf. Cells: value (difference from mean [95% paired-bootstrap interval])."
+    for set in test_clean test_degraded; do echo; echo "## $set"; echo; cat "$out_dir/reports/$set.md"; done
+  } > "$out_dir/results.md"
+  cat "$out_dir/results.md"
+fi
