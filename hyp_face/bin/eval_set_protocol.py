@@ -1,5 +1,5 @@
-"""Metrics of the template protocol (hyp_face.fusion.templates): TAR at FAR 1e-2 / 1e-3 / 1e-4 and Rank-1 of each
-method's scores, with the paired-bootstrap 95% interval (identities resampled) of its difference from a baseline.
+"""Metrics of the template protocol (hyp_face.fusion.templates): ROCCH-EER, TAR at FAR 1e-2 / 1e-3 / 1e-4 and Rank-1
+of each method's scores, the last four with the paired-bootstrap 95% interval (identities resampled) of its difference from a baseline.
 
     python -m hyp_face.bin.eval_set_protocol --data-dir D --baseline mean [--reps 1000] \
         --out PREFIX NAME=SCORES [NAME=SCORES ...]
@@ -15,7 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-from hyp_face.fusion.templates import FARS, paired_bootstrap, protocol_metrics, read_scored_trials
+from hyp_face.fusion.templates import FARS, eer_percent, paired_bootstrap, protocol_metrics, read_scored_trials
 from hyp_face.io.table import atomic_write, write_lines
 
 COLUMNS = [f"TAR@{far:g}" for far in FARS] + ["Rank-1"]
@@ -65,10 +65,11 @@ def main(argv: list[str] | None = None) -> dict:
     report = {"data_dir": str(data), "baseline": args.baseline, "reps": args.reps,
               "num_target": int(base.target.sum()), "num_nontarget": int((~base.target).sum()),
               "num_identities": len(base.identities), "methods": {}}
-    lines = [f"| method | {' | '.join(COLUMNS)} |", "|---" * (len(COLUMNS) + 1) + "|"]
+    lines = [f"| method | EER % | {' | '.join(COLUMNS)} |", "|---" * (len(COLUMNS) + 2) + "|"]
     for name, st in scored.items():
         values = protocol_metrics(st)
-        entry = {"metrics": dict(zip(COLUMNS, values.tolist()))}
+        eer = eer_percent(st)
+        entry = {"metrics": dict(zip(COLUMNS, values.tolist())), "eer_percent": eer}
         cells = [f"{v:.4f}" for v in values]
         if name != args.baseline:
             diff, lo, hi = paired_bootstrap(st, base, args.reps)
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
                          ci95_high=dict(zip(COLUMNS, hi.tolist())))
             cells = [f"{v:.4f} ({d:+.4f} [{a:+.4f}, {b:+.4f}])" for v, d, a, b in zip(values, diff, lo, hi)]
         report["methods"][name] = entry
-        lines.append(f"| {name} | {' | '.join(cells)} |")
+        lines.append(f"| {name} | {eer:.2f} | {' | '.join(cells)} |")
     write_lines(f"{args.out}.md", lines)
     with atomic_write(f"{args.out}.json") as f:
         json.dump(report, f, indent=1)

@@ -197,6 +197,13 @@ def protocol_metrics(st: ScoredTrials, counts: np.ndarray | None = None) -> np.n
     return np.r_[tars, rank1(st, c)]
 
 
+def eer_percent(st: ScoredTrials) -> float:
+    """ROCCH-EER (%) of the trials, as steps/score_trials.sh reports it."""
+    from hyp_face.metrics.rocch import rocch, rocch_eer, sort_scores
+
+    return 100.0 * rocch_eer(rocch(*sort_scores(st.scores[st.target], st.scores[~st.target])))
+
+
 def paired_bootstrap(method: ScoredTrials, baseline: ScoredTrials, reps: int = 1000, seed: int = 0):
     """Metrics of ``method`` minus ``baseline`` and the 2.5 / 97.5 percentiles of that difference over ``reps``
     resamples of the identities (with replacement, the same resample for both)."""
