@@ -99,3 +99,31 @@ def test_eval_be_scores_with_the_aggregators(tmp_path):
             v = agg.pool(tests[t], metas[t])
             expected = (e @ v.T).item() / (1 if spec == "pairs" else np.linalg.norm(e) * np.linalg.norm(v))
             assert float(score) == pytest.approx(expected, abs=2e-6), (spec, line)
+
+
+def test_embed_with_quality_keeps_the_embeddings_and_measures_norm_and_sharpness():
+    from test_extract import MeanColour
+
+    chips = np.random.default_rng(6).integers(0, 255, (5, 16, 16, 3), dtype=np.uint8)
+    chips[0] = 77  # a flat chip has sharpness 0
+    emb = MeanColour(flip=True)
+    out = emb.embed_with_quality(chips)
+    assert out.embeds.tobytes() == emb.embed(chips).tobytes()
+    raw = 2 * (chips.reshape(5, -1, 3).mean(1) + 1.0)  # flip: the mirrored chip has the same mean colour
+    np.testing.assert_allclose(out.norm, np.linalg.norm(raw, axis=1), rtol=1e-6)
+    assert out.sharpness[0] == 0 and (out.sharpness[1:] > 0).all()
+
+
+def test_extraction_stores_norm_and_sharpness(tmp_path):
+    from synth_media import code_frame
+    from test_extract import MeanColour, ScriptedDetector
+
+    from hyp_face.extract import ExtractOptions, FaceExtractor
+    from hyp_face.video.synth import write_video
+
+    path = tmp_path / "v.mp4"
+    write_video(path, (code_frame(k, 96, 64) for k in range(20)), fps=10)
+    det = ScriptedDetector([[(0.99, (10.0, 10.0, 50.0, 50.0))]])
+    out = FaceExtractor(det, MeanColour(), ExtractOptions(fps=2.0)).process(str(path))
+    assert len(out.meta) > 0 and np.isfinite(out.meta.norm).all() and np.isfinite(out.meta.sharpness).all()
+    assert (out.meta.norm > 1).all()
