@@ -9,7 +9,7 @@ set -euo pipefail
 . ./path.sh
 
 stage=0
-stop_stage=5
+stop_stage=6
 config_file=global_conf/config_embedded.sh
 models_dir=          # model folder of the config (default: the config's)
 lfw_dir=             # flat folder of LFW <Name>_<NNNN>.jpg photos (stage 0)
@@ -21,6 +21,10 @@ gammas="1 2 4"
 pf_grid="16:4 8:2 32:4"   # ProxyFusion num_proxies:k pairs trained; the best on dev is reported
 pf_opts=                  # more options of steps/train_set_fusion.sh, e.g. "--max-epochs 40"
 reps=1000
+sre_sets="sre19_av_v_dev sre19_av_v_eval"  # stage 6: SRE19-layout sets scored through the normal back-end path
+sre_aggregators=     # stage 6 aggregators (default: mean median pairs and the two chosen on dev)
+data_root=data       # where the SRE19-layout data dirs <set>_enroll, <set>_test are
+face_embed_dir=      # their embeddings (default: the config's face_embed_dir)
 help_message="Usage: $0 --lfw-dir DIR [--config-file global_conf/X.sh] [--stage N] [--stop-stage M] [options]
 Trains and compares set aggregators on the LFW template protocol, chooses on dev, reports on test.
   stage 0: embed every photo of the protocol's identities, clean and degraded (local/make_set_protocol_faces.py).
@@ -28,8 +32,11 @@ Trains and compares set aggregators on the LFW template protocol, chooses on dev
   stage 2: ProxyFusion models of --pf-grid trained on the train split (degraded augmentation), dev early stopping.
   stage 3: scores of every aggregator on every split and condition (steps/eval_be.sh --backend v1 --aggregator).
   stage 4: dev reports; the quality-weighted mean and ProxyFusion settings with the best dev TAR are chosen.
-  stage 5: test reports with paired-bootstrap 95% intervals against mean pooling, and results.{md,json}.
-Options: --models-dir, --out-dir, --num-draws 20, --max-size 3, --qualities, --gammas, --pf-grid, --pf-opts, --reps."
+  stage 5: test reports with paired-bootstrap 95% intervals against mean pooling, and results.md.
+  stage 6: the --sre-sets (<data-root>/<set>_{enroll,test}) scored with each aggregator by eval_be (v1), raw EER and
+           min Cprimary by steps/score_trials.sh, gathered in sre_results.md.
+Options: --models-dir, --out-dir, --num-draws 20, --max-size 3, --qualities, --gammas, --pf-grid, --pf-opts, --reps,
+--sre-sets, --sre-aggregators, --data-root, --face-embed-dir."
 
 . utils/parse_options.sh
 if [ $# -ne 0 ]; then printf '%s\n' "$help_message" >&2; exit 1; fi
@@ -37,6 +44,7 @@ if [ $# -ne 0 ]; then printf '%s\n' "$help_message" >&2; exit 1; fi
 # shellcheck disable=SC1090
 . "$config_file"
 face_embed_name=${face_embed_name:?$config_file does not set face_embed_name}
+face_embed_dir=${face_embed_dir:-exp/face_embed/$face_embed_name}
 out_dir=${out_dir:-exp/set_fusion/$face_embed_name}
 data=$out_dir/data
 py=$HYP_FACE_PYTHON
@@ -113,4 +121,28 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
     for set in test_clean test_degraded; do echo; echo "## $set"; echo; cat "$out_dir/reports/$set.md"; done
   } > "$out_dir/results.md"
   cat "$out_dir/results.md"
+fi
+
+if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
+  read -r _ best_qmean < <(grep '^qmean ' "$out_dir/chosen_on_dev")
+  read -r _ best_pf < <(grep '^proxyfusion ' "$out_dir/chosen_on_dev")
+  aggs=${sre_aggregators:-"mean median pairs ${best_qmean/-/:} proxyfusion:$out_dir/models/$best_pf.pt"}
+  aggs=${aggs//-/:}  # qmean-score-1 -> qmean:score:1 (model paths keep theirs: they come after "proxyfusion:")
+  lines=("| set | aggregator | EER % | min Cp |" "|---|---|---|---|")
+  for s in $sre_sets; do
+    e=$data_root/${s}_enroll t=$data_root/${s}_test
+    for spec in $aggs; do
+      case $spec in proxyfusion:*) spec="proxyfusion:$out_dir/models/$best_pf.pt" ;; esac
+      dir=$out_dir/sre/$(name_of "$spec")
+      steps/eval_be.sh --cmd "$train_cmd" --backend v1 --aggregator "$spec" "$t/trials" "$e/utt2spk" \
+        "$face_embed_dir/ref/${s}_enroll/embed.scp" "$face_embed_dir/facedet/${s}_enroll/embed.scp" \
+        "$face_embed_dir/facedet/${s}_test/embed.scp" "$dir/${s}_scores"
+      steps/score_trials.sh --cmd "$train_cmd" --plots false --label "$s $(name_of "$spec")" "$t/trials" \
+        "$dir/${s}_scores" "$dir/$s"
+      read -r _ eer _ min_cp _ < "$dir/${s}_results"  # "EER: x DCF5e-2: min / act ..."
+      lines+=("| $s | $(name_of "$spec") | $eer | $min_cp |")
+    done
+  done
+  printf '%s\n' "${lines[@]}" > "$out_dir/sre_results.md"
+  cat "$out_dir/sre_results.md"
 fi
