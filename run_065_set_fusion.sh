@@ -126,13 +126,11 @@ fi
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
   read -r _ best_qmean < <(grep '^qmean ' "$out_dir/chosen_on_dev")
   read -r _ best_pf < <(grep '^proxyfusion ' "$out_dir/chosen_on_dev")
-  aggs=${sre_aggregators:-"mean median pairs ${best_qmean/-/:} proxyfusion:$out_dir/models/$best_pf.pt"}
-  aggs=${aggs//-/:}  # qmean-score-1 -> qmean:score:1 (model paths keep theirs: they come after "proxyfusion:")
+  aggs=${sre_aggregators:-"mean median pairs ${best_qmean//-/:} proxyfusion:$out_dir/models/$best_pf.pt"}
   lines=("| set | aggregator | EER % | min Cp |" "|---|---|---|---|")
   for s in $sre_sets; do
     e=$data_root/${s}_enroll t=$data_root/${s}_test
     for spec in $aggs; do
-      case $spec in proxyfusion:*) spec="proxyfusion:$out_dir/models/$best_pf.pt" ;; esac
       dir=$out_dir/sre/$(name_of "$spec")
       steps/eval_be.sh --cmd "$train_cmd" --backend v1 --aggregator "$spec" "$t/trials" "$e/utt2spk" \
         "$face_embed_dir/ref/${s}_enroll/embed.scp" "$face_embed_dir/facedet/${s}_enroll/embed.scp" \
