@@ -30,9 +30,10 @@ Trains and compares set aggregators on the LFW template protocol, chooses on dev
   stage 0: embed every photo of the protocol's identities, clean and degraded (local/make_set_protocol_faces.py).
   stage 1: template draws of the dev and test splits, clean and degraded, as data dirs (local/make_set_protocol.py).
   stage 2: ProxyFusion models of --pf-grid trained on the train split (degraded augmentation), dev early stopping.
-  stage 3: scores of every aggregator on every split and condition (steps/eval_be.sh --backend v1 --aggregator).
-  stage 4: dev reports; the quality-weighted mean and ProxyFusion settings with the best dev TAR are chosen.
-  stage 5: test reports with paired-bootstrap 95% intervals against mean pooling, and results.md.
+  stage 3: dev scores of every aggregator, clean and degraded (steps/eval_be.sh --backend v1 --aggregator).
+  stage 4: dev report; the quality-weighted mean and ProxyFusion settings with the best degraded dev TAR are chosen.
+  stage 5: test scores of mean, median, pairs and the two chosen, reports with paired-bootstrap 95% intervals
+           against mean pooling, and results.md.
   stage 6: the --sre-sets (<data-root>/<set>_{enroll,test}) scored with each aggregator by eval_be (v1), raw EER and
            min Cprimary by steps/score_trials.sh, gathered in sre_results.md.
 Options: --models-dir, --out-dir, --num-draws 20, --max-size 3, --qualities, --gammas, --pf-grid, --pf-opts, --reps,
@@ -78,17 +79,14 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   done
 fi
 
-if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
-  for set in dev_clean dev_degraded test_clean test_degraded; do
-    for spec in $fixed_methods $quality_methods $pf_methods; do
-      steps/eval_be.sh --cmd "$train_cmd" --backend v1 --aggregator "$spec" "$data/$set/trials" \
-        "$data/$set/utt2spk" "$data/$set/embed.scp" "$data/$set/embed.scp" "$data/$set/embed.scp" \
-        "$out_dir/scores/$set/$(name_of "$spec")"
-    done
-  done
-fi
+score() {  # score <set> <aggregator spec>: $out_dir/scores/<set>/<name>
+  local set=$1 spec=$2
+  steps/eval_be.sh --cmd "$train_cmd" --backend v1 --aggregator "$spec" "$data/$set/trials" \
+    "$data/$set/utt2spk" "$data/$set/embed.scp" "$data/$set/embed.scp" "$data/$set/embed.scp" \
+    "$out_dir/scores/$set/$(name_of "$spec")"
+}
 
-report() {  # report <set> <method names...>
+report() {  # report <set> <method names...>: $out_dir/reports/<set>.{md,json}
   local set=$1; shift
   local args=()
   for m in "$@"; do args+=("$m=$out_dir/scores/$set/$m"); done
@@ -97,11 +95,16 @@ report() {  # report <set> <method names...>
     --out "$out_dir/reports/$set" "${args[@]}" > /dev/null
 }
 
-all_names() { for spec in $fixed_methods $quality_methods $pf_methods; do name_of "$spec"; done; }
+if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
+  for set in dev_clean dev_degraded; do
+    for spec in $fixed_methods $quality_methods $pf_methods; do score "$set" "$spec"; done
+  done
+fi
 
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
-  # shellcheck disable=SC2046
-  report dev_degraded $(all_names)
+  names=()
+  for spec in $fixed_methods $quality_methods $pf_methods; do names+=("$(name_of "$spec")"); done
+  report dev_degraded "${names[@]}"
   best_qmean=$($py -m hyp_face.bin.eval_set_protocol --print-best "$out_dir/reports/dev_degraded.json" qmean)
   best_pf=$($py -m hyp_face.bin.eval_set_protocol --print-best "$out_dir/reports/dev_degraded.json" pf_)
   printf 'qmean %s\nproxyfusion %s\n' "$best_qmean" "$best_pf" > "$out_dir/chosen_on_dev"
@@ -111,6 +114,11 @@ fi
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   read -r _ best_qmean < <(grep '^qmean ' "$out_dir/chosen_on_dev")
   read -r _ best_pf < <(grep '^proxyfusion ' "$out_dir/chosen_on_dev")
+  for set in test_clean test_degraded; do
+    for spec in $fixed_methods "${best_qmean//-/:}" "proxyfusion:$out_dir/models/$best_pf.pt"; do
+      score "$set" "$spec"
+    done
+  done
   for set in test_clean test_degraded dev_clean; do
     report "$set" mean median pairs "$best_qmean" "$best_pf"
   done

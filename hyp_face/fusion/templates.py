@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -137,6 +138,25 @@ class ScoredTrials:
     test_key: np.ndarray  # index of the test template (Rank-1 groups)
     identities: list[str]
 
+    @cached_property
+    def impostors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Impostor scores in descending order and the enrollment and test identities in that order."""
+        imp = ~self.target
+        order = np.argsort(-self.scores[imp], kind="stable")
+        return self.scores[imp][order], self.enroll_id[imp][order], self.test_id[imp][order]
+
+    @cached_property
+    def rank1_hits(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per test template: whether its best-scoring enrollment template has its identity, and its identity."""
+        n = int(self.test_key.max()) + 1
+        best = np.full(n, -np.inf)
+        np.maximum.at(best, self.test_key, self.scores)
+        genuine = np.full(n, -np.inf)
+        np.maximum.at(genuine, self.test_key[self.target], self.scores[self.target])
+        identity = np.zeros(n, np.int64)
+        identity[self.test_key] = self.test_id
+        return genuine >= best, identity
+
 
 def read_scored_trials(trials: Path, spk: Path, score_file: Path) -> ScoredTrials:
     """Join a trial list, its template -> identity map and a ``<model> <test> <score>`` file (every trial)."""
@@ -159,41 +179,38 @@ def read_scored_trials(trials: Path, spk: Path, score_file: Path) -> ScoredTrial
     return ScoredTrials(s.astype(float), tgt.astype(bool), ei, ti, tk, names)
 
 
-def tar_at_far(gen: np.ndarray, imp: np.ndarray, fars=FARS, gen_w=None, imp_w=None) -> np.ndarray:
-    """TAR at each FAR: the (weighted) fraction of genuine scores above the threshold that lets at most a FAR
-    fraction of the (weighted) impostor scores through."""
-    gen_w = np.ones(len(gen)) if gen_w is None else gen_w
-    imp_w = np.ones(len(imp)) if imp_w is None else imp_w
-    order = np.argsort(-imp, kind="stable")
-    imp_sorted, cum = imp[order], np.cumsum(imp_w[order]) / imp_w.sum()
+def tar_at_far(gen: np.ndarray, imp: np.ndarray, fars=FARS) -> np.ndarray:
+    """TAR at each FAR: the fraction of genuine scores above the threshold that lets at most a FAR fraction of
+    the impostor scores through."""
+    imp_sorted = np.sort(imp)[::-1]
+    return _tar_sorted(gen, np.ones(len(gen)), imp_sorted, np.ones(len(imp)), fars)
+
+
+def _tar_sorted(gen: np.ndarray, gen_w: np.ndarray, imp_sorted: np.ndarray, imp_w: np.ndarray, fars) -> np.ndarray:
+    """Weighted TAR at each FAR, the impostor scores (and their weights) in descending order."""
+    cum = np.cumsum(imp_w) / imp_w.sum()
     out = []
     for far in fars:
         j = int(np.searchsorted(cum, far, side="right"))  # impostors allowed through: the j highest
-        thr = imp_sorted[min(j, len(imp_sorted) - 1)] if j < len(imp_sorted) else -np.inf
+        thr = imp_sorted[j] if j < len(imp_sorted) else -np.inf
         out.append(float(gen_w[gen > thr].sum() / gen_w.sum()))
     return np.array(out)
 
 
-def rank1(st: ScoredTrials, test_w: np.ndarray | None = None) -> float:
-    """Fraction of test templates whose best-scoring enrollment template of their draw has their identity."""
-    n = int(st.test_key.max()) + 1
-    best = np.full(n, -np.inf)
-    np.maximum.at(best, st.test_key, st.scores)
-    genuine = np.full(n, -np.inf)
-    np.maximum.at(genuine, st.test_key[st.target], st.scores[st.target])
-    hit = genuine >= best
-    tid = np.zeros(n, np.int64)
-    tid[st.test_key] = st.test_id
-    w = np.ones(n) if test_w is None else test_w[tid]
+def rank1(st: ScoredTrials, counts: np.ndarray | None = None) -> float:
+    """Fraction of test templates whose best-scoring enrollment template of their draw has their identity
+    (identities weighted by ``counts``)."""
+    hit, identity = st.rank1_hits
+    w = np.ones(len(hit)) if counts is None else counts[identity]
     return float(w[hit].sum() / w.sum())
 
 
 def protocol_metrics(st: ScoredTrials, counts: np.ndarray | None = None) -> np.ndarray:
     """[TAR@1e-2, TAR@1e-3, TAR@1e-4, Rank-1], identities weighted by ``counts`` (a bootstrap resample)."""
     c = np.ones(len(st.identities)) if counts is None else counts
-    gen, imp = st.target, ~st.target
-    tars = tar_at_far(st.scores[gen], st.scores[imp], FARS, c[st.enroll_id[gen]],
-                      c[st.enroll_id[imp]] * c[st.test_id[imp]])
+    imp_sorted, imp_e, imp_t = st.impostors
+    gen = st.target
+    tars = _tar_sorted(st.scores[gen], c[st.enroll_id[gen]], imp_sorted, c[imp_e] * c[imp_t], FARS)
     return np.r_[tars, rank1(st, c)]
 
 
