@@ -17,8 +17,8 @@ out_dir=
 num_draws=20
 max_size=3
 qualities="score size sharpness norm"
-gammas="1 2 4"
-pf_grid="16:4 8:2 32:4"   # ProxyFusion num_proxies:k pairs trained; the best on dev is reported
+gammas="1 3"
+pf_grid="16:4 8:2 32:8"   # ProxyFusion num_proxies:k pairs trained; the best on dev is reported
 pf_opts=                  # more options of steps/train_set_fusion.sh, e.g. "--max-epochs 40"
 reps=1000
 sre_sets="sre19_av_v_dev sre19_av_v_eval"  # stage 6: SRE19-layout sets scored through the normal back-end path
@@ -30,9 +30,9 @@ Trains and compares set aggregators on the LFW template protocol, chooses on dev
   stage 0: embed every photo of the protocol's identities, clean and degraded (local/make_set_protocol_faces.py).
   stage 1: template draws of the dev and test splits, clean and degraded, as data dirs (local/make_set_protocol.py).
   stage 2: ProxyFusion models of --pf-grid trained on the train split (degraded augmentation), dev early stopping.
-  stage 3: dev scores of every aggregator, clean and degraded (steps/eval_be.sh --backend v1 --aggregator).
+  stage 3: degraded dev scores of every aggregator (steps/eval_be.sh --backend v1 --aggregator).
   stage 4: dev report; the quality-weighted mean and ProxyFusion settings with the best degraded dev TAR are chosen.
-  stage 5: test scores of mean, median, pairs and the two chosen, reports with paired-bootstrap 95% intervals
+  stage 5: clean dev and test scores of mean, median, pairs and the two chosen, reports with paired-bootstrap 95% intervals
            against mean pooling, and results.md.
   stage 6: the --sre-sets (<data-root>/<set>_{enroll,test}) scored with each aggregator by eval_be (v1), raw EER and
            min Cprimary by steps/score_trials.sh, gathered in sre_results.md.
@@ -96,9 +96,7 @@ report() {  # report <set> <method names...>: $out_dir/reports/<set>.{md,json}
 }
 
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
-  for set in dev_clean dev_degraded; do
-    for spec in $fixed_methods $quality_methods $pf_methods; do score "$set" "$spec"; done
-  done
+  for spec in $fixed_methods $quality_methods $pf_methods; do score dev_degraded "$spec"; done
 fi
 
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
@@ -114,7 +112,7 @@ fi
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   read -r _ best_qmean < <(grep '^qmean ' "$out_dir/chosen_on_dev")
   read -r _ best_pf < <(grep '^proxyfusion ' "$out_dir/chosen_on_dev")
-  for set in test_clean test_degraded; do
+  for set in dev_clean test_clean test_degraded; do
     for spec in $fixed_methods "${best_qmean//-/:}" "proxyfusion:$out_dir/models/$best_pf.pt"; do
       score "$set" "$spec"
     done

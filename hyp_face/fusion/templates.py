@@ -120,8 +120,8 @@ def make_protocol(faces_dir: Path, out_dir: Path, num_draws: int, max_size: int,
         templates = draw_templates(groups, split, num_draws, max_size, seed=seed)
         for condition in CONDITIONS:
             write_condition(templates, faces_dir, condition, out_dir / f"{split}_{condition}")
-        log.info("%s: %d identities x %d draws, templates of %d images", split,
-                 len({t.identity for t in templates}), num_draws, len(templates[0].images))
+        log.info("%s: %d identities x %d draws, templates of at most %d images", split,
+                 len({t.identity for t in templates}), num_draws, max(len(t.images) for t in templates))
 
 
 # ---------------------------------------------------------------------------------------------- metrics

@@ -161,6 +161,7 @@ def train(subjects: list[Subject], dev: list[Subject], cfg: ProxyFusionConfig, o
     optim = torch.optim.Adafactor(model.parameters(), lr=opts.lr)
     draws = dev_pairs(dev, opts.dev_draws, opts.max_set, opts.seed)
     baseline = dev_score(None, draws)
+    untrained = dev_score(model.eval(), draws)  # centred, almost uniform weights: what training adds comes on top
     best, best_epoch, best_state, history = -1.0, -1, None, []
     start = time.time()
     bar = tqdm(range(opts.max_epochs), desc="proxyfusion", unit="epoch", disable=not progress)
@@ -195,6 +196,7 @@ def train(subjects: list[Subject], dev: list[Subject], cfg: ProxyFusionConfig, o
     model.eval()
     info = {"best_epoch": best_epoch, "epochs_run": len(history), "seconds": time.time() - start,
             "dev_tar_1e-2_1e-3": history[best_epoch]["dev_tar"], "dev_mean_pooling": baseline.tolist(),
+            "dev_untrained": untrained.tolist(),
             "train_subjects": len(subjects), "dev_subjects": len(dev), "history": history}
     log.info("best dev epoch %d: TAR@1e-2/1e-3 %.4f/%.4f (mean pooling %.4f/%.4f), %.0f s", best_epoch,
              *history[best_epoch]["dev_tar"], *baseline, info["seconds"])
