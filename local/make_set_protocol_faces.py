@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--train-min-images", type=int, default=2,
                    help="train-split identities with at least this many photos (training-set growth)")
     p.add_argument("--limit", type=int, default=0, help="only the first N images (a smoke test)")
+    p.add_argument("--degraded-only", action="store_true",
+                   help="keep <out-dir>/clean.{h5,scp} and redo only the degraded faces")
     p.add_argument("--num-threads", type=int, default=None)
     args = p.parse_args(argv)
     setup_logging(1)
@@ -35,7 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     images = protocol_images(args.lfw_dir, args.min_images, args.train_min_images)
     if args.limit:
         images = images[:args.limit]
-    embed_protocol_faces(images, Path(args.out_dir), front.detector, front.embedder, cfg.thresholds("facedet"))
+    embed_protocol_faces(images, Path(args.out_dir), front.detector, front.embedder, cfg.thresholds("facedet"),
+                         args.degraded_only)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from hyp_face.eval.lfw import central_index, default_face, load_rgb
-from hyp_face.io.embed_store import EmbedWriter, FaceMeta
+from hyp_face.io.embed_store import EmbedReader, EmbedWriter, FaceMeta
 from hyp_face.io.table import write_lines
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,9 @@ def protocol_images(lfw_dir: str | Path, min_images: int = 4, train_min_images: 
 
 
 def degrade(image: np.ndarray, face_width: float, seed: int) -> tuple[np.ndarray, str]:
-    """A degraded copy of an RGB image and a description: the face shrunk to 24-32 px wide and back, then JPEG at
-    quality 5-20, and with probability 1/2 each a Gaussian blur and a grey occlusion of a third of the face.
+    """A degraded copy of an RGB image and a description: the face shrunk to 24-32 px wide and back, with
+    probability 1/2 a Gaussian blur (sigma 1-2.5 px), a grey occlusion of a band of 35-50% of the face on one of its
+    four sides, then JPEG at quality 5-20.
 
     ``face_width`` is the detected face's width in pixels; ``seed`` makes the draw deterministic per image.
     """
@@ -78,15 +79,14 @@ def degrade(image: np.ndarray, face_width: float, seed: int) -> tuple[np.ndarray
         pil = pil.filter(ImageFilter.GaussianBlur(sigma))
         steps.append(f"blur{sigma:.1f}")
     out = np.array(pil)
-    if rng.random() < 0.5:
-        side = rng.integers(4)  # which third of the face (around the image centre) is covered
-        fw = int(face_width)
-        x0, y0 = (w - fw) // 2, (h - fw) // 2
-        third = fw // 3
-        box = [(x0, y0, x0 + fw, y0 + third), (x0, y0 + 2 * third, x0 + fw, y0 + fw),
-               (x0, y0, x0 + third, y0 + fw), (x0 + 2 * third, y0, x0 + fw, y0 + fw)][side]
-        out[max(0, box[1]):box[3], max(0, box[0]):box[2]] = 128
-        steps.append(f"occlude{side}")
+    side, band = int(rng.integers(4)), rng.uniform(0.35, 0.5)
+    fw = int(face_width)
+    x0, y0 = max(0, (w - fw) // 2), max(0, (h - fw) // 2)
+    cut = int(band * fw)
+    box = [(x0, y0, x0 + fw, y0 + cut), (x0, y0 + fw - cut, x0 + fw, y0 + fw),
+           (x0, y0, x0 + cut, y0 + fw), (x0 + fw - cut, y0, x0 + fw, y0 + fw)][side]
+    out[box[1]:box[3], box[0]:box[2]] = 128
+    steps.append(f"occlude{'TBLR'[side]}{band:.2f}")
     quality = int(rng.integers(5, 21))
     buf = io.BytesIO()
     Image.fromarray(out).save(buf, format="JPEG", quality=quality)
@@ -118,22 +118,38 @@ def embed_image(image: np.ndarray, detector, embedder, thresholds: Sequence[floa
 
 
 def embed_protocol_faces(images: Sequence[Path], out_dir: Path, detector, embedder,
-                         thresholds: Sequence[float]) -> None:
+                         thresholds: Sequence[float], degraded_only: bool = False) -> None:
     """``clean.{h5,scp}`` and ``degraded.{h5,scp}`` in ``out_dir``: each image embedded as is and degraded, and
-    ``degraded.txt`` (``<image> <degradation>``)."""
+    ``degraded.txt`` (``<image> <degradation>``). ``degraded_only`` keeps an existing clean store (its boxes give
+    the face widths) and redoes the degraded one."""
     from tqdm import tqdm
 
     out_dir.mkdir(parents=True, exist_ok=True)
     lines = []
-    with EmbedWriter(out_dir / "clean") as clean, EmbedWriter(out_dir / "degraded") as bad:
-        for path in tqdm(images, desc="faces", unit="image", mininterval=30):
-            key = path.stem
-            image = load_rgb(path)
-            emb, meta = embed_image(image, detector, embedder, thresholds)
-            clean.write(key, emb, meta)
-            box = meta.box[0]
-            worse, how = degrade(image, float(box[2] - box[0]), name_hash(key))
-            emb, meta = embed_image(worse, detector, embedder, thresholds)
-            bad.write(key, emb, meta)
-            lines.append(f"{key} {how}")
+    old = EmbedReader(out_dir / "clean.scp") if degraded_only else None
+    clean = None if degraded_only else EmbedWriter(out_dir / "clean")
+    try:
+        with EmbedWriter(out_dir / "degraded") as bad:
+            for path in tqdm(images, desc="faces", unit="image", mininterval=30):
+                key = path.stem
+                image = load_rgb(path)
+                if old is not None:
+                    box = old.read_meta(key).box[0]
+                else:
+                    emb, meta = embed_image(image, detector, embedder, thresholds)
+                    clean.write(key, emb, meta)
+                    box = meta.box[0]
+                worse, how = degrade(image, float(box[2] - box[0]), name_hash(key))
+                emb, meta = embed_image(worse, detector, embedder, thresholds)
+                bad.write(key, emb, meta)
+                lines.append(f"{key} {how}")
+        if clean is not None:
+            clean.close()
+    except BaseException:
+        if clean is not None:
+            clean.abort()
+        raise
+    finally:
+        if old is not None:
+            old.close()
     write_lines(out_dir / "degraded.txt", lines)
