@@ -47,7 +47,7 @@ if [ $# -ne 0 ]; then printf '%s\n' "$help_message" >&2; exit 1; fi
 face_embed_name=${face_embed_name:?$config_file does not set face_embed_name}
 face_embed_dir=${face_embed_dir:-exp/face_embed/$face_embed_name}
 out_dir=${out_dir:-exp/set_fusion/$face_embed_name}
-data=$out_dir/data
+data=$out_dir/data_d${num_draws}_s${max_size}
 py=$HYP_FACE_PYTHON
 
 fixed_methods="mean median pairs"
