@@ -21,13 +21,14 @@ max_epochs=60
 patience=8
 lr=0.01
 seed=0
+clean_share=0        # share of training sets left without degraded variants
 num_threads=
 help_message="Usage: $0 [options] <train-embed.scp> <train-utt2spk> <out-model>
   Trains ProxyFusion (supervised contrastive + lattice loss, Adafactor), keeps the best dev epoch, stops early.
   --embedder NAME | --config-file F (the embedder is recorded; the model refuses another one),
   --augment-embed-scp F, --dev-embed-scp F --dev-utt2spk F [--dev-augment-embed-scp F] | --dev-percent 15,
   --num-proxies 16 --k 4 --proj-dim 10 --hidden 256, --batch-size 128 --max-set 8 --max-epochs 60 --patience 8,
-  --lr 0.01 --seed 0 --num-threads N. Log: \$(dirname <out-model>)/log/train_set_fusion_\$(basename <out-model>).log"
+  --lr 0.01 --seed 0 --clean-share 0 --num-threads N. Log: \$(dirname <out-model>)/log/train_set_fusion_\$(basename <out-model>).log"
 
 . "$(dirname "$0")/../path.sh"
 . "$HYP_FACE_ROOT/utils/parse_options.sh"
@@ -48,5 +49,6 @@ $cmd "$log_dir/train_set_fusion_$(basename "$out_model").log" \
     ${dev_augment_embed_scp:+--dev-augment-embed-scp "$dev_augment_embed_scp"} --dev-percent "$dev_percent" \
     --num-proxies "$num_proxies" --k "$k" --proj-dim "$proj_dim" --hidden "$hidden" --batch-size "$batch_size" \
     --max-set "$max_set" --max-epochs "$max_epochs" --patience "$patience" --lr "$lr" --seed "$seed" \
+    --clean-share "$clean_share" \
     ${num_threads:+--num-threads "$num_threads"} "$train_scp" "$train_utt2spk" "$out_model"
 show_rerun.sh "$log_dir/train_set_fusion_$(basename "$out_model").log"

@@ -52,6 +52,7 @@ class TrainOptions:
     lattice_weight: float = 0.01
     dev_draws: int = 5
     seed: int = 0
+    clean_share: float = 0.0  # share of training sets kept clean (no degraded variant), for clean templates
 
 
 def load_subjects(embed_scp: str, utt2spk: str, augment_scp: str | None = None) -> list[Subject]:
@@ -94,8 +95,10 @@ def checked(x: np.ndarray, scp: str | None, key: str) -> np.ndarray:
     return x
 
 
-def sample_pair(s: Subject, rng: np.random.Generator, max_set: int) -> tuple[np.ndarray, np.ndarray]:
-    """A probe and a gallery set of subject ``s`` (see the module docstring)."""
+def sample_pair(s: Subject, rng: np.random.Generator, max_set: int,
+                clean_share: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """A probe and a gallery set of subject ``s`` (see the module docstring); with probability ``clean_share`` a
+    set gets no degraded variant."""
     faces = [(g, r) for g, x in enumerate(s.groups) for r in range(len(x))]
     if len(s.groups) >= 2:
         order = rng.permutation(len(s.groups))
@@ -105,13 +108,18 @@ def sample_pair(s: Subject, rng: np.random.Generator, max_set: int) -> tuple[np.
         order = rng.permutation(len(faces))
         cut = int(rng.integers(1, len(faces)))
         sides = [[faces[i] for i in order[:cut]], [faces[i] for i in order[cut:]]]
-    return _face_set(s, sides[0], rng, max_set), _face_set(s, sides[1], rng, max_set)
+    # no draw when clean_share is 0, so that the random stream is the one of the models measured without it
+    probe, gallery = (_face_set(s, side, rng, max_set, clean_share > 0 and rng.random() < clean_share)
+                      for side in sides)
+    return probe, gallery
 
 
-def _face_set(s: Subject, faces: list[tuple[int, int]], rng: np.random.Generator, max_set: int) -> np.ndarray:
-    """At most ``max_set`` random faces of ``faces``, a random half of them degraded where a variant exists."""
+def _face_set(s: Subject, faces: list[tuple[int, int]], rng: np.random.Generator, max_set: int,
+              clean: bool = False) -> np.ndarray:
+    """At most ``max_set`` random faces of ``faces``, a random half of them degraded where a variant exists
+    (none when ``clean``)."""
     chosen = [faces[i] for i in rng.permutation(len(faces))[:max_set]]
-    worse = random_half(len(chosen), rng)
+    worse = random_half(len(chosen), rng) & (not clean)
     rows = []
     for (g, r), bad in zip(chosen, worse):
         variant = s.variants[g] if s.variants else None
@@ -173,7 +181,7 @@ def train(subjects: list[Subject], dev: list[Subject], cfg: ProxyFusionConfig, o
             batch = [subjects[i] for i in order[a:a + opts.batch_size]]
             if len(batch) < 2:
                 continue
-            pairs = [sample_pair(s, rng, opts.max_set) for s in batch]
+            pairs = [sample_pair(s, rng, opts.max_set, opts.clean_share) for s in batch]
             z = torch.cat([model(*pad_sets([p[0] for p in pairs]), "probe"),
                            model(*pad_sets([p[1] for p in pairs]), "gallery")])
             labels = torch.arange(len(batch)).repeat(2)
