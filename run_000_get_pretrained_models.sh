@@ -9,10 +9,11 @@ models_dir=exp/face_models
 manifest=conf/model_zoo.tsv   # where each model file comes from, with its pinned sha256
 accept_new_hash=false
 help_message="Usage: $0 [--config-file global_conf/X.sh] [--models-dir DIR] [--manifest FILE] [--accept-new-hash true|false]
-Fetches the models the config's front end names (face_detector, face_recognizer, and the MTCNN stages of
---align-mode mtcnn; see conf/model_zoo.tsv), and verifies each file against its pinned sha256.
+Fetches the models the config names (face_detector, face_recognizer, the MTCNN stages of
+--align-mode mtcnn; or speaker_embedder; see conf/model_zoo.tsv), and verifies each file against its pinned sha256.
   stage 1 (the only one): fetch or copy every file, verify it, and list where to place it by hand if offline.
-e.g.: $0 --config-file global_conf/default_config.sh"
+e.g.: $0 --config-file global_conf/default_config.sh
+      $0 --config-file global_conf/speaker/config_ge2e.sh   # the GE2E speaker encoder, from its PyPI wheel"
 . parse_options.sh
 
 [ $# -eq 0 ] || { echo "$help_message" >&2; exit 1; }

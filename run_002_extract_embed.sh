@@ -14,11 +14,12 @@ sre19_enroll_sets="sre19_av_v_dev_enroll sre19_av_v_eval_enroll"
 test_sets="sre19_av_v_dev_test sre19_av_v_eval_test janus_dev_test_core janus_eval_test_core"
 frontend_opts=   # front-end options overriding the config's, e.g. "--embed-flip=false" (hyp_face.frontend)
 max_unreadable=0 # unreadable videos tolerated per set before the stage fails: a count or a percentage, e.g. 5%
+track_fps=       # stage 3: sample at this rate and also write face tracks (docs/tracks.md); empty: no tracks
 help_message="Usage: $0 [--config-file global_conf/X.sh] [--stage N] [--stop-stage M] [--use-gpu true] [options]
 Face embeddings of every data set with the config's front end (python -m hyp_face.frontend --config-file F shows it).
   stage 1: JANUS enrollment references (bbox-guided, windows of 61 frames around annotated frames)
   stage 2: SRE19 enrollment references (bbox-guided, windows of 5 frames around annotated seconds)
-  stage 3: unconstrained faces (facedet) of every set, 1 frame per second"
+  stage 3: unconstrained faces (facedet) of every set, 1 frame per second (--track-fps F: F per second, with tracks)"
 . parse_options.sh
 
 [ -f "$config_file" ] || { echo "$0: config file $config_file not found" >&2; exit 1; }
@@ -52,6 +53,6 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   for name in $janus_enroll_sets $sre19_enroll_sets $test_sets; do
     steps/extract_face_embed.sh --cmd "$cmd" --nj "$(num_jobs "$name")" --use-gpu "$use_gpu" \
       --config-file "$config_file" --frontend-opts "$frontend_opts" --max-unreadable "$max_unreadable" \
-      "data/$name" "$face_embed_dir/facedet/$name"
+      --track-fps "$track_fps" "data/$name" "$face_embed_dir/facedet/$name"
   done
 fi

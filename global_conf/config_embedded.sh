@@ -24,3 +24,18 @@ att_a=120
 # (LFW-composed mock SRE19, v1, trained on dev, eval act/min Cp gap 0.279 -> 0.008). S-norm scores stay linear.
 calibration=linear_neglog1m
 snorm_calibration=linear
+
+# Face tracks (docs/tracks.md; chosen on LFW, not on the test clips: python -m hyp_face.track.devparams):
+# the tracker's cosine gate is the cosine that 1% of LFW different-person pairs exceed; the people threshold is the
+# middle of the plateau where AHC groups pooled LFW pseudo-tracks with pairwise F1 >= 0.99; the sharpness of a
+# sharp face is the median sharpness of this embedder's chips of LFW photos.
+track_sharpness_ref=33
+track_min_cos=0.91
+people_ahc_thr=0.94
+
+# Gallery recognition (hyp_face.bin.recognize_video): a track whose best gallery score is not above this is
+# "unknown". Chosen at FPIR 1e-2 on the LFW open-set protocol (data/lfw_id_open: 782 gallery photos, 1,754 known and
+# 5,165 unknown probes) embedded by run_060_identify.sh with this config (README "Who appears when"):
+#   python -m hyp_face.bin.choose_unknown_thr --protocol data/lfw_id_open --embed-dir exp/face_embed/mnet025-dlib128
+# -> FPIR 0.0099 achieved, DIR 0.660 (rank 1).
+recognize_unknown_thr=0.9502

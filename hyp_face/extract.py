@@ -19,14 +19,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from .detect import Detections, FaceDetector
 from .detect.backoff import backoff_threshold
 from .align.mtcnn import MTCNNRefiner
-from .embed.base import Embedder
+from .embed.base import Embedder, chip_sharpness  # noqa: F401 (chip_sharpness: re-exported, one definition)
 from .io.embed_store import STATUS_VIDEO_ERROR, FaceMeta
 from .video import Frame, VideoError, sample_frames, window_frames
 from .video.prefetch import prefetch_batches
@@ -66,6 +66,16 @@ class VideoFaces:
     meta: FaceMeta
     status: str = "ok"
     threshold: float | None = None
+
+
+@dataclass
+class FrameFaces:
+    """The faces of one frame at the extraction threshold (streaming mode, :meth:`FaceExtractor.stream_faces`)."""
+
+    frame: Frame
+    meta: FaceMeta  # per face: frame, time, box, score, landmarks, raw norm, chip sharpness (track not set)
+    embeds: np.ndarray  # (N, D) float32, L2-normalised
+    det_scores: np.ndarray  # scores of every detection at the lowest scheduled threshold (for the back-off)
 
 
 @dataclass
@@ -134,9 +144,13 @@ class FaceExtractor:
         return sample_frames(path, fps=self.opts.fps, max_frames=self.opts.max_frames)
 
     def _detections(self, path: str, instants) -> Iterator[tuple[Frame, Detections]]:
+        return self.detect_frames(self._frames(path, instants))
+
+    def detect_frames(self, frames: Iterable[Frame]) -> Iterator[tuple[Frame, Detections]]:
+        """Each frame with its detections at the lowest scheduled threshold, detected ``batch_size`` at a time."""
         lowest = min(self.opts.thresholds)
         # Decoding runs ahead in a thread and overlaps detection; batches take the frames already decoded.
-        for batch in prefetch_batches(self._frames(path, instants), self.opts.batch_size, self.opts.prefetch):
+        for batch in prefetch_batches(frames, self.opts.batch_size, self.opts.prefetch):
             yield from zip(batch, self.detector.detect([f.image for f in batch], threshold=lowest))
 
     # -- selection ------------------------------------------------------------------------------------------
@@ -147,13 +161,20 @@ class FaceExtractor:
 
     # -- embedding ------------------------------------------------------------------------------------------
     def _embed(self, cands: list[_Candidate], thr: float) -> np.ndarray:
-        """Align all candidates in one batched warp (across frames) and embed the chips in batches.
+        """Align all candidates in one batched warp (across frames) and embed the chips in batches."""
+        if not cands:
+            return np.zeros((0, self.embedder.dim), np.float32)
+        out = self.embedder.embed_with_quality(self._align(cands, thr))
+        for c, norm, sharpness in zip(cands, out.norm.tolist(), out.sharpness.tolist()):
+            c.norm, c.sharpness = norm, sharpness
+        return out.embeds
+
+    def _align(self, cands: list[_Candidate], thr: float) -> np.ndarray:
+        """The aligned chips of the candidates (at least one), in one batched warp across frames.
 
         With an MTCNN refiner, its landmarks replace the detector's (per face, the detector's are kept where
         MTCNN rejects the face: the docs/original_recipe.md §5.4 fallback, applied face by face instead of video by video).
         """
-        if not cands:
-            return np.zeros((0, self.embedder.dim), np.float32)
         frames = list({id(c.frame): c.frame for c in cands}.values())
         slot = {id(f): i for i, f in enumerate(frames)}
         index = np.array([slot[id(c.frame)] for c in cands])
@@ -167,10 +188,7 @@ class FaceExtractor:
         if self.debug_dir is not None:
             for i, f in enumerate(frames):
                 _save_chips(self.debug_dir / self._key, f.index, chips[index == i])
-        out = self.embedder.embed_with_quality(chips)
-        for c, norm, sharpness in zip(cands, out.norm.tolist(), out.sharpness.tolist()):
-            c.norm, c.sharpness = norm, sharpness
-        return out.embeds
+        return chips
 
     def _collect(self, path: str, instants, refs, thr: float, scores_out: list[np.ndarray] | None) -> tuple[list[_Candidate], np.ndarray]:
         """Stream the video once; embed the faces selected at ``thr``. Optionally keep all frame scores."""
@@ -206,6 +224,34 @@ class FaceExtractor:
         (one face per frame).
         """
         return backoff_threshold(frame_scores, self.opts.thresholds, self.opts.min_faces, self.opts.mode == "ref")
+
+    # -- streaming, frame by frame (face tracks) -------------------------------------------------------------
+    def stream_faces(self, frames: Iterable[Frame], threshold: float) -> Iterator[FrameFaces]:
+        """The faces of each frame at ``threshold``, in frame order, embedded in batches across frames.
+
+        A batch is embedded when it holds ``face_batch_size`` faces or ``batch_size`` frames, so at most that many
+        frames wait (the latency bound); the detector batches ``batch_size`` frames as in :meth:`process`.
+        """
+        pending: list[tuple[Frame, Detections]] = []
+        n_faces = 0
+        for frame, det in self.detect_frames(frames):
+            pending.append((frame, det))
+            n_faces += int(np.count_nonzero(det.scores >= threshold))
+            if n_faces >= self.opts.face_batch_size or len(pending) >= self.opts.batch_size:
+                yield from self._embed_frames(pending, threshold)
+                pending, n_faces = [], 0
+        yield from self._embed_frames(pending, threshold)
+
+    def _embed_frames(self, pending: list[tuple[Frame, Detections]], thr: float) -> Iterator[FrameFaces]:
+        """Embed the faces of several frames in one batch and hand them back frame by frame."""
+        per_frame = [_select_facedet(frame, det, thr) for frame, det in pending]
+        cands = [c for faces in per_frame for c in faces]
+        embeds = self._embed(cands, thr)
+        start = 0
+        for (frame, det), faces in zip(pending, per_frame):
+            rows = slice(start, start + len(faces))
+            start += len(faces)
+            yield FrameFaces(frame, _meta(faces), embeds[rows].astype(np.float32), det.scores)
 
     # -- one video ------------------------------------------------------------------------------------------
     def process(self, path: str, boxes: Sequence[tuple[float, np.ndarray]] | None = None, key: str = "") -> VideoFaces:

@@ -2,7 +2,7 @@
 
     cfg = FrontEndConfig.from_file("global_conf/config_embedded.sh")
     extractor = build_extractor(cfg, device="cpu", fps=1.0)
-    log.info("%s", cfg.describe(extractor.embedder.dim))
+    log.info("%s", cfg.describe(extractor.embedder))
 
 Every tool (``bin/extract_face_embed``, ``bench/extract``, ``eval/lfw``) builds its front end here, from a global
 config and/or the same command-line options (:func:`add_frontend_args`): command-line values win over the config.
@@ -16,8 +16,15 @@ Global config keys (``global_conf/*.sh``, read, never executed; see :func:`hyp_f
   ``--embed-weights``;
 * ``face_det_opts``, ``face_reco_opts``: front-end options as on the command line (``--det-resize-policy=v0.1``,
   ``--det-thr-start=0.5``, ``--align-mode=mtcnn``, ``--embed-flip=true``, ...);
+* ``recognize_unknown_thr``: the gallery score below which recognition calls a face track ``unknown``, chosen at
+  FPIR 1e-2 on the LFW open-set protocol for the config's embedder (``python -m hyp_face.bin.choose_unknown_thr``);
+  not part of the embeddings' fingerprint;
 * legacy keys, still read: ``face_det_model_name`` / ``face_reco_model_name`` (the name) and ``face_det_model`` /
-  ``face_reco_model`` (its weights).
+  ``face_reco_model`` (its weights);
+* face tracks of the recognizer (docs/tracks.md): ``track_min_cos`` (the tracker's cosine gate),
+  ``track_sharpness_ref`` (the chip sharpness of a sharp face) and ``people_ahc_thr`` (the AHC threshold that
+  groups a video's tracks into people). They do not change the embeddings, so they stay out of
+  :meth:`FrontEndConfig.fingerprint`.
 
 Models of the zoo live under ``--models-dir`` (default ``exp/face_models``), where ``run_000`` puts them. Models
 shipped inside installed packages (the offline default) are materialised and checked there on first use; any other
@@ -34,13 +41,17 @@ import shlex
 import sys
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hyp_face.cli import read_shell_config, setup_logging, str2bool
 from hyp_face.detect.registry import build_detector, list_detectors
+from hyp_face.embed.base import ALIGNMENTS, Embedder
 from hyp_face.embed.registry import build_embedder, list_embedders
 from hyp_face.extract import ExtractOptions, FaceExtractor, threshold_schedule
 from hyp_face.zoo import DEFAULT_MANIFEST, ZooModel, file_sha256, missing_files, zoo_models
+
+if TYPE_CHECKING:
+    from hyp_face.track.tracker import TrackOptions
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +60,20 @@ MTCNN_MODEL = "mtcnn_mxnet"  # the zoo model of --align-mode mtcnn, unless --mtc
 DEFAULT_THR_START = {"facedet": 0.9, "ref": 0.8}
 ALIGN_MODES = ("detector", "mtcnn")
 RESIZE_POLICIES = ("v0.1", "v0.2", "none")
+
+
+# Face tracks (docs/tracks.md): config keys of the recognizer's track hyper-parameters, and the people threshold of
+# a centred (ArcFace-like) embedding, chosen on LFW for mobilefacenet_mit (python -m hyp_face.track.devparams).
+TRACK_KEYS = ("track_min_cos", "track_sharpness_ref", "people_ahc_thr")
+RECOGNIZE_KEYS = ("recognize_unknown_thr",)
+DEFAULT_PEOPLE_AHC_THR = 0.38
+
+
+def _config_number(path: str | Path, name: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{path}: {name}={text!r} is not a number") from None
 
 
 class MissingModelError(FileNotFoundError):
@@ -117,6 +142,10 @@ class FrontEndConfig:
     embed_weights: str = ""  # "" = the zoo model's file
     embed_flip: bool = False  # average with the mirrored chip
     models_dir: str = DEFAULT_MODELS_DIR
+    track_min_cos: float | None = None  # None = TrackOptions' default (a centred, ArcFace-like embedding)
+    track_sharpness_ref: float | None = None  # None = TrackOptions' default (ArcFace 112 px chips)
+    people_ahc_thr: float | None = None  # None = DEFAULT_PEOPLE_AHC_THR
+    recognize_unknown_thr: float | None = None  # recognition: below this gallery score a track is unknown
     config_file: str = ""  # where it was read from ("" = command line only)
 
     # -- construction ------------------------------------------------------------------------------------------
@@ -132,6 +161,9 @@ class FrontEndConfig:
         for legacy, name in (("face_det_model", "det_weights"), ("face_reco_model", "embed_weights")):
             if v.get(legacy):
                 values[name] = v[legacy]
+        for name in TRACK_KEYS + RECOGNIZE_KEYS:
+            if v.get(name):
+                values[name] = _config_number(path, name, v[name])
         opts = shlex.split(v.get("face_det_opts", "")) + shlex.split(v.get("face_reco_opts", ""))
         try:
             parsed, unknown = _options_parser().parse_known_args(opts)
@@ -161,6 +193,18 @@ class FrontEndConfig:
                 text = str(value).lower() if isinstance(value, bool) else str(value)
                 out.append(f"--{f.name.replace('_', '-')}={text}")
         return out
+
+    def track_options(self, **given: Any) -> "TrackOptions":
+        """The tracker's options: this embedder's ``track_*`` values (when set), then ``given`` (e.g. track_fps)."""
+        from hyp_face.track.tracker import TrackOptions
+
+        own = {name: value for name, value in (("min_cos", self.track_min_cos),
+                                               ("sharpness_ref", self.track_sharpness_ref)) if value is not None}
+        return TrackOptions(**{**own, **given})
+
+    def people_threshold(self) -> float:
+        """The AHC threshold that groups a video's tracks into people (``people_ahc_thr``)."""
+        return DEFAULT_PEOPLE_AHC_THR if self.people_ahc_thr is None else self.people_ahc_thr
 
     # -- resolution --------------------------------------------------------------------------------------------
     def _model(self, kind: str, name: str, weights: str, builders: list[str]) -> ModelSpec:
@@ -232,13 +276,17 @@ class FrontEndConfig:
                 f"{' '.join(self.zoo_names())}")
 
     # -- reporting ---------------------------------------------------------------------------------------------
-    def describe(self, dim: int | None = None) -> str:
-        """The resolved front end in one line, with the sha256 of each weights file."""
+    def describe(self, embedder: Embedder | None = None, dim: int | None = None) -> str:
+        """The resolved front end in one line, with the sha256 of each weights file; with the built ``embedder``,
+        its chip alignment and dimension (else ``dim`` where known)."""
         self.require_models()
         start = (f"{self.det_thr_start:g}" if self.det_thr_start is not None
                  else "/".join(f"{v:g} ({k})" for k, v in DEFAULT_THR_START.items()))
         aligner = self.aligner_model()
         align = "detector landmarks" if aligner is None else f"MTCNN refine ({aligner.summary()})"
+        if embedder is not None:
+            dim = embedder.dim
+            align = ALIGNMENTS.get(embedder.alignment, embedder.alignment).format(landmarks=align)
         parts = [f"detector {self.detector_model().summary()}",
                  f"resize {self.det_resize_policy or 'detector default'}",
                  f"thresholds {start} to {self.det_thr_stop:g} step {self.det_thr_step:g}",
@@ -298,6 +346,15 @@ def _add_model_options(g) -> None:
     g.add_argument("--embed-weights", default=None, help="weights file (default: the zoo model's)")
     g.add_argument("--embed-flip", type=str2bool, default=None, help="average with the mirrored chip (true|false)")
     g.add_argument("--models-dir", default=None, help=f"where the zoo's files are (default {DEFAULT_MODELS_DIR})")
+    g.add_argument("--track-min-cos", type=float, default=None,
+                   help="face tracks: least cosine of a face with its track (config key track_min_cos)")
+    g.add_argument("--track-sharpness-ref", type=float, default=None,
+                   help="face tracks: chip sharpness of a sharp face (config key track_sharpness_ref)")
+    g.add_argument("--people-ahc-thr", type=float, default=None,
+                   help="face tracks: AHC threshold grouping tracks into people (config key people_ahc_thr, "
+                        f"default {DEFAULT_PEOPLE_AHC_THR})")
+    g.add_argument("--recognize-unknown-thr", type=float, default=None,
+                   help="recognition: gallery score below which a track is unknown (config: recognize_unknown_thr)")
 
 
 def frontend_epilog() -> str:
@@ -375,8 +432,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(dict(cfg.fingerprint(), config=asdict(cfg)), indent=2))
             return 0
         emb = cfg.embedder_model()
-        dim = build_embedder(emb.builder, emb.weights or None, **emb.options).dim
-        print(cfg.describe(dim))
+        print(cfg.describe(build_embedder(emb.builder, emb.weights or None, **emb.options)))
     except (MissingModelError, ValueError) as err:
         print(f"{p.prog}: {err}", file=sys.stderr)
         return 1

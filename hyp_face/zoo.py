@@ -5,8 +5,9 @@ The manifest (``conf/model_zoo.tsv``) has one row per file, tab-separated::
     <model name> <dest, relative to the models dir> <sha256 or -> <source> <archive member or -> [<builder> [<options>]]
 
 A model is named once, here: its name is what a global config writes (``face_detector=``, ``face_recognizer=``).
-Exactly one row of each model names its builder, ``<kind>:<registry name>`` with kind ``detector``, ``embedder`` or
-``aligner``; that row's file is the ``weights`` argument of the builder. ``options`` are builder options fixed by the
+Exactly one row of each model names its builder, ``<kind>:<registry name>`` with kind ``detector``, ``embedder``,
+``aligner`` or ``speaker`` (``hyp_face.audio.registry``); that row's file is the ``weights`` argument of the
+builder. ``options`` are builder options fixed by the
 model (``key=value[,key=value]``, e.g. ``variant=biubug6_1mb``). The other rows (``-``) are files the model reads
 beside its weights (MXNet symbol, dlib shape predictor, MTCNN stages). The last two columns may be left out.
 
@@ -47,7 +48,7 @@ from .io.table import TableError, read_rows
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
 DEFAULT_MANIFEST = Path(__file__).resolve().parents[1] / "conf" / "model_zoo.tsv"
-KINDS = ("detector", "embedder", "aligner")
+KINDS = ("detector", "embedder", "aligner", "speaker")
 
 
 class ZooError(RuntimeError):

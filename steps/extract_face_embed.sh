@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Face detection + alignment + embedding for every video of a data dir, split into nj jobs.
-#   facedet mode (default): every face of the frames sampled at --fps;
+#   facedet mode (default): every face of the frames sampled at --fps (with --track-fps F: at F per second,
+#   the faces followed into tracks written in the same store, docs/tracks.md);
 #   ref mode (--bbox-file): bbox-guided enrollment references around the annotated instants.
 # Writes <out-dir>/embed.JOB.{h5,scp} (with per-face metadata), embed.JOB.h5.manifest.json and the merged
 # <out-dir>/embed.scp, then prints a summary: videos, faces, videos without a face, unreadable videos.
@@ -12,6 +13,7 @@ cmd=run.pl
 nj=4
 use_gpu=false
 fps=1
+track_fps=       # facedet mode: sample at this rate and write face tracks (empty: no tracks)
 max_frames=
 batch_size=16
 bbox_file=
@@ -55,6 +57,7 @@ if [ "$use_gpu" = true ]; then device=cuda; gpu_opt="--gpu 1"; fi
 args=(--config-file "$config_file" --vid-scp "$data_dir/vid.scp" --fps "$fps" --batch-size "$batch_size" --device "$device"
       --num-threads "$num_threads" --save-debug-images "$save_debug_images")
 [ -n "$max_frames" ] && args+=(--max-frames "$max_frames")
+[ -n "$track_fps" ] && args+=(--track-fps "$track_fps")
 read -r -a extra <<< "$frontend_opts"
 args+=("${extra[@]}")
 [ -n "$det_thr_start" ] && args+=(--det-thr-start "$det_thr_start")

@@ -145,3 +145,15 @@ def test_extracts_a_real_clip_with_the_facenet_config(shared, facenet_models_dir
     np.testing.assert_allclose(np.linalg.norm(faces.embeds, axis=1), 1, atol=1e-5)
     sides = faces.meta.box[:, 2:] - faces.meta.box[:, :2]
     assert (sides > 20).all() and faces.meta.landmarks.shape == (len(faces.embeds), 5, 2)
+
+
+
+def test_every_embedder_alignment_is_described():
+    """The front-end line names each recognizer's chip alignment (a margin crop uses no landmarks)."""
+    from hyp_face.embed.base import ALIGNMENTS, Embedder
+    from hyp_face.embed.dlib_resnet import DlibResNetEmbedder
+    from hyp_face.embed.inception_resnet_v1 import MarginCropEmbedder
+
+    margin = ALIGNMENTS[MarginCropEmbedder.alignment]
+    assert "no warp" in margin and "landmarks unused" in margin
+    assert {Embedder.alignment, DlibResNetEmbedder.alignment} <= set(ALIGNMENTS)

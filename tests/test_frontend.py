@@ -115,8 +115,10 @@ def test_lfw_and_extract_build_the_same_front_end(tmp_path):
     extractor = build_extractor(ext, fps=2.0)
     assert extractor.opts.fps == 2.0 and extractor.opts.thresholds[0] == 0.7 and extractor.refiner is None
     assert extractor.embedder.flip and extractor.detector.policy.max_long_side == 800
-    line = ext.describe(extractor.embedder.dim)
+    line = ext.describe(extractor.embedder)
     assert line.startswith("front end: detector retinaface_mnet025_embedded") and "dim 128" in line
+    assert "alignment dlib's own 5 points predicted in the box" in line and "landmarks" not in line.split("chip")[1]
+    assert "alignment detector landmarks;" in ext.describe(dim=128)  # no embedder: what the detector gives
     assert f"sha256:{sha[:12]}" in line and "flip true" in line and "resize v0.2" in line
 
 

@@ -6,6 +6,7 @@ matrix plus ``starts`` (the first row of each set), which is what :func:`group_m
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import numpy as np
@@ -59,16 +60,24 @@ def ahc_labels(x: np.ndarray, thr: float) -> np.ndarray:
 
     Returns one cluster label per row (labels 0..K-1 in order of first appearance).
     """
-    from scipy.cluster.hierarchy import linkage  # imported on first use: the other versions never load it
-
     n = len(x)
     if n < 2:
         return np.zeros(n, dtype=np.int64)
-    sim = cosine(x, x)[np.triu_indices(n, k=1)]
+    sim = cosine(x, x)[upper_pairs(n)]
     top = sim.max()
+    if top < thr:  # every merge height top - d is <= top (d >= 0): no merge applies, each face is its own cluster
+        return np.arange(n)
+    from scipy.cluster.hierarchy import linkage  # imported on first use: the other versions never load it
+
     merges = linkage(top - sim, method="average")
     num_merges = int(np.count_nonzero(top - merges[:, 2] >= thr))
     return cut_dendrogram(merges, n, num_merges)
+
+
+@functools.lru_cache(maxsize=256)
+def upper_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.triu_indices(n, k=1)``, built once per size (the row pairs of scipy's condensed distances)."""
+    return np.triu_indices(n, k=1)
 
 
 def cut_dendrogram(merges: np.ndarray, n: int, num_merges: int) -> np.ndarray:
@@ -95,6 +104,8 @@ def ahc_centroids(x: np.ndarray, thr: float) -> np.ndarray:
         return x
     labels = ahc_labels(x, thr)
     k = labels.max() + 1
+    if k == len(x):  # no merge: the means of singletons, 0 + x (as np.add.at gives; -0.0 becomes 0.0)
+        return 0.0 + x
     sums = np.zeros((k, x.shape[1]))
     np.add.at(sums, labels, x)
     return sums / np.bincount(labels, minlength=k)[:, None]

@@ -41,7 +41,7 @@ def config_extractor(args) -> FaceExtractor:
     """The extractor the stage would build from the same config (``hyp_face.frontend``), at one fixed threshold."""
     cfg = replace(FrontEndConfig.from_args(args), det_thr_start=args.threshold, det_thr_stop=args.threshold)
     extractor = build_extractor(cfg, fps=args.fps, max_frames=args.max_frames or None, batch_size=args.batch_size)
-    print(cfg.describe(extractor.embedder.dim))
+    print(cfg.describe(extractor.embedder))
     return extractor
 
 

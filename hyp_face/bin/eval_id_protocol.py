@@ -71,7 +71,9 @@ def draw(result: dict, out_dir: Path) -> None:
     fig, kind = result["figures"], result["kind"]
     title = f"{result['protocol']}  {result['config']}  {result['backend']}"
     if kind in ("closed", "search"):
-        plot_cmc({"no re-ranking": fig["cmc"]}, out_dir / "cmc.png", "CMC " + title)
+        reranked = {f"{r['method']} {r['setting']}": r["cmc"] for r in fig["retrieval"]
+                    if r["setting"] == "dev-chosen" and "cmc" in r}
+        plot_cmc({"no re-ranking": fig["cmc"], **reranked}, out_dir / "cmc.png", "CMC " + title)
     elif kind == "open":
         plot_dir_fpir(fig["curve"]["fpir"], fig["curve"]["dir"], out_dir / "dir_fpir.png", "DIR vs FPIR " + title)
 

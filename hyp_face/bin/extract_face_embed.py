@@ -3,6 +3,10 @@
 The front end (detector, alignment, recognizer and their options) comes from ``--config-file global_conf/X.sh``,
 as ``steps/extract_face_embed.sh`` passes it; the front-end options below override the config's values. Options may
 also come from Kaldi-style conf files given as ``@file`` (one ``--name=value`` per line).
+
+``--track-fps F`` (facedet mode) samples the frames at ``F`` per second instead of ``--fps`` and follows the faces
+into tracks (hyp_face.track, docs/tracks.md): each face's ``track`` id and the tracks of each video (pooled
+embedding, quality, start and end) are written in the same store, under ``/__tracks__/<key>/``.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import argparse
 import logging
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from tqdm import tqdm
@@ -23,6 +28,8 @@ from hyp_face.io.datadir import read_face_boundingbox
 from hyp_face.io.embed_store import EmbedWriter
 from hyp_face.io.manifest import Job, code_version, json_sha256, manifest_path, options_of
 from hyp_face.io.table import read_scp, split_contiguous
+from hyp_face.track.tracker import TrackOptions
+from hyp_face.track.video import track_video
 
 log = logging.getLogger("extract_face_embed")
 
@@ -41,6 +48,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--match-thr", type=float, default=0.001, help="minimum match of the selected face")
     p.add_argument("--fps", type=float, default=1.0, help="frames per second sampled in facedet mode")
     p.add_argument("--max-frames", type=int, default=None, help="cap on sampled frames per video")
+    p.add_argument("--track-fps", type=float, default=0.0,
+                   help="facedet mode: sample at this rate and write face tracks (0: no tracks, default)")
     p.add_argument("--batch-size", type=int, default=16, help="frames per detector batch")
     p.add_argument("--device", default="cpu")
     p.add_argument("--fp16", type=str2bool, default=True, help="half precision on CUDA")
@@ -61,6 +70,15 @@ def job_frontend(args: argparse.Namespace) -> FrontEndConfig:
     return cfg
 
 
+def job_track_options(args: argparse.Namespace, cfg: FrontEndConfig) -> TrackOptions | None:
+    """The tracker's options of the job (``--track-fps`` and the config's track keys); None without tracks."""
+    if not args.track_fps:
+        return None
+    if args.bbox_file:
+        raise SystemExit("extract_face_embed: --track-fps applies to the facedet mode, not with --bbox-file")
+    return cfg.track_options(track_fps=args.track_fps)
+
+
 def build_job_extractor(args: argparse.Namespace, cfg: FrontEndConfig) -> FaceExtractor:
     """The extractor of ``cfg``, with this job's mode and sampling (via ``hyp_face.frontend``)."""
     return build_extractor(
@@ -74,9 +92,11 @@ OUTPUT_NEUTRAL_ARGS = ("vid_scp", "output_prefix", "part_idx", "num_parts", "bbo
                        "fp16", "num_threads", "save_debug_images", "verbose")
 FRONTEND_ARGS = ("config_file", "detector", "det_weights", "det_resize_policy", "det_thr_start", "det_thr_stop",
                  "det_thr_step", "align_mode", "mtcnn_dir", "embedder", "embed_weights", "embed_flip",
-                 "models_dir")  # resolved, with the models' sha256, in FrontEndConfig.fingerprint()
+                 "models_dir", "track_min_cos", "track_sharpness_ref",
+                 "people_ahc_thr")  # resolved, with the models sha256, in FrontEndConfig.fingerprint()
 EXTRACTION_CODE = ("extract.py", "frontend.py", "video", "detect", "align", "embed", "formats", "io/embed_store.py",
                    "bin/extract_face_embed.py")  # the package sources that can change embeddings
+TRACK_CODE = ("track",)  # and, with --track-fps, the tracks
 
 
 def extraction_job(args: argparse.Namespace, cfg: FrontEndConfig, vids: dict[str, str],
@@ -97,11 +117,16 @@ def job_manifest(args: argparse.Namespace, cfg: FrontEndConfig, vids: dict[str, 
     inputs = {"videos": len(keys), "vid_scp_part": json_sha256([[k, vids[k]] for k in keys])}
     if args.bbox_file:
         inputs["bbox_part"] = json_sha256([[k, boxes.get(k, [])] for k in keys])
-    options = options_of(args, OUTPUT_NEUTRAL_ARGS + FRONTEND_ARGS)
+    options = options_of(args, OUTPUT_NEUTRAL_ARGS + FRONTEND_ARGS + ("track_fps",))
     options["mode"] = "ref" if args.bbox_file else "facedet"
     options["fp16"] = bool(args.fp16 and args.device.startswith("cuda"))  # half precision changes the numbers
+    code = EXTRACTION_CODE
+    track = job_track_options(args, cfg)
+    if track is not None:  # manifests of runs without tracks stay as they were
+        options["track"] = asdict(track)
+        code = EXTRACTION_CODE + TRACK_CODE
     return {"job": {"part": args.part_idx, "num_parts": args.num_parts}, "inputs": inputs,
-            "frontend": cfg.fingerprint(), "options": options, "code": code_version(EXTRACTION_CODE)}
+            "frontend": cfg.fingerprint(), "options": options, "code": code_version(code)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,24 +141,30 @@ def main(argv: list[str] | None = None) -> int:
     if not job.start(log):
         return 0
     threads = pin_threads(args.num_threads)
+    track = job_track_options(args, cfg)
     extractor = build_job_extractor(args, cfg)
     if args.save_debug_images:
         extractor.debug_dir = prefix.parent / "img_facealign"
-    log.info("%s", cfg.describe(extractor.embedder.dim))
-    log.info("job %d/%d: %d videos, mode %s, device %s, %d thread(s)",
-             args.part_idx, args.num_parts, len(keys), extractor.opts.mode, args.device, threads)
-    n_faces = n_failed = 0
+    log.info("%s", cfg.describe(extractor.embedder))
+    log.info("job %d/%d: %d videos, mode %s%s, device %s, %d thread(s)", args.part_idx, args.num_parts, len(keys),
+             extractor.opts.mode, f", tracks at {track.track_fps:g} fps" if track else "", args.device, threads)
+    n_faces = n_failed = n_tracks = 0
     t0 = time.time()
     with EmbedWriter(prefix) as writer:
         for key in tqdm(keys, desc=f"job {args.part_idx}", file=sys.stderr, mininterval=5, unit="video"):
-            result = extractor.process(vids[key], boxes.get(key), key=key)
+            if track is None:
+                result, tracks = extractor.process(vids[key], boxes.get(key), key=key), None
+            else:
+                result, tracks = track_video(extractor, vids[key], track, key=key)
+                n_tracks += len(tracks)
             if result.status != "ok":
                 n_failed += 1
                 log.warning("%s: %s -> empty embedding set", key, result.status)
-            writer.write(key, result.embeds, result.meta, result.status)
+            writer.write(key, result.embeds, result.meta, result.status, tracks=tracks)
             n_faces += len(result.embeds)
     job.finish()
-    log.info("done: %d videos, %d faces, %d without faces, %.1f s", len(keys), n_faces, n_failed, time.time() - t0)
+    log.info("done: %d videos, %d faces%s, %d without faces, %.1f s", len(keys), n_faces,
+             f", {n_tracks} tracks" if track else "", n_failed, time.time() - t0)
     return 0
 
 

@@ -1,7 +1,8 @@
 """Fetch and verify the model files of a global config, or of named zoo models (see ``hyp_face.zoo``).
 
 With ``--config-file`` the models are those its front end names (``face_detector``, ``face_recognizer`` and the
-MTCNN stages of ``--align-mode mtcnn``), resolved by ``hyp_face.frontend``.
+MTCNN stages of ``--align-mode mtcnn``), resolved by ``hyp_face.frontend``; a speaker config
+(``speaker_embedder=``, ``hyp_face.audio.config``) names its speaker model.
 """
 
 from __future__ import annotations
@@ -10,11 +11,17 @@ import argparse
 import logging
 import sys
 
-from hyp_face.cli import setup_logging, str2bool
+from hyp_face.cli import read_shell_config, setup_logging, str2bool
 from hyp_face.frontend import DEFAULT_MODELS_DIR, FrontEndConfig
 from hyp_face.zoo import DEFAULT_MANIFEST, ZooError, fetch_models
 
 log = logging.getLogger("get_models")
+
+
+def config_models(path: str) -> list[str]:
+    """The zoo models a config names: its speaker embedder, or its face front end's models."""
+    speaker = read_shell_config(path).get("speaker_embedder")
+    return [speaker] if speaker else FrontEndConfig.from_file(path).zoo_names()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     setup_logging()
     try:
-        names = FrontEndConfig.from_file(args.config_file).zoo_names() if args.config_file else []
+        names = config_models(args.config_file) if args.config_file else []
         names += [n for n in args.models if n not in names]
         if not names:
             p.error("give --config-file or model names")

@@ -2,6 +2,7 @@
 
 * :mod:`hyp_face.corpus.demo`: two public-domain identities shipped by packages, offline (``run_demo.sh``);
 * :mod:`hyp_face.corpus.lfw_mock`: a mock SRE19 AV corpus composed from LFW photos (``local/tune_backend_hparams.sh``).
+* :mod:`hyp_face.corpus.face_truth`: the ground truth of who is visible where in such a corpus (face diarization).
 
 Both write their ``docs/`` files with :func:`hyp_face.io.ldc.write_sre19_docs`; ``local/`` holds their scripts.
 """

@@ -33,6 +33,11 @@ Layout of each partition root (as LDC2019E56/57; same files and headers as :mod:
     docs/sre19_av_<part>_trial_key.tsv                modelid segmentid side targettype
     docs/sre19_av_<part>_segment_key.tsv              segmentid subjectid partition (LFW names; not read by prep)
     data/enrollment/<segmentid>.mp4, data/test/<segmentid>.mp4
+    face_diarization/ground_truth.{json,rttm}         who is visible in which frame of each test video, with boxes
+    face_diarization/gallery/<Name>/                  links to the models' enrollment photos (corpus/face_truth.py)
+
+The face-diarization protocol of a partition: its test videos, recognised against that gallery. The impostors and
+distractors, who appear in the test videos, are not in the gallery (``in_gallery`` false in the ground truth).
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ from PIL import Image, ImageEnhance, ImageFilter
 from ..io.ldc import BoxAnnotation, Sre19Docs, cross_trial_key, write_sre19_docs
 from ..io.table import write_lines
 from . import CorpusError, write_video_atomically
+from .face_truth import FOLDER as FACE_TRUTH_FOLDER
+from .face_truth import TruthTrack, TruthVideo, write_face_truth
 
 log = logging.getLogger(__name__)
 
@@ -341,11 +348,47 @@ def enrollment_boxes(plan: VideoPlan, seg: str, instants: list[float], geo: Geom
         frame = round(t * geo.fps)
         shot = plan.shots[frame // per_shot]
         u = (frame % per_shot) / max(1, per_shot - 1)
-        x1, y1, x2, y2 = face_box_in_frame(shot[0], u, photos)
-        x1, y1 = max(0.0, x1), max(0.0, y1)
-        x2, y2 = min(geo.width - 1.0, x2), min(geo.height - 1.0, y2)
-        rows.append(BoxAnnotation(seg, frame, t, (x1, y1, x2, y2), "lfw"))
+        rows.append(BoxAnnotation(seg, frame, t, clip_box(face_box_in_frame(shot[0], u, photos), geo), "lfw"))
     return rows
+
+
+def clip_box(box: tuple[float, float, float, float], geo: Geometry) -> tuple[float, float, float, float]:
+    """``box`` clipped to the frame's pixels."""
+    x1, y1, x2, y2 = box
+    return max(0.0, x1), max(0.0, y1), min(geo.width - 1.0, x2), min(geo.height - 1.0, y2)
+
+
+def person_of(photo: Path) -> str:
+    """The LFW identity of a photo (its file name minus ``_NNNN.jpg``)."""
+    return PHOTO_NAME.match(photo.name)["who"]
+
+
+def video_truth(plan: VideoPlan, root: Path, geo: Geometry, photos: PhotoCache, gallery: set[str]) -> TruthVideo:
+    """Who is visible in each frame of ``plan`` with the face box (every appearance of a shot is one track)."""
+    photos.face_boxes([app.photo for shot in plan.shots for app in shot])
+    per_shot = round(plan.shot_seconds * geo.fps)
+    tracks = []
+    for s, shot in enumerate(plan.shots):
+        for app in shot:
+            boxes = [clip_box(face_box_in_frame(app, k / max(1, per_shot - 1), photos), geo) for k in range(per_shot)]
+            who = person_of(app.photo)
+            tracks.append(TruthTrack(len(tracks), who, who in gallery, s * per_shot, np.asarray(boxes)))
+    return TruthVideo(plan.path.stem, str(plan.path.relative_to(root)), float(geo.fps), geo.width, geo.height,
+                      per_shot * len(plan.shots), tracks)
+
+
+def write_partition_truth(part: Partition, root: Path, geo: Geometry, photos: PhotoCache) -> None:
+    """Ground truth of the test videos and the gallery (the models' enrollment photos): see face_truth."""
+    gallery: dict[str, list[Path]] = {}
+    tests = []
+    for plan in part.videos:
+        if plan.path.parent.name == "enrollment":
+            for shot in plan.shots:
+                gallery.setdefault(person_of(shot[0].photo), []).append(shot[0].photo)
+        else:
+            tests.append(plan)
+    write_face_truth(root / FACE_TRUTH_FOLDER, [video_truth(p, root, geo, photos, set(gallery)) for p in tests],
+                     gallery)
 
 
 def check_plan(root: Path, part: Partition, geo: Geometry) -> None:
@@ -374,6 +417,7 @@ def build_partition(part: Partition, root: Path, geo: Geometry, opts: MockOption
     part.docs.key = cross_trial_key([(model, person) for (model, _), person in zip(part.docs.enrollment, part.models)],
                                     part.tests)
     write_sre19_docs(root, part.name, part.docs)
+    write_partition_truth(part, root, geo, photos)
     n_tar = sum(1 for _, main in part.tests if main in part.models)
     log.info("%s: %d models, %d test videos (%d of models), %d trials (%d target), %d + %d identities",
              root, len(part.models), len(part.tests), n_tar, len(part.models) * len(part.tests), n_tar,

@@ -34,6 +34,13 @@ class EmbedQuality:
     sharpness: np.ndarray  # (B,) float32, ``chip_sharpness`` of the aligned chip
 
 
+ALIGNMENTS = {  # what each ``Embedder.alignment`` does with a detected face, as the front-end summary line says it
+    "arcface112": "5-point similarity warp of the {landmarks} to the ArcFace 112x112 template",
+    "dlib150": "dlib's own 5 points predicted in the box, 150x150 chip",
+    "margin160": "box plus margin, resized to 160x160, no warp (landmarks unused)",
+}
+
+
 class Embedder:
     """A face recognizer: ``align`` cuts chips, ``embed`` maps chips to unit-length vectors.
 

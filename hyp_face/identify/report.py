@@ -82,7 +82,7 @@ def plot_cmc(curves: dict[str, Sequence[float]], path: str | os.PathLike, title:
     """CMC curves (share of queries with a match within rank k), one line per label."""
     fig, ax = plt.subplots(figsize=(5.5, 4.5), layout="constrained")
     for label, cmc in curves.items():
-        ax.plot(np.arange(1, len(cmc) + 1), 100 * np.asarray(cmc), label=label, linewidth=1.5)
+        ax.step(np.arange(1, len(cmc) + 1), 100 * np.asarray(cmc), where="post", label=label, linewidth=1.5)
     ax.set_xscale("log")
     ax.set_xlabel("rank k", fontsize=9)
     ax.set_ylabel("identification rate within rank k (%)", fontsize=9)

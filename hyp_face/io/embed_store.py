@@ -10,7 +10,12 @@ Layout (compatible with the original recipe's readers):
   written since they were added, ``norm`` (float32, the embedding's L2 norm before normalisation), ``sharpness``
   (float32, of the aligned chip) and ``track`` (int64, the face track of the video; -1: none). Older files read
   with NaN norms and sharpness and track -1;
-* the dataset attribute ``status`` is ``"ok"`` or the reason why a video yielded no face (e.g. a decode error).
+* the dataset attribute ``status`` is ``"ok"`` or the reason why a video yielded no face (e.g. a decode error);
+* face tracks (written with ``--track-fps``; docs/tracks.md), one row per track under ``/__tracks__/<key>/``:
+  ``track_id`` (int64), ``start`` and ``end`` (float64, seconds), ``embedding`` (float32 (T, D), pooled and
+  L2-normalised), ``quality`` (float32, pooled face quality) and ``num_faces`` (int64). A track's faces are the
+  rows of ``/__faces__/<key>/`` whose ``track`` is its id (their frames, times, boxes and scores). Readers that do
+  not know tracks never look there.
 
 Files are written to a temporary name and renamed when complete, so a reader never sees a half file.
 """
@@ -20,14 +25,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import h5py
 import numpy as np
 
+from ..track.types import Track
 from .table import TableError, atomic_write, read_scp
 
 META_ROOT = "__faces__"
+TRACK_ROOT = "__tracks__"
+TRACK_FIELDS = ("track_id", "start", "end", "embedding", "quality", "num_faces")
 STATUS_OK = "ok"
 STATUS_VIDEO_ERROR = "video error: "  # prefix of the status of a video that cannot be read
 
@@ -104,8 +112,10 @@ class EmbedWriter:
         self._h5 = h5py.File(self._tmp, "w")
         self._keys: list[str] = []
 
-    def write(self, key: str, embeds: np.ndarray, meta: FaceMeta | None = None, status: str = STATUS_OK) -> None:
-        """Store the (N, D) embeddings of one video, its per-face metadata and its status."""
+    def write(self, key: str, embeds: np.ndarray, meta: FaceMeta | None = None, status: str = STATUS_OK,
+              tracks: Sequence[Track] | None = None) -> None:
+        """Store the (N, D) embeddings of one video, its per-face metadata, its status and, when given, its tracks
+        (whose faces are the rows of ``meta`` with their ``track`` id)."""
         embeds = np.asarray(embeds, dtype=np.float32)
         if embeds.ndim != 2:
             raise ValueError(f"{key}: embeddings must be 2-D (N, D), got shape {embeds.shape}")
@@ -120,9 +130,24 @@ class EmbedWriter:
             group = self._h5.create_group(f"{META_ROOT}/{key}")
             for name in FaceMeta.FIELDS:
                 group.create_dataset(name, data=getattr(meta, name))
+            if tracks is not None:
+                self._write_tracks(key, tracks, meta, embeds.shape[1])
         except (ValueError, TypeError) as e:  # h5py raises these on name clashes
             raise ValueError(f"{self.h5_path}: cannot store key {key!r}: {e}") from e
         self._keys.append(key)
+
+    def _write_tracks(self, key: str, tracks: Sequence[Track], meta: FaceMeta, dim: int) -> None:
+        counts = {t.track_id: len(t) for t in tracks}
+        ids, n = np.unique(meta.track[meta.track >= 0], return_counts=True)
+        if dict(zip(ids.tolist(), n.tolist())) != counts:
+            raise ValueError(f"{key}: the tracks' faces do not match the faces' track ids")
+        group = self._h5.create_group(f"{TRACK_ROOT}/{key}")
+        embeds = np.stack([t.embedding for t in tracks]) if tracks else np.zeros((0, dim))
+        columns = (np.array([t.track_id for t in tracks], np.int64), np.array([t.start for t in tracks]),
+                   np.array([t.end for t in tracks]), embeds.astype(np.float32),
+                   np.array([t.quality for t in tracks], np.float32), np.array([len(t) for t in tracks], np.int64))
+        for name, column in zip(TRACK_FIELDS, columns):
+            group.create_dataset(name, data=column)
 
     def close(self) -> None:
         self._h5.close()
@@ -212,6 +237,30 @@ class EmbedReader:
         if group is None:
             return FaceMeta.unknown(len(self._dataset(key)))
         return FaceMeta(**{name: group[name][()] for name in FaceMeta.FIELDS if name in group})
+
+    def has_tracks(self, key: str) -> bool:
+        """Whether ``key`` was written with its face tracks."""
+        return f"{TRACK_ROOT}/{key}" in self._file(key)
+
+    def read_tracks(self, key: str) -> list[Track]:
+        """The face tracks of ``key`` in track-id order, their faces' frames, times, boxes and scores taken from
+        the per-face metadata; a ``StoreError`` when the key was written without tracks."""
+        h5 = self._file(key)
+        group = h5.get(f"{TRACK_ROOT}/{key}")
+        if group is None:
+            raise StoreError(f"{h5.filename}: key {key!r} has no face tracks (extracted without --track-fps)")
+        columns = {name: group[name][()] for name in TRACK_FIELDS}
+        meta = self.read_meta(key)
+        tracks = []
+        for i, track_id in enumerate(columns["track_id"]):
+            rows = np.flatnonzero(meta.track == track_id)
+            if len(rows) != columns["num_faces"][i]:
+                raise StoreError(f"{h5.filename}: key {key!r} track {track_id}: {columns['num_faces'][i]} faces "
+                                 f"listed, {len(rows)} found")
+            tracks.append(Track(int(track_id), rows.astype(np.int64), meta.frame[rows], meta.time[rows],
+                                meta.box[rows], meta.score[rows], columns["embedding"][i],
+                                float(columns["quality"][i])))
+        return tracks
 
     def close(self) -> None:
         for h5 in self._files.values():

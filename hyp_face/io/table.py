@@ -12,8 +12,6 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterable, Iterator, Sequence
 
-import numpy as np
-
 
 class TableError(ValueError):
     """A malformed line in a table file; the message names the file and line."""
@@ -106,17 +104,7 @@ def read_rows(
         return parse_rows(f, path, min_cols, max_cols, comment)
 
 
-def _byte_table(allowed: bytes) -> np.ndarray:
-    """Lookup table of the bytes outside printable ASCII, newline and ``allowed`` (True = not for the fast path)."""
-    table = np.ones(256, dtype=bool)
-    table[0x21:0x7F] = False
-    table[list(b"\n" + allowed)] = False
-    return table
-
-
-_UNUSUAL = {True: _byte_table(b" \t"), False: _byte_table(b" ")}  # by ``tabs``
-_BLANK = np.zeros(256, dtype=bool)
-_BLANK[list(b" \t\n")] = True
+_PLAIN = bytes(range(0x21, 0x7F)) + b"\n "  # printable ASCII, newline and space: the bytes of a plain table
 
 
 def read_columns(path: str | os.PathLike, min_cols: int = 1, max_cols: int | None = None,
@@ -128,12 +116,16 @@ def read_columns(path: str | os.PathLike, min_cols: int = 1, max_cols: int | Non
     those of :func:`read_rows`; for anything else (other bytes, ``\r``, a bad line, an empty file) the caller
     falls back to the line-by-line reader, which names the file and line of a problem.
     """
+    import numpy as np  # on first use: the launchers, which only write, never load numpy
+
     with open(path, "rb") as f:
         data = f.read()
-    buf = np.frombuffer(data, dtype=np.uint8)
-    if not buf.size or _UNUSUAL[tabs][buf].any():
+    if not data or data.translate(None, _PLAIN + (b"\t" if tabs else b"")):  # a byte that is not plain is left
         return None
-    blank = _BLANK[buf]
+    buf = np.frombuffer(data, dtype=np.uint8)
+    blank = (buf == 32) | (buf == 10)
+    if tabs:
+        blank |= buf == 9
     starts = np.flatnonzero(~blank & np.concatenate(([True], blank[:-1])))
     per_line = np.bincount(np.searchsorted(np.flatnonzero(buf == 10), starts))
     per_line = per_line[per_line > 0]

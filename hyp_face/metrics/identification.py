@@ -11,7 +11,7 @@ Public API (signatures are stable; other modules code against them)::
     id_rate_pairs(scores_qq, query_ids, scores_qd, fprs=...)
         -> {"id_rate": {fpr: tpr}, "auc", "n_pos", "n_neg"}
     retrieval_map(scores, query_ids, gallery_ids, ranks=(1, 5, 10))
-        -> {"map", "rank": {k: share}, "ap": (Q,) array, "n_no_relevant"}
+        -> {"map", "rank": {k: share}, "ap": (Q,) array, "first_hit": (Q,) array, "n_no_relevant"}
     retrieval_map_relevance(scores, relevant, ranks=(1, 5, 10))   # same, relevance as a (Q, G) bool matrix
 
 Conventions
@@ -371,7 +371,8 @@ def retrieval_map_relevance(scores: np.ndarray, relevant: np.ndarray, ranks: Seq
     """mAP and Rank-k of a search, relevance given as a (Q, G) boolean matrix (AP 0 without relevant items).
 
     Returns ``{"map": float, "rank": {k: share of queries with a relevant item in the top k},
-    "ap": (Q,) array, "n_no_relevant": int}``.
+    "ap": (Q,) array, "first_hit": (Q,) 1-based rank of each query's first relevant item (int64 max: none),
+    "n_no_relevant": int}``.
     """
     relevant = np.asarray(relevant, dtype=bool)
     _check_matrix(scores, *relevant.shape)
@@ -395,4 +396,4 @@ def _retrieval(scores: np.ndarray, relevant_rows, ranks: Sequence[int]) -> dict:
         ap[rows], first_hit[rows] = _retrieval_block(checked_block(scores, rows), rel)
         n_no_relevant += int((~rel.any(axis=1)).sum())
     return {"map": float(ap.mean()), "rank": {k: float(np.mean(first_hit <= k)) for k in ranks},
-            "ap": ap, "n_no_relevant": n_no_relevant}
+            "ap": ap, "first_hit": first_hit, "n_no_relevant": n_no_relevant}

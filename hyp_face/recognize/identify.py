@@ -1,0 +1,75 @@
+"""Identification against a gallery: the best gallery identity of each track (or face) and its score, or
+``unknown`` below a threshold.
+
+Scores are the cosine of L2-normalised embeddings; an identity's score is the best over its gallery items (as the
+open-set metrics of :mod:`hyp_face.metrics.identification` score a gallery), so the threshold chosen at a false
+positive identification rate on the LFW open-set protocol (:mod:`hyp_face.recognize.threshold`) applies unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..backend.ops import cosine
+from ..track.types import Track
+from .timeline import UNKNOWN, TrackLabel
+
+
+@dataclass
+class Identification:
+    """Best identity and its score per probe; ``identity`` is UNKNOWN where the score is not above the threshold
+    (as :func:`hyp_face.metrics.identification.dir_at_fpir` counts false positives: scores above it)."""
+
+    identity: list[str]
+    score: np.ndarray  # (N,) float64 best identity score, -inf for an empty gallery
+    best: list[str]  # best identity even when below the threshold (for logs and reports)
+
+
+class Identifier:
+    """Gallery items (embeddings and the identity of each) and the unknown threshold."""
+
+    def __init__(self, embeds: np.ndarray, names: Sequence[str], threshold: float):
+        if len(embeds) != len(names):
+            raise ValueError(f"{len(embeds)} gallery embeddings but {len(names)} names")
+        self.identities, self._codes = np.unique(np.asarray(names, dtype=str), return_inverse=True)
+        self._items = np.asarray(embeds, dtype=np.float32)
+        self.threshold = float(threshold)
+
+    def identity_scores(self, probes: np.ndarray) -> np.ndarray:
+        """(N, K) score of each probe against each identity: the best over the identity's items."""
+        scores = np.full((len(probes), len(self.identities)), -np.inf)
+        if len(probes) and len(self._items):
+            np.maximum.at(scores.T, self._codes, cosine(probes, self._items).T)
+        return scores
+
+    def identify(self, probes: np.ndarray) -> Identification:
+        """The best identity of each probe, UNKNOWN below the threshold."""
+        scores = self.identity_scores(probes)
+        if not len(self.identities):
+            n = len(probes)
+            return Identification([UNKNOWN] * n, np.full(n, -np.inf), [UNKNOWN] * n)
+        best = scores.argmax(axis=1)
+        top = scores[np.arange(len(scores)), best]
+        names = [str(self.identities[b]) for b in best]
+        known = [n if s > self.threshold else UNKNOWN for n, s in zip(names, top)]
+        return Identification(known, top, names)
+
+
+def person_names(person_index: Sequence[int]) -> list[str]:
+    """``person_00``, ``person_01``, ... per track, numbered in order of first appearance."""
+    order: dict[int, int] = {}
+    for p in person_index:
+        order.setdefault(int(p), len(order))
+    return [f"person_{order[int(p)]:02d}" for p in person_index]
+
+
+def label_tracks(tracks: Sequence[Track], person_index: Sequence[int], identifier: Identifier) -> dict[int, TrackLabel]:
+    """A :class:`TrackLabel` per track: its person cluster in the video and its gallery identity."""
+    if not tracks:
+        return {}
+    found = identifier.identify(np.stack([t.embedding for t in tracks]))
+    return {t.track_id: TrackLabel(t.track_id, person, identity, float(score))
+            for t, person, identity, score in zip(tracks, person_names(person_index), found.identity, found.score)}

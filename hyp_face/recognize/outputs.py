@@ -1,0 +1,319 @@
+"""The outputs of one video from its :class:`VideoTimeline`: timeline.json, RTTM, WebVTT, annotated MP4, contact sheets.
+
+:func:`write_outputs` writes, into ``<out_dir>/<key>/`` (every file atomic, umask respected)::
+
+    timeline.json          people, tracks, segments, identities, scores, boxes (schema below, versioned)
+    <key>.rttm             face diarization, one SPEAKER line per segment of a track (scorable by pyannote.metrics,
+                           dscore, md-eval); the name is the track's gallery identity, or its person when unknown
+    <key>.vtt              WebVTT subtitles: who is on screen, with names and scores
+    <key>.annotated.mp4    (``video=True``) the source with boxes, names and scores drawn; H.264, audio kept
+    contact/<person>.png   (``contact_sheets=True``) a sheet of face crops per person
+
+timeline.json (``"schema": "hyp_face.timeline"``, ``"version": 1``)::
+
+    key, source, width, height (displayed frame, after rotation), duration (s), track_fps, status, dropped_frames
+    people: [{person, identity, score, screen_time, tracks: [track_id...], segments: [[start, end]...]}]
+    tracks: [{track_id, person, identity, score, start, end, quality, num_faces, segments: [[start, end]...],
+              faces: [{frame, time, box: [x1, y1, x2, y2], score}]}]
+
+Times are seconds from the stream start; ``frame`` is the face's ``Track.frame`` as the tracker numbered it (the
+time is what locates a face in the video). A face sampled at time t stands for [t, t + 1/track_fps) (clipped to the
+duration); the faces of a track form one segment until two consecutive faces are more than 1.5 sampling periods
+apart. A person's identity is the gallery identity with the most screen time among its tracks (``unknown`` when
+none has one); its score is the best score of its tracks for that identity. Tracks without faces are left out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..io.table import atomic_write, write_lines
+from ..track.types import Track
+from .timeline import UNKNOWN, TrackLabel, VideoTimeline
+
+if TYPE_CHECKING:
+    from .contact import TrackCrops
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "hyp_face.timeline"
+SCHEMA_VERSION = 1
+GAP_PERIODS = 1.5  # consecutive faces of a track further apart than this many sampling periods start a new segment
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A time span in which one track (or person) is on screen."""
+
+    start: float
+    end: float
+
+
+def safe_name(name: str) -> str:
+    """``name`` usable as one RTTM field and as a file name (runs of other characters become ``_``)."""
+    return SAFE_NAME.sub("_", name).strip("_") or "_"
+
+
+def label_of(timeline: VideoTimeline, track: Track) -> TrackLabel:
+    """The track's label; a track without one is its own unknown person."""
+    return timeline.labels.get(track.track_id) or TrackLabel(track.track_id, f"track_{track.track_id}")
+
+
+def track_segments(track: Track, track_fps: float, duration: float = 0.0) -> list[Segment]:
+    """The spans in which ``track`` is on screen (module doc: each face covers one sampling period)."""
+    if not len(track):
+        return []
+    period = 1.0 / track_fps
+    times = np.asarray(track.time, dtype=np.float64)
+    breaks = np.flatnonzero(np.diff(times) > GAP_PERIODS * period) + 1
+    segments = []
+    for part in np.split(times, breaks):
+        end = float(part[-1]) + period
+        if duration > 0:
+            end = min(end, max(duration, float(part[-1])))
+        segments.append(Segment(float(part[0]), end))
+    return segments
+
+
+def merge_segments(segments: list[Segment]) -> list[Segment]:
+    """The union of ``segments`` as sorted, disjoint spans."""
+    merged: list[Segment] = []
+    for seg in sorted(segments, key=lambda s: (s.start, s.end)):
+        if merged and seg.start <= merged[-1].end:
+            merged[-1] = Segment(merged[-1].start, max(merged[-1].end, seg.end))
+        else:
+            merged.append(seg)
+    return merged
+
+
+def json_number(value: float | None) -> float | None:
+    """JSON has no NaN: unknown numbers are written as null."""
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def _round(value: float, digits: int = 3) -> float:
+    return round(float(value), digits)
+
+
+def track_record(timeline: VideoTimeline, track: Track) -> dict:
+    """The timeline.json entry of one track."""
+    label = label_of(timeline, track)
+    return {
+        "track_id": int(track.track_id), "person": label.person, "identity": label.identity,
+        "score": json_number(label.score), "start": _round(track.start), "end": _round(track.end),
+        "quality": json_number(track.quality), "num_faces": len(track),
+        "segments": [[_round(s.start), _round(s.end)]
+                     for s in track_segments(track, timeline.track_fps, timeline.duration)],
+        "faces": [{"frame": int(f), "time": _round(t), "box": [_round(v, 1) for v in box], "score": _round(s, 4)}
+                  for f, t, box, s in zip(track.frame, track.time, np.asarray(track.box), track.score)],
+    }
+
+
+def person_identity(tracks: list[dict]) -> tuple[str, float | None]:
+    """Identity of a person: the known identity with the most screen time among its tracks, and its best score."""
+    screen: dict[str, float] = {}
+    for t in tracks:
+        if t["identity"] != UNKNOWN:
+            screen[t["identity"]] = screen.get(t["identity"], 0.0) + sum(e - s for s, e in t["segments"])
+    if not screen:
+        return UNKNOWN, max((t["score"] for t in tracks if t["score"] is not None), default=None)
+    identity = max(sorted(screen), key=screen.get)
+    return identity, max((t["score"] for t in tracks if t["identity"] == identity and t["score"] is not None),
+                         default=None)
+
+
+def people_records(tracks: list[dict]) -> list[dict]:
+    """The timeline.json ``people`` entries, from the track entries (sorted by person)."""
+    by_person: dict[str, list[dict]] = {}
+    for t in tracks:
+        by_person.setdefault(t["person"], []).append(t)
+    people = []
+    for person in sorted(by_person):
+        members = by_person[person]
+        segments = merge_segments([Segment(s, e) for t in members for s, e in t["segments"]])
+        identity, score = person_identity(members)
+        people.append({"person": person, "identity": identity, "score": score,
+                       "screen_time": _round(sum(s.end - s.start for s in segments)),
+                       "tracks": [t["track_id"] for t in members],
+                       "segments": [[_round(s.start), _round(s.end)] for s in segments]})
+    return people
+
+
+def timeline_dict(timeline: VideoTimeline) -> dict:
+    """The timeline.json document (module doc)."""
+    kept = sorted((t for t in timeline.tracks if len(t)), key=lambda t: (t.start, t.track_id))
+    tracks = [track_record(timeline, t) for t in kept]
+    return {"schema": SCHEMA, "version": SCHEMA_VERSION, "key": timeline.key, "source": timeline.source,
+            "width": int(timeline.width), "height": int(timeline.height), "duration": _round(timeline.duration),
+            "track_fps": float(timeline.track_fps), "status": timeline.status,
+            "dropped_frames": int(timeline.dropped_frames), "people": people_records(tracks), "tracks": tracks}
+
+
+def write_json(path: str | os.PathLike, doc: dict) -> None:
+    """Atomically write ``doc`` as UTF-8 JSON: one top-level field per line, one list item (person, track) per line."""
+    def dumps(value) -> str:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    fields = []
+    for name, value in doc.items():
+        if isinstance(value, list) and value:
+            value = "[\n  " + ",\n  ".join(dumps(v) for v in value) + "\n ]"
+        else:
+            value = dumps(value)
+        fields.append(f" {dumps(name)}: {value}")
+    with atomic_write(path) as f:
+        f.write("{\n" + ",\n".join(fields) + "\n}\n")
+
+
+def read_timeline(path: str | os.PathLike) -> dict:
+    """A timeline.json document; an error names the file when it is not one of a known version."""
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or doc.get("version") != SCHEMA_VERSION:
+        raise ValueError(f"{path}: not a {SCHEMA} document of version {SCHEMA_VERSION}")
+    return doc
+
+
+def rttm_lines(doc: dict) -> list[str]:
+    """RTTM SPEAKER lines of a timeline document, one per track segment, sorted by time."""
+    uri = safe_name(doc["key"])
+    rows = []
+    for t in doc["tracks"]:
+        name = safe_name(t["person"] if t["identity"] == UNKNOWN else t["identity"])
+        rows += [(s, e, name) for s, e in t["segments"]]
+    return [f"SPEAKER {uri} 1 {s:.3f} {e - s:.3f} <NA> <NA> {name} <NA> <NA>" for s, e, name in sorted(rows)]
+
+
+def vtt_time(seconds: float) -> str:
+    """WebVTT timestamp hh:mm:ss.ttt."""
+    ms = round(seconds * 1000)
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, ms = divmod(rest, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+
+
+def cue_text(track: dict) -> str:
+    """How a track is named in a subtitle: identity and score, or ``unknown (person)`` (WebVTT-escaped)."""
+    if track["identity"] == UNKNOWN:
+        text = f"{UNKNOWN} ({track['person']})"
+    else:
+        text = track["identity"] if track["score"] is None else f"{track['identity']} ({track['score']:.2f})"
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def vtt_lines(doc: dict) -> list[str]:
+    """A WebVTT document: one cue per span in which the set of people on screen does not change."""
+    spans = [(s, e, cue_text(t)) for t in doc["tracks"] for s, e in t["segments"]]
+    cuts = sorted({v for s, e, _ in spans for v in (s, e)})
+    lines = ["WEBVTT", ""]
+    for a, b in zip(cuts, cuts[1:]):
+        names = sorted({name for s, e, name in spans if s < b and e > a})
+        if names:
+            lines += [f"{vtt_time(a)} --> {vtt_time(b)}", *names, ""]
+    return lines[:-1] if len(lines) > 2 else lines
+
+
+def output_dir(out_dir: str | os.PathLike, key: str) -> Path:
+    """The folder of one video's outputs."""
+    return Path(out_dir) / safe_name(key)
+
+
+def write_text_outputs(timeline: VideoTimeline, folder: Path) -> dict[str, Path]:
+    """timeline.json, RTTM and WebVTT of ``timeline`` in ``folder``; returns their paths by kind."""
+    doc = timeline_dict(timeline)
+    name = safe_name(timeline.key)
+    paths = {"timeline": folder / "timeline.json", "rttm": folder / f"{name}.rttm", "vtt": folder / f"{name}.vtt"}
+    write_json(paths["timeline"], doc)
+    write_lines(paths["rttm"], rttm_lines(doc))
+    write_lines(paths["vtt"], vtt_lines(doc))
+    return paths
+
+
+def write_outputs(timeline: VideoTimeline, out_dir: str | os.PathLike, video: bool = False,
+                  contact_sheets: bool = True, track_crops: TrackCrops | None = None) -> dict[str, Path]:
+    """Write every output of one video into ``<out_dir>/<key>/`` (module doc); returns the paths by kind.
+
+    The annotated video decodes ``timeline.source`` again, and cuts the contact sheets' faces on the way; without
+    it the contact sheets decode the faces they show, unless ``track_crops`` (live mode) already holds them. Only a
+    file is decoded again (not a URL or a device: a live stream would not replay); when that is not possible, or the
+    file cannot be decoded, these outputs are skipped with a logged warning and the text outputs stay valid.
+    """
+    from .contact import planned_crops, write_contact_sheets
+
+    folder = output_dir(out_dir, timeline.key)
+    paths = write_text_outputs(timeline, folder)
+    crops = track_crops.crops(timeline) if track_crops is not None else None
+    if not os.path.isfile(timeline.source) and (video or (contact_sheets and crops is None)):
+        log.warning("%s: %s is not a file that can be decoded again: no annotated video%s", timeline.key,
+                    timeline.source, "" if crops is not None else " and no contact sheets")
+        video, contact_sheets = False, contact_sheets and crops is not None
+    if video:
+        from .annotate import annotate_video
+        target = folder / f"{safe_name(timeline.key)}.annotated.mp4"
+        collector = planned_crops(timeline) if contact_sheets and crops is None else None
+        if _try(timeline, "annotated video", annotate_video, timeline, target, collector) is not None:
+            paths["video"] = target
+            crops = collector.crops if collector is not None else crops
+    if contact_sheets:
+        sheets = _try(timeline, "contact sheets", write_contact_sheets, timeline, folder / "contact", crops)
+        if sheets is not None:
+            paths.update({f"contact:{person}": p for person, p in sheets.items()})
+    return paths
+
+
+class TimelineWriter:
+    """Live mode: rewrites the text outputs of a growing timeline (atomically) as it grows, at a bounded cost.
+
+    A rewrite waits at least ``min_interval`` s after the last one, and at least ``cost_factor`` times as long as
+    the last one took, so that rewriting the whole timeline of a long stream never takes more than about
+    1 / ``cost_factor`` of the time. Readers always see complete files as of the last write; :meth:`close` writes
+    the final state.
+    """
+
+    def __init__(self, out_dir: str | os.PathLike, min_interval: float = 1.0, cost_factor: float = 10.0):
+        self.out_dir = Path(out_dir)
+        self.min_interval = min_interval
+        self.cost_factor = cost_factor
+        self._next_write = -math.inf
+        self.writes = 0
+
+    def update(self, timeline: VideoTimeline, force: bool = False) -> bool:
+        """Rewrite the files when ``force`` or when the wait since the last rewrite is over; True when written."""
+        start = time.monotonic()
+        if not force and start < self._next_write:
+            return False
+        write_text_outputs(timeline, output_dir(self.out_dir, timeline.key))
+        cost = time.monotonic() - start
+        self._next_write = start + max(self.min_interval, self.cost_factor * cost)
+        self.writes += 1
+        return True
+
+    def close(self, timeline: VideoTimeline, video: bool = False, contact_sheets: bool = True,
+              track_crops: TrackCrops | None = None) -> dict[str, Path]:
+        """The final outputs (:func:`write_outputs`; a stream or device is not decoded again, so its contact
+        sheets need ``track_crops``, kept as the frames went by)."""
+        self.writes += 1
+        return write_outputs(timeline, self.out_dir, video=video, contact_sheets=contact_sheets,
+                             track_crops=track_crops)
+
+
+def _try(timeline: VideoTimeline, what: str, func, *args):
+    """Run one media writer; a source that cannot be read again is a logged warning, not a lost video."""
+    from ..video.reader import VideoError
+    try:
+        return func(*args)
+    except VideoError as err:
+        log.warning("%s: no %s: %s", timeline.key, what, err)
+        return None

@@ -1,0 +1,149 @@
+"""Who appears when in one video or stream: tracks (hyp_face.track), people (their clusters), gallery identities
+(:mod:`hyp_face.recognize.identify`) and the outputs (:mod:`hyp_face.recognize.outputs`).
+
+:func:`recognize` streams the source once: each track is identified when it ends, the people of the video are
+the clusters of its tracks (:func:`hyp_face.track.people.cluster_tracks`, recomputed when tracks have ended), and
+the outputs are written at the end, or, with a :class:`~hyp_face.recognize.outputs.TimelineWriter` (live mode),
+rewritten as tracks end. A source that cannot be opened, or that breaks off, ends with a status in the timeline;
+the tracks found until then are kept and written.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from ..extract import FaceExtractor
+from ..frontend import DEFAULT_PEOPLE_AHC_THR, FrontEndConfig
+from ..io.embed_store import STATUS_OK, STATUS_VIDEO_ERROR
+from ..track.people import cluster_tracks
+from ..track.tracker import TrackOptions
+from ..track.types import Track
+from ..track.video import TrackStep, track_faces
+from ..video import Frame, VideoError
+from .contact import TrackCrops
+from .identify import Identifier, label_tracks
+from .outputs import TimelineWriter, write_outputs
+from .timeline import VideoTimeline
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RecognizeOptions:
+    """What recognition does beyond the front end: tracking, people clustering, per-face mode, outputs."""
+
+    track: TrackOptions = field(default_factory=TrackOptions)
+    people_thr: float = DEFAULT_PEOPLE_AHC_THR  # AHC threshold of the people clustering (the config's people_ahc_thr)
+    per_face: bool = False  # identify every face on its own (each face a one-face track)
+    video: bool = False  # also write the annotated MP4
+    contact_sheets: bool = True
+
+
+def config_options(cfg: FrontEndConfig, track_fps: float = 5.0, **given: Any) -> RecognizeOptions:
+    """Recognition options with the tracker's and the people clustering's values of the embedder's config."""
+    return RecognizeOptions(cfg.track_options(track_fps=track_fps), cfg.people_threshold(), **given)
+
+
+@dataclass
+class Progress:
+    """Live feedback after each sampled frame: media seconds, wall seconds, names on screen."""
+
+    media_s: float
+    wall_s: float
+    on_screen: list[str]
+
+
+def face_tracks(step: TrackStep, first_row: int) -> list[Track]:
+    """Each face of a step as a one-face track (``--per-face``), its id the face's row in the stream."""
+    meta = step.meta
+    return [Track(first_row + i, np.array([first_row + i], np.int64), meta.frame[i:i + 1], meta.time[i:i + 1],
+                  meta.box[i:i + 1], meta.score[i:i + 1], step.embeds[i], float(meta.score[i]))
+            for i in range(len(meta))]
+
+
+class TimelineBuilder:
+    """Grows a :class:`VideoTimeline` from track steps: identities as tracks end, people on request."""
+
+    def __init__(self, key: str, source: str, opts: RecognizeOptions, identifier: Identifier):
+        self.timeline = VideoTimeline(key, source, track_fps=opts.track.track_fps)
+        self.opts = opts
+        self.identifier = identifier
+        self._clustered = 0
+        self._faces = 0  # faces seen so far (rows of the stream)
+
+    def add(self, step: TrackStep, crops: TrackCrops | None = None) -> None:
+        """Take one step: the frame size and duration so far, the tracks that ended, and (``crops``, for a source
+        that cannot be decoded again) the faces the contact sheets will show."""
+        tl = self.timeline
+        tl.height, tl.width = step.frame.image.shape[:2]
+        tl.duration = max(tl.duration, step.frame.time + 1.0 / tl.track_fps)
+        faces = face_tracks(step, self._faces) if self.opts.per_face else []
+        tl.tracks.extend(faces if self.opts.per_face else step.ended)
+        self._faces += len(step.meta)
+        if crops is not None and len(step.meta):
+            ids = np.array([t.track_id for t in faces]) if self.opts.per_face else step.meta.track
+            crops.offer(step.frame.time, step.frame.image, step.meta.box, step.meta.score, ids)
+
+    def on_screen(self, step: TrackStep) -> list[str]:
+        """Names of the faces of a step (each identified on its own), for the live display."""
+        return self.identifier.identify(step.embeds).identity if len(step.embeds) else []
+
+    def labelled(self) -> VideoTimeline:
+        """The timeline with people and identities of every track so far (recomputed only when tracks ended)."""
+        tl = self.timeline
+        if len(tl.tracks) != self._clustered:
+            tl.tracks.sort(key=lambda t: (t.start, t.track_id))
+            tl.labels = label_tracks(tl.tracks, cluster_tracks(tl.tracks, self.opts.people_thr), self.identifier)
+            self._clustered = len(tl.tracks)
+        return tl
+
+
+def write_failed(key: str, source: str, status: str, opts: RecognizeOptions, out_dir: str | Path) -> VideoTimeline:
+    """The (empty) outputs of a source that could not be opened, its status in timeline.json."""
+    timeline = VideoTimeline(key, source, track_fps=opts.track.track_fps, status=status)
+    write_outputs(timeline, out_dir, video=False, contact_sheets=False)
+    return timeline
+
+
+def recognize(extractor: FaceExtractor, source: str, key: str, identifier: Identifier, opts: RecognizeOptions,
+              out_dir: str | Path, frames: Iterable[Frame] | None = None, writer: TimelineWriter | None = None,
+              on_progress: Callable[[Progress], None] | None = None) -> VideoTimeline:
+    """Recognise who appears when in ``source`` and write its outputs into ``<out_dir>/<key>/``.
+
+    ``frames``: the caller's frames (a stream, live mode; the contact sheets' faces are then kept as they go by),
+    else ``source`` is decoded at ``opts.track.track_fps``.
+    ``writer``: rewrite the text outputs as the stream goes (live mode; the writer bounds the rate). Never raises
+    for a bad source: the timeline's status says what happened.
+    """
+    build = TimelineBuilder(key, source, opts, identifier)
+    crops = TrackCrops() if frames is not None and opts.contact_sheets else None
+    start = time.monotonic()
+    try:
+        for step in track_faces(extractor, source, opts.track, frames=frames):
+            build.add(step, crops)
+            if on_progress is not None:
+                on_progress(Progress(step.frame.time, time.monotonic() - start, build.on_screen(step)))
+            if writer is not None:  # it rewrites at a bounded rate; people are recomputed only when tracks ended
+                build.timeline.dropped_frames = getattr(frames, "dropped", 0)
+                writer.update(build.labelled())
+    except VideoError as err:
+        log.error("%s", err)
+        build.timeline.status = STATUS_VIDEO_ERROR + err.reason
+    timeline = build.labelled()
+    # a LiveFrames source counts its dropped frames and keeps the error that ended it; other iterables have neither
+    error, timeline.dropped_frames = getattr(frames, "error", None), getattr(frames, "dropped", 0)
+    if error and timeline.status == STATUS_OK:
+        timeline.status = STATUS_VIDEO_ERROR + f"stream stopped at {timeline.duration:.1f} s: {error}"
+    if timeline.status == STATUS_OK and not timeline.tracks:
+        log.info("%s: no face track", key)
+    if writer is not None:
+        writer.close(timeline, video=opts.video, contact_sheets=opts.contact_sheets, track_crops=crops)
+    else:
+        write_outputs(timeline, out_dir, video=opts.video, contact_sheets=opts.contact_sheets, track_crops=crops)
+    return timeline

@@ -1,0 +1,24 @@
+"""People per video: the tracks of a video clustered by their pooled embeddings (docs/tracks.md).
+
+The clustering is the average-linkage AHC of back-ends v4/v5 (:func:`hyp_face.backend.ops.ahc_labels`), reused as
+is, with the threshold of the embedder's config (``people_ahc_thr``, read as
+``hyp_face.frontend.FrontEndConfig.people_ahc_thr``).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..backend.ops import ahc_labels
+from .types import Track
+
+
+def cluster_tracks(tracks: Sequence[Track], threshold: float) -> list[int]:
+    """Person index of each track (0..K-1 in order of first appearance in ``tracks``)."""
+    if not tracks:
+        return []
+    embeds = np.stack([np.asarray(t.embedding, np.float64) for t in tracks])
+    return [int(k) for k in ahc_labels(embeds, threshold)]
+

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Who appears when, for every video of a data dir, split into nj jobs (hyp_face.bin.recognize_video): face tracks,
+# people, gallery identities (unknown below the config's recognize_unknown_thr), and per video
+# <out-dir>/<key>/{timeline.json,<key>.rttm,<key>.vtt,contact/*.png[,<key>.annotated.mp4]}.
+# The gallery is enrolled once, before the jobs, into <out-dir>/gallery (unchanged items are reused). A rerun
+# skips each video whose input, gallery, options, models and code are unchanged, and says why it redoes the others
+# (docs/rerun.md). A bad video is a logged status in its timeline.json, never a failed job.
+set -euo pipefail
+
+cmd=run.pl
+nj=4
+use_gpu=false
+config_file=global_conf/config_embedded.sh  # the front end and recognize_unknown_thr (hyp_face.frontend)
+frontend_opts=   # front-end options overriding the config's, e.g. "--embed-flip=false"
+track_fps=5
+unknown_thr=     # default: the config's recognize_unknown_thr
+per_face=false
+video=false      # also write the annotated MP4
+contact_sheets=true
+num_threads=1
+
+help_message="Usage: $0 [options] <data-dir> <gallery> <out-dir>
+  <gallery>: a folder <name>/<photos or clips>, or a data dir (vid.scp, utt2spk = the name).
+  Options: --cmd, --nj, --use-gpu, --config-file, --frontend-opts, --track-fps, --unknown-thr, --per-face,
+  --video true|false (annotated MP4), --contact-sheets, --num-threads.
+e.g.: $0 --nj 2 --video true data/my_videos data/my_gallery exp/recognize/my_videos"
+
+. "$(dirname "$0")/../path.sh"
+. parse_options.sh
+
+if [ $# -ne 3 ]; then echo "$help_message" >&2; exit 1; fi
+data_dir=$1; gallery=$2; out_dir=$3
+
+for f in "$data_dir/vid.scp" "$config_file"; do
+  [ -f "$f" ] || { echo "$0: no such file $f" >&2; exit 1; }
+done
+[ -e "$gallery" ] || { echo "$0: no such gallery $gallery" >&2; exit 1; }
+num_vids=$(wc -l < "$data_dir/vid.scp")
+[ "$nj" -le "$num_vids" ] || nj=$num_vids
+[ "$nj" -ge 1 ] || { echo "$0: $data_dir/vid.scp is empty" >&2; exit 1; }
+
+mkdir -p "$out_dir/log"
+out_dir=$(cd "$out_dir" && pwd)
+device=cpu; gpu_opt=
+if [ "$use_gpu" = true ]; then device=cuda; gpu_opt="--gpu 1"; fi
+
+args=(--config-file "$config_file" --gallery "$gallery" --out-dir "$out_dir" --track-fps "$track_fps"
+      --per-face "$per_face" --video "$video" --contact-sheets "$contact_sheets" --device "$device"
+      --num-threads "$num_threads")
+[ -n "$unknown_thr" ] && args+=(--unknown-thr "$unknown_thr")
+read -r -a extra <<< "$frontend_opts"
+args+=("${extra[@]}")
+
+name=$(basename "$out_dir")
+$HYP_FACE_PYTHON -m hyp_face.bin.recognize_video "${args[@]}" --enroll-only
+# shellcheck disable=SC2086
+$cmd $gpu_opt --num-threads "$num_threads" JOB=1:$nj "$out_dir/log/recognize_$name.JOB.log" \
+  $HYP_FACE_PYTHON -m hyp_face.bin.recognize_video "${args[@]}" --scp "$data_dir/vid.scp" \
+    --num-parts "$nj" --part-idx JOB
+
+# One line per video (key: status, tracks, people, names), from the jobs' logs.
+for j in $(seq "$nj"); do
+  grep -E '^[^ ]+: (ok|video error|failed|unchanged|no face)' "$out_dir/log/recognize_$name.$j.log" || true
+done

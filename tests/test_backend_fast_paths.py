@@ -1,0 +1,71 @@
+"""The back-end's fast paths give what the plain computations give: score lines, AHC without merges, cohort ranks,
+repeated trials."""
+
+import numpy as np
+import pytest
+
+from hyp_face.backend import ops
+from hyp_face.backend.engine import SAMPLE_STRIDE, TOP_ROWS, _candidates, rank_indices, top_mask
+from hyp_face.bin.eval_be import format_lines, format_matrix
+from hyp_face.io.datadir import has_repeated_pair
+
+MODELS = ["m%d", "m2", "100%"]
+TESTS = ["t%s", "t2"]
+
+
+def reference_lines(model_idx, test_idx, scores):
+    return [f"{MODELS[m]} {TESTS[t]} {scores[m, t]:f}" for m, t in zip(model_idx, test_idx)]
+
+
+def test_score_lines_equal_one_f_string_per_line_even_with_percent_in_names():
+    scores = np.array([[0.5, -1.25], [1e-7, 3.0], [-0.0000004, 123.4567895]])
+    model_idx, test_idx = np.array([2, 0, 1, 2]), np.array([0, 1, 1, 1])
+    assert "\n".join(format_lines(MODELS, TESTS, model_idx, test_idx, scores)).split("\n") == \
+        reference_lines(model_idx, test_idx, scores)
+    test_idx, model_idx = np.divmod(np.arange(scores.size), len(MODELS))
+    assert "\n".join(format_matrix(MODELS, TESTS, scores)).split("\n") == reference_lines(model_idx, test_idx, scores)
+    assert format_lines(MODELS, TESTS, np.array([], int), np.array([], int), scores) == []
+
+
+def linkage_centroids(x: np.ndarray, thr: float) -> np.ndarray:
+    """AHC cluster means through scipy's linkage, whatever the closest pair."""
+    from scipy.cluster.hierarchy import linkage
+
+    n = len(x)
+    sim = ops.cosine(x, x)[np.triu_indices(n, k=1)]
+    merges = linkage(sim.max() - sim, method="average")
+    labels = ops.cut_dendrogram(merges, n, int(np.count_nonzero(sim.max() - merges[:, 2] >= thr)))
+    sums = np.zeros((labels.max() + 1, x.shape[1]))
+    np.add.at(sums, labels, x)
+    return sums / np.bincount(labels)[:, None]
+
+
+@pytest.mark.parametrize("thr", [0.3, 0.8, 0.99])
+def test_ahc_without_linkage_equals_ahc_with_it(thr):
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(3, 16))
+    for x in (rng.normal(size=(7, 16)), np.repeat(base, 3, axis=0) + 0.3 * rng.normal(size=(9, 16))):
+        x[0, 0] = -0.0
+        got, want = ops.ahc_centroids(x, thr), linkage_centroids(x, thr)
+        np.testing.assert_array_equal(got, want)
+        assert not np.signbit(got[got == 0]).any()
+
+
+@pytest.mark.parametrize("discard", [0, 3])
+def test_cohort_ranks_equal_the_exact_tie_rule_on_many_rows_with_ties(discard):
+    rng = np.random.default_rng(1)
+    n, k = 100 * SAMPLE_STRIDE, 12
+    scores = np.round(rng.normal(size=(TOP_ROWS + 5, n)), 1)  # many ties at the thresholds
+    scores[:4] = rng.normal(size=(4, n))  # and rows without
+    assert _candidates(scores[:TOP_ROWS], discard + k)[3].max() < n / 2  # the sampled bound prunes the rows
+    want = top_mask(scores, discard + k) & ~top_mask(scores, discard)
+    got = np.zeros_like(want)
+    np.put_along_axis(got, rank_indices(scores, discard, k), True, axis=1)
+    np.testing.assert_array_equal(got, want)
+    assert (np.diff(rank_indices(scores, discard, k), axis=1) > 0).all()
+
+
+def test_repeated_pairs_are_found_from_codes():
+    assert not has_repeated_pair([], [])
+    assert not has_repeated_pair(["a", "a", "b"], ["x", "y", "x"])
+    assert has_repeated_pair(["a", "b", "a"], ["x", "x", "x"])

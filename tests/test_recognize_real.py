@@ -1,0 +1,65 @@
+"""Who appears when on the real shared clips (../shared/data/celeb_video_smoke), gallery = their independent
+photos (hyp_face.bench.recognize.celeb_gallery), embedded default config with its recognize_unknown_thr: Obama,
+Biden and Lin-Manuel Miranda are named for most of their screen time, Ocasio-Cortez and Katie Hill (no photo in
+the gallery) come out unknown, and the 1080p crowd clip runs. Skips without ../shared."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import ROOT, shared_path
+from hyp_face.recognize.timeline import UNKNOWN
+
+CONFIG = ROOT / "global_conf" / "config_embedded.sh"
+NAMED = {"obama": "Barack_Obama", "biden": "Joe_Biden", "hamilton": "Lin-Manuel_Miranda"}
+NOT_IN_GALLERY = ("aoc", "hill")
+
+
+@pytest.fixture(scope="module")
+def timelines(tmp_path_factory):
+    """timeline.json of every shared clip, recognised once."""
+    from hyp_face.bench.recognize import celeb_clips, celeb_gallery
+    from hyp_face.frontend import FrontEndConfig, build_extractor
+    from hyp_face.recognize.gallery import enroll
+    from hyp_face.recognize.pipeline import config_options, recognize
+
+    shared = shared_path("data", "celeb_video_smoke").parents[1]
+    tmp = tmp_path_factory.mktemp("celeb")
+    cfg = FrontEndConfig.from_file(CONFIG)
+    extractor = build_extractor(cfg)
+    gallery = enroll(celeb_gallery(shared, tmp / "photos"), extractor, cfg.fingerprint(), tmp / "store")
+    identifier = gallery.identifier(cfg.recognize_unknown_thr)
+    docs = {}
+    for key, (path, _) in celeb_clips(shared).items():
+        timeline = recognize(extractor, path, key, identifier, config_options(cfg, contact_sheets=False), tmp / "out")
+        docs[key] = json.loads((tmp / "out" / key / "timeline.json").read_text())
+        assert timeline.status == "ok", (key, timeline.status)
+    return docs
+
+
+def screen_time(doc: dict, identity: str | None = None) -> float:
+    """Seconds covered by the tracks (of one identity, or all)."""
+    return sum(b - a for t in doc["tracks"] if identity in (None, t["identity"]) for a, b in t["segments"])
+
+
+@pytest.mark.parametrize("key", sorted(NAMED))
+def test_gallery_people_are_named_for_most_of_their_screen_time(timelines, key):
+    doc = timelines[key]
+    assert screen_time(doc, NAMED[key]) >= 0.5 * doc["duration"], doc["tracks"]
+    others = {t["identity"] for t in doc["tracks"]} - {NAMED[key], UNKNOWN}
+    assert not others, others
+
+
+@pytest.mark.parametrize("key", NOT_IN_GALLERY)
+def test_people_without_a_gallery_photo_are_unknown(timelines, key):
+    doc = timelines[key]
+    assert screen_time(doc) >= 0.5 * doc["duration"]  # the face is tracked ...
+    assert {t["identity"] for t in doc["tracks"]} == {UNKNOWN}  # ... and nobody of the gallery
+
+
+def test_the_1080p_crowd_clip_runs(timelines):
+    doc = timelines["crowd"]
+    assert (doc["width"], doc["height"]) == (1920, 1080)
+    assert doc["tracks"] and doc["duration"] > 4.0
