@@ -42,10 +42,11 @@ Options: --models-dir, --out-dir, --num-draws 20, --max-size 3, --qualities, --g
 . utils/parse_options.sh
 if [ $# -ne 0 ]; then printf '%s\n' "$help_message" >&2; exit 1; fi
 [ -f "$config_file" ] || { echo "$0: config file '$config_file' not found (set --config-file)" >&2; exit 1; }
+given_face_embed_dir=$face_embed_dir  # the config sets its own; the command line wins
 # shellcheck disable=SC1090
 . "$config_file"
 face_embed_name=${face_embed_name:?$config_file does not set face_embed_name}
-face_embed_dir=${face_embed_dir:-exp/face_embed/$face_embed_name}
+face_embed_dir=${given_face_embed_dir:-${face_embed_dir:-exp/face_embed/$face_embed_name}}
 out_dir=${out_dir:-exp/set_fusion/$face_embed_name}
 data=$out_dir/data_d${num_draws}_s${max_size}
 py=$HYP_FACE_PYTHON
