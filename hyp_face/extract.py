@@ -30,7 +30,7 @@ import numpy as np
 from .detect import Detections, FaceDetector
 from .detect.backoff import backoff_threshold
 from .align.mtcnn import MTCNNRefiner
-from .embed.base import Embedder
+from .embed.base import Embedder, chip_sharpness  # noqa: F401 (chip_sharpness: re-exported, one definition)
 from .io.embed_store import STATUS_VIDEO_ERROR, FaceMeta
 from .video import Frame, VideoError, sample_frames, window_frames
 from .video.prefetch import prefetch_batches
@@ -77,7 +77,7 @@ class FrameFaces:
     """The faces of one frame at the extraction threshold (streaming mode, :meth:`FaceExtractor.stream_faces`)."""
 
     frame: Frame
-    meta: FaceMeta  # frame, time, box, score, landmarks and chip sharpness of each face (track not set)
+    meta: FaceMeta  # per face: frame, time, box, score, landmarks, raw norm, chip sharpness (track not set)
     embeds: np.ndarray  # (N, D) float32, L2-normalised
     det_scores: np.ndarray  # scores of every detection at the lowest scheduled threshold (for the back-off)
 
@@ -92,6 +92,8 @@ class _Candidate:
     landmarks: np.ndarray
     match: float = 1.0
     chip: np.ndarray | None = None  # the aligned face, from alignment (frame pixels released) to embedding
+    norm: float = float("nan")  # raw embedding norm and chip sharpness, set when embedded
+    sharpness: float = float("nan")
 
 
 def box_match(boxes: np.ndarray, ref: np.ndarray, how: str) -> np.ndarray:
@@ -177,10 +179,10 @@ class FaceExtractor:
         if not cands:
             return np.zeros((0, self.embedder.dim), np.float32)
         self._keep_chips([c for c in cands if c.chip is None], thr)
-        embeds = self.embedder.embed(np.stack([c.chip for c in cands]))
-        for c in cands:
-            c.chip = None  # embedded: nothing of the face's pixels is kept
-        return embeds
+        out = self.embedder.embed_with_quality(np.stack([c.chip for c in cands]))
+        for c, norm, sharpness in zip(cands, out.norm.tolist(), out.sharpness.tolist()):
+            c.chip, c.norm, c.sharpness = None, norm, sharpness  # embedded: nothing of the face's pixels is kept
+        return out.embeds
 
     def _keep_chips(self, cands: list[_Candidate], thr: float) -> None:
         """Align the candidates and keep their chips; their frames lose their pixels (freed once unreferenced)."""
@@ -276,16 +278,12 @@ class FaceExtractor:
         """Embed the faces of several frames in one batch and hand them back frame by frame."""
         per_frame = [_select_facedet(frame, det, thr) for frame, det in pending]
         cands = [c for faces in per_frame for c in faces]
-        if cands:
-            chips = self._align(cands, thr)
-            embeds, sharpness = self.embedder.embed(chips), chip_sharpness(chips)
-        else:
-            embeds, sharpness = np.zeros((0, self.embedder.dim), np.float32), np.zeros(0, np.float32)
+        embeds = self._embed(cands, thr)
         start = 0
         for (frame, det), faces in zip(pending, per_frame):
             rows = slice(start, start + len(faces))
             start += len(faces)
-            yield FrameFaces(frame, _meta(faces, sharpness[rows]), embeds[rows].astype(np.float32), det.scores)
+            yield FrameFaces(frame, _meta(faces), embeds[rows].astype(np.float32), det.scores)
 
     # -- one video ------------------------------------------------------------------------------------------
     def process(self, path: str, boxes: Sequence[tuple[float, np.ndarray]] | None = None, key: str = "") -> VideoFaces:
@@ -342,22 +340,15 @@ def _save_chips(folder: Path, frame_index: int, chips: np.ndarray) -> None:
         Image.fromarray(chip).save(folder / f"{frame_index:06d}-{i:02d}.jpeg")
 
 
-def _meta(cands: list[_Candidate], sharpness: np.ndarray | None = None) -> FaceMeta:
+def _meta(cands: list[_Candidate]) -> FaceMeta:
     if not cands:
         return FaceMeta()
     return FaceMeta(
         frame=[c.frame.index for c in cands], time=[c.frame.time for c in cands],
         box=np.stack([c.box for c in cands]), score=[c.score for c in cands],
-        landmarks=np.stack([c.landmarks for c in cands]), sharpness=() if sharpness is None else sharpness,
+        landmarks=np.stack([c.landmarks for c in cands]),
+        norm=[c.norm for c in cands], sharpness=[c.sharpness for c in cands],
     )
-
-
-def chip_sharpness(chips: np.ndarray) -> np.ndarray:
-    """Variance of the 4-neighbour Laplacian of each chip's grey levels (0-255): low for blurred faces."""
-    grey = np.asarray(chips, np.float32).mean(axis=-1)
-    lap = (grey[:, :-2, 1:-1] + grey[:, 2:, 1:-1] + grey[:, 1:-1, :-2] + grey[:, 1:-1, 2:]
-           - 4.0 * grey[:, 1:-1, 1:-1])
-    return lap.reshape(len(chips), -1).var(axis=1).astype(np.float32)
 
 
 def _empty(dim: int, status: str, thr: float | None = None) -> VideoFaces:

@@ -8,6 +8,9 @@ backend=
 thr_ahc=     # empty: the version's original value (python -m hyp_face.bin.eval_be --help lists them)
 self_att_a=
 att_a=
+aggregator=        # pool each set into one vector on both sides (hyp_face.backend.aggregate); empty: the version's rules
+enroll_aggregator= # the enrollment side only
+test_aggregator=   # the test side only
 snorm=none
 cohort_utt2spk=
 cohort_embed_scp=
@@ -23,6 +26,8 @@ help_message="Usage: $0 [options] --backend v1|...|v9 <trials> <enroll-utt2spk> 
          <enroll-facedet-embed.scp> <test-embed.scp> <out-score-file>
   --thr-ahc T, --self-att-a A, --att-a A: the version's parameters (default: its original value, e.g. self_att_a
   2, and 1 for v8; python -m hyp_face.bin.eval_be --help describes every version and option).
+  --aggregator SPEC (both sides), --enroll-aggregator SPEC, --test-aggregator SPEC: mean, median, pairs,
+  qmean:score|size|sharpness|norm[:gamma] or proxyfusion:MODEL.pt, in place of the version's side rules.
   --snorm none|faithful|asnorm needs --cohort-utt2spk F --cohort-embed-scp F [--ncoh 1000 --ncoh-discard 0].
   --device cpu|cuda|cuda:N (default cpu: numpy; cuda: torch float64 on the GPU), --engine auto|numpy|torch,
   --full-matrix false|true, --block-rows 4096, --num-threads N (CPU threads; default \$HYP_FACE_THREADS or 1).
@@ -57,6 +62,8 @@ mkdir -p "$out_dir/log"
 $cmd "$out_dir/log/eval_be_$(basename "$out").log" \
   $HYP_FACE_PYTHON -m hyp_face.bin.eval_be --backend "$backend" ${thr_ahc:+--thr-ahc "$thr_ahc"} \
     ${self_att_a:+--self-att-a "$self_att_a"} ${att_a:+--att-a "$att_a"} --snorm "$snorm" "${snorm_args[@]}" \
+    ${aggregator:+--aggregator "$aggregator"} ${enroll_aggregator:+--enroll-aggregator "$enroll_aggregator"} \
+    ${test_aggregator:+--test-aggregator "$test_aggregator"} \
     --full-matrix "$full_matrix" --block-rows "$block_rows" \
     --engine "$engine" --device "$device" ${num_threads:+--num-threads "$num_threads"} \
     "$trials" "$enroll_utt2spk" "$ref_scp" "$enroll_scp" "$test_scp" "$out"

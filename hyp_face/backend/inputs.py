@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hyp_face.io.datadir import read_trials, read_utt2spk  # noqa: F401 (re-exported for eval_be)
-from hyp_face.io.embed_store import EmbedReader, StoreError
+from hyp_face.io.embed_store import EmbedReader, FaceMeta, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,12 @@ def load_cohort(utt2spk: str, embed_scp: str) -> np.ndarray:
         raise ValueError(f"cohort {utt2spk} ({embed_scp}) has no faces")
     log.info("cohort: %d faces from %d videos", len(faces), len(keys))
     return faces
+
+
+def load_metas(embed_scp: str, keys: list[str]) -> list[FaceMeta]:
+    """Per-face metadata of each key (for the quality-weighted aggregator)."""
+    with EmbedReader(embed_scp) as reader:
+        return [reader.read_meta(k) for k in keys]
 
 
 def read_required(reader: EmbedReader, key: str) -> np.ndarray:

@@ -223,6 +223,8 @@ class Scorer:
     mem_budget: float = 1e9
     engine: NumpyEngine | TorchEngine = field(default_factory=NumpyEngine)
     workers: int = 1
+    unit_enroll: bool = True  # False: score the enrollment / test vectors as they are (mean-of-pairs aggregator)
+    unit_test: bool = True
 
     def __post_init__(self) -> None:
         order = np.argsort(self.enroll_model, kind="stable")
@@ -233,7 +235,7 @@ class Scorer:
         self._model_starts = np.flatnonzero(np.r_[True, models[1:] != models[:-1]])
         video_starts = ops.starts_of([len(e) for e in self.enroll])
         self.enroll_matrix = np.concatenate(self.enroll)
-        self._enroll_unit = self.engine.asarray(ops.l2_normalize(self.enroll_matrix))
+        self._enroll_unit = self.engine.asarray(_unit(self.enroll_matrix, self.unit_enroll))
         self._row_starts = video_starts[self._model_starts]  # a model's rows are contiguous after sorting
 
     def cohort_norm(self, mode: str, cohort: np.ndarray, ncoh: int, discard: int) -> SNorm:
@@ -275,7 +277,7 @@ class Scorer:
             scores = eng.asarray(ops.attention_pool_cosine(self.enroll_matrix, tests, self.params.att_a))
             col_starts = np.arange(len(tests))
         else:
-            test_unit = eng.asarray(ops.l2_normalize(np.concatenate(tests)))
+            test_unit = eng.asarray(_unit(np.concatenate(tests), self.unit_test))
             scores = self._enroll_unit @ test_unit.T
             col_starts = ops.starts_of([len(t) for t in tests])
         if snorm is not None:
@@ -285,3 +287,8 @@ class Scorer:
             else:
                 scores = snorm.normalize(scores, test_unit @ snorm.cohort_unit.T, test_unit)
         return ops.group_max(eng.to_numpy(scores), self._row_starts, col_starts)
+
+
+def _unit(x: np.ndarray, normalize: bool) -> np.ndarray:
+    """Rows L2-normalised, or as they are (float64) when ``normalize`` is False."""
+    return ops.l2_normalize(x) if normalize else np.asarray(x, dtype=np.float64)

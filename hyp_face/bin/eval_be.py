@@ -14,10 +14,12 @@ import time
 
 import numpy as np
 
+from hyp_face.backend.aggregate import Aggregator, AggregatorError, aggregate_sets, parse_aggregator, tag
 from hyp_face.backend.engine import make_engine
 from hyp_face.backend.inputs import (
     load_cohort,
     load_enrollment,
+    load_metas,
     load_tests,
     read_trials,
 )
@@ -49,7 +51,8 @@ INPUT_ARGS = ("trials", "enroll_utt2spk", "ref_embed_scp", "enroll_facedet_embed
 EMBED_SCP_ARGS = ("ref_embed_scp", "enroll_facedet_embed_scp", "test_embed_scp", "cohort_embed_scp")
 NEUTRAL_ARGS = ("score_file", "block_rows", "engine", "device", "num_threads", "verbose",
                 "config_file", "thr_ahc", "self_att_a", "att_a")  # the parameters count as resolved (be_job)
-BACKEND_CODE = ("backend", "io/embed_store.py", "io/datadir.py", "bin/eval_be.py")
+BACKEND_CODE = ("backend", "fusion", "io/embed_store.py", "io/datadir.py", "bin/eval_be.py")
+AGGREGATOR_ARGS = ("aggregator", "enroll_aggregator", "test_aggregator")
 
 
 POSITIONALS = ("trials", "enroll_utt2spk", "ref_embed_scp", "enroll_facedet_embed_scp", "test_embed_scp",
@@ -105,6 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
         be.add_argument(f"--{param.replace('_', '-')}", type=float, default=None, dest=param,
                         metavar="A" if "att" in param else "T",
                         help=f"{text} ({_users(param)}); default: the config file, else the version's original value")
+    be.add_argument("--aggregator", metavar="SPEC", default="",
+                    help="pool each set into one vector on both sides, replacing the version's side rules: mean, "
+                         "median, pairs (mean-of-pairs scoring), qmean:score|size|sharpness|norm[:gamma] "
+                         "(quality-weighted mean) or proxyfusion:MODEL.pt (see hyp_face.backend.aggregate)")
+    be.add_argument("--enroll-aggregator", metavar="SPEC", default="",
+                    help="aggregator of the enrollment side only (overrides --aggregator there)")
+    be.add_argument("--test-aggregator", metavar="SPEC", default="",
+                    help="aggregator of the test side only (overrides --aggregator there)")
     be.add_argument("--print-be-name", action="store_true",
                     help="print the back-end directory name (e.g. be_v4_thrahc0.8) and exit")
     be.add_argument("--print-be-options", action="store_true",
@@ -143,10 +154,36 @@ def backend_params(args: argparse.Namespace) -> BackendParams:
         raise SystemExit(f"eval_be: {err}") from None
 
 
+def side_aggregators(args: argparse.Namespace) -> tuple[Aggregator | None, Aggregator | None]:
+    """The enrollment and test aggregators (None: the version's own rule on that side)."""
+    config = read_shell_config(args.config_file) if args.config_file else {}
+    embedder = config.get("face_recognizer") or None
+    specs = (args.enroll_aggregator or args.aggregator, args.test_aggregator or args.aggregator)
+    try:
+        aggs = tuple(parse_aggregator(s, embedder) if s else None for s in specs)
+    except (AggregatorError, OSError) as err:
+        raise SystemExit(f"eval_be: {err}") from None
+    if aggs[1] is not None and SPECS[args.backend].attention_pooling:
+        raise SystemExit(f"eval_be: {args.backend} pools the test side by attention; use another version with "
+                         "a test-side aggregator (v1 scores the pooled vectors by plain cosine)")
+    return aggs  # type: ignore[return-value]
+
+
+def full_be_name(params: BackendParams, aggs: tuple[Aggregator | None, Aggregator | None]) -> str:
+    """``be_name`` plus the aggregators, e.g. ``be_v1_agg_qmean-sharpness`` or ``be_v1_enragg_mean_testagg_pairs``."""
+    enroll, test = aggs
+    if enroll is None and test is None:
+        return be_name(params)
+    if enroll is not None and test is not None and enroll.spec == test.spec:
+        return f"{be_name(params)}_agg_{tag(enroll)}"
+    sides = [f"{side}agg_{tag(a)}" for side, a in (("enr", enroll), ("test", test)) if a is not None]
+    return "_".join([be_name(params), *sides])
+
+
 def print_backend(args: argparse.Namespace, params: BackendParams) -> bool:
     """Answer ``--print-be-name`` / ``--print-be-options``; whether there was anything to print."""
     if args.print_be_name:
-        print(be_name(params))
+        print(full_be_name(params, side_aggregators(args)))
     if args.print_be_options:
         print(" ".join(be_options(params)))
     return args.print_be_name or args.print_be_options
@@ -212,9 +249,23 @@ def require_some_faces(mats: list[np.ndarray], what: str, sources: str) -> None:
                          "(unreadable videos, e.g. a vid.scp pointing at a moved corpus)")
 
 
+def pooled_side(agg: Aggregator, sets: list[np.ndarray], scp: str, keys: list[str], side: str) -> list[np.ndarray]:
+    """One pooled vector per set, with the stored face metadata when the aggregator weighs faces by quality
+    (a set the loaders replaced by one stand-in vector is pooled without it)."""
+    metas: list = [None] * len(sets)
+    if agg.needs_meta:
+        metas = [m if len(m) == len(x) else None for m, x in zip(load_metas(scp, keys), sets)]
+    try:
+        return aggregate_sets(agg, sets, metas, side, [f"{scp}: {k}" for k in keys])
+    except AggregatorError as err:
+        raise SystemExit(f"eval_be: {err}") from None
+
+
 def be_job(args: argparse.Namespace, params: BackendParams) -> Job:
     """The scoring job: the score file and the manifest of its inputs (by content), options and code."""
     inputs = {name: getattr(args, name) for name in INPUT_ARGS}
+    inputs.update({f"{name}_model": getattr(args, name).partition(":")[2] for name in AGGREGATOR_ARGS
+                   if getattr(args, name).startswith("proxyfusion:")})  # a trained model counts by content
     manifest = step_manifest(args, inputs, NEUTRAL_ARGS, BACKEND_CODE, scp_inputs=EMBED_SCP_ARGS)
     manifest["options"].update({p: getattr(params, p) for p in SPECS[params.version].params})  # as resolved
     return Job(f"eval_be {args.score_file}", [args.score_file], manifest)
@@ -248,13 +299,22 @@ def main(argv: list[str] | None = None) -> None:
     require_some_faces(tests, "test video", args.test_embed_scp)
     require_some_faces(enroll.refs, "enrollment model", f"{args.ref_embed_scp} or {args.enroll_facedet_embed_scp}")
     check_dims(tests, enroll.refs, f"{args.ref_embed_scp} + {args.enroll_facedet_embed_scp}", args.test_embed_scp)
-    tests = test_side(params, tests)
-    scorer = Scorer(params, enroll_side(params, enroll.refs), enroll.video_model, len(enroll.models),
+    enroll_agg, test_agg = side_aggregators(args)
+    tests = (test_side(params, tests) if test_agg is None
+             else pooled_side(test_agg, tests, args.test_embed_scp, seg_set, "test"))
+    refs = (enroll_side(params, enroll.refs) if enroll_agg is None
+            else pooled_side(enroll_agg, enroll.refs, args.ref_embed_scp, enroll.videos, "enroll"))
+    scorer = Scorer(params, refs, enroll.video_model, len(enroll.models),
                     block_rows=args.block_rows, engine=engine,
-                    workers=1 if engine.name == "torch" else threads)
+                    workers=1 if engine.name == "torch" else threads,
+                    unit_enroll=enroll_agg is None or enroll_agg.unit, unit_test=test_agg is None or test_agg.unit)
+    if enroll_agg is not None or test_agg is not None:
+        check_dims(tests, refs, "the enrollment side after pooling", "the test side after pooling")
     snorm = None
     if args.snorm != "none":
         cohort = load_cohort(args.cohort_utt2spk, args.cohort_embed_scp)
+        if test_agg is not None and test_agg.kind == "proxyfusion":  # cohort faces as one-face gallery sets
+            cohort = np.concatenate(aggregate_sets(test_agg, [f[None] for f in cohort], side="enroll"))
         check_dims(tests, [cohort], args.cohort_embed_scp, args.test_embed_scp)
         snorm = scorer.cohort_norm(args.snorm, cohort, args.ncoh, args.ncoh_discard)
     scores = scorer.score(tests, snorm, progress=args.verbose > 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -13,6 +14,24 @@ def l2_normalize(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     """Rows scaled to unit L2 norm (all-zero rows stay zero), as float32."""
     x = np.asarray(x, dtype=np.float32)
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), eps)
+
+
+def chip_sharpness(chips: np.ndarray) -> np.ndarray:
+    """(B,) float32 sharpness of (B, S, S, 3) uint8 chips: the variance of the 4-neighbour Laplacian of their grey
+    level (0 for a flat chip; blur and upscaled low-resolution faces give small values)."""
+    grey = np.asarray(chips, dtype=np.float32).mean(axis=-1)
+    lap = (grey[:, :-2, 1:-1] + grey[:, 2:, 1:-1] + grey[:, 1:-1, :-2] + grey[:, 1:-1, 2:]
+           - 4.0 * grey[:, 1:-1, 1:-1])
+    return lap.reshape(len(grey), -1).var(axis=1).astype(np.float32)
+
+
+@dataclass
+class EmbedQuality:
+    """Embeddings with the quality measures stored beside them (``FaceMeta.norm`` / ``FaceMeta.sharpness``)."""
+
+    embeds: np.ndarray  # (B, dim) float32, L2-normalised: the same bytes as ``Embedder.embed``
+    norm: np.ndarray  # (B,) float32, L2 norm of the raw embedding before normalisation
+    sharpness: np.ndarray  # (B,) float32, ``chip_sharpness`` of the aligned chip
 
 
 ALIGNMENTS = {  # what each ``Embedder.alignment`` does with a detected face, as the front-end summary line says it
@@ -45,11 +64,20 @@ class Embedder:
 
     def embed(self, chips: np.ndarray) -> np.ndarray:
         """(B, dim) float32 L2-normalised embeddings of (B, S, S, 3) uint8 RGB chips, in batches."""
+        return l2_normalize(self._embed_all_raw(self._check_chips(chips)))
+
+    def embed_with_quality(self, chips: np.ndarray) -> EmbedQuality:
+        """``embed`` plus each face's raw embedding norm and chip sharpness."""
         chips = self._check_chips(chips)
+        raw = self._embed_all_raw(chips)
+        return EmbedQuality(l2_normalize(raw), np.linalg.norm(raw, axis=1).astype(np.float32), chip_sharpness(chips))
+
+    def _embed_all_raw(self, chips: np.ndarray) -> np.ndarray:
+        """Raw (B, dim) float32 embeddings of checked chips, in batches."""
         if len(chips) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        parts = [self._embed_raw(chips[i : i + self.batch_size]) for i in range(0, len(chips), self.batch_size)]
-        return l2_normalize(np.concatenate(parts))
+        return np.concatenate([self._embed_raw(chips[i : i + self.batch_size])
+                               for i in range(0, len(chips), self.batch_size)])
 
     def _embed_raw(self, chips: np.ndarray) -> np.ndarray:
         raw = np.asarray(self._forward(chips), dtype=np.float32)
