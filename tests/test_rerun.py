@@ -133,7 +133,7 @@ class StandInExtractor:
     def __init__(self, args):
         start = args.det_thr_start if args.det_thr_start is not None else 0.9
         self.opts = ExtractOptions(fps=args.fps, thresholds=[start])
-        self.embedder = SimpleNamespace(dim=DIM)
+        self.embedder = SimpleNamespace(dim=DIM, alignment="arcface112")
 
     def process(self, path, boxes=None, key=""):
         if not os.path.exists(path):
