@@ -71,7 +71,7 @@ def named_by_context(tracks: Sequence[Track], found: Identification, link_cos: f
     video when that is also its own best gallery identity and the two tracks' pooled embeddings are at least
     ``link_cos`` alike (the tracker's gate, ``track_min_cos``: the tracker would have joined them had they been
     adjacent). Small, blurred faces score below the open-set threshold even when the gallery ranks them right;
-    another track of the video that passed it vouches for them (docs/tracks.md, "Identities")."""
+    another track of the video that passed it vouches for them (README "Who appears when", Identification)."""
     identity = list(found.identity)
     named = [i for i, name in enumerate(identity) if name != UNKNOWN]
     if not named:
