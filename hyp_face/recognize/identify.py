@@ -68,20 +68,27 @@ def person_names(person_index: Sequence[int]) -> list[str]:
 
 def named_by_context(tracks: Sequence[Track], found: Identification, link_cos: float) -> list[str]:
     """Identities after the video context: a track left ``unknown`` takes the identity of a named track of the same
-    video when that is also its own best gallery identity and the two tracks' pooled embeddings are at least
-    ``link_cos`` alike (the tracker's gate, ``track_min_cos``: the tracker would have joined them had they been
-    adjacent). Small, blurred faces score below the open-set threshold even when the gallery ranks them right;
-    another track of the video that passed it vouches for them (README "Who appears when", Identification)."""
+    video when that is also its own best gallery identity, the two tracks never overlap in time (a person shows one
+    face at a time), and their pooled embeddings are at least ``link_cos`` alike (the tracker's gate,
+    ``track_min_cos``: the tracker would have joined them had they been adjacent). Small, blurred faces score below
+    the open-set threshold even when the gallery ranks them right; another track of the video that passed it vouches
+    for them (README "Who appears when", Identification)."""
     identity = list(found.identity)
-    named = [i for i, name in enumerate(identity) if name != UNKNOWN]
+    named = [j for j, name in enumerate(identity) if name != UNKNOWN]
     if not named:
         return identity
     embeds = np.stack([t.embedding for t in tracks])
     alike = cosine(embeds, embeds[named]) >= link_cos
     for i, name in enumerate(found.identity):
-        if name == UNKNOWN and any(alike[i, k] and identity[j] == found.best[i] for k, j in enumerate(named)):
+        if name == UNKNOWN and any(alike[i, k] and identity[j] == found.best[i] and not overlap(tracks[i], tracks[j])
+                                   for k, j in enumerate(named)):
             identity[i] = found.best[i]
     return identity
+
+
+def overlap(a: Track, b: Track) -> bool:
+    """Whether two tracks have faces at a common time span (first to last face)."""
+    return a.start <= b.end and b.start <= a.end
 
 
 def label_tracks(tracks: Sequence[Track], person_index: Sequence[int], identifier: Identifier,
