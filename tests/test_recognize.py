@@ -71,6 +71,20 @@ def test_tracks_get_people_in_order_of_appearance_and_identities():
     assert person_names([7, 7, 3]) == ["person_00", "person_00", "person_01"]
 
 
+def test_video_context_names_a_weak_track_its_gallery_and_a_named_track_agree_on():
+    """ann's gallery item is [1, 0]; track 0 passes the threshold; tracks 1-3 score below it: 1 is like track 0
+    and comes later (named), 2 is like it but at the same time (another face: stays unknown), 3 is unlike it."""
+    def track(k, t0, e):
+        return Track(k, np.array([k]), np.array([k]), np.array([t0, t0 + 0.4]), np.zeros((2, 4), np.float32),
+                     np.ones(2, np.float32), unit(e))
+    tracks = [track(0, 0.0, [1, 0.05]), track(1, 1.0, [1, 0.4]), track(2, 0.2, [1, 0.4]), track(3, 2.0, [1, -0.6])]
+    ident = Identifier(unit([[1, 0]]), ["ann"], 0.95)
+    assert [v.identity for v in label_tracks(tracks, [0, 0, 0, 1], ident).values()] == ["ann"] + [UNKNOWN] * 3
+    labels = label_tracks(tracks, [0, 0, 0, 1], ident, link_cos=0.9)
+    assert [labels[k].identity for k in range(4)] == ["ann", "ann", UNKNOWN, UNKNOWN]
+    assert labels[1].score < 0.95  # the track's own score is kept
+
+
 def test_threshold_is_the_open_set_metric_threshold():
     rng = np.random.default_rng(0)
     gallery = unit(rng.normal(size=(20, 16)))

@@ -26,6 +26,7 @@ from ..io.table import atomic_write
 from ..video.orientation import Orientation, apply_orientation, orientation_from_display_matrix
 from ..video.reader import VideoError, probe
 from .contact import CropCollector
+from .live import open_source
 from .outputs import label_of
 from .timeline import UNKNOWN, VideoTimeline
 
@@ -107,17 +108,6 @@ def draw_faces(image: np.ndarray, faces: list[Drawn], font: ImageFont.ImageFont,
         draw.rectangle((x1, ty, x1 + tw, ty + th), fill=face.colour)
         draw.text((x1 + 2 - left, ty + 2 - top), face.text, fill=(0, 0, 0), font=font)
     return np.asarray(canvas)
-
-
-def _open(source: str) -> av.container.InputContainer:
-    try:
-        container = av.open(source, metadata_errors="ignore")
-    except (av.FFmpegError, OSError, ValueError) as err:
-        raise VideoError(source, f"cannot open as a media file: {err}") from err
-    if not container.streams.video:
-        container.close()
-        raise VideoError(source, "no video stream")
-    return container
 
 
 class _Encoder:
@@ -231,7 +221,7 @@ def annotate_video(timeline: VideoTimeline, path: str | os.PathLike, crops: Crop
     schedule = BoxSchedule(timeline)
     size = probe(timeline.source).display_size  # opens, and decodes one frame: raises VideoError when it cannot
     scale = output_scale(size, max_short_side)
-    container = _open(timeline.source)
+    container = open_source(timeline.source)
     try:
         return _annotate(container, timeline, schedule, (round(size[0] * scale), round(size[1] * scale)), scale,
                          path, crops)

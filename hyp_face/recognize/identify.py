@@ -66,10 +66,38 @@ def person_names(person_index: Sequence[int]) -> list[str]:
     return [f"person_{order[int(p)]:02d}" for p in person_index]
 
 
-def label_tracks(tracks: Sequence[Track], person_index: Sequence[int], identifier: Identifier) -> dict[int, TrackLabel]:
-    """A :class:`TrackLabel` per track: its person cluster in the video and its gallery identity."""
+def named_by_context(tracks: Sequence[Track], found: Identification, link_cos: float) -> list[str]:
+    """Identities after the video context: a track left ``unknown`` takes the identity of a named track of the same
+    video when that is also its own best gallery identity, the two tracks never overlap in time (a person shows one
+    face at a time), and their pooled embeddings are at least ``link_cos`` alike (the tracker's gate,
+    ``track_min_cos``: the tracker would have joined them had they been adjacent). Small, blurred faces score below
+    the open-set threshold even when the gallery ranks them right; another track of the video that passed it vouches
+    for them (README "Who appears when", Identification)."""
+    identity = list(found.identity)
+    named = [j for j, name in enumerate(identity) if name != UNKNOWN]
+    if not named:
+        return identity
+    embeds = np.stack([t.embedding for t in tracks])
+    alike = cosine(embeds, embeds[named]) >= link_cos
+    for i, name in enumerate(found.identity):
+        if name == UNKNOWN and any(alike[i, k] and identity[j] == found.best[i] and not overlap(tracks[i], tracks[j])
+                                   for k, j in enumerate(named)):
+            identity[i] = found.best[i]
+    return identity
+
+
+def overlap(a: Track, b: Track) -> bool:
+    """Whether two tracks have faces at a common time span (first to last face)."""
+    return a.start <= b.end and b.start <= a.end
+
+
+def label_tracks(tracks: Sequence[Track], person_index: Sequence[int], identifier: Identifier,
+                 link_cos: float | None = None) -> dict[int, TrackLabel]:
+    """A :class:`TrackLabel` per track: its person cluster in the video and its gallery identity (with the video
+    context of :func:`named_by_context` when ``link_cos`` is given)."""
     if not tracks:
         return {}
     found = identifier.identify(np.stack([t.embedding for t in tracks]))
+    identities = found.identity if link_cos is None else named_by_context(tracks, found, link_cos)
     return {t.track_id: TrackLabel(t.track_id, person, identity, float(score))
-            for t, person, identity, score in zip(tracks, person_names(person_index), found.identity, found.score)}
+            for t, person, identity, score in zip(tracks, person_names(person_index), identities, found.score)}

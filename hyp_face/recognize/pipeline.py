@@ -99,7 +99,8 @@ class TimelineBuilder:
         tl = self.timeline
         if len(tl.tracks) != self._clustered:
             tl.tracks.sort(key=lambda t: (t.start, t.track_id))
-            tl.labels = label_tracks(tl.tracks, cluster_tracks(tl.tracks, self.opts.people_thr), self.identifier)
+            tl.labels = label_tracks(tl.tracks, cluster_tracks(tl.tracks, self.opts.people_thr), self.identifier,
+                                     None if self.opts.per_face else self.opts.track.min_cos)
             self._clustered = len(tl.tracks)
         return tl
 

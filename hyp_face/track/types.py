@@ -17,7 +17,8 @@ class Track:
 
     track_id: int
     face_index: np.ndarray  # (T,) int64
-    frame: np.ndarray  # (T,) int64, frame indices in the video
+    frame: np.ndarray  # (T,) int64, the faces' ``Frame.index``: ordinal of the sampled frame in the stream
+    # (0, 1, 2, ... over the frames decoded at ``track_fps``, as ``FaceMeta.frame``); ``time`` locates it in the video
     time: np.ndarray  # (T,) float64, seconds
     box: np.ndarray  # (T, 4) float32, x1 y1 x2 y2 in the displayed (rotated) frame
     score: np.ndarray  # (T,) float32, detector scores
