@@ -11,6 +11,7 @@ att_a=
 aggregator=        # pool each set into one vector on both sides (hyp_face.backend.aggregate); empty: the version's rules
 enroll_aggregator= # the enrollment side only
 test_aggregator=   # the test side only
+kspaced=           # keep K evenly spaced faces of each video before pooling (with --aggregator pairs, K=5: Tao et al.)
 snorm=none
 cohort_utt2spk=
 cohort_embed_scp=
@@ -28,6 +29,8 @@ help_message="Usage: $0 [options] --backend v1|...|v9 <trials> <enroll-utt2spk> 
   2, and 1 for v8; python -m hyp_face.bin.eval_be --help describes every version and option).
   --aggregator SPEC (both sides), --enroll-aggregator SPEC, --test-aggregator SPEC: mean, median, pairs,
   qmean:score|size|sharpness|norm[:gamma] or proxyfusion:MODEL.pt, in place of the version's side rules.
+  --kspaced K: only K evenly spaced faces of each video (by time) before pooling; K=5 with --aggregator pairs is
+  the face score of Tao et al. 2022 (mean cosine over 5 x 5 faces).
   --snorm none|faithful|asnorm needs --cohort-utt2spk F --cohort-embed-scp F [--ncoh 1000 --ncoh-discard 0].
   --device cpu|cuda|cuda:N (default cpu: numpy; cuda: torch float64 on the GPU), --engine auto|numpy|torch,
   --full-matrix false|true, --block-rows 4096, --num-threads N (CPU threads; default \$HYP_FACE_THREADS or 1).
@@ -63,7 +66,7 @@ $cmd "$out_dir/log/eval_be_$(basename "$out").log" \
   $HYP_FACE_PYTHON -m hyp_face.bin.eval_be --backend "$backend" ${thr_ahc:+--thr-ahc "$thr_ahc"} \
     ${self_att_a:+--self-att-a "$self_att_a"} ${att_a:+--att-a "$att_a"} --snorm "$snorm" "${snorm_args[@]}" \
     ${aggregator:+--aggregator "$aggregator"} ${enroll_aggregator:+--enroll-aggregator "$enroll_aggregator"} \
-    ${test_aggregator:+--test-aggregator "$test_aggregator"} \
+    ${test_aggregator:+--test-aggregator "$test_aggregator"} ${kspaced:+--kspaced "$kspaced"} \
     --full-matrix "$full_matrix" --block-rows "$block_rows" \
     --engine "$engine" --device "$device" ${num_threads:+--num-threads "$num_threads"} \
     "$trials" "$enroll_utt2spk" "$ref_scp" "$enroll_scp" "$test_scp" "$out"

@@ -101,6 +101,36 @@ def test_eval_be_scores_with_the_aggregators(tmp_path):
             assert float(score) == pytest.approx(expected, abs=2e-6), (spec, line)
 
 
+def test_eval_be_kspaced_pairs_is_the_neighbours_face_score(tmp_path):
+    """--kspaced 3 --aggregator pairs: the mean cosine over the 3 x 3 evenly spaced faces of each side (by stored
+    time, whatever the store order), as hyp_face.backend.kspaced's plain reference computes it; the name says K."""
+    from hyp_face.backend.kspaced import mean_of_pairs, select_kspaced
+
+    rng = np.random.default_rng(7)
+    sets = {"e1": rng.normal(size=(7, DIM)), "t1": rng.normal(size=(5, DIM)), "t2": rng.normal(size=(2, DIM))}
+    metas = {k: meta_of(len(v), rng) for k, v in sets.items()}
+    for k in sets:
+        metas[k].time = rng.permutation(len(sets[k])).astype(np.float64)  # stored out of time order
+    for name, keys in (("enr", ["e1"]), ("test", ["t1", "t2"])):
+        with EmbedWriter(tmp_path / name) as w:
+            for k in keys:
+                w.write(k, sets[k], metas[k])
+    (tmp_path / "utt2spk").write_text("e1 m1\n")
+    (tmp_path / "trials").write_text("m1 t1 target\nm1 t2 nontarget\n")
+    args = ["--backend", "v1", "--aggregator", "pairs", "--kspaced", "3", "--verbose", "0", str(tmp_path / "trials"),
+            str(tmp_path / "utt2spk"), str(tmp_path / "enr.scp"), str(tmp_path / "enr.scp"),
+            str(tmp_path / "test.scp"), str(tmp_path / "scores")]
+    eval_be.main(args)
+    picked = {k: select_kspaced(v, metas[k].time, 3) for k, v in sets.items()}
+    assert len(picked["e1"]) == 3 and len(picked["t2"]) == 2
+    for line in (tmp_path / "scores").read_text().splitlines():
+        _, t, score = line.split()
+        assert float(score) == pytest.approx(mean_of_pairs(picked["e1"], picked[t]), abs=2e-6)
+    assert float(line.split()[2]) != pytest.approx(mean_of_pairs(sets["e1"], sets[t]), abs=1e-3)  # K matters
+    assert eval_be.full_be_name(eval_be.backend_params(eval_be.parse_args(args)),
+                                eval_be.side_aggregators(eval_be.parse_args(args)), 3) == "be_v1_k3_agg_pairs"
+
+
 def test_embed_with_quality_keeps_the_embeddings_and_measures_norm_and_sharpness():
     from test_extract import MeanColour
 

@@ -2,9 +2,10 @@
 the mean of the cosine matrix between 5 evenly spaced frames of each side).
 
 ``evenly_spaced`` picks K of a video's N faces in time order, spread like ``numpy.linspace`` over the first to the
-last (all of them when N <= K). ``mean_of_pairs`` scores two such sets. A set-aggregation back-end takes the
-selection as a pre-step: ``read_kspaced`` reads a video's K evenly spaced faces from the store (by their stored
-times), in place of all of them, before its own aggregation.
+last (all of them when N <= K). ``mean_of_pairs`` scores two such sets. Any back-end takes the selection as a
+pre-step: ``eval_be --kspaced K`` (``kspaced_sets``) cuts every enrollment and test video to its K evenly spaced
+faces (by their stored times) before its own pooling; ``--kspaced 5 --aggregator pairs`` is the neighbour's face
+score. ``read_kspaced`` reads one video's K faces from the store.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ def select_kspaced(embeds: np.ndarray, times: np.ndarray, k: int) -> np.ndarray:
     """The ``k`` evenly spaced faces of a video, in time order (``times``: seconds of each face)."""
     order = np.argsort(np.asarray(times), kind="stable")
     return np.asarray(embeds)[order[evenly_spaced(len(order), k)]]
+
+
+def kspaced_sets(sets: list[np.ndarray], metas: list, k: int) -> list[np.ndarray]:
+    """Each set cut to its ``k`` evenly spaced faces by the stored face times (``metas``, one per set); a set whose
+    metadata does not match it (a stand-in vector of a video without faces) is kept as it is."""
+    return [select_kspaced(x, m.time, k) if m is not None and len(m) == len(x) else x for x, m in zip(sets, metas)]
 
 
 def read_kspaced(reader: EmbedReader, key: str, k: int) -> np.ndarray:

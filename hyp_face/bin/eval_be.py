@@ -16,6 +16,7 @@ import numpy as np
 
 from hyp_face.backend.aggregate import Aggregator, AggregatorError, aggregate_sets, parse_aggregator, tag
 from hyp_face.backend.engine import make_engine
+from hyp_face.backend.kspaced import kspaced_sets
 from hyp_face.backend.inputs import (
     load_cohort,
     load_enrollment,
@@ -112,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="pool each set into one vector on both sides, replacing the version's side rules: mean, "
                          "median, pairs (mean-of-pairs scoring), qmean:score|size|sharpness|norm[:gamma] "
                          "(quality-weighted mean) or proxyfusion:MODEL.pt (see hyp_face.backend.aggregate)")
+    be.add_argument("--kspaced", metavar="K", type=int, default=0,
+                    help="keep only K evenly spaced faces of each enrollment and test video (by their stored times) "
+                         "before pooling; with --aggregator pairs, K=5 is the face score of Tao et al. 2022 "
+                         "(0: every face)")
     be.add_argument("--enroll-aggregator", metavar="SPEC", default="",
                     help="aggregator of the enrollment side only (overrides --aggregator there)")
     be.add_argument("--test-aggregator", metavar="SPEC", default="",
@@ -169,21 +174,23 @@ def side_aggregators(args: argparse.Namespace) -> tuple[Aggregator | None, Aggre
     return aggs  # type: ignore[return-value]
 
 
-def full_be_name(params: BackendParams, aggs: tuple[Aggregator | None, Aggregator | None]) -> str:
-    """``be_name`` plus the aggregators, e.g. ``be_v1_agg_qmean-sharpness`` or ``be_v1_enragg_mean_testagg_pairs``."""
+def full_be_name(params: BackendParams, aggs: tuple[Aggregator | None, Aggregator | None], kspaced: int = 0) -> str:
+    """``be_name`` plus the K-spaced selection and the aggregators, e.g. ``be_v1_agg_qmean-sharpness``,
+    ``be_v1_k5_agg_pairs`` or ``be_v1_enragg_mean_testagg_pairs``."""
     enroll, test = aggs
+    name = be_name(params) + (f"_k{kspaced}" if kspaced else "")
     if enroll is None and test is None:
-        return be_name(params)
+        return name
     if enroll is not None and test is not None and enroll.spec == test.spec:
-        return f"{be_name(params)}_agg_{tag(enroll)}"
+        return f"{name}_agg_{tag(enroll)}"
     sides = [f"{side}agg_{tag(a)}" for side, a in (("enr", enroll), ("test", test)) if a is not None]
-    return "_".join([be_name(params), *sides])
+    return "_".join([name, *sides])
 
 
 def print_backend(args: argparse.Namespace, params: BackendParams) -> bool:
     """Answer ``--print-be-name`` / ``--print-be-options``; whether there was anything to print."""
     if args.print_be_name:
-        print(full_be_name(params, side_aggregators(args)))
+        print(full_be_name(params, side_aggregators(args), args.kspaced))
     if args.print_be_options:
         print(" ".join(be_options(params)))
     return args.print_be_name or args.print_be_options
@@ -193,6 +200,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command line, with the inputs required unless only printing."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.kspaced < 0:
+        parser.error(f"--kspaced must be 0 (every face) or a number of faces, got {args.kspaced}")
     missing = [n for n in POSITIONALS if getattr(args, n) is None]
     if missing and not (args.print_be_name or args.print_be_options):
         parser.error("the following arguments are required: " + ", ".join(missing))
@@ -300,6 +309,9 @@ def main(argv: list[str] | None = None) -> None:
     require_some_faces(enroll.refs, "enrollment model", f"{args.ref_embed_scp} or {args.enroll_facedet_embed_scp}")
     check_dims(tests, enroll.refs, f"{args.ref_embed_scp} + {args.enroll_facedet_embed_scp}", args.test_embed_scp)
     enroll_agg, test_agg = side_aggregators(args)
+    if args.kspaced:
+        tests = kspaced_sets(tests, load_metas(args.test_embed_scp, seg_set), args.kspaced)
+        enroll.refs = kspaced_sets(enroll.refs, load_metas(args.ref_embed_scp, enroll.videos), args.kspaced)
     tests = (test_side(params, tests) if test_agg is None
              else pooled_side(test_agg, tests, args.test_embed_scp, seg_set, "test"))
     refs = (enroll_side(params, enroll.refs) if enroll_agg is None
