@@ -27,7 +27,8 @@ help_message="Usage: $0 [options] --backend v1|...|v9 <trials> <enroll-utt2spk> 
   --thr-ahc T, --self-att-a A, --att-a A: the version's parameters (default: its original value, e.g. self_att_a
   2, and 1 for v8; python -m hyp_face.bin.eval_be --help describes every version and option).
   --aggregator SPEC (both sides), --enroll-aggregator SPEC, --test-aggregator SPEC: mean, median, pairs,
-  qmean:score|size|sharpness|norm[:gamma] or proxyfusion:MODEL.pt, in place of the version's side rules.
+  qmean:score|size|sharpness|norm[:gamma] or proxyfusion:MODEL.pt[:W] (W: mean weight of a residual blend), in place
+  of the version's side rules.
   --snorm none|faithful|asnorm needs --cohort-utt2spk F --cohort-embed-scp F [--ncoh 1000 --ncoh-discard 0].
   --device cpu|cuda|cuda:N (default cpu: numpy; cuda: torch float64 on the GPU), --engine auto|numpy|torch,
   --full-matrix false|true, --block-rows 4096, --num-threads N (CPU threads; default \$HYP_FACE_THREADS or 1).
