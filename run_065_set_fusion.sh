@@ -19,6 +19,8 @@ max_size=3
 qualities="score size sharpness norm"
 gammas="1 3"
 pf_grid="16:4 8:2 32:8"   # ProxyFusion num_proxies:k pairs trained; the best on dev is reported
+pf_mean_weight=0.9        # stages 5-6 also score the chosen model blended with the set mean at this weight
+                          # (proxyfusion:MODEL.pt:W; chosen on dev, README "Set aggregation"); 0: no blend
 pf_opts=                  # more options of steps/train_set_fusion.sh, e.g. "--max-epochs 40"
 reps=1000
 sre_sets="sre19_av_v_dev sre19_av_v_eval"  # stage 6: SRE19-layout sets scored through the normal back-end path
@@ -32,12 +34,12 @@ Trains and compares set aggregators on the LFW template protocol, chooses on dev
   stage 2: ProxyFusion models of --pf-grid trained on the train split (degraded augmentation), dev early stopping.
   stage 3: degraded dev scores of every aggregator (steps/eval_be.sh --backend v1 --aggregator).
   stage 4: dev report; the quality-weighted mean and ProxyFusion settings with the best degraded dev TAR are chosen.
-  stage 5: clean dev and test scores of mean, median, pairs and the two chosen, reports with paired-bootstrap 95% intervals
-           against mean pooling, and results.md.
+  stage 5: clean dev and test scores of mean, median, pairs, the two chosen and the chosen ProxyFusion blended with the
+           mean (--pf-mean-weight), reports with paired-bootstrap 95% intervals against mean pooling, and results.md.
   stage 6: the --sre-sets (<data-root>/<set>_{enroll,test}) scored with each aggregator by eval_be (v1), raw EER and
            min Cprimary by steps/score_trials.sh, gathered in sre_results.md.
-Options: --models-dir, --out-dir, --num-draws 20, --max-size 3, --qualities, --gammas, --pf-grid, --pf-opts, --reps,
---sre-sets, --sre-aggregators, --data-root, --face-embed-dir."
+Options: --models-dir, --out-dir, --num-draws 20, --max-size 3, --qualities, --gammas, --pf-grid, --pf-mean-weight 0.9,
+--pf-opts, --reps, --sre-sets, --sre-aggregators, --data-root, --face-embed-dir."
 
 . utils/parse_options.sh
 if [ $# -ne 0 ]; then printf '%s\n' "$help_message" >&2; exit 1; fi
@@ -56,7 +58,17 @@ quality_methods=
 for q in $qualities; do for g in $gammas; do quality_methods+=" qmean:$q:$g"; done; done
 pf_methods=
 for p in $pf_grid; do pf_methods+=" proxyfusion:$out_dir/models/pf_${p%%:*}_${p##*:}.pt"; done
-name_of() { local spec=$1; case $spec in proxyfusion:*) basename "${spec#proxyfusion:}" .pt ;; *) echo "${spec//:/-}" ;; esac; }
+name_of() {  # report name of a spec: pf_32_8, pf_32_8_mean0.9, qmean-size-3
+  local spec=$1 model
+  case $spec in
+    proxyfusion:*.pt) basename "${spec#proxyfusion:}" .pt ;;
+    proxyfusion:*) model=${spec#proxyfusion:}; echo "$(basename "${model%:*}" .pt)_mean${spec##*:}" ;;
+    *) echo "${spec//:/-}" ;;
+  esac
+}
+blend_of() {  # the chosen ProxyFusion spec blended with the mean at --pf-mean-weight, nothing when 0
+  [[ $pf_mean_weight =~ ^0*\.?0*$ ]] || echo "proxyfusion:$out_dir/models/$1.pt:$pf_mean_weight"
+}
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   [ -d "$lfw_dir" ] || { echo "$0: --lfw-dir '$lfw_dir' is not a folder" >&2; exit 1; }
@@ -114,12 +126,13 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   read -r _ best_qmean < <(grep '^qmean ' "$out_dir/chosen_on_dev")
   read -r _ best_pf < <(grep '^proxyfusion ' "$out_dir/chosen_on_dev")
   for set in dev_clean test_clean test_degraded; do
-    for spec in $fixed_methods "${best_qmean//-/:}" "proxyfusion:$out_dir/models/$best_pf.pt"; do
+    for spec in $fixed_methods "${best_qmean//-/:}" "proxyfusion:$out_dir/models/$best_pf.pt" $(blend_of "$best_pf"); do
       score "$set" "$spec"
     done
   done
+  blend=$(blend_of "$best_pf")
   for set in test_clean test_degraded dev_clean; do
-    report "$set" mean median pairs "$best_qmean" "$best_pf"
+    report "$set" mean median pairs "$best_qmean" "$best_pf" ${blend:+"$(name_of "$blend")"}
   done
   {
     echo "# Set aggregation, $face_embed_name (LFW templates, $num_draws draws, <= $max_size images each)"
@@ -133,7 +146,7 @@ fi
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
   read -r _ best_qmean < <(grep '^qmean ' "$out_dir/chosen_on_dev")
   read -r _ best_pf < <(grep '^proxyfusion ' "$out_dir/chosen_on_dev")
-  aggs=${sre_aggregators:-"mean median pairs ${best_qmean//-/:} proxyfusion:$out_dir/models/$best_pf.pt"}
+  aggs=${sre_aggregators:-"mean median pairs ${best_qmean//-/:} proxyfusion:$out_dir/models/$best_pf.pt $(blend_of "$best_pf")"}
   lines=("| set | aggregator | EER % | min Cp |" "|---|---|---|---|")
   for s in $sre_sets; do
     e=$data_root/${s}_enroll t=$data_root/${s}_test

@@ -28,7 +28,8 @@ help_message="Usage: $0 [options] --backend v1|...|v9 <trials> <enroll-utt2spk> 
   --thr-ahc T, --self-att-a A, --att-a A: the version's parameters (default: its original value, e.g. self_att_a
   2, and 1 for v8; python -m hyp_face.bin.eval_be --help describes every version and option).
   --aggregator SPEC (both sides), --enroll-aggregator SPEC, --test-aggregator SPEC: mean, median, pairs,
-  qmean:score|size|sharpness|norm[:gamma] or proxyfusion:MODEL.pt, in place of the version's side rules.
+  qmean:score|size|sharpness|norm[:gamma] or proxyfusion:MODEL.pt[:W] (W: mean weight of a residual blend), in place
+  of the version's side rules.
   --kspaced K: only K evenly spaced faces of each video (by time) before pooling; K=5 with --aggregator pairs is
   the face score of Tao et al. 2022 (mean cosine over 5 x 5 faces).
   --snorm none|faithful|asnorm needs --cohort-utt2spk F --cohort-embed-scp F [--ncoh 1000 --ncoh-discard 0].

@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from hyp_face.backend.aggregate import AggregatorError, parse_aggregator  # noqa: E402
+from hyp_face.backend.aggregate import AggregatorError, parse_aggregator, tag  # noqa: E402
 from hyp_face.bin import train_set_fusion  # noqa: E402
 from hyp_face.fusion.proxyfusion import (  # noqa: E402
     ModelError,
@@ -94,6 +94,24 @@ def test_a_foreign_file_is_not_loaded(tmp_path):
     model = ProxyFusion(ProxyFusionConfig(DIM, num_proxies=4, k=2))
     save_model(tmp_path / "ok.pt", model, "dlib_resnet128")
     assert load_model(tmp_path / "ok.pt")[1]["embedder"] == "dlib_resnet128"
+
+
+def test_mean_weight_blends_the_cosines_of_the_set_means_and_of_proxyfusion(tmp_path):
+    torch.manual_seed(0)
+    save_model(tmp_path / "pf.pt", ProxyFusion(ProxyFusionConfig(DIM, num_proxies=6, k=3)).eval(), "dlib_resnet128")
+    plain, blend = (parse_aggregator(f"proxyfusion:{tmp_path / 'pf.pt'}{w}") for w in ("", ":0.75"))
+    assert blend.mean_weight == 0.75 and tag(blend) == "proxyfusion-pf-mean0.75"
+    rng = np.random.default_rng(3)
+    enroll, test = rng.normal(size=(4, DIM)), rng.normal(size=(6, DIM))
+    e, t = blend.pool(enroll, side="enroll"), blend.pool(test, side="test")
+    assert e.shape == (1, 4 * DIM) and np.linalg.norm(e) == pytest.approx(1.0, abs=1e-6)
+    np.testing.assert_allclose(blend.pool(test[::-1].copy(), side="test"), t, atol=1e-6)
+    cos_mean = (parse_aggregator("mean").pool(enroll) @ parse_aggregator("mean").pool(test).T).item()
+    cos_pf = (plain.pool(enroll, side="enroll") @ plain.pool(test, side="test").T).item()
+    assert (e @ t.T).item() == pytest.approx(0.75 * cos_mean + 0.25 * cos_pf, abs=1e-6)
+    for bad in ("1", "-0.5"):
+        with pytest.raises(AggregatorError, match="mean weight must lie in"):
+            parse_aggregator(f"proxyfusion:{tmp_path / 'pf.pt'}:{bad}")
 
 
 def test_hdf5_template_layout_round_trip_and_errors(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -87,16 +89,22 @@ def test_eval_be_scores_with_the_aggregators(tmp_path):
                 w.write(k, v, metas[k])
     (tmp_path / "utt2spk").write_text("e1 m1\ne2 m2\n")
     (tmp_path / "trials").write_text("m1 t1 target\nm1 t2 nontarget\nm2 t1 nontarget\nm2 t2 target\n")
-    for spec in ("mean", "pairs", "qmean:norm:2"):
-        out = tmp_path / f"scores_{spec}"
+    specs = ["mean", "pairs", "qmean:norm:2"]
+    if importlib.util.find_spec("torch") is not None:  # a trained-model spec with a mean weight (residual blend)
+        from hyp_face.fusion.proxyfusion import ProxyFusion, ProxyFusionConfig, save_model
+
+        save_model(tmp_path / "pf.pt", ProxyFusion(ProxyFusionConfig(DIM, num_proxies=4, k=2)).eval(), "any")
+        specs.append(f"proxyfusion:{tmp_path / 'pf.pt'}:0.5")
+    for i, spec in enumerate(specs):
+        out = tmp_path / f"scores_{i}"
         eval_be.main(["--backend", "v1", "--aggregator", spec, "--verbose", "0", str(tmp_path / "trials"),
                       str(tmp_path / "utt2spk"), str(tmp_path / "enr.scp"), str(tmp_path / "enr.scp"),
                       str(tmp_path / "test.scp"), str(out)])
         agg = parse_aggregator(spec)
         for line in out.read_text().splitlines():
             m, t, score = line.split()
-            e = agg.pool(enroll[f"e{m[1]}"], metas[f"e{m[1]}"])
-            v = agg.pool(tests[t], metas[t])
+            e = agg.pool(enroll[f"e{m[1]}"], metas[f"e{m[1]}"], side="enroll")
+            v = agg.pool(tests[t], metas[t], side="test")
             expected = (e @ v.T).item() / (1 if spec == "pairs" else np.linalg.norm(e) * np.linalg.norm(v))
             assert float(score) == pytest.approx(expected, abs=2e-6), (spec, line)
 

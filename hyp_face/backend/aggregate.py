@@ -10,8 +10,10 @@ with. Specifications (the ``--aggregator`` words):
 * ``pairs``: mean-of-pairs scoring, the mean cosine over all enrollment x test face pairs. It is the dot product of
   the two sets' means of unit vectors, so this aggregator returns that mean *without* re-normalising it
   (``Aggregator.unit`` False) and the scorer takes a plain dot product on that side;
-* ``proxyfusion:<model.pt>``: a trained ProxyFusion model (:mod:`hyp_face.fusion.proxyfusion`), its gallery
-  network on the enrollment side and its probe network on the test side.
+* ``proxyfusion:<model.pt>[:<w>]``: a trained ProxyFusion model (:mod:`hyp_face.fusion.proxyfusion`), its gallery
+  network on the enrollment side and its probe network on the test side. With a mean weight ``w`` in [0, 1) the
+  output is the residual blend ``[sqrt(w) * mean, sqrt(1 - w) * proxyfusion]`` of the two unit vectors, so a score
+  is ``w * cos(means) + (1 - w) * cos(ProxyFusion outputs)``.
 
 Every output but ``pairs`` is L2-normalised; a one-element set gives its element, normalised, under every rule.
 """
@@ -74,6 +76,7 @@ class Aggregator:
     quality: str = ""
     gamma: float = 1.0
     model: object = None  # a ProxyFusionAggregator for kind "proxyfusion"
+    mean_weight: float = 0.0  # proxyfusion only: the weight of the mean-pooled vector in the residual blend
     spec: str = ""
 
     @property
@@ -92,7 +95,7 @@ class Aggregator:
         if self.kind == "pairs":
             return ops.l2_normalize(x).mean(axis=0, keepdims=True)
         if self.kind == "proxyfusion":
-            return self.model.pool(x, side=side, what=what)
+            return self.blend_with_mean(x, self.model.pool(x, side=side, what=what))
         if self.kind == "qmean" and len(x) > 1:
             if meta is None or len(meta) != len(x):
                 raise AggregatorError(f"{what}: qmean:{self.quality} needs the face metadata of every face")
@@ -100,6 +103,13 @@ class Aggregator:
             return ops.l2_normalize(w[None] @ x)
         rule = ops.mean_vector if self.kind == "mean" else ops.median_vector
         return ops.l2_normalize(rule(x))
+
+    def blend_with_mean(self, x: np.ndarray, fused: np.ndarray) -> np.ndarray:
+        """``fused`` itself, or with a mean weight w the unit vector [sqrt(w) * mean(x), sqrt(1 - w) * fused]."""
+        if not self.mean_weight:
+            return fused
+        mean = ops.l2_normalize(ops.mean_vector(x))
+        return np.hstack([np.sqrt(self.mean_weight) * mean, np.sqrt(1.0 - self.mean_weight) * fused])
 
 
 def parse_aggregator(spec: str, embedder: str | None = None) -> Aggregator:
@@ -120,9 +130,29 @@ def parse_aggregator(spec: str, embedder: str | None = None) -> Aggregator:
     if kind == "proxyfusion" and rest:
         from hyp_face.fusion.proxyfusion import ProxyFusionAggregator  # torch only when asked for
 
-        return Aggregator(kind, model=ProxyFusionAggregator.load(rest, embedder), spec=spec)
+        path, weight = split_mean_weight(spec, rest)
+        return Aggregator(kind, model=ProxyFusionAggregator.load(path, embedder), mean_weight=weight, spec=spec)
     raise AggregatorError(f"unknown aggregator {spec!r}; expected mean, median, pairs, qmean:<{'|'.join(QUALITIES)}>"
-                          "[:gamma] or proxyfusion:<model.pt>")
+                          "[:gamma] or proxyfusion:<model.pt>[:mean-weight]")
+
+
+def proxyfusion_model_path(spec: str) -> str:
+    """The model file of a ``proxyfusion:<model.pt>[:<w>]`` specification."""
+    return split_mean_weight(spec, spec.partition(":")[2])[0]
+
+
+def split_mean_weight(spec: str, rest: str) -> tuple[str, float]:
+    """``<model.pt>[:<w>]`` as (path, w), w 0 when absent; w must lie in [0, 1)."""
+    path, _, last = rest.rpartition(":")
+    if not path:
+        return rest, 0.0
+    try:
+        weight = float(last)
+    except ValueError:
+        return rest, 0.0  # a colon inside the model path
+    if not 0.0 <= weight < 1.0:
+        raise AggregatorError(f"aggregator {spec!r}: the mean weight must lie in [0, 1), got {weight}")
+    return path, weight
 
 
 def aggregate_sets(agg: Aggregator, sets: list[np.ndarray], metas: list[FaceMeta | None] | None = None,
@@ -139,5 +169,6 @@ def tag(agg: Aggregator) -> str:
     if agg.kind == "proxyfusion":
         from pathlib import Path
 
-        return f"proxyfusion-{Path(agg.spec.partition(':')[2]).stem}"
+        stem = Path(proxyfusion_model_path(agg.spec)).stem
+        return f"proxyfusion-{stem}" + (f"-mean{agg.mean_weight:g}" if agg.mean_weight else "")
     return agg.spec.replace(":", "-")

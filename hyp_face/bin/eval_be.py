@@ -14,7 +14,14 @@ import time
 
 import numpy as np
 
-from hyp_face.backend.aggregate import Aggregator, AggregatorError, aggregate_sets, parse_aggregator, tag
+from hyp_face.backend.aggregate import (
+    Aggregator,
+    AggregatorError,
+    aggregate_sets,
+    parse_aggregator,
+    proxyfusion_model_path,
+    tag,
+)
 from hyp_face.backend.engine import make_engine
 from hyp_face.backend.kspaced import kspaced_sets
 from hyp_face.backend.inputs import (
@@ -112,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--aggregator", metavar="SPEC", default="",
                     help="pool each set into one vector on both sides, replacing the version's side rules: mean, "
                          "median, pairs (mean-of-pairs scoring), qmean:score|size|sharpness|norm[:gamma] "
-                         "(quality-weighted mean) or proxyfusion:MODEL.pt (see hyp_face.backend.aggregate)")
+                         "(quality-weighted mean) or proxyfusion:MODEL.pt[:W] (W: weight of the mean in a residual blend; "
+                         "see hyp_face.backend.aggregate)")
     be.add_argument("--kspaced", metavar="K", type=int, default=0,
                     help="keep only K evenly spaced faces of each enrollment and test video (by their stored times) "
                          "before pooling; with --aggregator pairs, K=5 is the face score of Tao et al. 2022 "
@@ -273,7 +281,7 @@ def pooled_side(agg: Aggregator, sets: list[np.ndarray], scp: str, keys: list[st
 def be_job(args: argparse.Namespace, params: BackendParams) -> Job:
     """The scoring job: the score file and the manifest of its inputs (by content), options and code."""
     inputs = {name: getattr(args, name) for name in INPUT_ARGS}
-    inputs.update({f"{name}_model": getattr(args, name).partition(":")[2] for name in AGGREGATOR_ARGS
+    inputs.update({f"{name}_model": proxyfusion_model_path(getattr(args, name)) for name in AGGREGATOR_ARGS
                    if getattr(args, name).startswith("proxyfusion:")})  # a trained model counts by content
     manifest = step_manifest(args, inputs, NEUTRAL_ARGS, BACKEND_CODE, scp_inputs=EMBED_SCP_ARGS)
     manifest["options"].update({p: getattr(params, p) for p in SPECS[params.version].params})  # as resolved
