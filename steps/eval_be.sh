@@ -11,6 +11,7 @@ att_a=
 aggregator=        # pool each set into one vector on both sides (hyp_face.backend.aggregate); empty: the version's rules
 enroll_aggregator= # the enrollment side only
 test_aggregator=   # the test side only
+test_sets=video    # video: a test video is one set; tracks: one set per face track, the video scores their max
 kspaced=           # keep K evenly spaced faces of each video before pooling (with --aggregator pairs, K=5: Tao et al.)
 snorm=none
 cohort_utt2spk=
@@ -30,6 +31,8 @@ help_message="Usage: $0 [options] --backend v1|...|v9 <trials> <enroll-utt2spk> 
   --aggregator SPEC (both sides), --enroll-aggregator SPEC, --test-aggregator SPEC: mean, median, pairs,
   qmean:score|size|sharpness|norm[:gamma] or proxyfusion:MODEL.pt[:W] (W: mean weight of a residual blend), in place
   of the version's side rules.
+  --test-sets video|tracks: tracks pools each face track of a test video on its own (stores extracted with
+  --track-fps) and scores the video by the maximum over its tracks (default video: the whole video is one set).
   --kspaced K: only K evenly spaced faces of each video (by time) before pooling; K=5 with --aggregator pairs is
   the face score of Tao et al. 2022 (mean cosine over 5 x 5 faces).
   --snorm none|faithful|asnorm needs --cohort-utt2spk F --cohort-embed-scp F [--ncoh 1000 --ncoh-discard 0].
@@ -68,6 +71,7 @@ $cmd "$out_dir/log/eval_be_$(basename "$out").log" \
     ${self_att_a:+--self-att-a "$self_att_a"} ${att_a:+--att-a "$att_a"} --snorm "$snorm" "${snorm_args[@]}" \
     ${aggregator:+--aggregator "$aggregator"} ${enroll_aggregator:+--enroll-aggregator "$enroll_aggregator"} \
     ${test_aggregator:+--test-aggregator "$test_aggregator"} ${kspaced:+--kspaced "$kspaced"} \
+    --test-sets "$test_sets" \
     --full-matrix "$full_matrix" --block-rows "$block_rows" \
     --engine "$engine" --device "$device" ${num_threads:+--num-threads "$num_threads"} \
     "$trials" "$enroll_utt2spk" "$ref_scp" "$enroll_scp" "$test_scp" "$out"

@@ -32,6 +32,7 @@ from hyp_face.backend.inputs import (
     read_trials,
 )
 from hyp_face.backend.snorm import MODES
+from hyp_face.backend.tracksets import TrackSetError, max_over_tracks, require_tracks, split_tracks
 from hyp_face.backend.versions import (
     PARAM_DEFAULTS,
     SPECS,
@@ -61,6 +62,7 @@ NEUTRAL_ARGS = ("score_file", "block_rows", "engine", "device", "num_threads", "
                 "config_file", "thr_ahc", "self_att_a", "att_a")  # the parameters count as resolved (be_job)
 BACKEND_CODE = ("backend", "fusion", "io/embed_store.py", "io/datadir.py", "bin/eval_be.py")
 AGGREGATOR_ARGS = ("aggregator", "enroll_aggregator", "test_aggregator")
+TEST_SETS = ("video", "tracks")
 
 
 POSITIONALS = ("trials", "enroll_utt2spk", "ref_embed_scp", "enroll_facedet_embed_scp", "test_embed_scp",
@@ -129,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="aggregator of the enrollment side only (overrides --aggregator there)")
     be.add_argument("--test-aggregator", metavar="SPEC", default="",
                     help="aggregator of the test side only (overrides --aggregator there)")
+    be.add_argument("--test-sets", choices=TEST_SETS, default="video",
+                    help="video: the faces of a test video form one set (default); tracks: each face track of a "
+                         "test video (stored with extract_face_embed --track-fps) is a set of its own, pooled on its "
+                         "own, and the video scores the maximum over its tracks (untracked faces form one set)")
     be.add_argument("--print-be-name", action="store_true",
                     help="print the back-end directory name (e.g. be_v4_thrahc0.8) and exit")
     be.add_argument("--print-be-options", action="store_true",
@@ -182,11 +188,13 @@ def side_aggregators(args: argparse.Namespace) -> tuple[Aggregator | None, Aggre
     return aggs  # type: ignore[return-value]
 
 
-def full_be_name(params: BackendParams, aggs: tuple[Aggregator | None, Aggregator | None], kspaced: int = 0) -> str:
-    """``be_name`` plus the K-spaced selection and the aggregators, e.g. ``be_v1_agg_qmean-sharpness``,
-    ``be_v1_k5_agg_pairs`` or ``be_v1_enragg_mean_testagg_pairs``."""
+def full_be_name(params: BackendParams, aggs: tuple[Aggregator | None, Aggregator | None], kspaced: int = 0,
+                 test_sets: str = "video") -> str:
+    """``be_name`` plus the K-spaced selection, per-track test sets and the aggregators, e.g.
+    ``be_v1_agg_qmean-sharpness``, ``be_v1_k5_agg_pairs``, ``be_v1_tracks_agg_mean`` or
+    ``be_v1_enragg_mean_testagg_pairs``."""
     enroll, test = aggs
-    name = be_name(params) + (f"_k{kspaced}" if kspaced else "")
+    name = be_name(params) + (f"_k{kspaced}" if kspaced else "") + ("_tracks" if test_sets == "tracks" else "")
     if enroll is None and test is None:
         return name
     if enroll is not None and test is not None and enroll.spec == test.spec:
@@ -198,7 +206,7 @@ def full_be_name(params: BackendParams, aggs: tuple[Aggregator | None, Aggregato
 def print_backend(args: argparse.Namespace, params: BackendParams) -> bool:
     """Answer ``--print-be-name`` / ``--print-be-options``; whether there was anything to print."""
     if args.print_be_name:
-        print(full_be_name(params, side_aggregators(args), args.kspaced))
+        print(full_be_name(params, side_aggregators(args), args.kspaced, args.test_sets))
     if args.print_be_options:
         print(" ".join(be_options(params)))
     return args.print_be_name or args.print_be_options
@@ -210,6 +218,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.kspaced < 0:
         parser.error(f"--kspaced must be 0 (every face) or a number of faces, got {args.kspaced}")
+    if args.kspaced and args.test_sets == "tracks":
+        parser.error("--kspaced selects faces per video and cannot be combined with --test-sets tracks")
     missing = [n for n in POSITIONALS if getattr(args, n) is None]
     if missing and not (args.print_be_name or args.print_be_options):
         parser.error("the following arguments are required: " + ", ".join(missing))
@@ -266,16 +276,29 @@ def require_some_faces(mats: list[np.ndarray], what: str, sources: str) -> None:
                          "(unreadable videos, e.g. a vid.scp pointing at a moved corpus)")
 
 
-def pooled_side(agg: Aggregator, sets: list[np.ndarray], scp: str, keys: list[str], side: str) -> list[np.ndarray]:
-    """One pooled vector per set, with the stored face metadata when the aggregator weighs faces by quality
-    (a set the loaders replaced by one stand-in vector is pooled without it)."""
-    metas: list = [None] * len(sets)
-    if agg.needs_meta:
+def pooled_side(agg: Aggregator, sets: list[np.ndarray], scp: str, keys: list[str], side: str,
+                metas: list | None = None) -> list[np.ndarray]:
+    """One pooled vector per set, with the face metadata (``metas``, else read from ``scp``) when the aggregator
+    weighs faces by quality (a set the loaders replaced by one stand-in vector is pooled without it)."""
+    if not agg.needs_meta:
+        metas = [None] * len(sets)
+    elif metas is None:
         metas = [m if len(m) == len(x) else None for m, x in zip(load_metas(scp, keys), sets)]
     try:
         return aggregate_sets(agg, sets, metas, side, [f"{scp}: {k}" for k in keys])
     except AggregatorError as err:
         raise SystemExit(f"eval_be: {err}") from None
+
+
+def track_test_sets(tests: list[np.ndarray], scp: str, keys: list[str]
+                    ) -> tuple[list[np.ndarray], list, list[str], np.ndarray]:
+    """The test videos split into their face tracks (``split_tracks``), from the metadata stored in ``scp``."""
+    metas = load_metas(scp, keys)
+    try:
+        require_tracks(metas, scp)
+    except TrackSetError as err:
+        raise SystemExit(f"eval_be: {err}") from None
+    return split_tracks(tests, metas, keys)
 
 
 def be_job(args: argparse.Namespace, params: BackendParams) -> Job:
@@ -320,8 +343,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.kspaced:
         tests = kspaced_sets(tests, load_metas(args.test_embed_scp, seg_set), args.kspaced)
         enroll.refs = kspaced_sets(enroll.refs, load_metas(args.ref_embed_scp, enroll.videos), args.kspaced)
+    test_names, test_metas, track_owner = seg_set, None, None
+    if args.test_sets == "tracks":
+        tests, test_metas, test_names, track_owner = track_test_sets(tests, args.test_embed_scp, seg_set)
     tests = (test_side(params, tests) if test_agg is None
-             else pooled_side(test_agg, tests, args.test_embed_scp, seg_set, "test"))
+             else pooled_side(test_agg, tests, args.test_embed_scp, test_names, "test", test_metas))
     refs = (enroll_side(params, enroll.refs) if enroll_agg is None
             else pooled_side(enroll_agg, enroll.refs, args.ref_embed_scp, enroll.videos, "enroll"))
     scorer = Scorer(params, refs, enroll.video_model, len(enroll.models),
@@ -338,6 +364,8 @@ def main(argv: list[str] | None = None) -> None:
         check_dims(tests, [cohort], args.cohort_embed_scp, args.test_embed_scp)
         snorm = scorer.cohort_norm(args.snorm, cohort, args.ncoh, args.ncoh_discard)
     scores = scorer.score(tests, snorm, progress=args.verbose > 0)
+    if track_owner is not None:
+        scores = max_over_tracks(scores, track_owner)
     if args.full_matrix:
         write_lines(args.score_file, format_matrix(enroll.models, seg_set, scores))
     else:
