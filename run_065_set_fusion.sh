@@ -25,6 +25,8 @@ pf_opts=                  # more options of steps/train_set_fusion.sh, e.g. "--m
 reps=1000
 sre_sets="sre19_av_v_dev sre19_av_v_eval"  # stage 6: SRE19-layout sets scored through the normal back-end path
 sre_aggregators=     # stage 6 aggregators (default: mean median pairs and the two chosen on dev)
+sre_test_sets=video  # stage 6 test sets: whole videos, or each face track of a video (tracks: needs a store
+                     # extracted with --track-fps; the video scores the max over its tracks)
 data_root=data       # where the SRE19-layout data dirs <set>_enroll, <set>_test are
 face_embed_dir=      # their embeddings (default: the config's face_embed_dir)
 help_message="Usage: $0 --lfw-dir DIR [--config-file global_conf/X.sh] [--stage N] [--stop-stage M] [options]
@@ -37,9 +39,10 @@ Trains and compares set aggregators on the LFW template protocol, chooses on dev
   stage 5: clean dev and test scores of mean, median, pairs, the two chosen and the chosen ProxyFusion blended with the
            mean (--pf-mean-weight), reports with paired-bootstrap 95% intervals against mean pooling, and results.md.
   stage 6: the --sre-sets (<data-root>/<set>_{enroll,test}) scored with each aggregator by eval_be (v1), raw EER and
-           min Cprimary by steps/score_trials.sh, gathered in sre_results.md.
+           min Cprimary by steps/score_trials.sh, gathered in sre_results.md (--sre-test-sets tracks: each face track of a
+           test video pooled on its own, the video scored by its best track; results in sre_tracks/).
 Options: --models-dir, --out-dir, --num-draws 20, --max-size 3, --qualities, --gammas, --pf-grid, --pf-mean-weight 0.9,
---pf-opts, --reps, --sre-sets, --sre-aggregators, --data-root, --face-embed-dir."
+--pf-opts, --reps, --sre-sets, --sre-aggregators, --sre-test-sets video|tracks, --data-root, --face-embed-dir."
 
 . utils/parse_options.sh
 if [ $# -ne 0 ]; then printf '%s\n' "$help_message" >&2; exit 1; fi
@@ -147,12 +150,18 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
   read -r _ best_qmean < <(grep '^qmean ' "$out_dir/chosen_on_dev")
   read -r _ best_pf < <(grep '^proxyfusion ' "$out_dir/chosen_on_dev")
   aggs=${sre_aggregators:-"mean median pairs ${best_qmean//-/:} proxyfusion:$out_dir/models/$best_pf.pt $(blend_of "$best_pf")"}
+  case $sre_test_sets in
+    video) sre_dir=sre ;;
+    tracks) sre_dir=sre_tracks ;;
+    *) echo "$0: --sre-test-sets must be video or tracks, not $sre_test_sets" >&2; exit 1 ;;
+  esac
   lines=("| set | aggregator | EER % | min Cp |" "|---|---|---|---|")
   for s in $sre_sets; do
     e=$data_root/${s}_enroll t=$data_root/${s}_test
     for spec in $aggs; do
-      dir=$out_dir/sre/$(name_of "$spec")
-      steps/eval_be.sh --cmd "$train_cmd" --backend v1 --aggregator "$spec" "$t/trials" "$e/utt2spk" \
+      dir=$out_dir/$sre_dir/$(name_of "$spec")
+      steps/eval_be.sh --cmd "$train_cmd" --backend v1 --aggregator "$spec" --test-sets "$sre_test_sets" \
+        "$t/trials" "$e/utt2spk" \
         "$face_embed_dir/ref/${s}_enroll/embed.scp" "$face_embed_dir/facedet/${s}_enroll/embed.scp" \
         "$face_embed_dir/facedet/${s}_test/embed.scp" "$dir/${s}_scores"
       steps/score_trials.sh --cmd "$train_cmd" --plots false --label "$s $(name_of "$spec")" "$t/trials" \
@@ -161,6 +170,6 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
       lines+=("| $s | $(name_of "$spec") | $eer | $min_cp |")
     done
   done
-  printf '%s\n' "${lines[@]}" > "$out_dir/sre_results.md"
-  cat "$out_dir/sre_results.md"
+  printf '%s\n' "${lines[@]}" > "$out_dir/${sre_dir}_results.md"
+  cat "$out_dir/${sre_dir}_results.md"
 fi
