@@ -139,6 +139,33 @@ def test_eval_be_kspaced_pairs_is_the_neighbours_face_score(tmp_path):
                                 eval_be.side_aggregators(eval_be.parse_args(args)), 3) == "be_v1_k3_agg_pairs"
 
 
+def test_eval_be_kspaced_keeps_the_qualities_of_the_faces_it_keeps(tmp_path):
+    """--kspaced with a quality-weighted aggregator weighs the kept faces by their own stored qualities."""
+    from hyp_face.backend.kspaced import kspaced_index
+
+    rng = np.random.default_rng(8)
+    sets = {"e1": rng.normal(size=(6, DIM)), "t1": rng.normal(size=(5, DIM))}
+    metas = {k: meta_of(len(v), rng) for k, v in sets.items()}
+    for k in sets:
+        metas[k].time = rng.permutation(len(sets[k])).astype(np.float64)
+    for name, key in (("enr", "e1"), ("test", "t1")):
+        with EmbedWriter(tmp_path / name) as w:
+            w.write(key, sets[key], metas[key])
+    (tmp_path / "utt2spk").write_text("e1 m1\n")
+    (tmp_path / "trials").write_text("m1 t1 target\n")
+    eval_be.main(["--backend", "v1", "--aggregator", "qmean:size", "--kspaced", "3", "--verbose", "0",
+                  str(tmp_path / "trials"), str(tmp_path / "utt2spk"), str(tmp_path / "enr.scp"),
+                  str(tmp_path / "enr.scp"), str(tmp_path / "test.scp"), str(tmp_path / "scores")])
+    agg = parse_aggregator("qmean:size")
+    pooled = {}
+    for k, x in sets.items():
+        rows = kspaced_index(metas[k].time, 3)
+        pooled[k] = agg.pool(x[rows], metas[k].select(rows))
+    e, v = pooled["e1"], pooled["t1"]
+    expected = (e @ v.T).item() / (np.linalg.norm(e) * np.linalg.norm(v))
+    assert float((tmp_path / "scores").read_text().split()[2]) == pytest.approx(expected, abs=2e-6)
+
+
 def test_embed_with_quality_keeps_the_embeddings_and_measures_norm_and_sharpness():
     from test_extract import MeanColour
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from hyp_face.backend.inputs import read_required
-from hyp_face.io.embed_store import EmbedReader
+from hyp_face.io.embed_store import EmbedReader, FaceMeta
 
 
 def evenly_spaced(n: int, k: int) -> np.ndarray:
@@ -25,16 +25,32 @@ def evenly_spaced(n: int, k: int) -> np.ndarray:
     return np.unique(np.round(np.linspace(0, n - 1, k)).astype(int))
 
 
+def kspaced_index(times: np.ndarray, k: int) -> np.ndarray:
+    """Rows of the ``k`` evenly spaced faces of a video, in time order (``times``: seconds of each face)."""
+    order = np.argsort(np.asarray(times), kind="stable")
+    return order[evenly_spaced(len(order), k)]
+
+
 def select_kspaced(embeds: np.ndarray, times: np.ndarray, k: int) -> np.ndarray:
     """The ``k`` evenly spaced faces of a video, in time order (``times``: seconds of each face)."""
-    order = np.argsort(np.asarray(times), kind="stable")
-    return np.asarray(embeds)[order[evenly_spaced(len(order), k)]]
+    return np.asarray(embeds)[kspaced_index(times, k)]
 
 
-def kspaced_sets(sets: list[np.ndarray], metas: list, k: int) -> list[np.ndarray]:
-    """Each set cut to its ``k`` evenly spaced faces by the stored face times (``metas``, one per set); a set whose
-    metadata does not match it (a stand-in vector of a video without faces) is kept as it is."""
-    return [select_kspaced(x, m.time, k) if m is not None and len(m) == len(x) else x for x, m in zip(sets, metas)]
+def kspaced_sets(sets: list[np.ndarray], metas: list[FaceMeta], k: int
+                 ) -> tuple[list[np.ndarray], list[FaceMeta | None]]:
+    """Each set and its metadata cut to its ``k`` evenly spaced faces by the stored face times; a set whose
+    metadata does not match it (a stand-in vector of a video without faces) is kept whole, with metadata None."""
+    out_sets: list[np.ndarray] = []
+    out_metas: list[FaceMeta | None] = []
+    for x, m in zip(sets, metas):
+        if len(m) != len(x):
+            out_sets.append(x)
+            out_metas.append(None)
+            continue
+        rows = kspaced_index(m.time, k)
+        out_sets.append(x[rows])
+        out_metas.append(m.select(rows))
+    return out_sets, out_metas
 
 
 def read_kspaced(reader: EmbedReader, key: str, k: int) -> np.ndarray:

@@ -340,16 +340,17 @@ def main(argv: list[str] | None = None) -> None:
     require_some_faces(enroll.refs, "enrollment model", f"{args.ref_embed_scp} or {args.enroll_facedet_embed_scp}")
     check_dims(tests, enroll.refs, f"{args.ref_embed_scp} + {args.enroll_facedet_embed_scp}", args.test_embed_scp)
     enroll_agg, test_agg = side_aggregators(args)
-    if args.kspaced:
-        tests = kspaced_sets(tests, load_metas(args.test_embed_scp, seg_set), args.kspaced)
-        enroll.refs = kspaced_sets(enroll.refs, load_metas(args.ref_embed_scp, enroll.videos), args.kspaced)
-    test_names, test_metas, track_owner = seg_set, None, None
+    test_names, test_metas, enroll_metas, track_owner = seg_set, None, None, None
+    if args.kspaced:  # the cut sets keep their metadata, for the quality-weighted aggregators
+        tests, test_metas = kspaced_sets(tests, load_metas(args.test_embed_scp, seg_set), args.kspaced)
+        enroll.refs, enroll_metas = kspaced_sets(enroll.refs, load_metas(args.ref_embed_scp, enroll.videos),
+                                                 args.kspaced)
     if args.test_sets == "tracks":
         tests, test_metas, test_names, track_owner = track_test_sets(tests, args.test_embed_scp, seg_set)
     tests = (test_side(params, tests) if test_agg is None
              else pooled_side(test_agg, tests, args.test_embed_scp, test_names, "test", test_metas))
     refs = (enroll_side(params, enroll.refs) if enroll_agg is None
-            else pooled_side(enroll_agg, enroll.refs, args.ref_embed_scp, enroll.videos, "enroll"))
+            else pooled_side(enroll_agg, enroll.refs, args.ref_embed_scp, enroll.videos, "enroll", enroll_metas))
     scorer = Scorer(params, refs, enroll.video_model, len(enroll.models),
                     block_rows=args.block_rows, engine=engine,
                     workers=1 if engine.name == "torch" else threads,
