@@ -31,7 +31,7 @@ MARGIN = 0.25  # the crop is the face box grown by this fraction on each side
 HEADER = 22
 
 
-def face_quality(boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
+def crop_quality(boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """How well a crop shows each face: detector score x sqrt(box area)."""
     box = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     area = np.clip(box[:, 2] - box[:, 0], 0, None) * np.clip(box[:, 3] - box[:, 1], 0, None)
@@ -39,9 +39,9 @@ def face_quality(boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
 
 
 def best_faces(track: Track, limit: int = PER_PERSON) -> list[int]:
-    """Rows of up to ``limit`` faces of ``track`` spread over its length: the best face (:func:`face_quality`) of
+    """Rows of up to ``limit`` faces of ``track`` spread over its length: the best face (:func:`crop_quality`) of
     each of ``limit`` equal runs of its faces, best first."""
-    quality = face_quality(track.box, track.score)
+    quality = crop_quality(track.box, track.score)
     runs = np.array_split(np.arange(len(track)), min(limit, len(track)))
     best = [int(run[np.argmax(quality[run])]) for run in runs]
     return sorted(best, key=lambda i: -quality[i])
@@ -113,7 +113,7 @@ def cut_crops(source: str, collector: CropCollector) -> Crops:
 
 
 class TrackCrops:
-    """Live mode: the best crop (:func:`face_quality`) of each track so far, JPEG-compressed (~5 kB each).
+    """Live mode: the best crop (:func:`crop_quality`) of each track so far, JPEG-compressed (~5 kB each).
 
     Memory is bounded: beyond ``max_tracks`` tracks, the track seen first is forgotten (on a long stream, its sheet
     then lacks the crops of its oldest tracks).
@@ -125,7 +125,7 @@ class TrackCrops:
 
     def offer(self, t: float, image: np.ndarray, boxes: np.ndarray, scores: np.ndarray, tracks: np.ndarray) -> None:
         """Keep the faces of one frame that beat their track's best so far (a track id < 0 is no track)."""
-        for box, quality, track in zip(np.asarray(boxes, np.float64), face_quality(boxes, scores), tracks):
+        for box, quality, track in zip(np.asarray(boxes, np.float64), crop_quality(boxes, scores), tracks):
             if int(track) >= 0 and quality > self.best.get(int(track), (-math.inf,))[0]:
                 buf = io.BytesIO()
                 crop(image, box).save(buf, format="JPEG", quality=90)
