@@ -96,3 +96,32 @@ def test_an_item_larger_than_the_budget_still_passes_alone():
     batches = list(prefetch_batches(iter([bytes(500), bytes(1), bytes(500)]), batch_size=4, max_bytes=100,
                                     size_of=len))
     assert [[len(x) for x in b] for b in batches] == [[500], [1], [500]]
+
+
+def test_free_pages_are_handed_back_at_most_once_per_interval(monkeypatch):
+    import hyp_face.video.prefetch as prefetch
+
+    calls: list[float] = []
+    monkeypatch.setattr(prefetch, "trim_free_memory", lambda: calls.append(time.monotonic()))
+    monkeypatch.setattr(prefetch, "TRIM_INTERVAL", 0.05)
+    batches = 0
+    for _ in prefetch_batches(range(40), batch_size=1):
+        batches += 1
+        time.sleep(0.005)  # 40 batches over about 0.2 s
+    assert batches == 40
+    assert 1 <= len(calls) <= 6  # not after each of the 40 batches
+    assert all(b - a >= 0.05 for a, b in zip(calls, calls[1:]))
+
+
+def test_pin_threads_asks_torch_for_huge_pages_unless_told_otherwise():
+    import os
+    import subprocess
+    import sys
+
+    code = "import os; from hyp_face.cli import pin_threads; pin_threads(1); print(os.environ['THP_MEM_ALLOC_ENABLE'])"
+    env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip() == "1"
+    env["THP_MEM_ALLOC_ENABLE"] = "0"
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip() == "0"
