@@ -16,11 +16,17 @@ only if the video has none there is it decoded a second time at the backed-off t
 Memory: decoded frames wait in a queue bounded in bytes (``prefetch_mb``), a detector batch holds at
 most that much too, and a frame's full-resolution pixels are released as soon as its faces are aligned: what waits
 for the recognizer are the aligned chips, so the peak is independent of the video's length.
+
+Threads: frames are decoded ahead in one thread, and each group of faces is embedded in another while the calling
+thread detects the next frames (torch and PyAV release the GIL, so on two cores the three overlap). Groups are cut
+from the order of the faces alone, never from timing, so the embeddings are the same bits as in one thread. At most
+one group waits while another is embedded.
 """
 
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
@@ -222,23 +228,24 @@ class FaceExtractor:
         """
         select = self._selector(refs)
         cands: list[_Candidate] = []
-        embeds: list[np.ndarray] = []
+        embedded: list[Future] = []
         pending: list[_Candidate] = []
-        for frames, dets in self._detections(path, instants):
-            if scores_out is not None:
-                scores_out.extend(self._frame_scores(f, d, refs) for f, d in zip(frames, dets))
-            per_frame = [select(f, d, thr) for f, d in zip(frames, dets)]
-            if self.refiner is None:
-                self._keep_chips([c for faces in per_frame for c in faces], thr)
-            for faces in per_frame:
-                pending.extend(faces)
-                if len(pending) >= self.opts.face_batch_size:
-                    embeds.append(self._embed(pending, thr))
-                    cands.extend(pending)
-                    pending = []
-        embeds.append(self._embed(pending, thr))
-        cands.extend(pending)
-        return cands, np.concatenate(embeds)
+        with _embedding_thread() as worker:
+            for frames, dets in self._detections(path, instants):
+                if scores_out is not None:
+                    scores_out.extend(self._frame_scores(f, d, refs) for f, d in zip(frames, dets))
+                per_frame = [select(f, d, thr) for f, d in zip(frames, dets)]
+                if self.refiner is None:
+                    self._keep_chips([c for faces in per_frame for c in faces], thr)
+                for faces in per_frame:
+                    pending.extend(faces)
+                    if len(pending) >= self.opts.face_batch_size:
+                        embedded.append(_submit_after(worker, embedded, self._embed, pending, thr))
+                        cands.extend(pending)
+                        pending = []
+            embedded.append(_submit_after(worker, embedded, self._embed, pending, thr))
+            cands.extend(pending)
+            return cands, np.concatenate([e.result() for e in embedded])
 
     def _frame_scores(self, frame: Frame, det: Detections, refs) -> np.ndarray:
         """Scores of the faces of a frame that could be selected at some threshold."""
@@ -261,29 +268,36 @@ class FaceExtractor:
     def stream_faces(self, frames: Iterable[Frame], threshold: float) -> Iterator[FrameFaces]:
         """The faces of each frame at ``threshold``, in frame order, embedded in batches across frames.
 
-        A batch is embedded when it holds ``face_batch_size`` faces or ``batch_size`` frames, so at most that many
-        frames wait (the latency bound); the detector batches ``batch_size`` frames as in :meth:`process`.
+        A group is embedded when it holds ``face_batch_size`` faces or ``batch_size`` frames, in the embedding thread
+        while the next group is detected, so at most two groups of frames wait (the latency bound); the detector
+        batches ``batch_size`` frames as in :meth:`process`.
         """
-        pending: list[tuple[Frame, Detections]] = []
-        n_faces = 0
-        for frame, det in self.detect_frames(frames):
-            pending.append((frame, det))
-            n_faces += int(np.count_nonzero(det.scores >= threshold))
-            if n_faces >= self.opts.face_batch_size or len(pending) >= self.opts.batch_size:
-                yield from self._embed_frames(pending, threshold)
-                pending, n_faces = [], 0
-        yield from self._embed_frames(pending, threshold)
+        with _embedding_thread() as worker:
+            ahead: tuple[list[tuple[Frame, Detections]], list[list[_Candidate]], Future] | None = None
+            for group in self._frame_groups(self.detect_frames(frames), threshold):
+                per_frame = [_select_facedet(frame, det, threshold) for frame, det in group]
+                job = (group, per_frame, worker.submit(self._embed, [c for faces in per_frame for c in faces],
+                                                       threshold))
+                if ahead is not None:
+                    yield from _frame_faces(*ahead)
+                ahead = job
+            if ahead is not None:
+                yield from _frame_faces(*ahead)
 
-    def _embed_frames(self, pending: list[tuple[Frame, Detections]], thr: float) -> Iterator[FrameFaces]:
-        """Embed the faces of several frames in one batch and hand them back frame by frame."""
-        per_frame = [_select_facedet(frame, det, thr) for frame, det in pending]
-        cands = [c for faces in per_frame for c in faces]
-        embeds = self._embed(cands, thr)
-        start = 0
-        for (frame, det), faces in zip(pending, per_frame):
-            rows = slice(start, start + len(faces))
-            start += len(faces)
-            yield FrameFaces(frame, _meta(faces), embeds[rows].astype(np.float32), det.scores)
+    def _frame_groups(self, detected: Iterable[tuple[Frame, Detections]],
+                      threshold: float) -> Iterator[list[tuple[Frame, Detections]]]:
+        """Consecutive frames grouped until they hold ``face_batch_size`` faces at ``threshold`` or number
+        ``batch_size``."""
+        group: list[tuple[Frame, Detections]] = []
+        n_faces = 0
+        for frame, det in detected:
+            group.append((frame, det))
+            n_faces += int(np.count_nonzero(det.scores >= threshold))
+            if n_faces >= self.opts.face_batch_size or len(group) >= self.opts.batch_size:
+                yield group
+                group, n_faces = [], 0
+        if group:
+            yield group
 
     # -- one video ------------------------------------------------------------------------------------------
     def process(self, path: str, boxes: Sequence[tuple[float, np.ndarray]] | None = None, key: str = "") -> VideoFaces:
@@ -312,6 +326,34 @@ class FaceExtractor:
         if self.opts.mode == "ref":
             cands, embeds = _keep_best_matches(cands, embeds)
         return VideoFaces(embeds.astype(np.float32), _meta(cands), "ok", thr)
+
+
+def _embedding_thread() -> ThreadPoolExecutor:
+    """One worker thread for embedding, with the torch thread count of the caller (OpenMP counts are per thread)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    return ThreadPoolExecutor(1, thread_name_prefix="hyp_face-embed", initializer=torch.set_num_threads,
+                              initargs=(threads,))
+
+
+def _submit_after(worker: ThreadPoolExecutor, earlier: list[Future], fn: Callable, *args) -> Future:
+    """Submit ``fn(*args)`` once the previous submission is done: one group is embedded at a time while the
+    caller gathers the next."""
+    if earlier:
+        earlier[-1].result()
+    return worker.submit(fn, *args)
+
+
+def _frame_faces(group: list[tuple[Frame, Detections]], per_frame: list[list[_Candidate]],
+                 embedded: Future) -> Iterator[FrameFaces]:
+    """The faces of a group's frames, frame by frame, once the group is embedded."""
+    embeds = embedded.result()
+    start = 0
+    for (frame, det), faces in zip(group, per_frame):
+        rows = slice(start, start + len(faces))
+        start += len(faces)
+        yield FrameFaces(frame, _meta(faces), embeds[rows].astype(np.float32), det.scores)
 
 
 def _frame_bytes(frame: Frame) -> int:
