@@ -2,7 +2,8 @@
 ``conf/model_zoo.tsv`` of kind ``speaker``), which VAD, and the audio block size.
 
 Config keys: ``speaker_embedder=<zoo name>``, ``speaker_vad=silero|none``, ``speaker_block_s=<seconds>``,
-``speaker_precision=fp32|bf16`` (the network's arithmetic; ``hyp_face.audio.ge2e.PRECISIONS``, default fp32).
+``speaker_precision=fp32|bf16|int8`` (the network's arithmetic; ``hyp_face.audio.ge2e.PRECISIONS``, default
+fp32).
 """
 
 from __future__ import annotations
