@@ -236,3 +236,16 @@ def test_int8_is_close_to_fp32_and_threads_give_the_same_numbers(tmp_path, share
     assert all(abs(np.linalg.norm(f) - 1) < 1e-6 for f in fast)
     threaded = GE2EEmbedder(net, batch_size=2, workers=2, precision="int8")  # one onnxruntime session, 2 threads
     np.testing.assert_array_equal(threaded.embed(segments[2]), fast[2])
+
+
+def test_int8_fingerprint_names_onnxruntime(tmp_path):
+    """int8 embeddings depend on the onnxruntime that runs them; fp32 fingerprints stay as they were."""
+    pytest.importorskip("onnxruntime")
+    from importlib import metadata
+
+    from hyp_face.audio.config import SpeakerConfig
+
+    models = str(ge2e_models_dir(tmp_path))
+    int8 = SpeakerConfig(vad="none", precision="int8", models_dir=models).fingerprint()
+    assert int8["onnxruntime_version"] == metadata.version("onnxruntime")
+    assert "onnxruntime_version" not in SpeakerConfig(vad="none", models_dir=models).fingerprint()

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .ge2e_int8 import Int8GE2E
 from .mel import mel_spectrogram
 
 log = logging.getLogger(__name__)
@@ -96,8 +97,6 @@ def check_precision(precision: str) -> str:
 def network_runner(net: GE2ENet, precision: str) -> Callable[[np.ndarray], np.ndarray]:
     """The function from a batch of (B, 160, 40) windows to their (B, 256) embeddings at ``precision``."""
     if check_precision(precision) == "int8":
-        from .ge2e_int8 import Int8GE2E
-
         if next(net.parameters()).device.type != "cpu":
             raise ValueError("speaker_precision=int8 runs on the CPU only (onnxruntime); use fp32 or bf16 on a GPU")
         return Int8GE2E(net)

@@ -42,11 +42,11 @@ def upper_layers_graph(lstm: nn.LSTM) -> bytes:
         last = n == len(QUANTIZED_LAYERS) - 1
         wq, ws = quantize_rows(onnx_gate_order(state[f"weight_ih_l{layer}"]))
         rq, rs = quantize_rows(onnx_gate_order(state[f"weight_hh_l{layer}"]))
-        bias = np.concatenate([onnx_gate_order(state[f"bias_ih_l{layer}"]), onnx_gate_order(state[f"bias_hh_l{layer}"])])
+        bias = np.concatenate([onnx_gate_order(state[f"bias_{kind}_l{layer}"]) for kind in ("ih", "hh")])
+        zero_points = np.zeros((1, len(ws)), np.int8)
         names = [f"{p}{layer}" for p in ("W", "R", "B", "Ws", "Wz", "Rs", "Rz")]
-        for name, value in zip(names, (wq.T[None], rq.T[None], bias[None], ws[None], np.zeros((1, len(ws)), np.int8),
-                                       rs[None], np.zeros((1, len(rs)), np.int8))):
-            inits.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        values = (wq.T[None], rq.T[None], bias[None], ws[None], zero_points, rs[None], zero_points)
+        inits += [numpy_helper.from_array(np.ascontiguousarray(v), name) for name, v in zip(names, values)]
         inputs = [x, names[0], names[1], names[2], "", "", "", "", *names[3:]]
         outputs = ["", "H"] if last else [f"Y{layer}"]
         nodes.append(helper.make_node("DynamicQuantizeLSTM", inputs, outputs, hidden_size=hidden,
@@ -55,10 +55,11 @@ def upper_layers_graph(lstm: nn.LSTM) -> bytes:
             x = f"X{layer + 1}"
             nodes.append(helper.make_node("Squeeze", [f"Y{layer}", "direction_axis"], [x]))
     inits.append(numpy_helper.from_array(np.array([1], np.int64), "direction_axis"))
-    graph = helper.make_graph(nodes, "ge2e_int8", [helper.make_tensor_value_info("X1", TensorProto.FLOAT,
-                                                                               ["T", "B", hidden])],
+    graph = helper.make_graph(nodes, "ge2e_int8",
+                              [helper.make_tensor_value_info("X1", TensorProto.FLOAT, ["T", "B", hidden])],
                               [helper.make_tensor_value_info("H", TensorProto.FLOAT, [1, "B", hidden])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    model = helper.make_model(graph, opset_imports=opsets)
     onnx.checker.check_model(model)
     return model.SerializeToString()
 
