@@ -151,7 +151,7 @@ class PartialPool:
 
     net: GE2ENet
     batch_size: int = 64
-    workers: int = 1  # batches run at once, in threads (torch releases the GIL; 1 intra-op thread each)
+    workers: int = 1  # batches run at once, in threads (torch and onnxruntime release the GIL; 1 thread each)
     precision: str = "fp32"  # a key of PRECISIONS
     sums: dict[str, np.ndarray] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
