@@ -249,3 +249,13 @@ def test_int8_fingerprint_names_onnxruntime(tmp_path):
     int8 = SpeakerConfig(vad="none", precision="int8", models_dir=models).fingerprint()
     assert int8["onnxruntime_version"] == metadata.version("onnxruntime")
     assert "onnxruntime_version" not in SpeakerConfig(vad="none", models_dir=models).fingerprint()
+
+
+def test_int8_without_onnxruntime_says_how_to_get_it(monkeypatch):
+    import sys
+
+    from hyp_face.audio.ge2e import GE2ENet, PartialPool
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime -> ImportError
+    with pytest.raises(ImportError, match=r"speaker_precision=int8 needs onnxruntime: pip install -e '\.\[audio\]'"):
+        PartialPool(GE2ENet(), precision="int8")
