@@ -204,9 +204,58 @@ def test_speaker_precision_is_checked(tmp_path):
 
     conf = tmp_path / "speaker.sh"
     conf.write_text("speaker_embedder=ge2e_resemblyzer\nspeaker_precision=int4\n")
-    with pytest.raises(ValueError, match=r"speaker\.sh: speaker precision 'int4': choose one of fp32, bf16"):
+    with pytest.raises(ValueError, match=r"speaker\.sh: speaker precision 'int4': choose one of fp32, bf16, int8"):
         SpeakerConfig.from_file(conf)
     conf.write_text("speaker_embedder=ge2e_resemblyzer\n")
     assert SpeakerConfig.from_file(conf).precision == "fp32"
     with pytest.raises(ValueError, match="choose one of"):
         PartialPool(GE2ENet(), precision="fp16")
+
+
+def test_int8_gate_order_and_row_quantization():
+    from hyp_face.audio.ge2e_int8 import onnx_gate_order, quantize_rows
+
+    gates = np.repeat(np.arange(4.0), 2)[:, None]  # torch's rows: input, forget, cell, output (2 units each)
+    np.testing.assert_array_equal(onnx_gate_order(gates)[:, 0], [0, 0, 3, 3, 1, 1, 2, 2])  # ONNX: i, o, f, c
+    w = np.random.default_rng(0).normal(size=(6, 9)).astype(np.float32)
+    w[2] = 0.0  # an all-zero row keeps a finite scale
+    q, scale = quantize_rows(w)
+    assert q.dtype == np.int8 and np.abs(q).max() == 127 and np.isfinite(scale).all()
+    assert np.all(np.abs(q * scale[:, None] - w) <= scale[:, None] / 2 + 1e-7)
+
+
+def test_int8_is_close_to_fp32_and_threads_give_the_same_numbers(tmp_path, shared):
+    pytest.importorskip("onnxruntime")
+    net = load_ge2e(ge2e_models_dir(tmp_path) / "speaker" / "resemblyzer" / "pretrained.pt")
+    wav = read_audio(shared(SPEECH_CLIP))
+    segments = (wav[:16000 * 3], wav[16000 * 2:], wav)
+    exact = [GE2EEmbedder(net).embed(s) for s in segments]
+    int8 = GE2EEmbedder(net, batch_size=2, precision="int8")
+    fast = [int8.embed(s) for s in segments]
+    assert min(float(a @ b) for a, b in zip(exact, fast)) >= 0.998
+    assert all(abs(np.linalg.norm(f) - 1) < 1e-6 for f in fast)
+    threaded = GE2EEmbedder(net, batch_size=2, workers=2, precision="int8")  # one onnxruntime session, 2 threads
+    np.testing.assert_array_equal(threaded.embed(segments[2]), fast[2])
+
+
+def test_int8_fingerprint_names_onnxruntime(tmp_path):
+    """int8 embeddings depend on the onnxruntime that runs them; fp32 fingerprints stay as they were."""
+    pytest.importorskip("onnxruntime")
+    from importlib import metadata
+
+    from hyp_face.audio.config import SpeakerConfig
+
+    models = str(ge2e_models_dir(tmp_path))
+    int8 = SpeakerConfig(vad="none", precision="int8", models_dir=models).fingerprint()
+    assert int8["onnxruntime_version"] == metadata.version("onnxruntime")
+    assert "onnxruntime_version" not in SpeakerConfig(vad="none", models_dir=models).fingerprint()
+
+
+def test_int8_without_onnxruntime_says_how_to_get_it(monkeypatch):
+    import sys
+
+    from hyp_face.audio.ge2e import GE2ENet, PartialPool
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime -> ImportError
+    with pytest.raises(ImportError, match=r"speaker_precision=int8 needs onnxruntime: pip install -e '\.\[audio\]'"):
+        PartialPool(GE2ENet(), precision="int8")

@@ -53,15 +53,19 @@ def test_speaker_benchmark_runs(tmp_path, shared):
     rates = result["rates"]
     assert all(rates[name][kind] > 0 for name in ("ours_fp32", "ours_bf16", "ours_pipeline")
                for kind in ("wall", "cpu"))
+    assert ("ours_int8" in rates) != ("ours_int8" in result["not_run"])  # int8 needs onnxruntime
     if "package" in rates:  # resemblyzer installed: same run, same utterances
         assert result["encoder_ratio"]["ours_fp32"]["cpu"] == pytest.approx(rates["ours_fp32"]["cpu"]
                                                                              / rates["package"]["cpu"])
 
 
-def test_bf16_voice_is_close_to_fp32_and_keeps_the_separation(tmp_path, shared):
-    """``speaker_precision=bf16`` (README "Audio-visual", speed): cosine >= 0.998 to the fp32 embedding of every
-    segment, and every voice target still above every voice non-target."""
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_reduced_precision_voice_is_close_to_fp32_and_keeps_the_separation(tmp_path, shared, precision):
+    """``speaker_precision=bf16|int8`` (README "Audio-visual", speed): cosine >= 0.998 to the fp32 embedding of
+    every segment, and every voice target still above every voice non-target."""
     pytest.importorskip("silero_vad")
+    if precision == "int8":
+        pytest.importorskip("onnxruntime")
     import dataclasses
 
     from hyp_face.eval.av_smoke import separation, voice_embeddings
@@ -71,7 +75,7 @@ def test_bf16_voice_is_close_to_fp32_and_keeps_the_separation(tmp_path, shared):
     assert fp32.precision == "fp32"
     segments = [s for identity, path in labelled_videos(clips).items() for s in clip_segments(identity, path, 2.5)]
     exact = voice_embeddings(segments, fp32)
-    fast = voice_embeddings(segments, dataclasses.replace(fp32, precision="bf16"))
+    fast = voice_embeddings(segments, dataclasses.replace(fp32, precision=precision))
     assert fast.keys() == exact.keys() and len(fast) >= 12
     assert min(float(fast[k] @ exact[k]) for k in fast) >= 0.998
     enrolls = [s for s in segments if s.name == "enroll" and s.key in fast]

@@ -4,7 +4,8 @@
 speaker_embedder=ge2e_resemblyzer
 speaker_vad=silero      # or none: every sample of the (annotated) spans is speech
 speaker_block_s=60      # seconds of audio decoded, VAD-ed and embedded at a time (bounded memory)
-speaker_precision=fp32  # or bf16: about 2x faster on CPUs with native bf16, cosine >= 0.998 to fp32 (README)
+speaker_precision=fp32  # or bf16 (about 2x faster on CPUs with native bf16) or int8 (onnxruntime; faster still):
+                        # both keep cosine >= 0.998 to fp32 (README "Audio-visual", speed)
 
 # The back-end scripts (run_04x_eval_be_vN.sh, run_050) read embeddings and write scores under these names:
 # <face_embed_dir>/ref/<enroll set> (enrollment speech, restricted to speech_spans where the data dir has them) and

@@ -2,7 +2,8 @@
 ``conf/model_zoo.tsv`` of kind ``speaker``), which VAD, and the audio block size.
 
 Config keys: ``speaker_embedder=<zoo name>``, ``speaker_vad=silero|none``, ``speaker_block_s=<seconds>``,
-``speaker_precision=fp32|bf16`` (the network's arithmetic; ``hyp_face.audio.ge2e.PRECISIONS``, default fp32).
+``speaker_precision=fp32|bf16|int8`` (the network's arithmetic; ``hyp_face.audio.ge2e.PRECISIONS``, default
+fp32).
 """
 
 from __future__ import annotations
@@ -65,9 +66,12 @@ class SpeakerConfig:
         return path
 
     def fingerprint(self) -> dict:
-        """What the embeddings depend on: the model, its weights' sha256, the VAD and its version."""
+        """What the embeddings depend on: the model, its weights' sha256, the VAD and its version (and the version
+        of onnxruntime, which runs the int8 layers, at ``precision=int8``)."""
         vad_version = metadata.version("silero-vad") if self.vad == "silero" else "-"
         fields = {k: v for k, v in asdict(self).items() if k not in ("models_dir", "config_file")}
+        if self.precision == "int8":
+            fields["onnxruntime_version"] = metadata.version("onnxruntime")
         return {**fields, "weights_sha256": file_sha256(self.weights()), "vad_version": vad_version}
 
     def build(self, device: str = "cpu", batch_size: int = 64, workers: int = 1) -> SpeakerExtractor:

@@ -8,9 +8,10 @@ embeddings. The volume of the speech is raised (never lowered) to -30 dBFS first
 
 Windows of many utterances (or of the blocks of one long file) run through the network together
 (``PartialPool``), in batches of ``batch_size``: the same numbers as one utterance at a time, at a fraction of the
-cost. ``precision="bf16"`` runs the network under CPU autocast to bfloat16 (oneDNN's bf16 LSTM): about twice the
-speed on CPUs with native bf16 (AVX512-BF16, AMX); cosine >= 0.998 (median 0.9998) to the float32 embeddings of
-the shared clips. The default ``"fp32"`` keeps the parity with the package (1e-4).
+cost. ``precision`` (``PRECISIONS``) picks the network's arithmetic: the default ``"fp32"`` keeps the parity with
+the package (1e-4); ``"bf16"`` runs the network under CPU autocast to bfloat16 (oneDNN's bf16 LSTM), about twice the
+speed on CPUs with native bf16 (AVX512-BF16, AMX); ``"int8"`` runs the upper two LSTM layers in int8 on onnxruntime
+(``hyp_face.audio.ge2e_int8``). Both keep cosine >= 0.998 to the float32 embeddings of the shared clips.
 
 Weights load with ``torch.load(weights_only=True)`` from ``pretrained.pt`` (``conf/model_zoo.tsv``:
 ``ge2e_resemblyzer``).
@@ -22,11 +23,14 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
+from .ge2e_int8 import Int8GE2E
 from .mel import mel_spectrogram
 
 log = logging.getLogger(__name__)
@@ -40,7 +44,12 @@ EMBED_DIM = 256
 NUM_LAYERS = 3
 TARGET_DBFS = -30.0
 INT16_MAX = 2 ** 15 - 1
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}  # network precision -> autocast dtype (None: plain float32)
+PRECISIONS = {  # speaker_precision -> what runs the network (README "Audio-visual", speed)
+    "fp32": "float32 throughout (the default; the parity with the package)",
+    "bf16": "the LSTM under CPU autocast to bfloat16",
+    "int8": "LSTM layers 2 and 3 in int8 on onnxruntime, layer 1 in bfloat16 (hyp_face.audio.ge2e_int8)",
+}
+AUTOCAST = {"fp32": None, "bf16": torch.bfloat16}  # the precisions that torch runs -> autocast dtype (None: off)
 
 
 class GE2ENet(nn.Module):
@@ -54,7 +63,11 @@ class GE2ENet(nn.Module):
     def forward(self, mels: torch.Tensor) -> torch.Tensor:
         """(B, frames, 40) mel power -> (B, 256) unit-norm embeddings."""
         _, (hidden, _) = self.lstm(mels)
-        raw = torch.relu(self.linear(hidden[-1]))
+        return self.embed_hidden(hidden[-1])
+
+    def embed_hidden(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(B, 256) final hidden states of the last LSTM layer -> (B, 256) unit-norm embeddings."""
+        raw = torch.relu(self.linear(hidden))
         return raw / torch.norm(raw, dim=1, keepdim=True)
 
 
@@ -79,6 +92,23 @@ def check_precision(precision: str) -> str:
     if precision not in PRECISIONS:
         raise ValueError(f"speaker precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
     return precision
+
+
+def network_runner(net: GE2ENet, precision: str) -> Callable[[np.ndarray], np.ndarray]:
+    """The function from a batch of (B, 160, 40) windows to their (B, 256) embeddings at ``precision``."""
+    if check_precision(precision) == "int8":
+        if next(net.parameters()).device.type != "cpu":
+            raise ValueError("speaker_precision=int8 runs on the CPU only (onnxruntime); use fp32 or bf16 on a GPU")
+        return Int8GE2E(net)
+    return partial(run_autocast, net, AUTOCAST[precision])
+
+
+def run_autocast(net: GE2ENet, dtype: torch.dtype | None, windows: np.ndarray) -> np.ndarray:
+    """Embeddings of one batch of windows, under autocast to ``dtype`` unless None (autocast is per thread, so it
+    is entered here)."""
+    device = next(net.parameters()).device
+    with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+        return net(torch.from_numpy(windows).to(device)).float().cpu().numpy()
 
 
 def normalize_volume(wav: np.ndarray, target_dbfs: float = TARGET_DBFS) -> np.ndarray:
@@ -121,7 +151,7 @@ class PartialPool:
 
     net: GE2ENet
     batch_size: int = 64
-    workers: int = 1  # batches run at once, in threads (torch releases the GIL; 1 intra-op thread each)
+    workers: int = 1  # batches run at once, in threads (torch and onnxruntime release the GIL; 1 thread each)
     precision: str = "fp32"  # a key of PRECISIONS
     sums: dict[str, np.ndarray] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
@@ -129,7 +159,7 @@ class PartialPool:
     _n_pending: int = 0
 
     def __post_init__(self) -> None:
-        check_precision(self.precision)
+        self._run = network_runner(self.net, self.precision)
 
     def add(self, key: str, windows: np.ndarray) -> None:
         """Queue the (P, 160, 40) windows of ``key``; runs the queue once it fills a batch for every worker."""
@@ -157,13 +187,6 @@ class PartialPool:
             self.sums[key] += rows.astype(np.float64).sum(axis=0)
             self.counts[key] += len(rows)
         self._pending, self._n_pending = [], 0
-
-    def _run(self, windows: np.ndarray) -> np.ndarray:
-        """Embeddings of one batch of windows (autocast is per thread, so it is entered here)."""
-        device = next(self.net.parameters()).device
-        dtype = PRECISIONS[self.precision]
-        with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            return self.net(torch.from_numpy(windows).to(device)).float().cpu().numpy()
 
     def pop(self, key: str) -> np.ndarray | None:
         """The L2-normalised mean window embedding of ``key`` (float32, 256-D), None when it has no window;
