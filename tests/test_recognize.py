@@ -398,7 +398,7 @@ def test_an_http_url_is_read_like_a_file_and_a_cut_stream_ends_cleanly(media, tm
 def test_a_config_without_unknown_threshold_asks_for_one(tmp_path):
     config = tmp_path / "config.sh"
     config.write_text("".join(line for line in CONFIG.read_text().splitlines(keepends=True)
-                              if not line.startswith("recognize_unknown_thr=")))
+                              if not line.startswith("recognize_")))
     res = subprocess.run([sys.executable, "-m", "hyp_face.bin.recognize_video", "--config", str(config), "--gallery",
                           str(tmp_path), "--out-dir", str(tmp_path / "out"), "x.mp4"],
                          cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300, check=False)
