@@ -17,8 +17,9 @@ from hyp_face.identify.protocols import RoleSet
 from hyp_face.metrics.identification import dir_at_fpir
 from hyp_face.recognize.gallery import read_cohort, scoring_rule, write_cohort
 from hyp_face.recognize.identify import Identifier, ScoreNorm
-from hyp_face.recognize.threshold import CohortChoice, split_cohort, threshold_at_fpir
+from hyp_face.recognize.threshold import split_cohort, threshold_at_fpir
 from hyp_face.recognize.timeline import UNKNOWN
+from open_set_synth import stored_lfw_open_set
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), "HYP_FACE_PYTHON": sys.executable}
@@ -103,20 +104,8 @@ def test_scoring_rule_of_a_config(tmp_path, caplog):
 
 
 def test_choose_unknown_thr_stores_the_cohort(tmp_path):
-    from hyp_face.identify.protocols import lfw_open_set, write_protocol
-    from hyp_face.io.embed_store import EmbedWriter
-
-    rng = np.random.default_rng(4)
-    people = {f"Person_{k:02d}": [tmp_path / f"Person_{k:02d}_{i:04d}.jpg" for i in range(1, 2 + k % 3)]
-              for k in range(60)}
-    centres = {name: rng.normal(size=8) for name in people}
+    people, _ = stored_lfw_open_set(tmp_path, 60, 4)
     embed_dir = tmp_path / "face_embed"
-    with EmbedWriter(embed_dir / "facedet" / "lfw_id_all" / "embed") as w:
-        for name, photos in people.items():
-            for photo in photos:
-                photo.write_bytes(b"x")
-                w.write(photo.stem, unit(centres[name] + 0.3 * rng.normal(size=8))[None])
-    write_protocol(tmp_path / "lfw_id_open", lfw_open_set(people, "lfw_id_all"))
     exclude = tmp_path / "exclude.txt"
     exclude.write_text("Person_00\nPerson_03\n")
     out = tmp_path / "thr.json"
@@ -128,7 +117,8 @@ def test_choose_unknown_thr_stores_the_cohort(tmp_path):
     assert res.returncode == 0, res.stderr
     doc = json.loads(out.read_text())
     single = [n for n, photos in people.items() if len(photos) == 1 and n not in ("Person_00", "Person_03")]
-    assert doc["score_norm"] == "asnorm" and doc["n_cohort"] == len(single) == len(read_cohort(tmp_path / "cohort" / "cohort.scp"))
+    stored = read_cohort(tmp_path / "cohort" / "cohort.scp")
+    assert doc["score_norm"] == "asnorm" and doc["n_cohort"] == len(single) == len(stored)
     lines = res.stdout.splitlines()
     assert lines[0].startswith(f"recognize_snorm_unknown_thr={doc['threshold']:.4f}")
     assert lines[1] == f"recognize_cohort={tmp_path / 'cohort' / 'cohort.scp'}"

@@ -22,11 +22,11 @@ import logging
 import sys
 from pathlib import Path
 
+from hyp_face.backend.snorm import MODES as SNORM_MODES
 from hyp_face.cli import pin_threads, setup_logging
 from hyp_face.corpus import CorpusError
 from hyp_face.corpus.lfw_mock import list_identities
 from hyp_face.frontend import FrontEndConfig, MissingModelError, add_frontend_args
-from hyp_face.backend.snorm import MODES as SNORM_MODES
 from hyp_face.io.table import atomic_write
 from hyp_face.recognize.gallery import write_cohort
 from hyp_face.recognize.threshold import (DEFAULT_FPIR, CohortChoice, lfw_open_set_threshold,

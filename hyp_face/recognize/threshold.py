@@ -78,7 +78,8 @@ class ThresholdResult:
     def config_line(self, what: str) -> str:
         """The global-config line that stores it, with how it was chosen."""
         key = PLAIN_KEY if self.score_norm == "none" else SNORM_KEY
-        norm = "" if self.score_norm == "none" else f"{self.score_norm} s-norm, ncoh {self.ncoh} of {self.n_cohort} cohort faces, "
+        norm = ("" if self.score_norm == "none"
+                else f"{self.score_norm} s-norm, ncoh {self.ncoh} of {self.n_cohort} cohort faces, ")
         return (f"{key}={self.threshold:.4f}  # FPIR {self.fpir:g} (achieved {self.fpir_achieved:.4f})"
                 f" on {what}: {norm}{self.n_gallery} gallery, {self.n_known} known + {self.n_unknown} unknown "
                 f"probes, DIR {self.dir:.3f}")
