@@ -28,7 +28,7 @@ from hyp_face.corpus import CorpusError
 from hyp_face.corpus.lfw_mock import list_identities
 from hyp_face.frontend import FrontEndConfig, MissingModelError, add_frontend_args
 from hyp_face.io.table import atomic_write
-from hyp_face.recognize.gallery import write_cohort
+from hyp_face.recognize.gallery import COHORT_KEY, write_cohort
 from hyp_face.recognize.threshold import (DEFAULT_FPIR, CohortChoice, lfw_open_set_threshold,
                                           stored_open_set_threshold)
 
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                                             args.device, choice=choice)
         lines = [result.config_line(args.protocol or "the LFW open set")]
         if result.cohort is not None:
-            lines.append(f"recognize_cohort={write_cohort(result.cohort.keys, result.cohort.embeds, args.cohort_out)}")
+            lines.append(f"{COHORT_KEY}={write_cohort(result.cohort.keys, result.cohort.embeds, args.cohort_out)}")
     except (CorpusError, MissingModelError, ValueError, KeyError, OSError) as err:
         print(f"{p.prog}: {err}", file=sys.stderr)
         return 1

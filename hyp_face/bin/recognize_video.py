@@ -64,6 +64,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out-dir", required=True, help="outputs go to <out-dir>/<key>/")
     p.add_argument("--unknown-thr", dest="recognize_unknown_thr", type=float, default=None,
                    help="a track whose best gallery score is not above this is unknown (default: the config's "
+                        "threshold of its scoring rule, recognize_snorm_unknown_thr with s-norm, else "
                         "recognize_unknown_thr; same as --recognize-unknown-thr)")
     p.add_argument("--track-fps", type=float, default=5.0, help="sampled frames per second")
     p.add_argument("--per-face", type=str2bool, default=False, help="identify each face instead of each track")

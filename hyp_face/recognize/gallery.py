@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 
 STORE_NAME = "gallery"
 COHORT_NAME = "cohort"
+# config keys of the scoring rule (module docstring)
+PLAIN_THR_KEY, NORM_KEY, NCOH_KEY = "recognize_unknown_thr", "recognize_score_norm", "recognize_snorm_ncoh"
+SNORM_THR_KEY, COHORT_KEY = "recognize_snorm_unknown_thr", "recognize_cohort"
 STATUS_NO_FACE = "no face found"
 CODE = ("recognize/gallery.py", "extract.py", "detect", "align", "embed", "video")
 
@@ -204,20 +207,20 @@ def scoring_rule(config_file: str | os.PathLike | None, plain_thr: float | None,
     of the rule in use. A config with s-norm whose cohort store is missing falls back, with a warning, to plain
     cosine with ``plain_thr``."""
     keys = read_shell_config(config_file) if config_file else {}
-    mode = keys.get("recognize_score_norm", "none")
+    mode = keys.get(NORM_KEY, "none")
     if mode not in SNORM_MODES:
-        raise ValueError(f"{config_file}: recognize_score_norm={mode!r}, expected one of {SNORM_MODES}")
+        raise ValueError(f"{config_file}: {NORM_KEY}={mode!r}, expected one of {SNORM_MODES}")
     if mode != "none":
-        cohort = keys.get("recognize_cohort", "")
+        cohort = keys.get(COHORT_KEY, "")
         if cohort and Path(cohort).is_file():
-            thr = _config_value(config_file, keys, "recognize_snorm_unknown_thr") if override is None else override
-            ncoh = int(_config_value(config_file, keys, "recognize_snorm_ncoh"))
+            thr = _config_value(config_file, keys, SNORM_THR_KEY) if override is None else override
+            ncoh = int(_config_value(config_file, keys, NCOH_KEY))
             return ScoringRule(thr, ScoreNorm(mode, read_cohort(cohort), ncoh))
         log.warning("%s: no s-norm cohort at %r (build it with python -m hyp_face.bin.choose_unknown_thr "
                     "--score-norm %s --cohort-out DIR); scoring with plain cosine", config_file, cohort, mode)
     thr = plain_thr if override is None else override
     if thr is None:
-        raise ValueError(f"{config_file or 'the front end'} has no recognize_unknown_thr; give --unknown-thr "
+        raise ValueError(f"{config_file or 'the front end'} has no {PLAIN_THR_KEY}; give --unknown-thr "
                          "(hyp_face.bin.choose_unknown_thr chooses one)")
     return ScoringRule(float(thr))
 

@@ -33,12 +33,12 @@ from ..frontend import FrontEndConfig, build_extractor
 from ..identify.protocols import RoleSet, lfw_open_set, read_protocol
 from ..identify.scoring import load_faces
 from ..metrics.identification import dir_at_fpir
+from .gallery import PLAIN_THR_KEY, SNORM_THR_KEY
 from .identify import Identifier, ScoreNorm
 
 log = logging.getLogger(__name__)
 
 DEFAULT_FPIR = 1e-2
-PLAIN_KEY, SNORM_KEY = "recognize_unknown_thr", "recognize_snorm_unknown_thr"  # config keys of the two thresholds
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class ThresholdResult:
 
     def config_line(self, what: str) -> str:
         """The global-config line that stores it, with how it was chosen."""
-        key = PLAIN_KEY if self.score_norm == "none" else SNORM_KEY
+        key = PLAIN_THR_KEY if self.score_norm == "none" else SNORM_THR_KEY
         norm = ("" if self.score_norm == "none"
                 else f"{self.score_norm} s-norm, ncoh {self.ncoh} of {self.n_cohort} cohort faces, ")
         return (f"{key}={self.threshold:.4f}  # FPIR {self.fpir:g} (achieved {self.fpir_achieved:.4f})"
