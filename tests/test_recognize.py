@@ -29,6 +29,7 @@ from hyp_face.video import probe
 from hyp_face.video.orientation import Orientation, apply_orientation
 from hyp_face.video.synth import write_video
 from hyp_face.zoo import locate_pypi_file
+from open_set_synth import stored_lfw_open_set
 from synth_media import truncate_copy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -277,21 +278,8 @@ def test_recipe_scripts_print_usage():
 
 
 def test_threshold_from_the_stored_embeddings_of_the_lfw_open_set(tmp_path):
-    from hyp_face.identify.protocols import lfw_open_set, write_protocol
-    from hyp_face.io.embed_store import EmbedWriter
-
-    rng = np.random.default_rng(3)
-    people = {f"Person_{k:02d}": [tmp_path / f"Person_{k:02d}_{i:04d}.jpg" for i in range(1, 2 + k % 3)]
-              for k in range(40)}
-    centres = {name: rng.normal(size=8) for name in people}
+    _, protocol = stored_lfw_open_set(tmp_path, 40, 3)
     embed_dir = tmp_path / "face_embed"
-    with EmbedWriter(embed_dir / "facedet" / "lfw_id_all" / "embed") as w:
-        for name, photos in people.items():
-            for photo in photos:
-                photo.write_bytes(b"x")
-                w.write(photo.stem, unit(centres[name] + 0.3 * rng.normal(size=8))[None])
-    protocol = lfw_open_set(people, "lfw_id_all")
-    write_protocol(tmp_path / "lfw_id_open", protocol)
     out = tmp_path / "thr.json"
     res = subprocess.run([sys.executable, "-m", "hyp_face.bin.choose_unknown_thr", "--protocol",
                           str(tmp_path / "lfw_id_open"), "--embed-dir", str(embed_dir), "--fpir", "0.1",
@@ -398,7 +386,7 @@ def test_an_http_url_is_read_like_a_file_and_a_cut_stream_ends_cleanly(media, tm
 def test_a_config_without_unknown_threshold_asks_for_one(tmp_path):
     config = tmp_path / "config.sh"
     config.write_text("".join(line for line in CONFIG.read_text().splitlines(keepends=True)
-                              if not line.startswith("recognize_unknown_thr=")))
+                              if not line.startswith("recognize_")))
     res = subprocess.run([sys.executable, "-m", "hyp_face.bin.recognize_video", "--config", str(config), "--gallery",
                           str(tmp_path), "--out-dir", str(tmp_path / "out"), "x.mp4"],
                          cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300, check=False)

@@ -1,7 +1,9 @@
 """Who appears when on the real shared clips (../shared/data/celeb_video_smoke), gallery = their independent
-photos (hyp_face.bench.recognize.celeb_gallery), embedded default config with its recognize_unknown_thr: Obama,
-Biden and Lin-Manuel Miranda are named for most of their screen time, Ocasio-Cortez and Katie Hill (no photo in
-the gallery) come out unknown, and the 1080p crowd clip runs. Skips without ../shared."""
+photos (hyp_face.bench.recognize.celeb_gallery), embedded default config, with each of its scoring rules: the plain
+cosine with recognize_unknown_thr, and its s-norm with recognize_snorm_unknown_thr (when its cohort store has been
+built: choose_unknown_thr --cohort-out, see the config). Obama, Biden and Lin-Manuel Miranda are named for most of
+their screen time, Ocasio-Cortez and Katie Hill (no photo in the gallery) come out unknown, and the 1080p crowd clip
+runs. Skips without ../shared."""
 
 from __future__ import annotations
 
@@ -17,20 +19,25 @@ NAMED = {"obama": "Barack_Obama", "biden": "Joe_Biden", "hamilton": "Lin-Manuel_
 NOT_IN_GALLERY = ("aoc", "hill")
 
 
-@pytest.fixture(scope="module")
-def timelines(tmp_path_factory):
-    """timeline.json of every shared clip, recognised once."""
+@pytest.fixture(scope="module", params=["cosine", "snorm"])
+def timelines(request, tmp_path_factory):
+    """timeline.json of every shared clip, recognised once per scoring rule."""
     from hyp_face.bench.recognize import celeb_clips, celeb_gallery
     from hyp_face.frontend import FrontEndConfig, build_extractor
-    from hyp_face.recognize.gallery import enroll
+    from hyp_face.recognize.gallery import ScoringRule, enroll, scoring_rule
     from hyp_face.recognize.pipeline import config_options, recognize
 
     shared = shared_path("data", "celeb_video_smoke").parents[1]
-    tmp = tmp_path_factory.mktemp("celeb")
     cfg = FrontEndConfig.from_file(CONFIG)
+    rule = ScoringRule(cfg.recognize_unknown_thr)
+    if request.param == "snorm":
+        rule = scoring_rule(CONFIG, cfg.recognize_unknown_thr)
+        if rule.norm is None:
+            pytest.skip("no s-norm cohort store (see recognize_cohort in the config)")
+    tmp = tmp_path_factory.mktemp("celeb")
     extractor = build_extractor(cfg)
     gallery = enroll(celeb_gallery(shared, tmp / "photos"), extractor, cfg.fingerprint(), tmp / "store")
-    identifier = gallery.identifier(cfg.recognize_unknown_thr)
+    identifier = gallery.identifier(rule.threshold, rule.norm)
     docs = {}
     for key, (path, _) in celeb_clips(shared).items():
         timeline = recognize(extractor, path, key, identifier, config_options(cfg, contact_sheets=False), tmp / "out")

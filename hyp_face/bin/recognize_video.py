@@ -7,8 +7,10 @@
 INPUT is a file, or anything PyAV opens (an RTSP/HTTP URL, a v4l2 device with --format v4l2); --scp FILE reads
 ``<key> <input>`` lines instead (the recipe's vid.scp). The gallery (a ``<name>/<photos or clips>`` folder or a data
 dir) is enrolled once into --gallery-store (default <out-dir>/gallery); enrolling again skips what has not changed.
-A track whose best gallery score is not above --unknown-thr (default: the config's ``recognize_unknown_thr``, chosen
-at FPIR 1e-2 on the LFW open set with hyp_face.bin.choose_unknown_thr) is ``unknown``.
+A track whose best gallery score is not above --unknown-thr (default: the config's threshold, chosen at FPIR 1e-2 on
+the LFW open set with hyp_face.bin.choose_unknown_thr: ``recognize_snorm_unknown_thr`` of s-normalised scores when the
+config has ``recognize_score_norm`` and its cohort store exists, else ``recognize_unknown_thr`` of the plain cosine;
+hyp_face.recognize.gallery.scoring_rule) is ``unknown``.
 
 --live processes at wall-clock pace, drops frames when it falls behind (counted in timeline.json), prints the
 real-time factor and the people on screen, rewrites the outputs as tracks end, and stops cleanly on Ctrl-C or at
@@ -32,7 +34,7 @@ from hyp_face.frontend import FrontEndConfig, MissingModelError, add_frontend_ar
 from hyp_face.io.embed_store import STATUS_VIDEO_ERROR
 from hyp_face.io.manifest import Job, code_version, file_sha256, input_digest, options_of
 from hyp_face.io.table import read_scp, split_contiguous
-from hyp_face.recognize.gallery import enroll
+from hyp_face.recognize.gallery import ScoringRule, enroll, scoring_rule
 from hyp_face.recognize.live import LiveFrames
 from hyp_face.recognize.outputs import TimelineWriter, output_dir
 from hyp_face.recognize.pipeline import Progress, RecognizeOptions, config_options, recognize, write_failed
@@ -62,6 +64,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out-dir", required=True, help="outputs go to <out-dir>/<key>/")
     p.add_argument("--unknown-thr", dest="recognize_unknown_thr", type=float, default=None,
                    help="a track whose best gallery score is not above this is unknown (default: the config's "
+                        "threshold of its scoring rule, recognize_snorm_unknown_thr with s-norm, else "
                         "recognize_unknown_thr; same as --recognize-unknown-thr)")
     p.add_argument("--track-fps", type=float, default=5.0, help="sampled frames per second")
     p.add_argument("--per-face", type=str2bool, default=False, help="identify each face instead of each track")
@@ -93,15 +96,15 @@ def input_keys(args: argparse.Namespace) -> dict[str, str]:
     return inputs
 
 
-def recognize_options(args: argparse.Namespace, cfg: FrontEndConfig) -> tuple[RecognizeOptions, float]:
-    """Recognition options and the unknown threshold: the command line over the config's values."""
-    thr = cfg.recognize_unknown_thr
-    if thr is None:
-        raise SystemExit(f"recognize_video: {cfg.config_file or 'the front end'} has no recognize_unknown_thr; "
-                         "give --unknown-thr (hyp_face.bin.choose_unknown_thr chooses one)")
+def recognize_options(args: argparse.Namespace, cfg: FrontEndConfig) -> tuple[RecognizeOptions, ScoringRule]:
+    """Recognition options and the scoring rule: the command line over the config's values."""
+    try:
+        rule = scoring_rule(cfg.config_file, cfg.recognize_unknown_thr, args.recognize_unknown_thr)
+    except (ValueError, OSError) as err:
+        raise SystemExit(f"recognize_video: {err}") from None
     opts = config_options(cfg, args.track_fps, per_face=args.per_face, video=args.video,
                           contact_sheets=args.contact_sheets)
-    return opts, float(thr)
+    return opts, rule
 
 
 class LivePrinter:
@@ -157,11 +160,11 @@ def summary(timeline) -> str:
 
 
 def file_job(args: argparse.Namespace, key: str, source: str, gallery_scp: Path, cfg: FrontEndConfig,
-             opts: RecognizeOptions, thr: float) -> Job:
+             opts: RecognizeOptions, rule: ScoringRule) -> Job:
     """The rerun job of a file input: the video and gallery by content, the resolved options, models and code."""
     frontend_args = {f.name for f in fields(FrontEndConfig)}
     manifest = {"inputs": {"video": file_sha256(source), "gallery": input_digest(gallery_scp, follow_scp=True)},
-                "options": {**options_of(args, set(NEUTRAL) | frontend_args), "unknown_thr": thr,
+                "options": {**options_of(args, set(NEUTRAL) | frontend_args), "scoring": rule.fingerprint(),
                             "recognize": asdict(opts)},
                 "frontend": cfg.fingerprint(), "code": code_version(CODE)}
     return Job(f"recognize {key}", [output_dir(args.out_dir, key) / "timeline.json"], manifest)
@@ -181,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     if not inputs and not args.enroll_only:
         print("recognize_video: no input (give INPUT... or --scp)", file=sys.stderr)
         return 1
-    opts, thr = recognize_options(args, cfg)
+    opts, rule = recognize_options(args, cfg)
     batch = LIVE_BATCH if args.live else args.batch_size
     prefetch = {"prefetch_mb": LIVE_PREFETCH_MB} if args.live else {}
     extractor = build_extractor(cfg, device=args.device, batch_size=batch, **prefetch)
@@ -192,16 +195,16 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as err:
         print(f"recognize_video: gallery {args.gallery}: {err}", file=sys.stderr)
         return 1
-    log.info("gallery: %d items of %d people; unknown below %.4f", len(gallery.keys), len(gallery.people), thr)
+    log.info("gallery: %d items of %d people; %s", len(gallery.keys), len(gallery.people), rule.describe())
     if args.enroll_only:
         return 0
-    identifier = gallery.identifier(thr)
+    identifier = gallery.identifier(rule.threshold, rule.norm)
     for key, source in inputs.items():
         try:
             if args.live or args.format or not Path(source).is_file():
                 print(run_stream(extractor, source, key, identifier, opts, args), flush=True)
                 continue
-            job = file_job(args, key, source, store / "gallery.scp", cfg, opts, thr)
+            job = file_job(args, key, source, store / "gallery.scp", cfg, opts, rule)
             if not job.start(log):
                 print(f"{key}: unchanged, skipped", flush=True)
                 continue

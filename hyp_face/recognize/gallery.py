@@ -12,10 +12,17 @@ the item's status) gets a manifest (:class:`hyp_face.io.manifest.Job`): enrollin
 and code reuses it; otherwise only the items whose file content changed, or that are new, are embedded again.
 A medium that cannot be read, or where no face is found, is logged with its file and enrolled as nothing
 (status in the store); a person left without any usable item is logged and cannot be named.
+
+The s-norm cohort of recognition (:class:`hyp_face.recognize.identify.ScoreNorm`) is an embedding store too
+(``<dir>/cohort.h5`` + ``cohort.scp``, one face per LFW photo, written by ``hyp_face.bin.choose_unknown_thr
+--cohort-out``); :func:`scoring_rule` reads from a global config how tracks are scored: plain cosine with
+``recognize_unknown_thr``, or ``recognize_score_norm`` (``faithful`` / ``asnorm``) with ``recognize_snorm_ncoh``,
+``recognize_cohort`` (the store's ``.scp``) and ``recognize_snorm_unknown_thr``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from dataclasses import dataclass
@@ -23,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..backend.snorm import MODES as SNORM_MODES
+from ..cli import read_shell_config
 from ..embed.base import l2_normalize
 from ..eval.lfw import central_index
 from ..extract import FaceExtractor, VideoFaces
@@ -31,11 +40,15 @@ from ..io.embed_store import STATUS_OK, EmbedReader, EmbedWriter
 from ..io.folder_corpus import folder_enrollment
 from ..io.manifest import Job, code_version, file_sha256, manifest_path, read_manifest
 from ..video import is_photo, probe
-from .identify import Identifier
+from .identify import Identifier, ScoreNorm
 
 log = logging.getLogger(__name__)
 
 STORE_NAME = "gallery"
+COHORT_NAME = "cohort"
+# config keys of the scoring rule (module docstring)
+PLAIN_THR_KEY, NORM_KEY, NCOH_KEY = "recognize_unknown_thr", "recognize_score_norm", "recognize_snorm_ncoh"
+SNORM_THR_KEY, COHORT_KEY = "recognize_snorm_unknown_thr", "recognize_cohort"
 STATUS_NO_FACE = "no face found"
 CODE = ("recognize/gallery.py", "extract.py", "detect", "align", "embed", "video")
 
@@ -48,8 +61,8 @@ class Gallery:
     names: list[str]
     embeds: np.ndarray  # (N, D) float32, L2-normalised
 
-    def identifier(self, threshold: float) -> Identifier:
-        return Identifier(self.embeds, self.names, threshold)
+    def identifier(self, threshold: float, norm: ScoreNorm | None = None) -> Identifier:
+        return Identifier(self.embeds, self.names, threshold, norm)
 
     @property
     def people(self) -> list[str]:
@@ -146,6 +159,77 @@ def load_gallery(scp: str | os.PathLike, utt2spk: dict[str, str]) -> Gallery:
     if not keys:
         raise ValueError(f"{scp}: the gallery has no usable face")
     return Gallery(keys, names, np.stack(rows).astype(np.float32))
+
+
+def write_cohort(keys: list[str], embeds: np.ndarray, out_dir: str | os.PathLike) -> Path:
+    """Store the cohort faces (one row per key) in ``<out_dir>/cohort.{h5,scp}``; returns the ``.scp``."""
+    prefix = Path(out_dir) / COHORT_NAME
+    with EmbedWriter(prefix) as writer:
+        for key, row in zip(keys, embeds):
+            writer.write(key, row[None, :])
+    return prefix.with_name(COHORT_NAME + ".scp")
+
+
+def read_cohort(scp: str | os.PathLike) -> np.ndarray:
+    """(N_c, D) cohort faces of a store :func:`write_cohort` wrote."""
+    with EmbedReader(scp) as reader:
+        rows = [reader.read(key) for key in sorted(reader.keys())]
+    rows = [r[0] for r in rows if len(r)]
+    if not rows:
+        raise ValueError(f"{scp}: the cohort has no face")
+    return np.stack(rows)
+
+
+@dataclass
+class ScoringRule:
+    """How tracks are scored against the gallery: the unknown threshold and the s-norm (None: plain cosine)."""
+
+    threshold: float
+    norm: ScoreNorm | None = None
+
+    def describe(self) -> str:
+        if self.norm is None:
+            return f"cosine, unknown below {self.threshold:.4f}"
+        return (f"{self.norm.mode} s-norm (ncoh {self.norm.ncoh} of {len(self.norm.cohort)} cohort faces), "
+                f"unknown below {self.threshold:.4f}")
+
+    def fingerprint(self) -> dict:
+        """What changes the identities (for the rerun manifest): threshold, s-norm and the cohort's content."""
+        if self.norm is None:
+            return {"unknown_thr": self.threshold}
+        cohort = hashlib.sha256(np.ascontiguousarray(self.norm.cohort, dtype=np.float64).tobytes()).hexdigest()
+        return {"unknown_thr": self.threshold, "score_norm": self.norm.mode, "ncoh": self.norm.ncoh, "cohort": cohort}
+
+
+def scoring_rule(config_file: str | os.PathLike | None, plain_thr: float | None,
+                 override: float | None = None) -> ScoringRule:
+    """The scoring of a global config (module docstring); ``override`` (``--unknown-thr``) replaces the threshold
+    of the rule in use. A config with s-norm whose cohort store is missing falls back, with a warning, to plain
+    cosine with ``plain_thr``."""
+    keys = read_shell_config(config_file) if config_file else {}
+    mode = keys.get(NORM_KEY, "none")
+    if mode not in SNORM_MODES:
+        raise ValueError(f"{config_file}: {NORM_KEY}={mode!r}, expected one of {SNORM_MODES}")
+    if mode != "none":
+        cohort = keys.get(COHORT_KEY, "")
+        if cohort and Path(cohort).is_file():
+            thr = _config_value(config_file, keys, SNORM_THR_KEY) if override is None else override
+            ncoh = int(_config_value(config_file, keys, NCOH_KEY))
+            return ScoringRule(thr, ScoreNorm(mode, read_cohort(cohort), ncoh))
+        log.warning("%s: no s-norm cohort at %r (build it with python -m hyp_face.bin.choose_unknown_thr "
+                    "--score-norm %s --cohort-out DIR); scoring with plain cosine", config_file, cohort, mode)
+    thr = plain_thr if override is None else override
+    if thr is None:
+        raise ValueError(f"{config_file or 'the front end'} has no {PLAIN_THR_KEY}; give --unknown-thr "
+                         "(hyp_face.bin.choose_unknown_thr chooses one)")
+    return ScoringRule(float(thr))
+
+
+def _config_value(config_file: str | os.PathLike | None, keys: dict[str, str], name: str) -> float:
+    try:
+        return float(keys[name])
+    except (KeyError, ValueError):
+        raise ValueError(f"{config_file}: {name}={keys.get(name)!r} is not a number") from None
 
 
 def _digest(media: str) -> str:

@@ -1,9 +1,12 @@
 """Identification against a gallery: the best gallery identity of each track (or face) and its score, or
 ``unknown`` below a threshold.
 
-Scores are the cosine of L2-normalised embeddings; an identity's score is the best over its gallery items (as the
-open-set metrics of :mod:`hyp_face.metrics.identification` score a gallery), so the threshold chosen at a false
-positive identification rate on the LFW open-set protocol (:mod:`hyp_face.recognize.threshold`) applies unchanged.
+Scores are the cosine of L2-normalised embeddings, or, with a :class:`ScoreNorm`, that cosine s-normalised against
+a cohort of faces of other people (:class:`hyp_face.backend.snorm.SNorm`, docs/original_recipe.md §6.5: each
+gallery item's and each probe's scores against the cohort put the raw cosine on a per-face scale). An identity's
+score is the best over its gallery items (as the open-set metrics of :mod:`hyp_face.metrics.identification` score a
+gallery), so the threshold chosen at a false positive identification rate on the LFW open-set protocol
+(:mod:`hyp_face.recognize.threshold`, with the same scoring) applies unchanged.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..backend.ops import cosine
+from ..backend.ops import cosine, l2_normalize
+from ..backend.snorm import SNorm
 from ..track.types import Track
 from .timeline import UNKNOWN, TrackLabel
 
@@ -28,21 +32,44 @@ class Identification:
     best: list[str]  # best identity even when below the threshold (for logs and reports)
 
 
-class Identifier:
-    """Gallery items (embeddings and the identity of each) and the unknown threshold."""
+@dataclass(frozen=True)
+class ScoreNorm:
+    """S-norm of identification scores: ``mode`` (``faithful`` or ``asnorm``, :mod:`hyp_face.backend.snorm`) against
+    the raw ``cohort`` faces (N_c x D; people in neither the gallery nor the videos), with the statistics of each
+    side's ``ncoh`` closest cohort faces."""
 
-    def __init__(self, embeds: np.ndarray, names: Sequence[str], threshold: float):
+    mode: str
+    cohort: np.ndarray
+    ncoh: int
+
+
+class Identifier:
+    """Gallery items (embeddings and the identity of each), the score normalisation and the unknown threshold (in
+    the domain of the normalised scores when ``norm`` is given)."""
+
+    def __init__(self, embeds: np.ndarray, names: Sequence[str], threshold: float, norm: ScoreNorm | None = None):
         if len(embeds) != len(names):
             raise ValueError(f"{len(embeds)} gallery embeddings but {len(names)} names")
         self.identities, self._codes = np.unique(np.asarray(names, dtype=str), return_inverse=True)
         self._items = np.asarray(embeds, dtype=np.float32)
         self.threshold = float(threshold)
+        self.norm = norm
+        self._snorm = (SNorm(norm.mode, l2_normalize(self._items), norm.cohort, norm.ncoh)
+                       if norm is not None and len(self._items) else None)
+
+    def item_scores(self, probes: np.ndarray) -> np.ndarray:
+        """(N, items) cosine of each probe with each gallery item, s-normalised when the identifier has a norm."""
+        scores = cosine(probes, self._items)
+        if self._snorm is None or not len(probes):
+            return scores
+        unit = l2_normalize(probes)
+        return self._snorm.normalize(scores.T, unit @ self._snorm.cohort_unit.T, unit).T
 
     def identity_scores(self, probes: np.ndarray) -> np.ndarray:
         """(N, K) score of each probe against each identity: the best over the identity's items."""
         scores = np.full((len(probes), len(self.identities)), -np.inf)
         if len(probes) and len(self._items):
-            np.maximum.at(scores.T, self._codes, cosine(probes, self._items).T)
+            np.maximum.at(scores.T, self._codes, self.item_scores(probes).T)
         return scores
 
     def identify(self, probes: np.ndarray) -> Identification:
