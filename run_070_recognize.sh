@@ -22,7 +22,7 @@ help_message="Usage: $0 --sets \"SET ...\" --gallery DIR [--config-file global_c
 Recognises who appears when in the videos of data/<SET> (vid.scp) against a gallery (folder <name>/<photos or
 clips>, or a data dir), through the launcher of cmd.sh.
   stage 1: gallery enrolment (once), then tracks, people, identities and outputs of every video (--nj jobs).
-Options: --nj, --use-gpu, --track-fps (default 5), --unknown-thr (default: the config's recognize_unknown_thr),
+Options: --nj, --use-gpu, --track-fps (default 5), --unknown-thr (default: the config's threshold of its scoring rule),
 --per-face true|false, --video true|false (annotated MP4), --frontend-opts."
 
 . utils/parse_options.sh

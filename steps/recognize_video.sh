@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Who appears when, for every video of a data dir, split into nj jobs (hyp_face.bin.recognize_video): face tracks,
-# people, gallery identities (unknown below the config's recognize_unknown_thr), and per video
+# people, gallery identities (unknown below the config's threshold: recognize_snorm_unknown_thr on s-norm scores
+# when its cohort store exists, else recognize_unknown_thr on cosines), and per video
 # <out-dir>/<key>/{timeline.json,<key>.rttm,<key>.vtt,contact/*.png[,<key>.annotated.mp4]}.
 # The gallery is enrolled once, before the jobs, into <out-dir>/gallery (unchanged items are reused). A rerun
 # skips each video whose input, gallery, options, models and code are unchanged, and says why it redoes the others
@@ -10,10 +11,10 @@ set -euo pipefail
 cmd=run.pl
 nj=4
 use_gpu=false
-config_file=global_conf/config_embedded.sh  # the front end and recognize_unknown_thr (hyp_face.frontend)
+config_file=global_conf/config_embedded.sh  # the front end and the recognize_* keys (hyp_face.frontend)
 frontend_opts=   # front-end options overriding the config's, e.g. "--embed-flip=false"
 track_fps=5
-unknown_thr=     # default: the config's recognize_unknown_thr
+unknown_thr=     # default: the config's threshold of its scoring rule
 per_face=false
 video=false      # also write the annotated MP4
 contact_sheets=true
