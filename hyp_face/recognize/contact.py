@@ -64,8 +64,12 @@ def crop(image: np.ndarray, box: np.ndarray) -> Image.Image:
     x1, y1, x2, y2 = box
     side = max(x2 - x1, y2 - y1) * (1 + 2 * MARGIN)
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    square = tuple(round(v) for v in (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2))
-    return Image.fromarray(image).crop(square).resize((THUMB, THUMB), Image.Resampling.BILINEAR)
+    left, top, right, bottom = (round(v) for v in (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2))
+    square = np.zeros((max(bottom - top, 0), max(right - left, 0), 3), np.uint8)  # only the square is copied
+    rows = np.clip((top, bottom), 0, image.shape[0])
+    cols = np.clip((left, right), 0, image.shape[1])
+    square[rows[0] - top:rows[1] - top, cols[0] - left:cols[1] - left] = image[rows[0]:rows[1], cols[0]:cols[1]]
+    return Image.fromarray(square).resize((THUMB, THUMB), Image.Resampling.BILINEAR)
 
 
 Wanted = dict[float, list[tuple[str, np.ndarray]]]  # time -> [(person, box)]
