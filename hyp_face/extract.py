@@ -262,17 +262,25 @@ class FaceExtractor:
         """The faces of each frame at ``threshold``, in frame order, embedded in batches across frames.
 
         A batch is embedded when it holds ``face_batch_size`` faces or ``batch_size`` frames, so at most that many
-        frames wait (the latency bound); the detector batches ``batch_size`` frames as in :meth:`process`.
+        frames wait (the latency bound); the detector batches ``batch_size`` frames as in :meth:`process`. The
+        detector runs ahead in a thread of its own while this one aligns and embeds, so that on two cores the two
+        networks overlap; the frames detected ahead are bounded by ``prefetch_mb`` too (0: all inline).
         """
         pending: list[tuple[Frame, Detections]] = []
         n_faces = 0
-        for frame, det in self.detect_frames(frames):
+        for frame, det in self._detected_ahead(frames):
             pending.append((frame, det))
             n_faces += int(np.count_nonzero(det.scores >= threshold))
             if n_faces >= self.opts.face_batch_size or len(pending) >= self.opts.batch_size:
                 yield from self._embed_frames(pending, threshold)
                 pending, n_faces = [], 0
         yield from self._embed_frames(pending, threshold)
+
+    def _detected_ahead(self, frames: Iterable[Frame]) -> Iterator[tuple[Frame, Detections]]:
+        """:meth:`detect_frames`, the detector running in a thread ahead of the caller (one batch at a time)."""
+        budget = int(self.opts.prefetch_mb * 2**20)
+        for [(batch, dets)] in prefetch_batches(self.detect_batches(frames), 1, budget, _batch_bytes):
+            yield from zip(batch, dets)
 
     def _embed_frames(self, pending: list[tuple[Frame, Detections]], thr: float) -> Iterator[FrameFaces]:
         """Embed the faces of several frames in one batch and hand them back frame by frame."""
@@ -316,6 +324,10 @@ class FaceExtractor:
 
 def _frame_bytes(frame: Frame) -> int:
     return frame.image.nbytes
+
+
+def _batch_bytes(detected: tuple[list[Frame], list[Detections]]) -> int:
+    return sum(_frame_bytes(f) for f in detected[0])
 
 
 def _without_pixels(frame: Frame) -> Frame:
