@@ -342,6 +342,22 @@ def test_webvtt_escapes_names_and_empty_tracks_are_left_out():
     assert rttm_lines(doc)[0].split()[7] == "Tom_Jerry"
 
 
+def test_annotated_mp4_of_an_odd_sized_source_in_another_pixel_format(tmp_path):
+    clip = tmp_path / "odd.mkv"  # MJPEG, yuvj422p, 161 x 121: converted to yuv420p, the odd last row/column cut
+    with av.open(str(clip), "w") as out:
+        stream = out.add_stream("mjpeg", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = W + 1, H + 1, "yuvj422p"
+        for i in range(20):
+            frame = av.VideoFrame.from_ndarray(np.full((H + 1, W + 1, 3), GREY, np.uint8), format="rgb24")
+            frame.pts = i
+            out.mux(stream.encode(frame.reformat(format="yuvj422p")))
+        out.mux(stream.encode(None))
+    assert annotate_video(two_people(str(clip)), tmp_path / "odd.mp4") == 20
+    frames, _ = decoded(tmp_path / "odd.mp4")
+    assert len(frames) == 20 and frames[0].shape == (H, W, 3)
+    check_boxes(frames)
+
+
 def test_contact_faces_spread_over_a_long_track():
     from hyp_face.recognize.contact import pick_faces
 
