@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import logging
 import os
+from contextlib import closing
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterator
@@ -364,8 +365,9 @@ def _annotate(container: av.container.InputContainer, timeline: VideoTimeline, s
         audio = _Audio(out, container.streams.audio[0]) if container.streams.audio else None
         painter = _Painter(size, _font(size[1]), scale)
         items = _pictures(container, audio is not None, scale, encoder.size)
-        for batch in prefetch_batches(items, PREFETCH_ITEMS, PREFETCH_BYTES, _item_bytes):
-            for item in batch:
+        # closed on any exit, so that the decoding thread has stopped before the caller closes the container
+        with closing(prefetch_batches(items, PREFETCH_ITEMS, PREFETCH_BYTES, _item_bytes)) as batches:
+            for item in (item for batch in batches for item in batch):
                 if not isinstance(item, _Picture):
                     audio.add(item)
                     continue
