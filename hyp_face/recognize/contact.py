@@ -29,6 +29,7 @@ COLUMNS = 4
 THUMB = 112  # pixels of a square crop
 MARGIN = 0.25  # the crop is the face box grown by this fraction on each side
 HEADER = 22
+CROP_BYTES = THUMB * THUMB * 3  # one RGB crop
 
 
 def crop_quality(boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -63,8 +64,12 @@ def crop(image: np.ndarray, box: np.ndarray) -> Image.Image:
     x1, y1, x2, y2 = box
     side = max(x2 - x1, y2 - y1) * (1 + 2 * MARGIN)
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    square = tuple(round(v) for v in (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2))
-    return Image.fromarray(image).crop(square).resize((THUMB, THUMB), Image.Resampling.BILINEAR)
+    left, top, right, bottom = (round(v) for v in (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2))
+    square = np.zeros((max(bottom - top, 0), max(right - left, 0), 3), np.uint8)  # only the square is copied
+    rows = np.clip((top, bottom), 0, image.shape[0])
+    cols = np.clip((left, right), 0, image.shape[1])
+    square[rows[0] - top:rows[1] - top, cols[0] - left:cols[1] - left] = image[rows[0]:rows[1], cols[0]:cols[1]]
+    return Image.fromarray(square).resize((THUMB, THUMB), Image.Resampling.BILINEAR)
 
 
 Wanted = dict[float, list[tuple[str, np.ndarray]]]  # time -> [(person, box)]
@@ -140,6 +145,58 @@ class TrackCrops:
             kept = [t for t in sorted(tracks, key=lambda t: (-len(t), t.track_id)) if t.track_id in self.best]
             picked = sorted(self.best[t.track_id][1:] for t in kept[:PER_PERSON])
             crops[person] = [(t, Image.open(io.BytesIO(jpeg)).convert("RGB")) for t, jpeg in picked]
+        return crops
+
+
+FaceKey = tuple[float, tuple[float, ...]]  # (time, box) of a sampled face, as its track holds them
+
+
+def face_key(t: float, box: np.ndarray) -> FaceKey:
+    """The key of a face: its time and its box (float32, as :class:`~hyp_face.track.types.Track` stores it)."""
+    return float(t), tuple(np.asarray(box, np.float32).tolist())
+
+
+class SampledCrops:
+    """File mode: the crops the contact sheets show, cut from the sampled frames as recognition goes by, so that
+    the source need not be decoded again (the same frames and boxes as :func:`cut_crops`, so the same crops).
+
+    Every face of an open track is cut (raw, ~37 kB); when the track ends only the faces :func:`best_faces` can
+    pick stay. Memory is bounded: beyond ``max_bytes`` of crops no more are cut, and :meth:`crops` then answers None
+    when a sheet needs one of those, so that the source is decoded again as before.
+    """
+
+    def __init__(self, max_bytes: int = 64 * 2**20) -> None:
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+        self.by_track: dict[int, dict[FaceKey, Image.Image]] = {}
+
+    def offer(self, t: float, image: np.ndarray, boxes: np.ndarray, tracks: np.ndarray) -> None:
+        """Cut the faces of one sampled frame (a track id < 0 is no track)."""
+        for box, track in zip(np.asarray(boxes, np.float32).reshape(-1, 4), tracks):
+            if int(track) >= 0 and self.nbytes < self.max_bytes:
+                self.by_track.setdefault(int(track), {})[face_key(t, box)] = crop(image, box.astype(np.float64))
+                self.nbytes += CROP_BYTES
+
+    def end(self, tracks: list[Track]) -> None:
+        """Keep, of each track that ended, only the faces :func:`best_faces` can pick."""
+        for track in tracks:
+            faces = self.by_track.get(track.track_id, {})
+            keep = {face_key(track.time[i], track.box[i]) for i in best_faces(track)}
+            self.nbytes -= CROP_BYTES * len(set(faces) - keep)
+            self.by_track[track.track_id] = {k: v for k, v in faces.items() if k in keep}
+
+    def crops(self, timeline: VideoTimeline) -> Crops | None:
+        """The crops of each person's sheet (as :func:`cut_crops` of :func:`planned_crops`), None when one is
+        missing."""
+        kept = {k: v for faces in self.by_track.values() for k, v in faces.items()}
+        crops: Crops = {}
+        wanted = planned_crops(timeline).wanted
+        for t in sorted(wanted):
+            for person, box in wanted[t]:
+                image = kept.get(face_key(t, box))
+                if image is None:
+                    return None
+                crops.setdefault(person, []).append((t, image))
         return crops
 
 

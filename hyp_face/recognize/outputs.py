@@ -42,7 +42,7 @@ from ..track.types import Track
 from .timeline import UNKNOWN, TrackLabel, VideoTimeline
 
 if TYPE_CHECKING:
-    from .contact import TrackCrops
+    from .contact import SampledCrops, TrackCrops
 
 log = logging.getLogger(__name__)
 
@@ -242,11 +242,13 @@ def write_text_outputs(timeline: VideoTimeline, folder: Path) -> dict[str, Path]
 
 
 def write_outputs(timeline: VideoTimeline, out_dir: str | os.PathLike, video: bool = False,
-                  contact_sheets: bool = True, track_crops: TrackCrops | None = None) -> dict[str, Path]:
+                  contact_sheets: bool = True, track_crops: TrackCrops | SampledCrops | None = None
+                  ) -> dict[str, Path]:
     """Write every output of one video into ``<out_dir>/<key>/`` (module doc); returns the paths by kind.
 
-    The annotated video decodes ``timeline.source`` again, and cuts the contact sheets' faces on the way; without
-    it the contact sheets decode the faces they show, unless ``track_crops`` (live mode) already holds them. Only a
+    The contact sheets' faces come from ``track_crops``, kept as the frames went by (live mode: the best face of
+    each track; file mode: the faces the sheets show, unless some were over its memory bound). Otherwise they are
+    cut in the annotated video's pass, which decodes ``timeline.source`` again, or in a pass of their own. Only a
     file is decoded again (not a URL or a device: a live stream would not replay); when that is not possible, or the
     file cannot be decoded, these outputs are skipped with a logged warning and the text outputs stay valid.
     """
@@ -301,7 +303,7 @@ class TimelineWriter:
         return True
 
     def close(self, timeline: VideoTimeline, video: bool = False, contact_sheets: bool = True,
-              track_crops: TrackCrops | None = None) -> dict[str, Path]:
+              track_crops: TrackCrops | SampledCrops | None = None) -> dict[str, Path]:
         """The final outputs (:func:`write_outputs`; a stream or device is not decoded again, so its contact
         sheets need ``track_crops``, kept as the frames went by)."""
         self.writes += 1

@@ -26,7 +26,7 @@ from ..track.tracker import TrackOptions
 from ..track.types import Track
 from ..track.video import TrackStep, track_faces
 from ..video import Frame, VideoError
-from .contact import TrackCrops
+from .contact import SampledCrops, TrackCrops
 from .identify import Identifier, label_tracks
 from .outputs import TimelineWriter, write_outputs
 from .timeline import VideoTimeline
@@ -77,17 +77,21 @@ class TimelineBuilder:
         self._clustered = 0
         self._faces = 0  # faces seen so far (rows of the stream)
 
-    def add(self, step: TrackStep, crops: TrackCrops | None = None) -> None:
-        """Take one step: the frame size and duration so far, the tracks that ended, and (``crops``, for a source
-        that cannot be decoded again) the faces the contact sheets will show."""
+    def add(self, step: TrackStep, crops: TrackCrops | SampledCrops | None = None) -> None:
+        """Take one step: the frame size and duration so far, the tracks that ended, and (``crops``) the faces the
+        contact sheets will show, cut from the frame as it goes by."""
         tl = self.timeline
         tl.height, tl.width = step.frame.image.shape[:2]
         tl.duration = max(tl.duration, step.frame.time + 1.0 / tl.track_fps)
         faces = face_tracks(step, self._faces) if self.opts.per_face else []
-        tl.tracks.extend(faces if self.opts.per_face else step.ended)
+        ended = faces if self.opts.per_face else step.ended
+        tl.tracks.extend(ended)
         self._faces += len(step.meta)
-        if crops is not None and len(step.meta):
-            ids = np.array([t.track_id for t in faces]) if self.opts.per_face else step.meta.track
+        ids = np.array([t.track_id for t in faces], np.int64) if self.opts.per_face else step.meta.track
+        if isinstance(crops, SampledCrops):
+            crops.offer(step.frame.time, step.frame.image, step.meta.box, ids)
+            crops.end(ended)
+        elif crops is not None and len(step.meta):
             crops.offer(step.frame.time, step.frame.image, step.meta.box, step.meta.score, ids)
 
     def on_screen(self, step: TrackStep) -> list[str]:
@@ -103,6 +107,14 @@ class TimelineBuilder:
                                      None if self.opts.per_face else self.opts.track.min_cos)
             self._clustered = len(tl.tracks)
         return tl
+
+
+def contact_crops(opts: RecognizeOptions, live: bool) -> TrackCrops | SampledCrops | None:
+    """What keeps the contact sheets' faces as the frames go by: the best face of each track (a stream, which
+    cannot be decoded again), or the faces the sheets will show (a file, which then need not be decoded again)."""
+    if not opts.contact_sheets:
+        return None
+    return TrackCrops() if live else SampledCrops()
 
 
 def write_failed(key: str, source: str, status: str, opts: RecognizeOptions, out_dir: str | Path) -> VideoTimeline:
@@ -123,7 +135,7 @@ def recognize(extractor: FaceExtractor, source: str, key: str, identifier: Ident
     for a bad source: the timeline's status says what happened.
     """
     build = TimelineBuilder(key, source, opts, identifier)
-    crops = TrackCrops() if frames is not None and opts.contact_sheets else None
+    crops = contact_crops(opts, live=frames is not None)
     start = time.monotonic()
     try:
         for step in track_faces(extractor, source, opts.track, frames=frames):
