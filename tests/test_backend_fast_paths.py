@@ -10,6 +10,7 @@ from hyp_face.backend.engine import SAMPLE_STRIDE, TOP_ROWS, _candidates, rank_i
 from hyp_face.bin.eval_be import format_lines, format_matrix
 from hyp_face.io.datadir import has_repeated_pair
 from hyp_face.io.embed_store import EmbedReader, EmbedWriter, StoreError
+from hyp_face.io.table import read_columns
 
 MODELS = ["m%d", "m2", "100%"]
 TESTS = ["t%s", "t2"]
@@ -71,6 +72,20 @@ def test_repeated_pairs_are_found_from_codes():
     assert not has_repeated_pair([], [])
     assert not has_repeated_pair(["a", "a", "b"], ["x", "y", "x"])
     assert has_repeated_pair(["a", "b", "a"], ["x", "x", "x"])
+    many = [str(i) for i in range(100)]  # 100 pairs of 10,000 possible: found by sorting, not counting
+    assert not has_repeated_pair(many, many)
+    assert has_repeated_pair(many + ["7"], many + ["7"])
+
+
+@pytest.mark.parametrize("text", ["a b c\nd e f\n", "\n  a\tb  c\n\n d e\tf", "a b\nc d e\n", "a\n", " \n",
+                                  "a b c\r\nd e f\n", "x y\n" * 50 + "x\n"])
+def test_table_columns_in_one_pass_equal_the_line_reader(tmp_path, text):
+    path = tmp_path / "t"
+    path.write_bytes(text.encode())
+    rows = [line.split() for line in text.split("\n") if line.split()]
+    plain = "\r" not in text and rows and len({len(r) for r in rows}) == 1
+    want = [list(col) for col in zip(*rows)] if plain else None
+    assert read_columns(path, 1, 3) == want
 
 
 def test_embeddings_read_at_once_equal_those_read_one_by_one(tmp_path):
