@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
+import time
 
 import pytest
-from test_launchers import launch, log_lines
+from test_launchers import UTILS, launch, log_lines
 
 SOME_OUTPUT = ("printf", "%s\\n", "one two", 'say "hi"', "\\|", "tr", "a-z", "A-Z", "&&", "printf", "no newline")
 
@@ -33,3 +36,20 @@ def test_the_bash_task_rotates_earlier_logs_and_names_its_error(tmp_path):
     assert res.returncode == 1
     assert res.stderr.splitlines() == ["run.pl: 1 / 1 failed, log is in r.log", "run.pl: r.log: ValueError: bad input"]
     assert log_lines(tmp_path / "r.log.1")[3] == "run4"
+
+
+def test_the_bash_task_reads_the_launcher_stdin(tmp_path):
+    for name, args in (("a.log", ()), ("b.log", ("X=1:1",))):
+        res = subprocess.run([str(UTILS / "run.pl"), *args, name, "tr", "a-z", "A-Z"], cwd=tmp_path, input="hi\n",
+                             capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0 and log_lines(tmp_path / name)[3] == "HI"
+
+
+def test_a_terminated_bash_task_stops_its_job(tmp_path):
+    proc = subprocess.Popen([str(UTILS / "run.pl"), "t.log", "sleep", "60"], cwd=tmp_path, stderr=subprocess.PIPE,
+                            text=True)
+    time.sleep(1.0)
+    start = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1 and "interrupted" in err and time.monotonic() - start < 10

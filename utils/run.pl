@@ -23,7 +23,7 @@ mkdir -p "$(dirname "$log")" || exit 1
 date_format='%a %b %e %H:%M:%S %Z %Y'  # date's own
 { printf '# %s\n' "$cmd"; echo "# Running on $HOSTNAME"; printf "# Started at %($date_format)T\n" -1; } > "$log" || exit 1
 printf -v t0 '%(%s)T' -1
-bash -c "$cmd" >> "$log" 2>&1 &
+bash -c "$cmd" <&0 >> "$log" 2>&1 &  # in the background (its stdin kept) so that a signal reaches the trap
 task=$!
 trap 'kill -TERM $task 2>/dev/null; echo "run.pl: interrupted; $log may be incomplete" >&2; exit 1' TERM INT
 wait $task
