@@ -212,7 +212,7 @@ class EmbedReader:
         Reads through h5py's low-level API, in the file opened once for all its keys: half the cost per key of
         the high-level one, which counts when a back-end reads thousands of videos.
         """
-        h5, ds = self._matrix(key)
+        _, ds = self._matrix(key)
         out = np.empty(ds.shape, dtype=np.float32)
         if out.size:
             ds.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
