@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # run.pl: Kaldi's launcher interface, implemented in hyp_face.bin.run_pl (usage: run.pl --help).
-# One task without options (run.pl LOG command ..., how the steps/ scripts run a single job) runs here in bash,
-# with the log of hyp_face.grid.launcher (rotate_log, job_script) and its failure message: no python start-up
-# (60-80 ms a call) on the way to the job.
+# One task without options (run.pl LOG command ..., as steps/ scripts run one job) runs here in bash, with the log and
+# failure message of hyp_face.grid.launcher (rotate_log, job_script): no python start-up (60-80 ms) on the way.
 if [ $# -lt 2 ] || [[ $1 == -* || $1 =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; then
   exec "${HYP_FACE_PYTHON:-python3}" -m hyp_face.bin.run_pl "$@"
 fi
