@@ -1,6 +1,7 @@
 """The back-end's fast paths give what the plain computations give: score lines, AHC without merges, cohort ranks,
-repeated trials."""
+repeated trials, embeddings read from their stored bytes."""
 
+import h5py
 import numpy as np
 import pytest
 
@@ -8,6 +9,8 @@ from hyp_face.backend import ops
 from hyp_face.backend.engine import SAMPLE_STRIDE, TOP_ROWS, _candidates, rank_indices, top_mask
 from hyp_face.bin.eval_be import format_lines, format_matrix
 from hyp_face.io.datadir import has_repeated_pair
+from hyp_face.io.embed_store import EmbedReader, EmbedWriter, StoreError
+from hyp_face.io.table import read_columns
 
 MODELS = ["m%d", "m2", "100%"]
 TESTS = ["t%s", "t2"]
@@ -69,3 +72,53 @@ def test_repeated_pairs_are_found_from_codes():
     assert not has_repeated_pair([], [])
     assert not has_repeated_pair(["a", "a", "b"], ["x", "y", "x"])
     assert has_repeated_pair(["a", "b", "a"], ["x", "x", "x"])
+    many = [str(i) for i in range(100)]  # 100 pairs of 10,000 possible: found by sorting, not counting
+    assert not has_repeated_pair(many, many)
+    assert has_repeated_pair(many + ["7"], many + ["7"])
+
+
+@pytest.mark.parametrize("text", ["a b c\nd e f\n", "\n  a\tb  c\n\n d e\tf", "a b\nc d e\n", "a\n", " \n",
+                                  "a b c\r\nd e f\n", "x y\n" * 50 + "x\n"])
+def test_table_columns_in_one_pass_equal_the_line_reader(tmp_path, text):
+    path = tmp_path / "t"
+    path.write_bytes(text.encode())
+    rows = [line.split() for line in text.split("\n") if line.split()]
+    plain = "\r" not in text and rows and len({len(r) for r in rows}) == 1
+    want = [list(col) for col in zip(*rows)] if plain else None
+    assert read_columns(path, 1, 3) == want
+
+
+def test_embeddings_read_at_once_equal_those_read_one_by_one(tmp_path):
+    rng = np.random.default_rng(3)
+    stored = {f"v{i}": rng.standard_normal((n, 6)).astype(np.float32) for i, n in enumerate([3, 0, 1, 5, 2])}
+    with EmbedWriter(tmp_path / "a") as writer:
+        for key, mat in stored.items():
+            writer.write(key, mat)
+    with h5py.File(tmp_path / "a.h5", "a") as h5:  # datasets that are not one plain float32 extent go through HDF5
+        for key, opts in (("v3", {"chunks": (1, 6), "compression": "gzip"}), ("v4", {"dtype": ">f4"})):
+            del h5[key]
+            h5.create_dataset(key, data=stored[key], **opts)
+    with EmbedWriter(tmp_path / "b") as writer:  # a second file in the same list
+        writer.write("w0", stored["v0"][::-1].copy())
+    scp = tmp_path / "ab.scp"
+    scp.write_text((tmp_path / "a.scp").read_text() + (tmp_path / "b.scp").read_text())
+    keys = ["v4", "w0", "v1", "v0", "v3", "v2", "v0"]
+    with EmbedReader(scp) as reader:
+        one_by_one = [reader.read(k) for k in keys]
+        for dtype in (np.float32, np.float64):
+            at_once = reader.read_many(keys, dtype)
+            assert [m.dtype for m in at_once] == [np.dtype(dtype)] * len(keys)
+            for got, want in zip(at_once, one_by_one):
+                np.testing.assert_array_equal(got, want)
+    assert one_by_one[1].tolist() == stored["v0"][::-1].tolist()
+
+
+def test_a_truncated_store_is_a_clear_error(tmp_path):
+    with EmbedWriter(tmp_path / "a") as writer:
+        writer.write("v", np.ones((4, 8), np.float32))
+    with EmbedReader(tmp_path / "a.scp") as reader:
+        offset = h5py.h5d.open(reader._file("v").id, b"v").get_offset()
+    with open(tmp_path / "a.h5", "r+b") as f:
+        f.truncate(offset + 16)
+    with EmbedReader(tmp_path / "a.scp") as reader, pytest.raises((StoreError, OSError)):
+        reader.read_many(["v"])

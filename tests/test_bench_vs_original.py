@@ -46,3 +46,14 @@ def test_sitecustomize_restores_the_removed_numpy_and_scipy_names(tmp_path):
 def test_a_folder_that_is_not_hyperion_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="not a hyperion checkout"):
         vs_original.check_hyperion(tmp_path)
+
+
+def test_both_sides_get_the_same_threads_without_oversubscribing(tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    original, project = vs_original.environments(tmp_path / "hyp", tmp_path / "shims", 2, 2)
+    assert original["OPENBLAS_NUM_THREADS"] == original["OMP_NUM_THREADS"] == "2"
+    assert project["HYP_FACE_THREADS"] == "2"  # block workers ...
+    assert project["OPENBLAS_NUM_THREADS"] == project["OMP_NUM_THREADS"] == "1"  # ... of one BLAS thread each
+    assert "HYP_FACE_THREADS" not in original
+    assert "PYTHONDONTWRITEBYTECODE" not in original and "PYTHONDONTWRITEBYTECODE" not in project  # both cache

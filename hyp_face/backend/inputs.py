@@ -34,7 +34,7 @@ def load_enrollment(utt2spk: str, trial_models: list[str], ref_scp: str, facedet
         raise ValueError(f"{utt2spk}: no enrollment video for {len(missing)} trial model(s), e.g. {missing[:5]}")
     index = {m: i for i, m in enumerate(models)}
     with EmbedReader(ref_scp) as ref_reader, EmbedReader(facedet_scp) as facedet_reader:
-        refs = [read_required(ref_reader, utt) for utt, _ in rows]
+        refs = read_all_required(ref_reader, [utt for utt, _ in rows])
         dim = embedding_dim(refs, default_dim, ref_scp)
         for i, (utt, _) in enumerate(rows):
             if len(refs[i]) == 0:
@@ -56,7 +56,7 @@ def load_tests(test_scp: str, tests: list[str], default_dim: int = 512) -> list[
     """Faces of each test video (float64); an empty video becomes one zero vector (``default_dim`` when no video
     has a stored dimension)."""
     with EmbedReader(test_scp) as reader:
-        mats = [read_required(reader, key) for key in tests]
+        mats = read_all_required(reader, tests)
     dim = embedding_dim(mats, default_dim, test_scp)
     empty = [k for k, m in zip(tests, mats) if len(m) == 0]
     if empty:
@@ -71,7 +71,7 @@ def load_cohort(utt2spk: str, embed_scp: str) -> np.ndarray:
         keys = [utt for utt in read_utt2spk(utt2spk) if utt in reader]
         if not keys:
             raise ValueError(f"no video of cohort list {utt2spk} is in {embed_scp}")
-        mats = [read_required(reader, k) for k in keys]
+        mats = read_all_required(reader, keys)
     embedding_dim(mats, 0, embed_scp)
     faces = np.concatenate(mats)
     if not len(faces):
@@ -88,12 +88,29 @@ def load_metas(embed_scp: str, keys: list[str]) -> list[FaceMeta]:
 
 def read_required(reader: EmbedReader, key: str) -> np.ndarray:
     """Embeddings of ``key`` as float64; a key absent from the scp, or NaN / inf values, are errors naming both."""
-    if key not in reader:
-        raise StoreError(f"{reader.scp_path}: key {key!r} is not listed")
-    mat = reader.read(key).astype(np.float64)
-    if not np.isfinite(mat).all():
-        raise StoreError(f"{reader.scp_path}: key {key!r} holds NaN or infinite values")
-    return mat
+    require_listed(reader, [key])
+    return require_finite(reader, [key], [reader.read(key).astype(np.float64)])[0]
+
+
+def read_all_required(reader: EmbedReader, keys: list[str]) -> list[np.ndarray]:
+    """:func:`read_required` of every key, read in one pass per file (``EmbedReader.read_many``)."""
+    require_listed(reader, keys)
+    return require_finite(reader, keys, reader.read_many(keys, np.float64))
+
+
+def require_listed(reader: EmbedReader, keys: list[str]) -> None:
+    """A key absent from the scp is an error naming both."""
+    for key in keys:
+        if key not in reader:
+            raise StoreError(f"{reader.scp_path}: key {key!r} is not listed")
+
+
+def require_finite(reader: EmbedReader, keys: list[str], mats: list[np.ndarray]) -> list[np.ndarray]:
+    """``mats``; NaN or infinite values are an error naming the scp and the key."""
+    for key, mat in zip(keys, mats):
+        if not np.isfinite(mat).all():
+            raise StoreError(f"{reader.scp_path}: key {key!r} holds NaN or infinite values")
+    return mats
 
 
 def embedding_dim(mats: list[np.ndarray], default: int = 512, source: str = "") -> int:

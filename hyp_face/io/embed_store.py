@@ -38,6 +38,7 @@ TRACK_ROOT = "__tracks__"
 TRACK_FIELDS = ("track_id", "start", "end", "embedding", "quality", "num_faces")
 STATUS_OK = "ok"
 STATUS_VIDEO_ERROR = "video error: "  # prefix of the status of a video that cannot be read
+RAW_DTYPE = np.dtype("<f4")  # embeddings whose stored bytes EmbedReader.read_many reads directly
 
 
 class StoreError(KeyError):
@@ -211,6 +212,43 @@ class EmbedReader:
         Reads through h5py's low-level API, in the file opened once for all its keys: half the cost per key of
         the high-level one, which counts when a back-end reads thousands of videos.
         """
+        _, ds = self._matrix(key)
+        out = np.empty(ds.shape, dtype=np.float32)
+        if out.size:
+            ds.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
+        return out
+
+    def read_many(self, keys: Sequence[str], dtype: type = np.float32) -> list[np.ndarray]:
+        """The embeddings of each key (as :meth:`read`) in ``dtype``: views of one buffer, in key order.
+
+        The bytes of a plain float32 dataset (contiguous, unfiltered, little-endian: what :class:`EmbedWriter`
+        writes) are read straight from its file at the offset HDF5 gives, once per file; any other dataset
+        goes through HDF5.
+        """
+        shapes, raw, other = [], {}, {}
+        for i, key in enumerate(keys):
+            _, ds = self._matrix(key)  # not kept: thousands of live HDF5 objects slow h5py down
+            shape = ds.shape
+            offset = ds.get_offset() if ds.dtype == RAW_DTYPE else None  # None: not one plain extent
+            if offset is not None:
+                raw.setdefault(self._index[key], []).append((offset, i))  # the path the file was opened with
+            elif shape[0] and shape[1]:
+                other[i] = np.empty(shape, dtype=np.float32)
+                ds.read(h5py.h5s.ALL, h5py.h5s.ALL, other[i])
+            shapes.append(shape)
+        sizes = [n * d for n, d in shapes]
+        starts = np.cumsum([0] + sizes).tolist()
+        flat = np.empty(starts[-1], dtype=dtype)
+        mats = [flat[a:a + n * d].reshape(n, d) for a, (n, d) in zip(starts, shapes)]
+        scratch = None if flat.dtype == RAW_DTYPE else np.empty(max(sizes, default=0), dtype=RAW_DTYPE)
+        for path, parts in raw.items():
+            _read_extents(path, [(offset, mats[i]) for offset, i in parts], scratch)
+        for i, mat in other.items():
+            mats[i][...] = mat
+        return mats
+
+    def _matrix(self, key: str) -> tuple[h5py.File, h5py.h5d.DatasetID]:
+        """The file of ``key`` and its (N, D) dataset (low-level)."""
         h5 = self._file(key)
         try:
             ds = h5py.h5d.open(h5.id, key.encode())
@@ -218,10 +256,7 @@ class EmbedReader:
             raise StoreError(f"{h5.filename}: no dataset for key {key!r}") from None
         if len(ds.shape) != 2:
             raise StoreError(f"{h5.filename}: key {key!r} has shape {ds.shape}, expected (N, D)")
-        out = np.empty(ds.shape, dtype=np.float32)
-        if out.size:
-            ds.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
-        return out
+        return h5, ds
 
     def status(self, key: str) -> str:
         return str(self._dataset(key).attrs.get("status", STATUS_OK))
@@ -272,6 +307,19 @@ class EmbedReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _read_extents(path: str, parts: list[tuple[int, np.ndarray]], scratch: np.ndarray | None = None) -> None:
+    """Fill each array of ``parts`` with the float32 values stored at its offset in ``path`` (one open, in offset
+    order), read through ``scratch`` (float32, large enough) when the arrays hold another type."""
+    with open(path, "rb") as f:
+        for offset, mat in sorted(parts, key=lambda part: part[0]):
+            into = mat if scratch is None else scratch[:mat.size].reshape(mat.shape)
+            f.seek(offset)
+            if f.readinto(memoryview(into).cast("B")) != into.nbytes:
+                raise StoreError(f"{path}: truncated file (a dataset ends after its end)")
+            if scratch is not None:
+                mat[...] = into
 
 
 def merge_scps(parts: Iterable[str | os.PathLike], out: str | os.PathLike) -> int:

@@ -123,11 +123,9 @@ def read_columns(path: str | os.PathLike, min_cols: int = 1, max_cols: int | Non
     if not data or data.translate(None, _PLAIN + (b"\t" if tabs else b"")):  # a byte that is not plain is left
         return None
     buf = np.frombuffer(data, dtype=np.uint8)
-    blank = (buf == 32) | (buf == 10)
-    if tabs:
-        blank |= buf == 9
-    starts = np.flatnonzero(~blank & np.concatenate(([True], blank[:-1])))
-    per_line = np.bincount(np.searchsorted(np.flatnonzero(buf == 10), starts))
+    blank = buf <= 32  # space, newline or tab: every other byte left is printable
+    starts = np.flatnonzero(np.concatenate(([not blank[0]], blank[:-1] > blank[1:])))  # first byte of each field
+    per_line = np.diff(np.searchsorted(starts, np.flatnonzero(buf == 10)), prepend=0, append=len(starts))
     per_line = per_line[per_line > 0]
     ncols = int(per_line[0]) if per_line.size else 0
     if not ncols or (per_line != ncols).any() or ncols < min_cols or (max_cols is not None and ncols > max_cols):
