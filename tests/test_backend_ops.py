@@ -157,3 +157,13 @@ def test_attention_pool_cosine_query_chunks(monkeypatch):
     whole = ops.attention_pool_cosine(queries, sets, 4.0)
     monkeypatch.setattr(ops, "QUERY_CHUNK", 2)
     np.testing.assert_allclose(ops.attention_pool_cosine(queries, sets, 4.0), whole, rtol=0, atol=1e-14)
+
+
+def test_row_norms_are_numpys_norms_to_the_bit():
+    from hyp_face.backend.ops import row_norms
+
+    assert row_norms(np.array([[3.0, 4.0], [0.0, 0.0]])).tolist() == [[5.0], [0.0]]
+    rng = np.random.default_rng(7)
+    for shape in [(1, 512), (29, 512), (300, 128), (4, 2, 3)]:
+        x = rng.standard_normal(shape) * rng.uniform(1e-3, 1e3)
+        assert np.array_equal(row_norms(x), np.linalg.norm(x, axis=-1, keepdims=True))

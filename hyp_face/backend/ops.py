@@ -18,7 +18,14 @@ QUERY_CHUNK = 1024
 def l2_normalize(x: np.ndarray) -> np.ndarray:
     """Rows divided by (norm + 1e-10), as the original's cosine scoring does."""
     x = np.asarray(x, dtype=np.float64)
-    return x / (np.linalg.norm(x, axis=-1, keepdims=True) + NORM_EPS)
+    return x / (row_norms(x) + NORM_EPS)
+
+
+def row_norms(x: np.ndarray) -> np.ndarray:
+    """Euclidean norms along the last axis, kept as a column: ``np.linalg.norm(x, axis=-1, keepdims=True)``'s own
+    formula for real input (the same bits) without its per-call overhead, which the per-video sets pay thousands of
+    times."""
+    return np.sqrt(np.add.reduce(x * x, axis=-1, keepdims=True))
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -115,7 +122,8 @@ def self_attention(x: np.ndarray, a: float) -> np.ndarray:
     """``SA_a(X) = rowsoftmax(a * C(X,X)) X``; N = 1 is returned as is."""
     if len(x) < 2:
         return x
-    return softmax_rows(a * cosine(x, x)) @ x
+    xn = l2_normalize(x)
+    return softmax_rows(a * (xn @ xn.T)) @ x
 
 
 def attention_pool_cosine(queries: np.ndarray, sets: Sequence[np.ndarray], b: float) -> np.ndarray:
