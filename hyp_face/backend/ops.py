@@ -29,8 +29,10 @@ def row_norms(x: np.ndarray) -> np.ndarray:
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Cosine matrix ``C(A,B)[p,q] = cos(a_p, b_q)`` (spec notation, +1e-10 on the norms)."""
-    return l2_normalize(a) @ l2_normalize(b).T
+    """Cosine matrix ``C(A,B)[p,q] = cos(a_p, b_q)`` (spec notation, +1e-10 on the norms); ``cosine(x, x)``
+    normalises ``x`` once."""
+    an = l2_normalize(a)
+    return an @ (an if b is a else l2_normalize(b)).T
 
 
 def softmax_rows(z: np.ndarray) -> np.ndarray:
@@ -122,8 +124,7 @@ def self_attention(x: np.ndarray, a: float) -> np.ndarray:
     """``SA_a(X) = rowsoftmax(a * C(X,X)) X``; N = 1 is returned as is."""
     if len(x) < 2:
         return x
-    xn = l2_normalize(x)
-    return softmax_rows(a * (xn @ xn.T)) @ x
+    return softmax_rows(a * cosine(x, x)) @ x
 
 
 def attention_pool_cosine(queries: np.ndarray, sets: Sequence[np.ndarray], b: float) -> np.ndarray:
