@@ -60,7 +60,8 @@ class ExtractOptions:
     thresholds: Sequence[float] = field(default_factory=lambda: threshold_schedule(0.9))
     min_faces: int = 1
     batch_size: int = 16  # frames per detector batch
-    face_batch_size: int = 64  # faces aligned and embedded together
+    face_batch_size: int = 16  # faces aligned and embedded together (on CUDA build_extractor makes it 64): small
+    # groups let the embedding thread start while the next frames are detected, at the same cost per face on CPU
     prefetch_mb: float = 64  # MiB of decoded frames ahead (thread) and per detector batch (0: decode inline)
     det_window: int = 21
     time_in_secs: bool = False

@@ -386,6 +386,9 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- building
 
 
+CUDA_FACE_BATCH = 64  # faces per embedding group on a GPU (the CPU default of ExtractOptions is smaller)
+
+
 def build_extractor(cfg: FrontEndConfig, device: str = "cpu", fp16: bool = False, mode: str = "facedet",
                     **extract_opts) -> FaceExtractor:
     """Detector, aligner (MTCNN refine in ``mtcnn`` mode), recognizer and ``ExtractOptions`` of ``cfg``.
@@ -407,6 +410,8 @@ def build_extractor(cfg: FrontEndConfig, device: str = "cpu", fp16: bool = False
         from hyp_face.align.mtcnn import MTCNNRefiner
 
         refiner = MTCNNRefiner(aligner.weights, device=device, **aligner.options)
+    if device.startswith("cuda"):
+        extract_opts.setdefault("face_batch_size", CUDA_FACE_BATCH)
     opts = ExtractOptions(mode=mode, thresholds=cfg.thresholds(mode), **extract_opts)
     return FaceExtractor(detector, embedder, opts, refiner)
 

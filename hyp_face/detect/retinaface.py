@@ -132,13 +132,14 @@ class RetinaFaceDetector:
         x[0].permute(1, 2, 0).copy_(torch.from_numpy(np.ascontiguousarray(image)).to(self.device))
         return x
 
-    def _input_batch(self, images: list[np.ndarray], sizes: list[tuple[int, int]]) -> torch.Tensor:
-        """The zero-padded, channels-last network input of frames that share one padded size.
+    def _input_batch(self, images: list[np.ndarray], sizes: list[tuple[int, int]], height: int, width: int,
+                     capacity: int) -> torch.Tensor:
+        """The zero-padded, channels-last ``height x width`` network input of ``images`` (at most ``capacity``).
 
-        The buffer is reused, so only the padding strips are zeroed again.
+        The buffer holds ``capacity`` frames and is reused while the padded size repeats (a shorter batch is a slice
+        of it), so only the padding strips are zeroed again.
         """
-        height, width = (max(p) for p in zip(*(padded_size(h, w, self.pad_multiple) for h, w in sizes)))
-        batch = self._buffer("input", (len(images), 3, height, width))
+        batch = self._buffer("input", (capacity, 3, height, width))[:len(images)]
         pixels = batch.permute(0, 2, 3, 1)  # (B, H, W, 3) view of the channels-last buffer
         for k, (image, (h, w)) in enumerate(zip(images, sizes)):
             self._fill_input(pixels[k, :h, :w], image)
@@ -153,16 +154,19 @@ class RetinaFaceDetector:
         batch (a 1080p float frame is 25 MB, ~6000 page faults when freshly mapped).
         """
         if name not in self._buffers or self._buffers[name].shape != shape:
-            self._buffers[name] = torch.zeros(shape, device=self.device).contiguous(memory_format=torch.channels_last)
+            self._buffers[name] = torch.empty(shape, device=self.device, memory_format=torch.channels_last).zero_()
         return self._buffers[name]
 
     def _detect_batch(self, images: list[np.ndarray], sizes: list[tuple[int, int]],
                       threshold: float) -> list[Detections]:
         """Detections for frames that share one padded input size."""
-        batch = self._input_batch(images, sizes)
-        height, width = batch.shape[-2:]
-        chunk = max(1, self.cpu_batch_pixels // (height * width)) if self.device.type == "cpu" else len(images)
-        outputs = [self.raw_outputs(part) for part in batch.split(chunk)]
+        height, width = (max(p) for p in zip(*(padded_size(h, w, self.pad_multiple) for h, w in sizes)))
+        if self.device.type == "cpu":  # the network sees chunks of about cpu_batch_pixels, filled one at a time
+            chunk = max(1, self.cpu_batch_pixels // (height * width))
+        else:
+            chunk = max(self.batch_size, len(images))
+        outputs = [self.raw_outputs(self._input_batch(images[i:i + chunk], sizes[i:i + chunk], height, width, chunk))
+                   for i in range(0, len(images), chunk)]
         loc, scores, landmarks = outputs[0] if len(outputs) == 1 else (torch.cat(parts) for parts in zip(*outputs))
         if (height, width) not in self._priors_cache:
             if len(self._priors_cache) >= PRIORS_CACHE_SIZE:
