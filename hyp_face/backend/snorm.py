@@ -74,7 +74,7 @@ class SNorm:
         # are sums of the N_e scores themselves or, when N_e > D, of the D embedding columns
         self._z_by_scores = len(cec) <= self.cohort_unit.shape[1]
         first = cec if self._z_by_scores else self.cohort_unit.T
-        self._z_prep = eng.prepare(eng.concat([first, cec * cec]))
+        self._z_prep = eng.prepare([first, cec * cec])
 
     def normalize(self, scores: Any, test_cohort: Any, test_unit: Any | None = None) -> Any:
         """Normalise a block ``scores`` (N_e x B) given Cte^T (B x N_c) for the same test columns.
