@@ -16,9 +16,12 @@ Global config keys (``global_conf/*.sh``, read, never executed; see :func:`hyp_f
   ``--embed-weights``;
 * ``face_det_opts``, ``face_reco_opts``: front-end options as on the command line (``--det-resize-policy=v0.1``,
   ``--det-thr-start=0.5``, ``--align-mode=mtcnn``, ``--embed-flip=true``, ...);
-* ``recognize_unknown_thr``: the gallery score below which recognition calls a face track ``unknown``, chosen at
-  FPIR 1e-2 on the LFW open-set protocol for the config's embedder (``python -m hyp_face.bin.choose_unknown_thr``);
-  not part of the embeddings' fingerprint;
+* gallery recognition (:func:`hyp_face.recognize.gallery.scoring_rule`): ``recognize_unknown_thr``, the plain
+  cosine gallery score below which a face track is ``unknown``; ``recognize_score_norm`` (``none``, ``faithful``,
+  ``asnorm``) with ``recognize_snorm_ncoh``, ``recognize_cohort`` (the cohort store's ``.scp``) and
+  ``recognize_snorm_unknown_thr``, the s-normalised scoring used when its cohort store exists. Thresholds are
+  chosen at FPIR 1e-2 on the LFW open-set protocol for the config's embedder (``python -m
+  hyp_face.bin.choose_unknown_thr``); none of them is part of the embeddings' fingerprint;
 * legacy keys, still read: ``face_det_model_name`` / ``face_reco_model_name`` (the name) and ``face_det_model`` /
   ``face_reco_model`` (its weights);
 * face tracks of the recognizer (docs/tracks.md): ``track_min_cos`` (the tracker's cosine gate),
@@ -65,7 +68,9 @@ RESIZE_POLICIES = ("v0.1", "v0.2", "none")
 # Face tracks (docs/tracks.md): config keys of the recognizer's track hyper-parameters, and the people threshold of
 # a centred (ArcFace-like) embedding, chosen on LFW for mobilefacenet_mit (python -m hyp_face.track.devparams).
 TRACK_KEYS = ("track_min_cos", "track_sharpness_ref", "people_ahc_thr")
-RECOGNIZE_KEYS = ("recognize_unknown_thr",)
+RECOGNIZE_KEYS = ("recognize_unknown_thr", "recognize_snorm_unknown_thr", "recognize_snorm_ncoh")  # numbers
+RECOGNIZE_TEXT_KEYS = ("recognize_score_norm", "recognize_cohort")
+RECOGNIZE_SCORE_NORMS = ("none", "faithful", "asnorm")  # those of hyp_face.backend.snorm
 DEFAULT_PEOPLE_AHC_THR = 0.38
 
 
@@ -145,7 +150,11 @@ class FrontEndConfig:
     track_min_cos: float | None = None  # None = TrackOptions' default (a centred, ArcFace-like embedding)
     track_sharpness_ref: float | None = None  # None = TrackOptions' default (ArcFace 112 px chips)
     people_ahc_thr: float | None = None  # None = DEFAULT_PEOPLE_AHC_THR
-    recognize_unknown_thr: float | None = None  # recognition: below this gallery score a track is unknown
+    recognize_unknown_thr: float | None = None  # recognition: below this cosine gallery score a track is unknown
+    recognize_score_norm: str = "none"  # or an s-norm of the gallery scores (RECOGNIZE_SCORE_NORMS)
+    recognize_snorm_ncoh: int | None = None  # closest cohort faces of the s-norm
+    recognize_snorm_unknown_thr: float | None = None  # the threshold of s-normalised scores
+    recognize_cohort: str = ""  # the s-norm cohort store (.scp)
     config_file: str = ""  # where it was read from ("" = command line only)
 
     # -- construction ------------------------------------------------------------------------------------------
@@ -164,6 +173,14 @@ class FrontEndConfig:
         for name in TRACK_KEYS + RECOGNIZE_KEYS:
             if v.get(name):
                 values[name] = _config_number(path, name, v[name])
+        for name in RECOGNIZE_TEXT_KEYS:
+            if v.get(name):
+                values[name] = v[name]
+        if values.get("recognize_snorm_ncoh") is not None:
+            values["recognize_snorm_ncoh"] = int(values["recognize_snorm_ncoh"])
+        if values.get("recognize_score_norm", "none") not in RECOGNIZE_SCORE_NORMS:
+            raise ValueError(f"{path}: recognize_score_norm={values['recognize_score_norm']!r}, expected one of "
+                             f"{RECOGNIZE_SCORE_NORMS}")
         opts = shlex.split(v.get("face_det_opts", "")) + shlex.split(v.get("face_reco_opts", ""))
         try:
             parsed, unknown = _options_parser().parse_known_args(opts)
@@ -355,6 +372,14 @@ def _add_model_options(g) -> None:
                         f"default {DEFAULT_PEOPLE_AHC_THR})")
     g.add_argument("--recognize-unknown-thr", type=float, default=None,
                    help="recognition: gallery score below which a track is unknown (config: recognize_unknown_thr)")
+    g.add_argument("--recognize-score-norm", default=None, choices=RECOGNIZE_SCORE_NORMS,
+                   help="recognition: s-norm of the gallery scores (config: recognize_score_norm; default none)")
+    g.add_argument("--recognize-snorm-ncoh", type=int, default=None,
+                   help="recognition: closest cohort faces of the s-norm (config: recognize_snorm_ncoh)")
+    g.add_argument("--recognize-snorm-unknown-thr", type=float, default=None,
+                   help="recognition: threshold of s-normalised scores (config: recognize_snorm_unknown_thr)")
+    g.add_argument("--recognize-cohort", default=None,
+                   help="recognition: the s-norm cohort store's .scp (config: recognize_cohort)")
 
 
 def frontend_epilog() -> str:

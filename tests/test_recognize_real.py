@@ -31,7 +31,7 @@ def timelines(request, tmp_path_factory):
     cfg = FrontEndConfig.from_file(CONFIG)
     rule = ScoringRule(cfg.recognize_unknown_thr)
     if request.param == "snorm":
-        rule = scoring_rule(CONFIG, cfg.recognize_unknown_thr)
+        rule = scoring_rule(cfg)
         if rule.norm is None:
             pytest.skip("no s-norm cohort store (see recognize_cohort in the config)")
     tmp = tmp_path_factory.mktemp("celeb")

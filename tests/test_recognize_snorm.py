@@ -15,6 +15,7 @@ import pytest
 
 from hyp_face.identify.protocols import RoleSet
 from hyp_face.metrics.identification import dir_at_fpir
+from hyp_face.frontend import FrontEndConfig
 from hyp_face.recognize.gallery import read_cohort, scoring_rule, write_cohort
 from hyp_face.recognize.identify import Identifier, ScoreNorm
 from hyp_face.recognize.threshold import split_cohort, threshold_at_fpir
@@ -90,17 +91,20 @@ def config_with(tmp_path: Path, cohort: str) -> Path:
 def test_scoring_rule_of_a_config(tmp_path, caplog):
     scp = write_cohort(["c0", "c1", "c2"], np.eye(3, dtype=np.float32), tmp_path / "cohort")
     np.testing.assert_array_equal(read_cohort(scp), np.eye(3))
-    rule = scoring_rule(config_with(tmp_path, str(scp)), 0.9)
+    rule = scoring_rule(FrontEndConfig.from_file(config_with(tmp_path, str(scp))))
     assert rule.threshold == 3.5 and rule.norm.mode == "asnorm" and rule.norm.ncoh == 2 and len(rule.norm.cohort) == 3
-    assert scoring_rule(config_with(tmp_path, str(scp)), 0.9, override=2.0).threshold == 2.0
-    assert rule.fingerprint() != scoring_rule(config_with(tmp_path, str(scp)), 0.9, override=2.0).fingerprint()
+    overridden = scoring_rule(FrontEndConfig.from_file(config_with(tmp_path, str(scp))), override=2.0)
+    assert overridden.threshold == 2.0
+    assert rule.fingerprint() != overridden.fingerprint()
+    options = FrontEndConfig.from_file(config_with(tmp_path, str(scp))).as_options()
+    assert "--recognize-score-norm=asnorm" in options and "--recognize-snorm-ncoh=2" in options
     with caplog.at_level(logging.WARNING):
-        plain = scoring_rule(config_with(tmp_path, str(tmp_path / "missing.scp")), 0.9)
+        plain = scoring_rule(FrontEndConfig.from_file(config_with(tmp_path, str(tmp_path / "missing.scp"))))
     assert plain.norm is None and plain.threshold == 0.9 and "no s-norm cohort" in caplog.text
     bad = tmp_path / "bad.sh"
     bad.write_text("recognize_score_norm=znorm\n")
     with pytest.raises(ValueError, match="recognize_score_norm='znorm'"):
-        scoring_rule(bad, 0.9)
+        FrontEndConfig.from_file(bad)
 
 
 def test_choose_unknown_thr_stores_the_cohort(tmp_path):

@@ -35,7 +35,7 @@ from pathlib import Path
 from hyp_face.bench.extract import Peer, sequential_decode
 from hyp_face.cli import pin_threads, setup_logging
 from hyp_face.frontend import FrontEndConfig, add_frontend_args, build_extractor
-from hyp_face.recognize.gallery import enroll
+from hyp_face.recognize.gallery import enroll, scoring_rule
 from hyp_face.recognize.live import LiveFrames
 from hyp_face.recognize.pipeline import Progress, RecognizeOptions, config_options, recognize
 from hyp_face.video import probe, sample_frames
@@ -168,14 +168,14 @@ def main(argv: list[str] | None = None) -> int:
     pin_threads(args.threads)
     cfg = FrontEndConfig.from_args(args)
     extractor = build_extractor(cfg, device=args.device)
-    thr = cfg.recognize_unknown_thr
+    rule = scoring_rule(cfg, args.recognize_unknown_thr)
     clips = celeb_clips(args.shared)
     wanted = [c for c in args.clips.split(",") if c] or list(clips)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         gallery = enroll(celeb_gallery(args.shared, Path(tmp) / "photos"), extractor, cfg.fingerprint(),
                          Path(tmp) / "store")
-        identifier = gallery.identifier(thr)
+        identifier = gallery.identifier(rule.threshold, rule.norm)
         print(f"{cfg.describe(extractor.embedder)}\n{args.device}, {args.threads} thread(s), "
               f"{platform.machine()}, --track-fps {args.track_fps}")
         if args.loop_minutes > 0:

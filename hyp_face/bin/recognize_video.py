@@ -99,7 +99,7 @@ def input_keys(args: argparse.Namespace) -> dict[str, str]:
 def recognize_options(args: argparse.Namespace, cfg: FrontEndConfig) -> tuple[RecognizeOptions, ScoringRule]:
     """Recognition options and the scoring rule: the command line over the config's values."""
     try:
-        rule = scoring_rule(cfg.config_file, cfg.recognize_unknown_thr, args.recognize_unknown_thr)
+        rule = scoring_rule(cfg, args.recognize_unknown_thr)
     except (ValueError, OSError) as err:
         raise SystemExit(f"recognize_video: {err}") from None
     opts = config_options(cfg, args.track_fps, per_face=args.per_face, video=args.video,

@@ -15,7 +15,7 @@ A medium that cannot be read, or where no face is found, is logged with its file
 
 The s-norm cohort of recognition (:class:`hyp_face.recognize.identify.ScoreNorm`) is an embedding store too
 (``<dir>/cohort.h5`` + ``cohort.scp``, one face per LFW photo, written by ``hyp_face.bin.choose_unknown_thr
---cohort-out``); :func:`scoring_rule` reads from a global config how tracks are scored: plain cosine with
+--cohort-out``); :func:`scoring_rule` takes from the front-end config how tracks are scored: plain cosine with
 ``recognize_unknown_thr``, or ``recognize_score_norm`` (``faithful`` / ``asnorm``) with ``recognize_snorm_ncoh``,
 ``recognize_cohort`` (the store's ``.scp``) and ``recognize_snorm_unknown_thr``.
 """
@@ -30,11 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..backend.snorm import MODES as SNORM_MODES
-from ..cli import read_shell_config
 from ..embed.base import l2_normalize
 from ..eval.lfw import central_index
 from ..extract import FaceExtractor, VideoFaces
+from ..frontend import FrontEndConfig
 from ..io.datadir import read_utt2spk, read_vid_scp
 from ..io.embed_store import STATUS_OK, EmbedReader, EmbedWriter
 from ..io.folder_corpus import folder_enrollment
@@ -46,9 +45,8 @@ log = logging.getLogger(__name__)
 
 STORE_NAME = "gallery"
 COHORT_NAME = "cohort"
-# config keys of the scoring rule (module docstring)
-PLAIN_THR_KEY, NORM_KEY, NCOH_KEY = "recognize_unknown_thr", "recognize_score_norm", "recognize_snorm_ncoh"
-SNORM_THR_KEY, COHORT_KEY = "recognize_snorm_unknown_thr", "recognize_cohort"
+# config keys of the thresholds and the cohort that hyp_face.bin.choose_unknown_thr writes (FrontEndConfig fields)
+PLAIN_THR_KEY, SNORM_THR_KEY, COHORT_KEY = "recognize_unknown_thr", "recognize_snorm_unknown_thr", "recognize_cohort"
 STATUS_NO_FACE = "no face found"
 CODE = ("recognize/gallery.py", "extract.py", "detect", "align", "embed", "video")
 
@@ -201,35 +199,27 @@ class ScoringRule:
         return {"unknown_thr": self.threshold, "score_norm": self.norm.mode, "ncoh": self.norm.ncoh, "cohort": cohort}
 
 
-def scoring_rule(config_file: str | os.PathLike | None, plain_thr: float | None,
-                 override: float | None = None) -> ScoringRule:
-    """The scoring of a global config (module docstring); ``override`` (``--unknown-thr``) replaces the threshold
+def scoring_rule(cfg: FrontEndConfig, override: float | None = None) -> ScoringRule:
+    """The scoring of a front-end config (module docstring); ``override`` (``--unknown-thr``) replaces the threshold
     of the rule in use. A config with s-norm whose cohort store is missing falls back, with a warning, to plain
-    cosine with ``plain_thr``."""
-    keys = read_shell_config(config_file) if config_file else {}
-    mode = keys.get(NORM_KEY, "none")
-    if mode not in SNORM_MODES:
-        raise ValueError(f"{config_file}: {NORM_KEY}={mode!r}, expected one of {SNORM_MODES}")
+    cosine with ``recognize_unknown_thr``."""
+    where = cfg.config_file or "the front end"
+    mode = cfg.recognize_score_norm
     if mode != "none":
-        cohort = keys.get(COHORT_KEY, "")
+        cohort = cfg.recognize_cohort
         if cohort and Path(cohort).is_file():
-            thr = _config_value(config_file, keys, SNORM_THR_KEY) if override is None else override
-            ncoh = int(_config_value(config_file, keys, NCOH_KEY))
-            return ScoringRule(thr, ScoreNorm(mode, read_cohort(cohort), ncoh))
+            thr = cfg.recognize_snorm_unknown_thr if override is None else override
+            if thr is None or cfg.recognize_snorm_ncoh is None:
+                raise ValueError(f"{where}: recognize_score_norm={mode} needs recognize_snorm_unknown_thr and "
+                                 "recognize_snorm_ncoh")
+            return ScoringRule(float(thr), ScoreNorm(mode, read_cohort(cohort), cfg.recognize_snorm_ncoh))
         log.warning("%s: no s-norm cohort at %r (build it with python -m hyp_face.bin.choose_unknown_thr "
-                    "--score-norm %s --cohort-out DIR); scoring with plain cosine", config_file, cohort, mode)
-    thr = plain_thr if override is None else override
+                    "--score-norm %s --cohort-out DIR); scoring with plain cosine", where, cohort, mode)
+    thr = cfg.recognize_unknown_thr if override is None else override
     if thr is None:
-        raise ValueError(f"{config_file or 'the front end'} has no {PLAIN_THR_KEY}; give --unknown-thr "
+        raise ValueError(f"{where} has no {PLAIN_THR_KEY}; give --unknown-thr "
                          "(hyp_face.bin.choose_unknown_thr chooses one)")
     return ScoringRule(float(thr))
-
-
-def _config_value(config_file: str | os.PathLike | None, keys: dict[str, str], name: str) -> float:
-    try:
-        return float(keys[name])
-    except (KeyError, ValueError):
-        raise ValueError(f"{config_file}: {name}={keys.get(name)!r} is not a number") from None
 
 
 def _digest(media: str) -> str:
