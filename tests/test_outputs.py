@@ -262,7 +262,8 @@ def sampled_crops(timeline: VideoTimeline, max_bytes: int = 2**22) -> SampledCro
     crops = SampledCrops(max_bytes)
     for frame in sample_frames(timeline.source, fps=TRACK_FPS):
         faces = [(t.box[i], t.track_id) for t in timeline.tracks for i in np.flatnonzero(t.time == frame.time)]
-        crops.offer(frame.time, frame.image, np.array([b for b, _ in faces]), np.array([i for _, i in faces]))
+        crops.offer(frame.time, frame.image, np.array([b for b, _ in faces]), np.ones(len(faces)),
+                    np.array([i for _, i in faces]))
         crops.end([t for t in timeline.tracks if t.end == frame.time])
     return crops
 

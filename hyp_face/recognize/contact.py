@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import math
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -117,6 +118,19 @@ def cut_crops(source: str, collector: CropCollector) -> Crops:
     return collector.crops
 
 
+class FaceCrops(Protocol):
+    """What keeps the contact sheets' faces as recognition goes by (:class:`TrackCrops`, :class:`SampledCrops`)."""
+
+    def offer(self, t: float, image: np.ndarray, boxes: np.ndarray, scores: np.ndarray, tracks: np.ndarray) -> None:
+        """The faces of one sampled frame at time ``t``: boxes, detector scores and track ids (< 0: no track)."""
+
+    def end(self, tracks: list[Track]) -> None:
+        """Tracks that ended at this frame."""
+
+    def crops(self, timeline: VideoTimeline) -> Crops | None:
+        """The crops of each person's sheet; None when the source must be decoded again for them."""
+
+
 class TrackCrops:
     """Live mode: the best crop (:func:`crop_quality`) of each track so far, JPEG-compressed (~5 kB each).
 
@@ -137,6 +151,9 @@ class TrackCrops:
                 self.best[int(track)] = (float(quality), t, buf.getvalue())
                 if len(self.best) > self.max_tracks:
                     del self.best[next(iter(self.best))]
+
+    def end(self, tracks: list[Track]) -> None:
+        """Nothing to do: a track's best face is already all that is kept of it."""
 
     def crops(self, timeline: VideoTimeline) -> Crops:
         """Up to :data:`PER_PERSON` crops per person: its longest tracks' best faces, in time order."""
@@ -170,8 +187,8 @@ class SampledCrops:
         self.nbytes = 0
         self.by_track: dict[int, dict[FaceKey, Image.Image]] = {}
 
-    def offer(self, t: float, image: np.ndarray, boxes: np.ndarray, tracks: np.ndarray) -> None:
-        """Cut the faces of one sampled frame (a track id < 0 is no track)."""
+    def offer(self, t: float, image: np.ndarray, boxes: np.ndarray, scores: np.ndarray, tracks: np.ndarray) -> None:
+        """Cut the faces of one sampled frame (a track id < 0 is no track; the scores play no part here)."""
         for box, track in zip(np.asarray(boxes, np.float32).reshape(-1, 4), tracks):
             if int(track) >= 0 and self.nbytes < self.max_bytes:
                 self.by_track.setdefault(int(track), {})[face_key(t, box)] = crop(image, box.astype(np.float64))

@@ -42,7 +42,7 @@ from ..track.types import Track
 from .timeline import UNKNOWN, TrackLabel, VideoTimeline
 
 if TYPE_CHECKING:
-    from .contact import SampledCrops, TrackCrops
+    from .contact import FaceCrops
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +242,7 @@ def write_text_outputs(timeline: VideoTimeline, folder: Path) -> dict[str, Path]
 
 
 def write_outputs(timeline: VideoTimeline, out_dir: str | os.PathLike, video: bool = False,
-                  contact_sheets: bool = True, track_crops: TrackCrops | SampledCrops | None = None
+                  contact_sheets: bool = True, track_crops: FaceCrops | None = None
                   ) -> dict[str, Path]:
     """Write every output of one video into ``<out_dir>/<key>/`` (module doc); returns the paths by kind.
 
@@ -303,7 +303,7 @@ class TimelineWriter:
         return True
 
     def close(self, timeline: VideoTimeline, video: bool = False, contact_sheets: bool = True,
-              track_crops: TrackCrops | SampledCrops | None = None) -> dict[str, Path]:
+              track_crops: FaceCrops | None = None) -> dict[str, Path]:
         """The final outputs (:func:`write_outputs`; a stream or device is not decoded again, so its contact
         sheets need ``track_crops``, kept as the frames went by)."""
         self.writes += 1

@@ -26,7 +26,7 @@ from ..track.tracker import TrackOptions
 from ..track.types import Track
 from ..track.video import TrackStep, track_faces
 from ..video import Frame, VideoError
-from .contact import SampledCrops, TrackCrops
+from .contact import FaceCrops, SampledCrops, TrackCrops
 from .identify import Identifier, label_tracks
 from .outputs import TimelineWriter, write_outputs
 from .timeline import VideoTimeline
@@ -77,7 +77,7 @@ class TimelineBuilder:
         self._clustered = 0
         self._faces = 0  # faces seen so far (rows of the stream)
 
-    def add(self, step: TrackStep, crops: TrackCrops | SampledCrops | None = None) -> None:
+    def add(self, step: TrackStep, crops: FaceCrops | None = None) -> None:
         """Take one step: the frame size and duration so far, the tracks that ended, and (``crops``) the faces the
         contact sheets will show, cut from the frame as it goes by."""
         tl = self.timeline
@@ -88,11 +88,9 @@ class TimelineBuilder:
         tl.tracks.extend(ended)
         self._faces += len(step.meta)
         ids = np.array([t.track_id for t in faces], np.int64) if self.opts.per_face else step.meta.track
-        if isinstance(crops, SampledCrops):
-            crops.offer(step.frame.time, step.frame.image, step.meta.box, ids)
-            crops.end(ended)
-        elif crops is not None and len(step.meta):
+        if crops is not None:
             crops.offer(step.frame.time, step.frame.image, step.meta.box, step.meta.score, ids)
+            crops.end(ended)
 
     def on_screen(self, step: TrackStep) -> list[str]:
         """Names of the faces of a step (each identified on its own), for the live display."""
@@ -109,7 +107,7 @@ class TimelineBuilder:
         return tl
 
 
-def contact_crops(opts: RecognizeOptions, live: bool) -> TrackCrops | SampledCrops | None:
+def contact_crops(opts: RecognizeOptions, live: bool) -> FaceCrops | None:
     """What keeps the contact sheets' faces as the frames go by: the best face of each track (a stream, which
     cannot be decoded again), or the faces the sheets will show (a file, which then need not be decoded again)."""
     if not opts.contact_sheets:
