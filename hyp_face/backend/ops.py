@@ -32,7 +32,7 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Cosine matrix ``C(A,B)[p,q] = cos(a_p, b_q)`` (spec notation, +1e-10 on the norms); ``cosine(x, x)``
     normalises ``x`` once."""
     an = l2_normalize(a)
-    return an @ (an if b is a else l2_normalize(b)).T
+    return an @ (an if b is a else l2_normalize(b)).swapaxes(-1, -2)
 
 
 def softmax_rows(z: np.ndarray) -> np.ndarray:
@@ -121,10 +121,27 @@ def ahc_centroids(x: np.ndarray, thr: float) -> np.ndarray:
 
 
 def self_attention(x: np.ndarray, a: float) -> np.ndarray:
-    """``SA_a(X) = rowsoftmax(a * C(X,X)) X``; N = 1 is returned as is."""
-    if len(x) < 2:
+    """``SA_a(X) = rowsoftmax(a * C(X,X)) X`` of a set (N, D), or of a stack of sets of one size (B, N, D); N = 1 is
+    returned as is."""
+    if x.shape[-2] < 2:
         return x
     return softmax_rows(a * cosine(x, x)) @ x
+
+
+def self_attention_sets(sets: Sequence[np.ndarray], a: float) -> list[np.ndarray]:
+    """:func:`self_attention` of each set, the sets of one size stacked into one call.
+
+    numpy's stacked matmul makes the same BLAS call for each set as a call per set, and the softmax reduces each
+    row alike, so the result is the same bits; thousands of small sets then cost a few dozen calls.
+    """
+    out = list(sets)
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+    for i, x in enumerate(sets):
+        by_shape.setdefault(x.shape, []).append(i)
+    for index in by_shape.values():
+        for i, refined in zip(index, self_attention(np.stack([sets[i] for i in index]), a)):
+            out[i] = refined
+    return out
 
 
 def attention_pool_cosine(queries: np.ndarray, sets: Sequence[np.ndarray], b: float) -> np.ndarray:

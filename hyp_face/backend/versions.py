@@ -19,6 +19,8 @@ from . import ops
 from .engine import NumpyEngine, TorchEngine
 from .snorm import SNorm
 
+Sets = Sequence[np.ndarray]  # one (N, D) matrix of vectors per video
+
 #: Original values of the hyper-parameters (docs/original_recipe.md §12.1), shared by every version that uses them
 #: unless the version has its own (``VersionSpec.own_defaults``).
 PARAM_DEFAULTS: dict[str, float] = {"thr_ahc": 0.8, "self_att_a": 2.0, "att_a": 4.0}
@@ -52,27 +54,27 @@ class BackendParams:
                 object.__setattr__(self, name, float(getattr(self, name)))
 
 
-def _identity(x: np.ndarray, p: BackendParams) -> np.ndarray:
-    return x
+def _identity(sets: Sets, p: BackendParams) -> Sets:
+    return sets
 
 
-def _mean(x: np.ndarray, p: BackendParams) -> np.ndarray:
-    return ops.mean_vector(x)
+def _mean(sets: Sets, p: BackendParams) -> Sets:
+    return [ops.mean_vector(x) for x in sets]
 
 
-def _median(x: np.ndarray, p: BackendParams) -> np.ndarray:
-    return ops.median_vector(x)
+def _median(sets: Sets, p: BackendParams) -> Sets:
+    return [ops.median_vector(x) for x in sets]
 
 
-def _ahc(x: np.ndarray, p: BackendParams) -> np.ndarray:
-    return ops.ahc_centroids(x, p.thr_ahc)
+def _ahc(sets: Sets, p: BackendParams) -> Sets:
+    return [ops.ahc_centroids(x, p.thr_ahc) for x in sets]
 
 
-def _self_att(x: np.ndarray, p: BackendParams) -> np.ndarray:
-    return ops.self_attention(x, p.self_att_a)
+def _self_att(sets: Sets, p: BackendParams) -> Sets:
+    return ops.self_attention_sets(sets, p.self_att_a)
 
 
-Transform = Callable[[np.ndarray, BackendParams], np.ndarray]
+Transform = Callable[[Sets, BackendParams], Sets]  # one video's set of vectors each -> the version's
 
 
 @dataclass(frozen=True)
@@ -187,14 +189,12 @@ def be_options(params: BackendParams) -> list[str]:
 
 def enroll_side(params: BackendParams, refs: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Per enrollment video, the vectors the version scores with (float64)."""
-    f = SPECS[params.version].enroll
-    return [f(np.asarray(r, dtype=np.float64), params) for r in refs]
+    return SPECS[params.version].enroll([np.asarray(r, dtype=np.float64) for r in refs], params)
 
 
 def test_side(params: BackendParams, tests: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Per test video, the vectors the version scores with (float64)."""
-    f = SPECS[params.version].test
-    return [f(np.asarray(t, dtype=np.float64), params) for t in tests]
+    return SPECS[params.version].test([np.asarray(t, dtype=np.float64) for t in tests], params)
 
 
 def video_blocks(sizes: Sequence[int], max_rows: int) -> list[tuple[int, int]]:
