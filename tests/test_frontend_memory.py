@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,7 @@ import torch.nn.functional as F
 
 from hyp_face.align import warp
 from hyp_face.detect.resize import ResizePolicy, ResizeSource, bilinear_source_rows, row_runs
-from hyp_face.video.reader import THREAD_PICTURE_BUDGET, _thread_cap
+from hyp_face.video.reader import THREAD_PICTURE_BUDGET, decoder_threads
 
 
 def _bilinear(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -47,10 +49,17 @@ def test_warp_from_the_faces_regions_equals_the_full_conversion(monkeypatch):
     assert sparse.any()
 
 
-def test_decoder_threads_are_capped_only_when_pictures_would_exceed_the_budget(monkeypatch):
-    monkeypatch.setattr("os.cpu_count", lambda: 16)
-    assert _thread_cap(1920, 1080) is None  # the codec's choice
-    cap = _thread_cap(7680, 4320)
-    assert cap == THREAD_PICTURE_BUDGET // (2 * 7680 * 4320 * 3 // 2) and 1 <= cap < 16
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
-    assert _thread_cap(7680, 4320) is None
+def test_decoder_threads_use_the_cores_the_compute_leaves_within_the_picture_budget(monkeypatch):
+    import torch
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(16)))
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert decoder_threads(1920, 1080) == 14  # two compute threads (detection, embedding)
+    cap = decoder_threads(7680, 4320)
+    assert cap == THREAD_PICTURE_BUDGET // (2 * 7680 * 4320 * 3 // 2) and 1 <= cap < 14
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    assert decoder_threads(1920, 1080) == 8
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
+    assert decoder_threads(1920, 1080) == 1  # never fewer than one
+    monkeypatch.delitem(sys.modules, "torch")
+    assert decoder_threads(640, 360) == 2  # no torch loaded: every core
