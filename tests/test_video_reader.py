@@ -97,6 +97,22 @@ def test_seek_is_exact_with_b_frames(tmp_path, codec, options):
         [(synth_media.read_code(f.image), f.window) for f in window_frames(path, instants, 5, True, seek=False)]
 
 
+def test_seeks_aim_at_keyframes_by_presentation_time(tmp_path):
+    """With B-frames a keyframe is shown after its decode time; MP4 seeks by presentation time, so a seek chosen on
+    decode times would land one group early and decode it again (at 1 fps: more frames than decoding on)."""
+    path = tmp_path / "gop2s.mp4"
+    synth.write_video(path, (synth_media.code_frame(i) for i in range(200)), fps=10, lossless=False,
+                      options={"preset": "medium", "x264-params": "bframes=3:b-adapt=0:keyint=20:min-keyint=20:"
+                                                                   "scenecut=0"})
+    seeking, linear = VideoDecoder(path), VideoDecoder(path)
+    with_seek = list(_sample(seeking, 1.0, None, True))
+    without = list(_sample(linear, 1.0, None, False))
+    assert codes(with_seek) == codes(without) == list(range(0, 200, 10))
+    assert seeking.n_decoded <= linear.n_decoded
+    sparse = VideoDecoder(path)
+    assert codes(_sample(sparse, 0.2, None, True)) == [0, 50, 100, 150] and sparse.n_decoded < 120
+
+
 def test_seek_saves_decoding(media):
     seeking, linear = VideoDecoder(media["gop5"]), VideoDecoder(media["gop5"])
     assert len(list(_sample(seeking, 0.3, None, True))) == len(list(_sample(linear, 0.3, None, False))) == 9
