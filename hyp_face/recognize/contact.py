@@ -30,6 +30,7 @@ COLUMNS = 4
 THUMB = 112  # pixels of a square crop
 MARGIN = 0.25  # the crop is the face box grown by this fraction on each side
 HEADER = 22
+PNG_LEVEL = 1  # zlib level of the sheets: 3-4x faster to write than PIL's 6, files about a tenth larger
 CROP_BYTES = THUMB * THUMB * 3  # one RGB crop
 
 
@@ -272,6 +273,7 @@ def write_contact_sheets(timeline: VideoTimeline, folder: Path, crops: Crops | N
     for person in sorted(by_person):
         path = Path(folder) / f"{safe_name(person)}.png"
         with atomic_write(path, "wb") as f:
-            sheet(person_title(timeline, person, by_person[person]), crops.get(person, [])).save(f, format="PNG")
+            sheet(person_title(timeline, person, by_person[person]), crops.get(person, [])).save(
+                f, format="PNG", compress_level=PNG_LEVEL)
         paths[person] = path
     return paths
