@@ -298,7 +298,8 @@ class VideoDecoder:
                 decode_times = []
             if decode_times and self._first_key is None:
                 return decode_times  # not kept: the delay is known once the first keyframe is decoded
-            delay = max(0.0, self._first_key - decode_times[0]) if decode_times else 0.0
+            pos = bisect.bisect_right(decode_times, self._first_key or 0.0) - 1  # that keyframe's own entry
+            delay = self._first_key - decode_times[pos] if decode_times and pos >= 0 else 0.0
             self._keyframes = [t + delay for t in decode_times]
         return self._keyframes
 
