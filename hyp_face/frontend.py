@@ -46,6 +46,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hyp_face.backend.snorm import MODES as RECOGNIZE_SCORE_NORMS
 from hyp_face.cli import read_shell_config, setup_logging, str2bool
 from hyp_face.detect.registry import build_detector, list_detectors
 from hyp_face.embed.base import ALIGNMENTS, Embedder
@@ -70,7 +71,6 @@ RESIZE_POLICIES = ("v0.1", "v0.2", "none")
 TRACK_KEYS = ("track_min_cos", "track_sharpness_ref", "people_ahc_thr")
 RECOGNIZE_KEYS = ("recognize_unknown_thr", "recognize_snorm_unknown_thr", "recognize_snorm_ncoh")  # numbers
 RECOGNIZE_TEXT_KEYS = ("recognize_score_norm", "recognize_cohort")
-RECOGNIZE_SCORE_NORMS = ("none", "faithful", "asnorm")  # those of hyp_face.backend.snorm
 DEFAULT_PEOPLE_AHC_THR = 0.38
 
 

@@ -212,7 +212,7 @@ class EmbedReader:
         Reads through h5py's low-level API, in the file opened once for all its keys: half the cost per key of
         the high-level one, which counts when a back-end reads thousands of videos.
         """
-        _, ds = self._matrix(key)
+        ds = self._matrix(key)
         out = np.empty(ds.shape, dtype=np.float32)
         if out.size:
             ds.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
@@ -227,7 +227,7 @@ class EmbedReader:
         """
         shapes, raw, other = [], {}, {}
         for i, key in enumerate(keys):
-            _, ds = self._matrix(key)  # not kept: thousands of live HDF5 objects slow h5py down
+            ds = self._matrix(key)  # not kept: thousands of live HDF5 objects slow h5py down
             shape = ds.shape
             offset = ds.get_offset() if ds.dtype == RAW_DTYPE else None  # None: not one plain extent
             if offset is not None:
@@ -247,8 +247,8 @@ class EmbedReader:
             mats[i][...] = mat
         return mats
 
-    def _matrix(self, key: str) -> tuple[h5py.File, h5py.h5d.DatasetID]:
-        """The file of ``key`` and its (N, D) dataset (low-level)."""
+    def _matrix(self, key: str) -> h5py.h5d.DatasetID:
+        """The (N, D) dataset of ``key`` (low-level)."""
         h5 = self._file(key)
         try:
             ds = h5py.h5d.open(h5.id, key.encode())
@@ -256,7 +256,7 @@ class EmbedReader:
             raise StoreError(f"{h5.filename}: no dataset for key {key!r}") from None
         if len(ds.shape) != 2:
             raise StoreError(f"{h5.filename}: key {key!r} has shape {ds.shape}, expected (N, D)")
-        return h5, ds
+        return ds
 
     def status(self, key: str) -> str:
         return str(self._dataset(key).attrs.get("status", STATUS_OK))

@@ -52,17 +52,18 @@ class Identifier:
             raise ValueError(f"{len(embeds)} gallery embeddings but {len(names)} names")
         self.identities, self._codes = np.unique(np.asarray(names, dtype=str), return_inverse=True)
         self._items = np.asarray(embeds, dtype=np.float32)
+        self._unit_items = l2_normalize(self._items)
         self.threshold = float(threshold)
         self.norm = norm
-        self._snorm = (SNorm(norm.mode, l2_normalize(self._items), norm.cohort, norm.ncoh)
+        self._snorm = (SNorm(norm.mode, self._unit_items, norm.cohort, norm.ncoh)
                        if norm is not None and len(self._items) else None)
 
     def item_scores(self, probes: np.ndarray) -> np.ndarray:
         """(N, items) cosine of each probe with each gallery item, s-normalised when the identifier has a norm."""
-        scores = cosine(probes, self._items)
+        unit = l2_normalize(probes)
+        scores = unit @ self._unit_items.T  # = cosine(probes, items), each side normalised once
         if self._snorm is None or not len(probes):
             return scores
-        unit = l2_normalize(probes)
         return self._snorm.normalize(scores.T, unit @ self._snorm.cohort_unit.T, unit).T
 
     def identity_scores(self, probes: np.ndarray) -> np.ndarray:

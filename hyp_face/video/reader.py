@@ -296,10 +296,10 @@ class VideoDecoder:
                                       for e in entries if e.is_keyframe)
             except (AttributeError, av.FFmpegError):
                 decode_times = []
-            if decode_times and self._first_key is None:
-                return decode_times  # not kept: the delay is known once the first keyframe is decoded
-            pos = bisect.bisect_right(decode_times, self._first_key or 0.0) - 1  # that keyframe's own entry
-            delay = self._first_key - decode_times[pos] if decode_times and pos >= 0 else 0.0
+            if not decode_times or self._first_key is None:
+                return decode_times  # kept only once the delay is known, after the first keyframe is decoded
+            pos = bisect.bisect_right(decode_times, self._first_key) - 1  # that keyframe's own entry
+            delay = self._first_key - decode_times[pos] if pos >= 0 else 0.0
             self._keyframes = [t + delay for t in decode_times]
         return self._keyframes
 
