@@ -30,7 +30,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..io.table import atomic_write
 from ..video.prefetch import prefetch_batches
-from ..video.orientation import Orientation, apply_orientation, orientation_from_display_matrix
+from ..video.orientation import Orientation, apply_orientation, frame_orientation
 from ..video.reader import VideoError, probe
 from .contact import CropCollector
 from .live import open_source
@@ -304,17 +304,11 @@ def _pictures(container: av.container.InputContainer, with_audio: bool, scale: f
             continue
         for frame in _decoded(packet, container.name):
             if orientation is None:
-                orientation = _orientation(frame)
+                orientation = frame_orientation(frame)
             pts = frame.pts if frame.pts is not None else count
             yield _Picture(float((pts - origin) * time_base), pts, frame, orientation,
                            _upright_yuv(frame, scale, orientation, size))
             count += 1
-
-
-def _orientation(frame: av.VideoFrame) -> Orientation:
-    """The display orientation of a stream, from its first frame's ``DISPLAYMATRIX`` side data."""
-    matrix = frame.side_data.get("DISPLAYMATRIX")
-    return orientation_from_display_matrix(bytes(matrix)) if matrix is not None else Orientation()
 
 
 def _upright_rgb(frame: av.VideoFrame, scale: float, orientation: Orientation) -> np.ndarray:

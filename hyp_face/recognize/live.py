@@ -22,7 +22,7 @@ from typing import Iterator
 import av
 
 from ..video import Frame, VideoError
-from ..video.orientation import Orientation, apply_orientation, orientation_from_display_matrix
+from ..video.orientation import Orientation, apply_orientation, frame_orientation
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +99,7 @@ class LiveFrames:
                 if t < target:
                     continue
                 if orientation is None:
-                    matrix = frame.side_data.get("DISPLAYMATRIX")
-                    orientation = orientation_from_display_matrix(bytes(matrix)) if matrix is not None \
-                        else Orientation()
+                    orientation = frame_orientation(frame)
                 if self.pace:
                     self._stop.wait(max(0.0, t - (time.monotonic() - start)))
                 image = apply_orientation(frame.to_ndarray(format="rgb24"), orientation)

@@ -80,6 +80,12 @@ def orientation_from_exif(tag: int | None) -> Orientation:
     return Orientation(rotation, hflip)
 
 
+def frame_orientation(frame) -> Orientation:
+    """The display orientation of a decoded PyAV frame, from its ``DISPLAYMATRIX`` side data (none: upright)."""
+    matrix = frame.side_data.get("DISPLAYMATRIX")
+    return orientation_from_display_matrix(bytes(matrix)) if matrix is not None else Orientation()
+
+
 def apply_orientation(image: np.ndarray, orientation: Orientation) -> np.ndarray:
     """Stored HWC image -> displayed image (C-contiguous; the input itself when the orientation is identity)."""
     if orientation.is_identity:

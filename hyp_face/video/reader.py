@@ -15,7 +15,7 @@ from typing import Iterator
 import av
 import numpy as np
 
-from hyp_face.video.orientation import (Orientation, apply_orientation, orientation_from_display_matrix,
+from hyp_face.video.orientation import (Orientation, apply_orientation, frame_orientation,
                                         orientation_from_exif)
 
 log = logging.getLogger(__name__)
@@ -327,9 +327,7 @@ class VideoDecoder:
     def orientation_of(self, frame: av.VideoFrame) -> Orientation:
         """The stream's display orientation, read once from the first frame's ``DISPLAYMATRIX`` side data."""
         if self.orientation is None:
-            matrix = frame.side_data.get("DISPLAYMATRIX")
-            self.orientation = orientation_from_display_matrix(bytes(matrix)) if matrix is not None \
-                else Orientation()
+            self.orientation = frame_orientation(frame)
         return self.orientation
 
     def to_image(self, frame: av.VideoFrame) -> np.ndarray:
