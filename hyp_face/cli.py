@@ -32,6 +32,11 @@ def str2bool(value: str | bool) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
+def usable_cores() -> int:
+    """CPUs this process may run on (its affinity mask, which SLURM and taskset narrow), at least 1."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
 def thread_count(num_threads: int | None = None) -> int:
     """Threads of a job: ``num_threads``, else env ``HYP_FACE_THREADS``, else 1 (needs no torch)."""
     return num_threads or int(os.environ.get("HYP_FACE_THREADS", "1"))

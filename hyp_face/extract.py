@@ -17,15 +17,20 @@ Memory: decoded frames wait in a queue bounded in bytes (``prefetch_mb``), a det
 most that much too, and a frame's full-resolution pixels are released as soon as its faces are aligned: what waits
 for the recognizer are the aligned chips, so the peak is independent of the video's length.
 
-Threads: frames are decoded ahead in one thread, and each group of faces is embedded in another while the calling
-thread detects the next frames (torch and PyAV release the GIL, so on two cores the three overlap). Groups are cut
-from the order of the faces alone, never from timing, so the embeddings are the same bits as in one thread. At most
-one group waits while another is embedded.
+Threads: frames are decoded ahead in one thread; detector batches and groups of faces run in worker threads
+(torch and PyAV release the GIL, so on two cores they overlap). On the CPU two of each run side by side where the
+cores allow (:func:`cpu_workers`): whichever stage has a backlog takes the core the other leaves, instead of one
+thread being the critical path while a core idles (one-face clips waited on detection, crowds on embedding).
+Frames and faces come out in their order. Groups are cut from the order of the faces alone, never from timing,
+and each worker has the caller's torch threads, so the embeddings are the same bits as in one thread; detector
+batches hold frames of one padded size, whose detections do not depend on the batch. At most one batch or group
+per worker is in flight.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,10 +43,13 @@ from .detect.backoff import backoff_threshold
 from .align.mtcnn import MTCNNRefiner
 from .embed.base import Embedder, chip_sharpness  # noqa: F401 (chip_sharpness: re-exported, one definition)
 from .io.embed_store import STATUS_VIDEO_ERROR, FaceMeta
+from .cli import usable_cores
 from .video import Frame, VideoError, sample_frames, window_frames
 from .video.prefetch import prefetch_batches
 
 log = logging.getLogger(__name__)
+
+CPU_WORKERS = 2  # detector batches, and face groups, run at once on the CPU (see cpu_workers)
 
 
 def threshold_schedule(start: float, stop: float = 0.1, step: float = 0.1) -> list[float]:
@@ -59,9 +67,11 @@ class ExtractOptions:
     max_frames: int | None = None
     thresholds: Sequence[float] = field(default_factory=lambda: threshold_schedule(0.9))
     min_faces: int = 1
-    batch_size: int = 16  # frames per detector batch
-    face_batch_size: int = 16  # faces aligned and embedded together (on CUDA build_extractor makes it 64): small
-    # groups let the embedding thread start while the next frames are detected, at the same cost per face on CPU
+    batch_size: int = 4  # frames per detector batch (on CUDA build_extractor makes it 16): on the CPU the network
+    # sees about 1 Mpx a call anyway (2 frames of 800x450), and small batches keep both workers busy to the end
+    face_batch_size: int = 8  # faces aligned and embedded together (on CUDA build_extractor makes it 64): small
+    # groups let the embedding workers start while the next frames are detected (dlib on 1 CPU thread: 12.2 ms a
+    # face in groups of 8, 11.7 in groups of 16, 13.7 in groups of 4)
     prefetch_mb: float = 64  # MiB of decoded frames ahead (thread) and per detector batch (0: decode inline)
     det_window: int = 21
     time_in_secs: bool = False
@@ -162,12 +172,27 @@ class FaceExtractor:
         """(frames, their detections at the lowest scheduled threshold), batch by batch.
 
         Decoding runs ahead in a thread and overlaps detection; batches take the frames already decoded, up to
-        ``batch_size`` frames and ``prefetch_mb`` of pixels (the same bound holds the frames waiting).
+        ``batch_size`` frames and ``prefetch_mb`` of pixels (the same bound holds the frames waiting), and are
+        detected by :func:`cpu_workers` threads, at most one batch each and ``prefetch_mb`` of frames in all at a
+        time (a batch over the budget alone: an 8K frame is detected by one worker while the others wait).
         """
         lowest = min(self.opts.thresholds)
         budget = int(self.opts.prefetch_mb * 2**20)
-        for batch in prefetch_batches(frames, self.opts.batch_size, budget, _frame_bytes):
-            yield batch, self.detector.detect([f.image for f in batch], threshold=lowest)
+        workers = cpu_workers(self.detector)
+        with _worker_pool(workers, "detect") as pool:
+            ahead: deque[tuple[list[Frame], int, Future]] = deque()
+            busy = 0  # bytes of the frames being detected
+            for batch in prefetch_batches(frames, self.opts.batch_size, budget, _frame_bytes):
+                size = sum(_frame_bytes(f) for f in batch)
+                while ahead and (len(ahead) >= workers or busy + size > budget):
+                    done, done_size, detected = ahead.popleft()
+                    busy -= done_size
+                    yield done, detected.result()
+                ahead.append((batch, size, pool.submit(self.detector.detect, [f.image for f in batch],
+                                                       threshold=lowest)))
+                busy += size
+            for batch, _, detected in ahead:
+                yield batch, detected.result()
 
     def detect_frames(self, frames: Iterable[Frame]) -> Iterator[tuple[Frame, Detections]]:
         """Each frame with its detections at the lowest scheduled threshold, detected in batches."""
@@ -231,7 +256,8 @@ class FaceExtractor:
         cands: list[_Candidate] = []
         embedded: list[Future] = []
         pending: list[_Candidate] = []
-        with _embedding_thread() as worker:
+        workers = cpu_workers(self.embedder)
+        with _worker_pool(workers, "embed") as pool:
             for frames, dets in self._detections(path, instants):
                 if scores_out is not None:
                     scores_out.extend(self._frame_scores(f, d, refs) for f, d in zip(frames, dets))
@@ -241,10 +267,10 @@ class FaceExtractor:
                 for faces in per_frame:
                     pending.extend(faces)
                     if len(pending) >= self.opts.face_batch_size:
-                        embedded.append(_submit_after(worker, embedded, self._embed, pending, thr))
+                        embedded.append(_submit_after(pool, embedded, workers, self._embed, pending, thr))
                         cands.extend(pending)
                         pending = []
-            embedded.append(_submit_after(worker, embedded, self._embed, pending, thr))
+            embedded.append(_submit_after(pool, embedded, workers, self._embed, pending, thr))
             cands.extend(pending)
             return cands, np.concatenate([e.result() for e in embedded])
 
@@ -269,21 +295,21 @@ class FaceExtractor:
     def stream_faces(self, frames: Iterable[Frame], threshold: float) -> Iterator[FrameFaces]:
         """The faces of each frame at ``threshold``, in frame order, embedded in batches across frames.
 
-        A group is embedded when it holds ``face_batch_size`` faces or ``batch_size`` frames, in the embedding thread
-        while the next group is detected, so at most two groups of frames wait (the latency bound); the detector
-        batches ``batch_size`` frames as in :meth:`process`.
+        A group is embedded when it holds ``face_batch_size`` faces or ``batch_size`` frames, by the embedding
+        workers while the next group is detected, so at most one group of frames per worker, plus the one being
+        gathered, waits (the latency bound); the detector batches ``batch_size`` frames as in :meth:`process`.
         """
-        with _embedding_thread() as worker:
-            ahead: tuple[list[tuple[Frame, Detections]], list[list[_Candidate]], Future] | None = None
+        workers = cpu_workers(self.embedder)
+        with _worker_pool(workers, "embed") as pool:
+            ahead: deque[tuple[list[tuple[Frame, Detections]], list[list[_Candidate]], Future]] = deque()
             for group in self._frame_groups(self.detect_frames(frames), threshold):
                 per_frame = [_select_facedet(frame, det, threshold) for frame, det in group]
-                job = (group, per_frame, worker.submit(self._embed, [c for faces in per_frame for c in faces],
-                                                       threshold))
-                if ahead is not None:
-                    yield from _frame_faces(*ahead)
-                ahead = job
-            if ahead is not None:
-                yield from _frame_faces(*ahead)
+                ahead.append((group, per_frame, pool.submit(self._embed, [c for faces in per_frame for c in faces],
+                                                            threshold)))
+                if len(ahead) > workers:
+                    yield from _frame_faces(*ahead.popleft())
+            while ahead:
+                yield from _frame_faces(*ahead.popleft())
 
     def _frame_groups(self, detected: Iterable[tuple[Frame, Detections]],
                       threshold: float) -> Iterator[list[tuple[Frame, Detections]]]:
@@ -329,21 +355,35 @@ class FaceExtractor:
         return VideoFaces(embeds.astype(np.float32), _meta(cands), "ok", thr)
 
 
-def _embedding_thread() -> ThreadPoolExecutor:
-    """One worker thread for embedding, with the torch thread count of the caller (OpenMP counts are per thread)."""
+def cpu_workers(model: FaceDetector | Embedder) -> int:
+    """Batches of a detector or an embedder run side by side: on the CPU, one per core at the caller's torch
+    threads each, at most ``CPU_WORKERS``; otherwise one (a GPU runs one batch at a time; a model that is not
+    ``concurrent``, or does not say, cannot run twice at once). Detection and embedding workers share the cores:
+    whichever has work takes a core the other leaves, so neither stage leaves a core idle while the other has a
+    backlog."""
+    import torch
+
+    device = getattr(model, "device", torch.device("cpu"))
+    if not getattr(model, "concurrent", False) or torch.device(device).type != "cpu":
+        return 1
+    return max(1, min(CPU_WORKERS, usable_cores() // torch.get_num_threads()))
+
+
+def _worker_pool(workers: int, name: str) -> ThreadPoolExecutor:
+    """``workers`` threads with the torch thread count of the caller (OpenMP counts are per thread)."""
     import torch
 
     threads = torch.get_num_threads()
-    return ThreadPoolExecutor(1, thread_name_prefix="hyp_face-embed", initializer=torch.set_num_threads,
+    return ThreadPoolExecutor(workers, thread_name_prefix=f"hyp_face-{name}", initializer=torch.set_num_threads,
                               initargs=(threads,))
 
 
-def _submit_after(worker: ThreadPoolExecutor, earlier: list[Future], fn: Callable, *args) -> Future:
-    """Submit ``fn(*args)`` once the previous submission is done: one group is embedded at a time while the
-    caller gathers the next."""
-    if earlier:
-        earlier[-1].result()
-    return worker.submit(fn, *args)
+def _submit_after(pool: ThreadPoolExecutor, earlier: list[Future], workers: int, fn: Callable, *args) -> Future:
+    """Submit ``fn(*args)`` once fewer than ``workers`` earlier submissions are pending: one group per worker is
+    embedded while the caller gathers the next."""
+    if len(earlier) >= workers:
+        earlier[-workers].result()
+    return pool.submit(fn, *args)
 
 
 def _frame_faces(group: list[tuple[Frame, Detections]], per_frame: list[list[_Candidate]],

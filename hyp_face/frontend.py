@@ -411,7 +411,10 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- building
 
 
-CUDA_FACE_BATCH = 64  # faces per embedding group on a GPU (the CPU default of ExtractOptions is smaller)
+CUDA_FACE_BATCH = 64  # faces per embedding group on a GPU (the CPU defaults of ExtractOptions are smaller)
+CUDA_FRAME_BATCH = 16  # frames per detector batch on a GPU
+BATCH_HELP = (f"frames per detector batch (default: {ExtractOptions.batch_size} on the CPU, {CUDA_FRAME_BATCH} on "
+              "CUDA)")
 
 
 def build_extractor(cfg: FrontEndConfig, device: str = "cpu", fp16: bool = False, mode: str = "facedet",
@@ -419,7 +422,8 @@ def build_extractor(cfg: FrontEndConfig, device: str = "cpu", fp16: bool = False
     """Detector, aligner (MTCNN refine in ``mtcnn`` mode), recognizer and ``ExtractOptions`` of ``cfg``.
 
     ``fp16`` applies on CUDA only; ``mode`` ("facedet" | "ref") picks the default threshold start;
-    ``extract_opts`` are the other :class:`~hyp_face.extract.ExtractOptions` fields (fps, batch_size, ...).
+    ``extract_opts`` are the other :class:`~hyp_face.extract.ExtractOptions` fields (fps, batch_size, ...); None
+    means the field's default for the device.
     """
     cfg.require_models()
     half = fp16 and device.startswith("cuda")
@@ -435,8 +439,10 @@ def build_extractor(cfg: FrontEndConfig, device: str = "cpu", fp16: bool = False
         from hyp_face.align.mtcnn import MTCNNRefiner
 
         refiner = MTCNNRefiner(aligner.weights, device=device, **aligner.options)
+    extract_opts = {k: v for k, v in extract_opts.items() if v is not None}
     if device.startswith("cuda"):
         extract_opts.setdefault("face_batch_size", CUDA_FACE_BATCH)
+        extract_opts.setdefault("batch_size", CUDA_FRAME_BATCH)
     opts = ExtractOptions(mode=mode, thresholds=cfg.thresholds(mode), **extract_opts)
     return FaceExtractor(detector, embedder, opts, refiner)
 

@@ -15,7 +15,7 @@ use_gpu=false
 fps=1
 track_fps=       # facedet mode: sample at this rate and write face tracks (empty: no tracks)
 max_frames=
-batch_size=16
+batch_size=      # frames per detector batch (empty: 4 on the CPU, 16 on CUDA)
 bbox_file=
 det_window=21
 time_in_secs=false
@@ -54,8 +54,8 @@ out_dir=$(cd "$out_dir" && pwd)
 device=cpu; gpu_opt=
 if [ "$use_gpu" = true ]; then device=cuda; gpu_opt="--gpu 1"; fi
 
-args=(--config-file "$config_file" --vid-scp "$data_dir/vid.scp" --fps "$fps" --batch-size "$batch_size" --device "$device"
-      --num-threads "$num_threads" --save-debug-images "$save_debug_images")
+args=(--config-file "$config_file" --vid-scp "$data_dir/vid.scp" --fps "$fps" --device "$device"
+      ${batch_size:+--batch-size "$batch_size"} --num-threads "$num_threads" --save-debug-images "$save_debug_images")
 [ -n "$max_frames" ] && args+=(--max-frames "$max_frames")
 [ -n "$track_fps" ] && args+=(--track-fps "$track_fps")
 read -r -a extra <<< "$frontend_opts"

@@ -142,3 +142,20 @@ def test_cuda_fp16_matches_cpu():
     assert len(gpu) == len(cpu)
     np.testing.assert_allclose(gpu.boxes, cpu.boxes, atol=2.0)
     np.testing.assert_allclose(gpu.scores, cpu.scores, atol=1e-2)
+
+
+def test_two_threads_detect_at_once_as_one_does():
+    """Each thread has its own work buffers (DetectorScratch): frames of two sizes detected from two threads at once,
+    over and over, give what one thread gives, bit for bit (on the default v0.2 resize, which uses the buffers)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    detector = build_detector("retinaface_mnet025_embedded")
+    assert detector.concurrent
+    images = [load_rgb(*PARITY_IMAGES[0]), load_rgb(*PARITY_IMAGES[2])]  # 500x332 and 1126x661 (resized)
+    alone = [detector.detect([image], 0.5)[0] for image in images]
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(lambda k: detector.detect([images[k % 2]], 0.5)[0], range(12)))
+    for k, det in enumerate(together):
+        ref = alone[k % 2]
+        assert len(ref) > 0 and np.array_equal(det.boxes, ref.boxes) and np.array_equal(det.scores, ref.scores)
+        assert np.array_equal(det.landmarks, ref.landmarks)

@@ -12,7 +12,7 @@ import pytest
 
 from hyp_face.detect import Detections
 from hyp_face.embed.base import Embedder
-from hyp_face.extract import ExtractOptions, FaceExtractor, box_match, threshold_schedule
+from hyp_face.extract import ExtractOptions, FaceExtractor, box_match, cpu_workers, threshold_schedule
 from hyp_face.video.synth import write_video
 from synth_media import code_frame, read_code
 
@@ -157,3 +157,81 @@ def test_frames_are_released_once_their_faces_are_aligned(tmp_path):
     out = FaceExtractor(Recording([[(0.95, (10.0, 10.0, 40.0, 50.0))]]), MeanColour(), opts).process(str(path))
     assert len(out.embeds) == 30 and out.embeds.shape[1] == 3
     assert max(most) <= 6  # this batch and the previous one, not the 30 frames of the faces waiting
+
+
+class SlowFirstDetector(ScriptedDetector):
+    """Concurrent: every other call sleeps, so the batch after it finishes first; records its threads."""
+
+    concurrent = True
+
+    def __init__(self, script):
+        super().__init__(script)
+        self.threads: set[str] = set()
+        self.calls = 0
+
+    def detect(self, images, threshold):
+        import threading
+        import time
+
+        self.threads.add(threading.current_thread().name)
+        self.calls += 1
+        time.sleep(0.03 if self.calls % 2 else 0.0)
+        return super().detect(images, threshold)
+
+
+def test_cpu_workers_follow_the_cores_the_device_and_the_model():
+    import torch
+
+    class Model:
+        concurrent = True
+        device = torch.device("cpu")
+
+    cores = {"n": 2}
+    mp = pytest.MonkeyPatch()
+    mp.setattr("hyp_face.extract.usable_cores", lambda: cores["n"])
+    mp.setattr(torch, "get_num_threads", lambda: 1)
+    try:
+        assert cpu_workers(Model()) == 2
+        cores["n"] = 16
+        assert cpu_workers(Model()) == 2  # CPU_WORKERS at most
+        cores["n"] = 1
+        assert cpu_workers(Model()) == 1
+        cores["n"] = 2
+        cuda, serial = Model(), Model()
+        cuda.device, serial.concurrent = torch.device("cuda"), False
+        assert cpu_workers(cuda) == 1 and cpu_workers(serial) == 1
+        assert cpu_workers(object()) == 1  # a model that does not say is run one batch at a time
+        mp.setattr(torch, "get_num_threads", lambda: 2)
+        assert cpu_workers(Model()) == 1  # one worker of 2 threads fills the 2 cores
+    finally:
+        mp.undo()
+
+
+def test_two_workers_keep_frame_order_and_the_same_embeddings(video, monkeypatch):
+    """Detector batches finishing out of order on two worker threads: frames, faces and embeddings come out as
+    with one worker (the pipeline and the streaming path)."""
+    two_faces = [(0.97, (8.0, 6.0, 30.0, 36.0)), (0.92, (50.0, 10.0, 90.0, 60.0))]
+    script = [[(0.95, (10.0, 10.0, 40.0, 50.0))], [], two_faces]
+    opts = dict(fps=5.0, batch_size=2, face_batch_size=3, prefetch_mb=1)
+    import torch
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    monkeypatch.setattr("hyp_face.extract.usable_cores", lambda: 1)
+    one = FaceExtractor(SlowFirstDetector(script), MeanColour(), ExtractOptions(**opts))
+    ref = one.process(video)
+    ref_stream = list(one.stream_faces(one._frames(video, None), 0.9))
+    monkeypatch.setattr("hyp_face.extract.usable_cores", lambda: 2)
+    two = FaceExtractor(SlowFirstDetector(script), MeanColour(), ExtractOptions(**opts))
+    out = two.process(video)
+    stream = list(two.stream_faces(two._frames(video, None), 0.9))
+    assert len(one.detector.threads) == 1 and len(two.detector.threads) == 2
+    assert len(ref.embeds) > 10 and np.array_equal(out.embeds, ref.embeds)
+    assert np.array_equal(out.meta.frame, ref.meta.frame) and np.array_equal(out.meta.box, ref.meta.box)
+    order = [f.frame.index for f in stream]
+    assert order == [f.frame.index for f in ref_stream] == sorted(order)
+    for a, b in zip(stream, ref_stream):
+        assert np.array_equal(a.embeds, b.embeds) and np.array_equal(a.meta.box, b.meta.box)
+    frame_mb = 96 * 64 * 3 / 2**20  # a budget of 1.5 frames: one batch of one frame in flight, one worker busy
+    small_budget = ExtractOptions(**{**opts, "prefetch_mb": 1.5 * frame_mb})
+    big = FaceExtractor(SlowFirstDetector(script), MeanColour(), small_budget)
+    assert np.array_equal(big.process(video).embeds, ref.embeds) and len(big.detector.threads) == 1

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 
 from hyp_face.align import warp
 from hyp_face.detect.resize import ResizePolicy, ResizeSource, bilinear_source_rows, row_runs
-from hyp_face.video.reader import THREAD_PICTURE_BUDGET, decoder_threads
+from hyp_face.extract import CPU_WORKERS
+from hyp_face.video.reader import COMPUTE_THREADS, THREAD_PICTURE_BUDGET, decoder_threads
 
 
 def _bilinear(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -54,11 +55,12 @@ def test_decoder_threads_use_the_cores_the_compute_leaves_within_the_picture_bud
 
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(16)))
     monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
-    assert decoder_threads(1920, 1080) == 14  # two compute threads (detection, embedding)
+    assert COMPUTE_THREADS == 2 * CPU_WORKERS  # detection and embedding workers (hyp_face.extract)
+    assert decoder_threads(1920, 1080) == 12  # four compute threads
     cap = decoder_threads(7680, 4320)
-    assert cap == THREAD_PICTURE_BUDGET // (2 * 7680 * 4320 * 3 // 2) and 1 <= cap < 14
-    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
-    assert decoder_threads(1920, 1080) == 8
+    assert cap == THREAD_PICTURE_BUDGET // (2 * 7680 * 4320 * 3 // 2) and 1 <= cap < 12
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
+    assert decoder_threads(1920, 1080) == 4
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
     assert decoder_threads(1920, 1080) == 1  # never fewer than one
     monkeypatch.delitem(sys.modules, "torch")

@@ -348,8 +348,9 @@ def test_one_synthetic_hour_streams_in_bounded_memory():
     assert n_steps == hour and n_faces == int(present.sum(axis=1)[(np.arange(hour) // 50)].sum())
     assert n_tracks >= 60  # max_track_s cuts the long stays, blocks of absence end the others
     frame_bytes = 120 * 240 * 3
-    # a few groups of 32 frames (one embedded while the next is detected, a detector batch), not the hour's 18,000
-    assert peaks[hour] < 150 * frame_bytes
+    # a few groups of 32 frames (one per embedding worker, the one being gathered, a detector batch), not the hour's
+    # 18,000 (measured: about 180 frames' worth with two embedding workers, 150 with one)
+    assert peaks[hour] < 250 * frame_bytes
     assert peaks[hour] <= 1.1 * peaks[9000]  # the second half hour needs no more than the first
 
 

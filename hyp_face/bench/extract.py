@@ -1,7 +1,7 @@
 """Front-end throughput, stage by stage, side by side with a per-frame batch-1 peer on the same frames and weights.
 
     python -m hyp_face.bench.extract --video V [--config-file global_conf/config_embedded.sh] [--fps 1] [--max-frames 60]
-        [--threads 1] [--batch-size 16] [--min-frames 30] [--rounds 3] [--work-dir DIR]
+        [--threads 1] [--batch-size N] [--min-frames 30] [--rounds 3] [--work-dir DIR]
 
 A clip that gives fewer than ``--min-frames`` sampled frames is looped (its packets copied, so every loop decodes to
 the same pixels; ``hyp_face.bench.clips``) into ``--work-dir`` (default: a temporary folder). The whole pipeline of
@@ -33,7 +33,7 @@ import numpy as np
 from hyp_face.bench.clips import looped_to
 from hyp_face.cli import pin_threads
 from hyp_face.extract import FaceExtractor
-from hyp_face.frontend import FrontEndConfig, add_frontend_args, build_extractor
+from hyp_face.frontend import BATCH_HELP, FrontEndConfig, add_frontend_args, build_extractor
 from hyp_face.formats.dlib_models import dlib_model_path
 from hyp_face.video import sample_frames
 from hyp_face.zoo import bytes_literal, locate_pypi_file
@@ -58,8 +58,9 @@ def stages(args, extractor: FaceExtractor, frames: list) -> dict[str, dict[str, 
     detector, embedder = extractor.detector, extractor.embedder
     images = [f.image for f in frames]
     detector.detect(images[:1], threshold=args.threshold)  # warm-up (lazy initialisation)
-    dets, t_det = timed(lambda: [d for i in range(0, len(images), args.batch_size)
-                                 for d in detector.detect(images[i:i + args.batch_size], threshold=args.threshold)])
+    batch = extractor.opts.batch_size
+    dets, t_det = timed(lambda: [d for i in range(0, len(images), batch)
+                                 for d in detector.detect(images[i:i + batch], threshold=args.threshold)])
     index = np.concatenate([np.full(len(d), i) for i, d in enumerate(dets)]).astype(int)
     boxes = np.concatenate([d.boxes for d in dets])
     lmks = np.concatenate([d.landmarks for d in dets])
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=3, help="alternating runs of ours and of the peer, each")
     p.add_argument("--work-dir", default="", help="where looped clips are written (default: a temporary folder)")
     p.add_argument("--threads", type=int, default=1, help="torch threads; the peer's onnxruntime gets the same")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=int, default=None, help=BATCH_HELP)
     p.add_argument("--threshold", type=float, default=0.9)
     add_frontend_args(p, "detector and recognizer, as the stage (default global_conf/config_embedded.sh)")
     p.set_defaults(config_file="global_conf/config_embedded.sh")

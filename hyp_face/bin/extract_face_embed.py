@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from hyp_face.cli import pin_threads, setup_logging, str2bool
 from hyp_face.extract import FaceExtractor
-from hyp_face.frontend import (FrontEndConfig, MissingModelError, add_frontend_args, build_extractor,
+from hyp_face.frontend import (BATCH_HELP, FrontEndConfig, MissingModelError, add_frontend_args, build_extractor,
                                frontend_epilog)
 from hyp_face.io.datadir import read_face_boundingbox
 from hyp_face.io.embed_store import EmbedWriter
@@ -50,7 +50,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-frames", type=int, default=None, help="cap on sampled frames per video")
     p.add_argument("--track-fps", type=float, default=0.0,
                    help="facedet mode: sample at this rate and write face tracks (0: no tracks, default)")
-    p.add_argument("--batch-size", type=int, default=16, help="frames per detector batch")
+    p.add_argument("--batch-size", type=int, default=None, help=BATCH_HELP)
     p.add_argument("--device", default="cpu")
     p.add_argument("--fp16", type=str2bool, default=True, help="half precision on CUDA")
     p.add_argument("--num-threads", type=int, default=None, help="torch threads (default $HYP_FACE_THREADS or 1)")

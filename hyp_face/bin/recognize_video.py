@@ -30,7 +30,8 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from hyp_face.cli import pin_threads, setup_logging, str2bool
-from hyp_face.frontend import FrontEndConfig, MissingModelError, add_frontend_args, build_extractor, frontend_epilog
+from hyp_face.frontend import (BATCH_HELP, FrontEndConfig, MissingModelError, add_frontend_args, build_extractor,
+                               frontend_epilog)
 from hyp_face.io.embed_store import STATUS_VIDEO_ERROR
 from hyp_face.io.manifest import Job, code_version, file_sha256, input_digest, options_of
 from hyp_face.io.table import read_scp, split_contiguous
@@ -73,7 +74,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--live", action="store_true", help="wall-clock pace, frame dropping, incremental outputs")
     p.add_argument("--format", default=None, help="input format for PyAV, e.g. v4l2 for a camera device")
     p.add_argument("--print-every", type=float, default=1.0, help="live mode: seconds between status lines")
-    p.add_argument("--batch-size", type=int, default=16, help="frames per detector batch (file mode)")
+    p.add_argument("--batch-size", type=int, default=None, help=BATCH_HELP + " (file mode)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--num-threads", type=int, default=None, help="torch threads (default $HYP_FACE_THREADS or 1)")
     p.add_argument("--verbose", type=int, default=1)

@@ -38,7 +38,10 @@ class Detections:
 
 
 class FaceDetector(Protocol):
-    """Anything that detects faces in a batch of RGB uint8 HWC images."""
+    """Anything that detects faces in a batch of RGB uint8 HWC images; ``concurrent``: whether two threads may
+    call ``detect`` at once (:func:`hyp_face.extract.cpu_workers`)."""
+
+    concurrent: bool
 
     def detect(self, images: Sequence[np.ndarray], threshold: float) -> list[Detections]:
         """One :class:`Detections` per image, faces with ``score >= threshold``."""

@@ -177,6 +177,8 @@ def _canvas(maps: list[torch.Tensor]) -> tuple[torch.Tensor, list[tuple[int, int
 class MTCNNDetector:
     """facenet-pytorch's MTCNN cascade on batches of RGB uint8 frames (see the module docstring)."""
 
+    concurrent = True  # no state changes after construction
+
     def __init__(
         self,
         nets: tuple[PNet, RNet, ONet],

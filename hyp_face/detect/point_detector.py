@@ -29,7 +29,7 @@ from hyp_face.formats.onnx_torch import onnx_to_torch
 
 from .base import Detections, detect_in_batches
 from .nms import nms
-from .resize import ResizePolicy, ResizeSource, padded_size
+from .resize import DetectorScratch, ResizePolicy, padded_size
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ class PointDetector:
     normalisation (``normalize``) and the decoding (``decode``)."""
 
     name = ""
+    concurrent = True  # the resize source is per thread (DetectorScratch)
     default_threshold = 0.5
     default_nms_iou = 0.4
 
@@ -63,7 +64,7 @@ class PointDetector:
         self.weights = str(weights)
         self.net = self.load_net(weights, half)
         self.policy = ResizePolicy.named(resize) if isinstance(resize, str) else resize
-        self._resize_source = ResizeSource()
+        self._scratch = DetectorScratch()  # the resize source, per thread
         self.batch_size = int(batch_size)
         self.max_pad_ratio = float(max_pad_ratio)
         self.nms_iou = float(self.default_nms_iou if nms_iou is None else nms_iou)
@@ -103,7 +104,7 @@ class PointDetector:
         if (h, w) == image.shape[:2] or self.device.type != "cpu":
             x = torch.from_numpy(np.require(image, np.uint8, ["C", "W"])).to(self.device).permute(2, 0, 1).float()[None]
         else:
-            x = torch.from_numpy(self._resize_source(image, h)[None]).permute(0, 3, 1, 2)
+            x = torch.from_numpy(self._scratch.resize_source(image, h)[None]).permute(0, 3, 1, 2)
         if (h, w) != image.shape[:2]:
             x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=False)
         return x[0]

@@ -25,7 +25,9 @@ a batch grow while ``batch area <= max_pad_ratio * area of its smallest member``
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -136,3 +138,12 @@ class ResizeSource:
         for start, stop in self._runs[out_height]:
             buffer[start:stop].copy_(source[start:stop])
         return self._buffer
+
+
+class DetectorScratch(threading.local):
+    """A detector's reusable work memory, one set per thread (detection may run in several threads at once):
+    tensors kept by name while their shape repeats, and the :class:`ResizeSource`."""
+
+    def __init__(self) -> None:
+        self.tensors: dict[str, Any] = {}
+        self.resize_source = ResizeSource()

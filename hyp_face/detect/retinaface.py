@@ -38,7 +38,7 @@ from .base import Detections, detect_in_batches
 from .nets import RetinaFace
 from .nms import nms
 from .priors import PriorConfig, decode_boxes, decode_landmarks, make_priors
-from .resize import ResizePolicy, ResizeSource, padded_size
+from .resize import DetectorScratch, ResizePolicy, padded_size
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,8 @@ PRIORS_CACHE_SIZE = 16  # input sizes whose priors are kept
 
 class RetinaFaceDetector:
     """A :class:`~hyp_face.detect.base.FaceDetector` around a :class:`RetinaFace` network."""
+
+    concurrent = True  # work buffers are per thread (DetectorScratch)
 
     def __init__(
         self,
@@ -82,8 +84,7 @@ class RetinaFaceDetector:
         self.clip_boxes = bool(clip_boxes)
         self.cpu_batch_pixels = int(cpu_batch_pixels)
         self._priors_cache: dict[tuple[int, int], torch.Tensor] = {}
-        self._buffers: dict[str, torch.Tensor] = {}  # reused while their shape repeats (see _buffer)
-        self._resize_source = ResizeSource()
+        self._scratch = DetectorScratch()  # per thread: work tensors reused while their shape repeats (_buffer)
 
     @torch.inference_mode()
     def detect(self, images: Sequence[np.ndarray], threshold: float = 0.5) -> list[Detections]:
@@ -127,7 +128,7 @@ class RetinaFaceDetector:
         On the CPU only the rows the resize reads are converted (:class:`~hyp_face.detect.resize.ResizeSource`).
         """
         if self.device.type == "cpu":
-            return torch.from_numpy(self._resize_source(image, out_height)[None]).permute(0, 3, 1, 2)
+            return torch.from_numpy(self._scratch.resize_source(image, out_height)[None]).permute(0, 3, 1, 2)
         x = self._buffer("frame", (1, 3, *image.shape[:2]))
         x[0].permute(1, 2, 0).copy_(torch.from_numpy(np.ascontiguousarray(image)).to(self.device))
         return x
@@ -153,9 +154,10 @@ class RetinaFaceDetector:
         Frames of a video share their size: reusing the tensors saves a fresh multi-MB allocation per frame and
         batch (a 1080p float frame is 25 MB, ~6000 page faults when freshly mapped).
         """
-        if name not in self._buffers or self._buffers[name].shape != shape:
-            self._buffers[name] = torch.empty(shape, device=self.device, memory_format=torch.channels_last).zero_()
-        return self._buffers[name]
+        tensors = self._scratch.tensors
+        if name not in tensors or tensors[name].shape != shape:
+            tensors[name] = torch.empty(shape, device=self.device, memory_format=torch.channels_last).zero_()
+        return tensors[name]
 
     def _detect_batch(self, images: list[np.ndarray], sizes: list[tuple[int, int]],
                       threshold: float) -> list[Detections]:

@@ -53,6 +53,7 @@ class Embedder:
     dim: int = 0
     input_size: int = 112
     alignment: str = "arcface112"
+    concurrent: bool = True  # whether two threads may embed at once (hyp_face.extract.cpu_workers)
 
     def __init__(self, flip: bool = False, batch_size: int = 32):
         self.flip = flip

@@ -75,6 +75,7 @@ class DlibResNetEmbedder(Embedder):
             if device != "cpu":
                 log.warning("dlib_resnet128 backend=dlib runs on the CPU only; ignoring device=%s", device)
             self.recognizer = dlib.face_recognition_model_v1(weights)
+            self.concurrent = False  # one dlib network object: its layers keep their outputs between calls
         else:
             raise ValueError(f"dlib_resnet128: backend must be 'torch' or 'dlib', got {backend!r}")
 

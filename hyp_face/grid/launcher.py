@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from hyp_face.cli import usable_cores
 from hyp_face.io.table import umask_mode
 
 RANGE_RE = re.compile(r"^([A-Za-z_]\w*)=(\d+)(?::(\d+))?$")
@@ -257,7 +258,7 @@ def default_max_jobs(gpu: int) -> int:
     for GPU jobs (when any is found), else the number of usable CPUs."""
     if gpu > 0 and (gpus := visible_gpus()) > 0:
         return gpus
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    return usable_cores()
 
 
 class LocalRunner:

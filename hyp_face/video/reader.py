@@ -15,10 +15,13 @@ from typing import Iterator
 import av
 import numpy as np
 
+from hyp_face.cli import usable_cores
 from hyp_face.video.orientation import (Orientation, apply_orientation, frame_orientation,
                                         orientation_from_exif)
 
 log = logging.getLogger(__name__)
+
+COMPUTE_THREADS = 4  # threads of torch work beside the decoder: extract.py's CPU_WORKERS detecting and as many embedding
 
 PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
 FALLBACK_FPS = 25.0  # nominal rate when a stream declares none (only used for tolerances and seek margins)
@@ -344,14 +347,13 @@ def decoder_threads(width: int, height: int) -> int:
     """Frame threads of the decoder for a ``width x height`` stream: the cores the process's compute leaves free,
     at least 1, and no more than ``THREAD_PICTURE_BUDGET`` of pictures allows (8K: 5).
 
-    Once torch is loaded, the compute is its intra-op threads twice over (the detecting thread and the embedding
-    thread of :mod:`hyp_face.extract`). Frame threads cost CPU: on the 2-core machine, decoding Biden ×5 (720p) took
+    Once torch is loaded, the compute is its intra-op threads ``COMPUTE_THREADS`` times over (the detection and the
+    embedding workers of :mod:`hyp_face.extract`). Frame threads cost CPU: on the 2-core machine, decoding Biden ×5 (720p) took
     2.49 CPU-seconds with 2 frame threads and 1.99 with 1, for 1.87 against 1.97 s of wall time, and that CPU is what
     the detector and the embedder need; a GPU machine's spare cores still decode in parallel.
     """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     torch = sys.modules.get("torch")
-    free = cores - (2 * torch.get_num_threads() if torch is not None else 0)
+    free = usable_cores() - (COMPUTE_THREADS * torch.get_num_threads() if torch is not None else 0)
     cap = THREAD_PICTURE_BUDGET // max(1, 2 * width * height * 3 // 2)
     return max(1, min(free, cap))
 
