@@ -30,11 +30,13 @@ per worker is in flight.
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
@@ -49,6 +51,8 @@ from .video.prefetch import prefetch_batches
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+R = TypeVar("R")
 CPU_WORKERS = 2  # detector batches, and face groups, run at once on the CPU (see cpu_workers)
 
 
@@ -179,20 +183,10 @@ class FaceExtractor:
         lowest = min(self.opts.thresholds)
         budget = int(self.opts.prefetch_mb * 2**20)
         workers = cpu_workers(self.detector)
+        batches = prefetch_batches(frames, self.opts.batch_size, budget, _frame_bytes)
+        jobs = ((batch, partial(self.detector.detect, [f.image for f in batch], threshold=lowest)) for batch in batches)
         with _worker_pool(workers, "detect") as pool:
-            ahead: deque[tuple[list[Frame], int, Future]] = deque()
-            busy = 0  # bytes of the frames being detected
-            for batch in prefetch_batches(frames, self.opts.batch_size, budget, _frame_bytes):
-                size = sum(_frame_bytes(f) for f in batch)
-                while ahead and (len(ahead) >= workers or busy + size > budget):
-                    done, done_size, detected = ahead.popleft()
-                    busy -= done_size
-                    yield done, detected.result()
-                ahead.append((batch, size, pool.submit(self.detector.detect, [f.image for f in batch],
-                                                       threshold=lowest)))
-                busy += size
-            for batch, _, detected in ahead:
-                yield batch, detected.result()
+            yield from _in_order(pool, jobs, workers, lambda batch: sum(map(_frame_bytes, batch)), budget)
 
     def detect_frames(self, frames: Iterable[Frame]) -> Iterator[tuple[Frame, Detections]]:
         """Each frame with its detections at the lowest scheduled threshold, detected in batches."""
@@ -252,27 +246,30 @@ class FaceExtractor:
         recognizer in groups of ``face_batch_size``. With an MTCNN refiner, alignment waits for the group (the
         refiner's batches change its landmarks in the last bits, so they stay as they were; frames are then held).
         """
-        select = self._selector(refs)
-        cands: list[_Candidate] = []
-        embedded: list[Future] = []
-        pending: list[_Candidate] = []
         workers = cpu_workers(self.embedder)
+        groups = self._face_groups(path, instants, refs, thr, scores_out)
         with _worker_pool(workers, "embed") as pool:
-            for frames, dets in self._detections(path, instants):
-                if scores_out is not None:
-                    scores_out.extend(self._frame_scores(f, d, refs) for f, d in zip(frames, dets))
-                per_frame = [select(f, d, thr) for f, d in zip(frames, dets)]
-                if self.refiner is None:
-                    self._keep_chips([c for faces in per_frame for c in faces], thr)
-                for faces in per_frame:
-                    pending.extend(faces)
-                    if len(pending) >= self.opts.face_batch_size:
-                        embedded.append(_submit_after(pool, embedded, workers, self._embed, pending, thr))
-                        cands.extend(pending)
-                        pending = []
-            embedded.append(_submit_after(pool, embedded, workers, self._embed, pending, thr))
-            cands.extend(pending)
-            return cands, np.concatenate([e.result() for e in embedded])
+            done = list(_in_order(pool, ((g, partial(self._embed, g, thr)) for g in groups), workers))
+        return [c for group, _ in done for c in group], np.concatenate([embeds for _, embeds in done])
+
+    def _face_groups(self, path: str, instants, refs, thr: float,
+                     scores_out: list[np.ndarray] | None) -> Iterator[list[_Candidate]]:
+        """The faces selected at ``thr`` in groups of ``face_batch_size`` (the last one smaller, maybe empty),
+        aligned batch by batch as detected unless an MTCNN refiner aligns them with their group."""
+        select = self._selector(refs)
+        pending: list[_Candidate] = []
+        for frames, dets in self._detections(path, instants):
+            if scores_out is not None:
+                scores_out.extend(self._frame_scores(f, d, refs) for f, d in zip(frames, dets))
+            per_frame = [select(f, d, thr) for f, d in zip(frames, dets)]
+            if self.refiner is None:
+                self._keep_chips([c for faces in per_frame for c in faces], thr)
+            for faces in per_frame:
+                pending.extend(faces)
+                if len(pending) >= self.opts.face_batch_size:
+                    yield pending
+                    pending = []
+        yield pending
 
     def _frame_scores(self, frame: Frame, det: Detections, refs) -> np.ndarray:
         """Scores of the faces of a frame that could be selected at some threshold."""
@@ -299,17 +296,15 @@ class FaceExtractor:
         workers while the next group is detected, so at most one group of frames per worker, plus the one being
         gathered, waits (the latency bound); the detector batches ``batch_size`` frames as in :meth:`process`.
         """
-        workers = cpu_workers(self.embedder)
-        with _worker_pool(workers, "embed") as pool:
-            ahead: deque[tuple[list[tuple[Frame, Detections]], list[list[_Candidate]], Future]] = deque()
+        def jobs():
             for group in self._frame_groups(self.detect_frames(frames), threshold):
                 per_frame = [_select_facedet(frame, det, threshold) for frame, det in group]
-                ahead.append((group, per_frame, pool.submit(self._embed, [c for faces in per_frame for c in faces],
-                                                            threshold)))
-                if len(ahead) > workers:
-                    yield from _frame_faces(*ahead.popleft())
-            while ahead:
-                yield from _frame_faces(*ahead.popleft())
+                yield (group, per_frame), partial(self._embed, [c for faces in per_frame for c in faces], threshold)
+
+        workers = cpu_workers(self.embedder)
+        with _worker_pool(workers, "embed") as pool:
+            for (group, per_frame), embeds in _in_order(pool, jobs(), workers + 1):
+                yield from _frame_faces(group, per_frame, embeds)
 
     def _frame_groups(self, detected: Iterable[tuple[Frame, Detections]],
                       threshold: float) -> Iterator[list[tuple[Frame, Detections]]]:
@@ -378,18 +373,31 @@ def _worker_pool(workers: int, name: str) -> ThreadPoolExecutor:
                               initargs=(threads,))
 
 
-def _submit_after(pool: ThreadPoolExecutor, earlier: list[Future], workers: int, fn: Callable, *args) -> Future:
-    """Submit ``fn(*args)`` once fewer than ``workers`` earlier submissions are pending: one group per worker is
-    embedded while the caller gathers the next."""
-    if len(earlier) >= workers:
-        earlier[-workers].result()
-    return pool.submit(fn, *args)
+def _in_order(pool: ThreadPoolExecutor, jobs: Iterable[tuple[T, Callable[[], R]]], pending: int,
+              weight: Callable[[T], int] = lambda _: 0, budget: float = math.inf) -> Iterator[tuple[T, R]]:
+    """``(item, fn())`` for each job ``(item, fn)``, in the jobs' order, ``fn`` run by ``pool``.
+
+    Before a job is submitted, the oldest are awaited (and yielded) while ``pending`` jobs are pending or the items
+    pending and the new one weigh more than ``budget`` (an item over it alone still goes): jobs are pulled, and so
+    prepared, while the submitted ones run.
+    """
+    ahead: deque[tuple[T, int, Future]] = deque()
+    held = 0
+    for item, fn in jobs:
+        w = weight(item)
+        while ahead and (len(ahead) >= pending or held + w > budget):
+            done, done_weight, future = ahead.popleft()
+            held -= done_weight
+            yield done, future.result()
+        ahead.append((item, w, pool.submit(fn)))
+        held += w
+    for done, _, future in ahead:
+        yield done, future.result()
 
 
 def _frame_faces(group: list[tuple[Frame, Detections]], per_frame: list[list[_Candidate]],
-                 embedded: Future) -> Iterator[FrameFaces]:
-    """The faces of a group's frames, frame by frame, once the group is embedded."""
-    embeds = embedded.result()
+                 embeds: np.ndarray) -> Iterator[FrameFaces]:
+    """The faces of a group's frames, frame by frame, with the group's embeddings."""
     start = 0
     for (frame, det), faces in zip(group, per_frame):
         rows = slice(start, start + len(faces))

@@ -21,7 +21,7 @@ from hyp_face.video.orientation import (Orientation, apply_orientation, frame_or
 
 log = logging.getLogger(__name__)
 
-COMPUTE_THREADS = 4  # threads of torch work beside the decoder: extract.py's CPU_WORKERS detecting and as many embedding
+COMPUTE_THREADS = 4  # torch threads beside the decoder: extract.py's CPU_WORKERS detecting and as many embedding
 
 PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
 FALLBACK_FPS = 25.0  # nominal rate when a stream declares none (only used for tolerances and seek margins)
