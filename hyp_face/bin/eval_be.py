@@ -50,6 +50,7 @@ from hyp_face.backend.versions import (
 from hyp_face.cli import pin_threads, read_shell_config, setup_logging, str2bool, thread_count
 from hyp_face.io.manifest import Job, step_manifest
 from hyp_face.io.table import write_lines
+from hyp_face.memory import keep_freed_memory
 
 log = logging.getLogger("eval_be")
 
@@ -383,4 +384,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
+    keep_freed_memory()  # this process is one batch job: it reuses what it frees, in 4 kB pages (hyp_face.memory)
     main()

@@ -8,7 +8,7 @@ so a frame count would let memory grow with the resolution. At most ``max_bytes`
 Frames are large, short-lived buffers allocated by the decoder thread and freed by the consumer. glibc raises its
 mmap threshold after each such free (up to 32 MB), so frames below that size come from the thread arenas, which
 fragment and grow with the video's length (a 1080p job rose from 600 to 890 MB over 36 s). A fixed threshold
-(set once when a decoding thread first starts) serves every buffer of at least ``LARGE_BUFFER`` bytes from mmap,
+(set once when a decoding thread first starts) serves every buffer of at least ``hyp_face.memory.LARGE_BUFFER`` bytes from mmap,
 so it goes back to the system when freed, and the free pages of the arenas are handed back at most once every
 ``TRIM_INTERVAL`` seconds, after a batch (``malloc_trim``). Both are no-ops without glibc. Trimming after every
 batch kept memory no lower but cost a quarter of the extraction's CPU time: every trim hands back the pages that
@@ -18,42 +18,16 @@ the detector's activations reuse, and each batch faulted them in again (about 45
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import threading
 import time
 from collections import deque
-from functools import cache
 from typing import Callable, Iterable, Iterator, TypeVar
+
+from ..memory import return_large_frees, trim_free_memory
 
 T = TypeVar("T")
 _DONE = object()
-LARGE_BUFFER = 4 * 2**20  # bytes; buffers at least this large are mapped and unmapped on their own (glibc)
-_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 TRIM_INTERVAL = 1.0  # seconds; the least time between two hand-backs of free arena pages
-
-
-@cache
-def _glibc() -> ctypes.CDLL | None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
-    except OSError:
-        return None
-
-
-@cache
-def return_large_frees() -> bool:
-    """Fix glibc's mmap threshold at ``LARGE_BUFFER`` (once per process); False where there is no glibc."""
-    libc = _glibc()
-    return bool(libc and libc.mallopt(_M_MMAP_THRESHOLD, LARGE_BUFFER))
-
-
-def trim_free_memory() -> None:
-    """Hand the free pages of glibc's arenas back to the system (no-op elsewhere)."""
-    libc = _glibc()
-    if libc is not None:
-        libc.malloc_trim(0)
 
 
 class _Failure:
