@@ -19,13 +19,13 @@ for the recognizer are the aligned chips, so the peak is independent of the vide
 
 Threads: frames are decoded ahead in one thread; detector batches and groups of faces run in one pool of worker
 threads that the two stages share (torch and PyAV release the GIL, so on two cores they overlap). On the CPU up to
-two of each are in flight where the cores allow (:func:`cpu_workers`), and the pool has one thread per core
-(:func:`compute_threads`): whichever stage has a backlog takes the core the other leaves, instead of one thread
-being the critical path while a core idles (one-face clips waited on detection, crowds on embedding), and no more
-compute threads run than there are cores. Frames and faces come out in their order. Groups are cut from the order of the faces alone, never from timing,
-and each worker has the caller's torch threads, so the embeddings are the same bits as in one thread; detector
-batches hold frames of one padded size, whose detections do not depend on the batch. At most one batch or group
-per worker is in flight.
+two batches of each stage are in flight where the cores allow (:func:`cpu_workers`), and the pool has one thread
+per core (:func:`compute_threads`): whichever stage has a backlog takes the core the other leaves, instead of one
+thread being the critical path while a core idles (one-face clips waited on detection, crowds on embedding), and
+no more compute threads run than there are cores. Frames and faces come out in their order. Groups are cut from the
+order of the faces alone, never from timing, and each worker has the caller's torch threads, so the embeddings are
+the same bits as in one thread; detector batches hold frames of one padded size, whose detections do not depend on
+the batch.
 """
 
 from __future__ import annotations
