@@ -181,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     add_frontend_args(p, "detector and recognizer (default global_conf/config_embedded.sh)")
     p.set_defaults(config_file="global_conf/config_embedded.sh")
     args = p.parse_args(argv)
+    if args.rounds < 1:
+        p.error(f"--rounds must be at least 1, got {args.rounds}")
     setup_logging(0)
     pin_threads(args.threads)
     cfg = FrontEndConfig.from_args(args)
