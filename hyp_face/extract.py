@@ -17,15 +17,14 @@ Memory: decoded frames wait in a queue bounded in bytes (``prefetch_mb``), a det
 most that much too, and a frame's full-resolution pixels are released as soon as its faces are aligned: what waits
 for the recognizer are the aligned chips, so the peak is independent of the video's length.
 
-Threads: frames are decoded ahead in one thread; detector batches and groups of faces run in one pool of worker
-threads that the two stages share (torch and PyAV release the GIL, so on two cores they overlap). On the CPU up to
-two batches of each stage are in flight where the cores allow (:func:`cpu_workers`), and the pool has one thread
-per core (:func:`compute_threads`): whichever stage has a backlog takes the core the other leaves, instead of one
-thread being the critical path while a core idles (one-face clips waited on detection, crowds on embedding), and
-no more compute threads run than there are cores. Frames and faces come out in their order. Groups are cut from the
-order of the faces alone, never from timing, and each worker has the caller's torch threads, so the embeddings are
-the same bits as in one thread; detector batches hold frames of one padded size, whose detections do not depend on
-the batch.
+Threads: frames are decoded ahead in one thread; detector batches and groups of faces run in worker threads
+(torch and PyAV release the GIL, so on two cores they overlap). On the CPU two of each run side by side where the
+cores allow (:func:`cpu_workers`): whichever stage has a backlog takes the core the other leaves, instead of one
+thread being the critical path while a core idles (one-face clips waited on detection, crowds on embedding).
+Frames and faces come out in their order. Groups are cut from the order of the faces alone, never from timing,
+and each worker has the caller's torch threads, so the embeddings are the same bits as in one thread; detector
+batches hold frames of one padded size, whose detections do not depend on the batch. At most one batch or group
+per worker is in flight.
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from contextlib import AbstractContextManager, nullcontext
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -171,37 +169,29 @@ class FaceExtractor:
             return window_frames(path, instants, self.opts.det_window, self.opts.time_in_secs)
         return sample_frames(path, fps=self.opts.fps, max_frames=self.opts.max_frames)
 
-    def _detections(self, path: str, instants, pool: ThreadPoolExecutor
-                    ) -> Iterator[tuple[list[Frame], list[Detections]]]:
-        return self.detect_batches(self._frames(path, instants), pool)
+    def _detections(self, path: str, instants) -> Iterator[tuple[list[Frame], list[Detections]]]:
+        return self.detect_batches(self._frames(path, instants))
 
-    def detect_batches(self, frames: Iterable[Frame], pool: ThreadPoolExecutor | None = None
-                       ) -> Iterator[tuple[list[Frame], list[Detections]]]:
+    def detect_batches(self, frames: Iterable[Frame]) -> Iterator[tuple[list[Frame], list[Detections]]]:
         """(frames, their detections at the lowest scheduled threshold), batch by batch.
 
         Decoding runs ahead in a thread and overlaps detection; batches take the frames already decoded, up to
         ``batch_size`` frames and ``prefetch_mb`` of pixels (the same bound holds the frames waiting), and are
-        detected in ``pool`` (default: a pool of its own), at most :func:`cpu_workers` batches and ``prefetch_mb``
-        of frames at a time (a batch over the budget alone: an 8K frame is detected while the others wait).
+        detected by :func:`cpu_workers` threads, at most one batch each and ``prefetch_mb`` of frames in all at a
+        time (a batch over the budget alone: an 8K frame is detected by one worker while the others wait).
         """
         lowest = min(self.opts.thresholds)
         budget = int(self.opts.prefetch_mb * 2**20)
+        workers = cpu_workers(self.detector)
         batches = prefetch_batches(frames, self.opts.batch_size, budget, _frame_bytes)
         jobs = ((batch, partial(self.detector.detect, [f.image for f in batch], threshold=lowest)) for batch in batches)
-        with self._pool(pool) as pool:
-            yield from _in_order(pool, jobs, cpu_workers(self.detector), lambda b: sum(map(_frame_bytes, b)), budget)
+        with _worker_pool(workers, "detect") as pool:
+            yield from _in_order(pool, jobs, workers, lambda batch: sum(map(_frame_bytes, batch)), budget)
 
-    def detect_frames(self, frames: Iterable[Frame], pool: ThreadPoolExecutor | None = None
-                      ) -> Iterator[tuple[Frame, Detections]]:
-        """Each frame with its detections at the lowest scheduled threshold, detected in batches (in ``pool``)."""
-        for batch, dets in self.detect_batches(frames, pool):
+    def detect_frames(self, frames: Iterable[Frame]) -> Iterator[tuple[Frame, Detections]]:
+        """Each frame with its detections at the lowest scheduled threshold, detected in batches."""
+        for batch, dets in self.detect_batches(frames):
             yield from zip(batch, dets)
-
-    def _pool(self, pool: ThreadPoolExecutor | None = None) -> AbstractContextManager[ThreadPoolExecutor]:
-        """``pool`` as it is, or a new pool of :func:`compute_threads` threads, shut down when the call ends."""
-        if pool is not None:
-            return nullcontext(pool)
-        return _worker_pool(compute_threads(self.detector, self.embedder), "compute")
 
     # -- selection ------------------------------------------------------------------------------------------
     def _selector(self, refs: np.ndarray | None) -> Callable[[Frame, Detections, float], list[_Candidate]]:
@@ -256,19 +246,19 @@ class FaceExtractor:
         recognizer in groups of ``face_batch_size``. With an MTCNN refiner, alignment waits for the group (the
         refiner's batches change its landmarks in the last bits, so they stay as they were; frames are then held).
         """
-        with self._pool() as pool:
-            groups = self._face_groups(path, instants, refs, thr, scores_out, pool)
-            done = list(_in_order(pool, ((g, partial(self._embed, g, thr)) for g in groups),
-                                  cpu_workers(self.embedder)))
+        workers = cpu_workers(self.embedder)
+        groups = self._face_groups(path, instants, refs, thr, scores_out)
+        with _worker_pool(workers, "embed") as pool:
+            done = list(_in_order(pool, ((g, partial(self._embed, g, thr)) for g in groups), workers))
         return [c for group, _ in done for c in group], np.concatenate([embeds for _, embeds in done])
 
-    def _face_groups(self, path: str, instants, refs, thr: float, scores_out: list[np.ndarray] | None,
-                     pool: ThreadPoolExecutor) -> Iterator[list[_Candidate]]:
+    def _face_groups(self, path: str, instants, refs, thr: float,
+                     scores_out: list[np.ndarray] | None) -> Iterator[list[_Candidate]]:
         """The faces selected at ``thr`` in groups of ``face_batch_size`` (the last one smaller, maybe empty),
         aligned batch by batch as detected unless an MTCNN refiner aligns them with their group."""
         select = self._selector(refs)
         pending: list[_Candidate] = []
-        for frames, dets in self._detections(path, instants, pool):
+        for frames, dets in self._detections(path, instants):
             if scores_out is not None:
                 scores_out.extend(self._frame_scores(f, d, refs) for f, d in zip(frames, dets))
             per_frame = [select(f, d, thr) for f, d in zip(frames, dets)]
@@ -306,13 +296,14 @@ class FaceExtractor:
         workers while the next group is detected, so at most one group of frames per worker, plus the one being
         gathered, waits (the latency bound); the detector batches ``batch_size`` frames as in :meth:`process`.
         """
-        def jobs(pool: ThreadPoolExecutor):
-            for group in self._frame_groups(self.detect_frames(frames, pool), threshold):
+        def jobs():
+            for group in self._frame_groups(self.detect_frames(frames), threshold):
                 per_frame = [_select_facedet(frame, det, threshold) for frame, det in group]
                 yield (group, per_frame), partial(self._embed, [c for faces in per_frame for c in faces], threshold)
 
-        with self._pool() as pool:
-            for (group, per_frame), embeds in _in_order(pool, jobs(pool), cpu_workers(self.embedder) + 1):
+        workers = cpu_workers(self.embedder)
+        with _worker_pool(workers, "embed") as pool:
+            for (group, per_frame), embeds in _in_order(pool, jobs(), workers + 1):
                 yield from _frame_faces(group, per_frame, embeds)
 
     def _frame_groups(self, detected: Iterable[tuple[Frame, Detections]],
@@ -360,33 +351,17 @@ class FaceExtractor:
 
 
 def cpu_workers(model: FaceDetector | Embedder) -> int:
-    """Batches of a detector or an embedder in flight at once: on the CPU, one per core at the caller's torch
-    threads, at most ``CPU_WORKERS``; otherwise one (a GPU runs one batch at a time; a model that is not
-    ``concurrent``, or does not say, cannot run twice at once)."""
+    """Batches of a detector or an embedder run side by side: on the CPU, one per core at the caller's torch
+    threads each, at most ``CPU_WORKERS``; otherwise one (a GPU runs one batch at a time; a model that is not
+    ``concurrent``, or does not say, cannot run twice at once). Detection and embedding workers share the cores:
+    whichever has work takes a core the other leaves, so neither stage leaves a core idle while the other has a
+    backlog."""
     import torch
 
-    if not getattr(model, "concurrent", False) or not _on_cpu(model):
+    device = getattr(model, "device", torch.device("cpu"))
+    if not getattr(model, "concurrent", False) or torch.device(device).type != "cpu":
         return 1
     return max(1, min(CPU_WORKERS, usable_cores() // torch.get_num_threads()))
-
-
-def compute_threads(detector: FaceDetector, embedder: Embedder) -> int:
-    """Threads of the pool that a call's detector batches and face groups share: as many as the two stages may
-    have in flight together (:func:`cpu_workers` each), but on the CPU no more than one per core at the caller's
-    torch threads (and no fewer than either stage alone): on 2 cores, 2 threads for 2 + 2 batches, so whichever
-    stage has work takes a core the other leaves without a third compute thread taking turns with them."""
-    import torch
-
-    detecting, embedding = cpu_workers(detector), cpu_workers(embedder)
-    if not (_on_cpu(detector) and _on_cpu(embedder)):
-        return detecting + embedding  # a GPU's batch hardly needs a core: it overlaps the other stage's
-    return max(detecting, embedding, min(detecting + embedding, usable_cores() // torch.get_num_threads()))
-
-
-def _on_cpu(model: FaceDetector | Embedder) -> bool:
-    import torch
-
-    return torch.device(getattr(model, "device", "cpu")).type == "cpu"
 
 
 def _worker_pool(workers: int, name: str) -> ThreadPoolExecutor:
