@@ -100,18 +100,16 @@ def bench_clip(args, cfg: FrontEndConfig, extractor, identifier, path: str, key:
     with_video = config_options(cfg, args.track_fps, video=True)
     frames = list(sample_frames(path, fps=args.track_fps))
     peer = Peer(args.threads, args.threshold)
-    rounds: dict[str, list[float]] = {k: [] for k in ("rtf", "rtf_video", "cpu_rtf", "cpu_rtf_video", "rtf_peer",
-                                                       "speedup_vs_peer")}
+    runs = []
     for _ in range(args.rounds):
         t_plain, cpu_plain = timed_recognition(extractor, identifier, plain, path, key, out / "plain")
         t_video, cpu_video = timed_recognition(extractor, identifier, with_video, path, key, out / "video")
         t_peer = peer.detect_embed(frames)["seconds"] + sequential_decode(path, [f.time for f in frames])
-        for name, value in (("rtf", t_plain / duration), ("rtf_video", t_video / duration),
-                            ("cpu_rtf", cpu_plain / duration), ("cpu_rtf_video", cpu_video / duration),
-                            ("rtf_peer", t_peer / duration), ("speedup_vs_peer", t_peer / t_plain)):
-            rounds[name].append(value)
+        runs.append({"rtf": t_plain / duration, "rtf_video": t_video / duration, "cpu_rtf": cpu_plain / duration,
+                     "cpu_rtf_video": cpu_video / duration, "rtf_peer": t_peer / duration,
+                     "speedup_vs_peer": t_peer / t_plain})
     return {"clip": key, "duration": duration, "frames": len(frames), "rounds": args.rounds,
-            **{name: spread(values) for name, values in rounds.items()}}
+            **{name: spread([run[name] for run in runs]) for name in runs[0]}}
 
 
 def cell(r: dict[str, float], fmt: str = ".3f", unit: str = "") -> str:
