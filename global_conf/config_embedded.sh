@@ -27,7 +27,8 @@ snorm_calibration=linear
 
 # Face tracks (docs/tracks.md; chosen on LFW, not on the test clips: python -m hyp_face.track.devparams):
 # the tracker's cosine gate is the cosine that 1% of LFW different-person pairs exceed; the people threshold is the
-# middle of the plateau where AHC groups pooled LFW pseudo-tracks with pairwise F1 >= 0.99; the sharpness of a
+# middle of the plateau where AHC groups pooled LFW pseudo-tracks with pairwise F1 >= 0.99 (also the cosine a face
+# that jumps away from its track's last box needs to go on in it); the sharpness of a
 # sharp face is the median sharpness of this embedder's chips of LFW photos.
 track_sharpness_ref=33
 track_min_cos=0.91

@@ -52,6 +52,7 @@ from hyp_face.detect.registry import build_detector, list_detectors
 from hyp_face.embed.base import ALIGNMENTS, Embedder
 from hyp_face.embed.registry import build_embedder, list_embedders
 from hyp_face.extract import ExtractOptions, FaceExtractor, threshold_schedule
+from hyp_face.track.people import DEFAULT_PEOPLE_AHC_THR
 from hyp_face.zoo import DEFAULT_MANIFEST, ZooModel, file_sha256, missing_files, zoo_models
 
 if TYPE_CHECKING:
@@ -66,12 +67,11 @@ ALIGN_MODES = ("detector", "mtcnn")
 RESIZE_POLICIES = ("v0.1", "v0.2", "none")
 
 
-# Face tracks (docs/tracks.md): config keys of the recognizer's track hyper-parameters, and the people threshold of
-# a centred (ArcFace-like) embedding, chosen on LFW for mobilefacenet_mit (python -m hyp_face.track.devparams).
+# Face tracks (docs/tracks.md): config keys of the recognizer's track hyper-parameters (a config without
+# people_ahc_thr gets hyp_face.track.people.DEFAULT_PEOPLE_AHC_THR).
 TRACK_KEYS = ("track_min_cos", "track_sharpness_ref", "people_ahc_thr")
 RECOGNIZE_KEYS = ("recognize_unknown_thr", "recognize_snorm_unknown_thr", "recognize_snorm_ncoh")  # numbers
 RECOGNIZE_TEXT_KEYS = ("recognize_score_norm", "recognize_cohort")
-DEFAULT_PEOPLE_AHC_THR = 0.38
 
 
 def _config_number(path: str | Path, name: str, text: str) -> float:
@@ -212,12 +212,13 @@ class FrontEndConfig:
         return out
 
     def track_options(self, **given: Any) -> "TrackOptions":
-        """The tracker's options: this embedder's ``track_*`` values (when set), then ``given`` (e.g. track_fps)."""
+        """The tracker's options: this embedder's ``track_*`` values (when set) and its people threshold (a face that
+        jumps joins a track at the cosine that joins tracks into people), then ``given`` (e.g. track_fps)."""
         from hyp_face.track.tracker import TrackOptions
 
         own = {name: value for name, value in (("min_cos", self.track_min_cos),
                                                ("sharpness_ref", self.track_sharpness_ref)) if value is not None}
-        return TrackOptions(**{**own, **given})
+        return TrackOptions(**{**own, "rejoin_cos": self.people_threshold(), **given})
 
     def people_threshold(self) -> float:
         """The AHC threshold that groups a video's tracks into people (``people_ahc_thr``)."""

@@ -67,6 +67,46 @@ def test_ahc_is_average_not_single_linkage():
     assert partition(ops.ahc_labels(x, 0.9)) == {frozenset({0}), frozenset({1}), frozenset({2})}
 
 
+def constrained_average_linkage(x: np.ndarray, thr: float, apart: np.ndarray) -> np.ndarray:
+    """Plain reference: merge the two clusters of highest mean pairwise cosine while it is >= thr, never two with a
+    cannot-link pair."""
+    xn = x / np.linalg.norm(x, axis=1, keepdims=True)
+    sim = xn @ xn.T
+    clusters = [[i] for i in range(len(x))]
+    while True:
+        best, pair = -np.inf, None
+        for a in range(len(clusters)):
+            for b in range(a + 1, len(clusters)):
+                if apart[np.ix_(clusters[a], clusters[b])].any():
+                    continue
+                s = sim[np.ix_(clusters[a], clusters[b])].mean()
+                if s > best:
+                    best, pair = s, (a, b)
+        if pair is None or best < thr:
+            break
+        a, b = pair
+        clusters[a] += clusters.pop(b)
+    labels = np.empty(len(x), np.int64)
+    for k, members in enumerate(clusters):
+        labels[members] = k
+    return labels
+
+
+def test_ahc_keeps_cannot_link_pairs_apart_as_a_plain_reference_does():
+    x = np.stack([unit(0), unit(4), unit(10)])  # 0-1 closest, then 2 joins (cos 10 and 6 degrees)
+    apart = np.zeros((3, 3), bool)
+    apart[0, 2] = apart[2, 0] = True
+    assert partition(ops.ahc_labels(x, 0.8)) == {frozenset({0, 1, 2})}
+    assert partition(ops.ahc_labels(x, 0.8, apart=apart)) == {frozenset({0, 1}), frozenset({2})}
+    rng = np.random.default_rng(5)
+    for _ in range(30):
+        centers = rng.normal(size=(3, 16))
+        x = centers[rng.integers(0, 3, size=12)] + 0.5 * rng.normal(size=(12, 16))
+        apart = np.triu(rng.random((12, 12)) < 0.15, 1)
+        apart = apart | apart.T
+        assert partition(ops.ahc_labels(x, 0.8, apart=apart)) == partition(constrained_average_linkage(x, 0.8, apart))
+
+
 def test_ahc_matches_scipy_fcluster_on_random_sets():
     rng = np.random.default_rng(3)
     for _ in range(30):

@@ -17,6 +17,7 @@ from hyp_face.io.embed_store import EmbedReader, EmbedWriter, FaceMeta, StoreErr
 from hyp_face.track.people import cluster_tracks
 from hyp_face.track.shots import ShotCutDetector
 from hyp_face.track.tracker import FaceTracker, TrackOptions, box_iou, face_quality
+from hyp_face.track.types import overlapping
 from hyp_face.track.video import track_faces
 from hyp_face.video import Frame
 
@@ -119,6 +120,41 @@ def test_admissibility_gates_on_cosine_and_iou():
     feed = Feed(TrackOptions(min_len=1, min_iou=0.3))
     feed.frame(0, [(box(100), A)])
     assert feed.frame(1, [(box(400), A)]) == [1]  # same person far away, with a position gate
+
+
+def test_a_face_that_jumps_needs_the_people_clustering_cosine():
+    # a cut the histogram misses: a face away from the track's last box joins it only at rejoin_cos
+    c = (2 * A + B) / np.linalg.norm(2 * A + B)  # cos 0.894 with A
+    feed = Feed(TrackOptions(min_len=1, min_cos=0.6, rejoin_cos=0.9))
+    feed.frame(0, [(box(100), A)])
+    assert feed.frame(1, [(box(130), c)]) == [0]  # overlapping the last box: the tracker's own gate (0.6) applies
+    feed = Feed(TrackOptions(min_len=1, min_cos=0.6, rejoin_cos=0.9))
+    feed.frame(0, [(box(100), A)])
+    assert feed.frame(1, [(box(400), c)]) == [1]  # elsewhere, cos 0.894 < 0.9: a new track
+    assert feed.frame(2, [(box(100), A)]) == [0]  # back in place: track 0 again
+    assert feed.frame(3, [(box(500), A)]) == [0]  # elsewhere, the same face (cos 1 >= 0.9): it follows
+    with pytest.raises(ValueError, match="rejoin_cos"):
+        TrackOptions(rejoin_cos=1.5)
+
+
+def test_the_last_face_must_pass_the_cosine_gate_too():
+    # a track's mean stays close to a newcomer whose cosine with the last face is below the gate
+    c = (A + B) / np.linalg.norm(A + B)  # cos 0.707 with A and with B
+    feed = Feed(TrackOptions(min_len=1, min_cos=0.6))
+    for k in range(3):
+        feed.frame(k, [(box(100), A)])
+    feed.frame(3, [(box(100), c)])  # cos with A 0.707: the same track
+    assert feed.ids[-1] == [0]
+    assert feed.frame(4, [(box(100), B)]) == [1]  # cos with the mean 0.45 < 0.6 anyway
+    feed = Feed(TrackOptions(min_len=1, min_cos=0.6))
+    for k in range(3):
+        feed.frame(k, [(box(100), c)])
+    feed.frame(3, [(box(100), A)])  # cos 0.707 with the mean and the last face (c): kept
+    assert feed.ids[-1] == [0]
+    d = (c + 0.55 * B) / np.linalg.norm(c + 0.55 * B)
+    mean = 3 * c + A
+    assert float(d @ mean / np.linalg.norm(mean)) >= 0.6 and float(d @ A) < 0.6
+    assert feed.frame(4, [(box(100), d)]) == [1]  # close to the mean, not to the last face: a new track
 
 
 def test_tracks_shorter_than_min_len_are_dropped():
@@ -250,7 +286,32 @@ def test_cluster_tracks_is_the_backend_ahc_on_pooled_embeddings():
     x = rng.normal(size=(6, 4))
     for t, e in zip(tracks, x):
         t.embedding = (e / np.linalg.norm(e)).astype(np.float32)
-    assert cluster_tracks(tracks, 0.3) == ahc_labels(np.stack([t.embedding for t in tracks]), 0.3).tolist()
+    embeds = np.stack([t.embedding for t in tracks])
+    assert cluster_tracks(tracks, 0.3) == ahc_labels(embeds, 0.3, apart=overlapping(tracks)).tolist()
+
+
+def test_lfw_pseudo_videos_of_devparams_are_clustered_as_sequential_tracks():
+    from hyp_face.track.devparams import pairwise_f1, pseudo_videos
+
+    rng = np.random.default_rng(4)
+    centres = rng.normal(size=(8, 16))
+    names = np.repeat(np.arange(8), 4)
+    embeds = centres[names] + 0.05 * rng.normal(size=(32, 16))
+    embeds /= np.linalg.norm(embeds, axis=1, keepdims=True)
+    videos = pseudo_videos(embeds, names, n_videos=5)
+    assert all(not overlapping(tracks).any() for tracks, _ in videos)
+    assert pairwise_f1(videos, 0.9) == 1.0  # each person's two pseudo-tracks joined, nobody else
+
+
+def test_tracks_on_screen_together_are_never_one_person():
+    feed = Feed()
+    for k in range(3):  # the same face twice at once (a screen in the scene, a twin), then once more, alone
+        feed.frame(k, [(box(100), A), (box(300), A)])
+    feed.frame(10, [(box(100), A)])
+    tracks = feed.tracker.flush()
+    assert [len(t) for t in tracks] == [3, 3, 1]
+    assert overlapping(tracks).tolist() == [[False, True, False], [True, False, False], [False, False, False]]
+    assert cluster_tracks(tracks, 0.5) == [0, 1, 0]  # the later track joins one of them, not both
 
 
 # -- streaming over a FaceExtractor -----------------------------------------------------------------------------

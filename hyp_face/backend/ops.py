@@ -64,21 +64,29 @@ def median_vector(x: np.ndarray) -> np.ndarray:
     return np.median(x, axis=0, keepdims=True)
 
 
-def ahc_labels(x: np.ndarray, thr: float) -> np.ndarray:
+def ahc_labels(x: np.ndarray, thr: float, apart: np.ndarray | None = None) -> np.ndarray:
     """Average-linkage clustering on cosine similarity, stopped below ``thr`` (docs/original_recipe.md §6.2, scipy partitions).
 
-    Returns one cluster label per row (labels 0..K-1 in order of first appearance).
+    ``apart``: an optional (n, n) boolean matrix of rows that must not share a cluster (cannot-link, e.g. two face
+    tracks on screen at once). Their distance is raised by more than any average over a merge can dilute, so no
+    merge that would join them reaches the threshold; the other merges keep their order (average linkage is
+    reducible, so its merge heights stay monotone). Returns one cluster label per row (labels 0..K-1 in order of
+    first appearance).
     """
     n = len(x)
     if n < 2:
         return np.zeros(n, dtype=np.int64)
-    sim = cosine(x, x)[upper_pairs(n)]
+    pairs = upper_pairs(n)
+    sim = cosine(x, x)[pairs]
     top = sim.max()
     if top < thr:  # every merge height top - d is <= top (d >= 0): no merge applies, each face is its own cluster
         return np.arange(n)
     from scipy.cluster.hierarchy import linkage  # imported on first use: the other versions never load it
 
-    merges = linkage(top - sim, method="average")
+    dist = top - sim
+    if apart is not None:  # distances are <= 2 and a merge averages at most n * n / 4 pairs
+        dist = dist + (8.0 * n * n + 1.0) * np.asarray(apart, bool)[pairs]
+    merges = linkage(dist, method="average")
     num_merges = int(np.count_nonzero(top - merges[:, 2] >= thr))
     return cut_dendrogram(merges, n, num_merges)
 

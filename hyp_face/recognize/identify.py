@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..backend.ops import cosine, l2_normalize
+from ..backend.ops import l2_normalize
 from ..backend.snorm import SNorm
 from ..track.types import Track
 from .timeline import UNKNOWN, TrackLabel
@@ -94,38 +94,27 @@ def person_names(person_index: Sequence[int]) -> list[str]:
     return [f"person_{order[int(p)]:02d}" for p in person_index]
 
 
-def named_by_context(tracks: Sequence[Track], found: Identification, link_cos: float) -> list[str]:
+def named_by_context(person_index: Sequence[int], found: Identification) -> list[str]:
     """Identities after the video context: a track left ``unknown`` takes the identity of a named track of the same
-    video when that is also its own best gallery identity, the two tracks never overlap in time (a person shows one
-    face at a time), and their pooled embeddings are at least ``link_cos`` alike (the tracker's gate,
-    ``track_min_cos``: the tracker would have joined them had they been adjacent). Small, blurred faces score below
-    the open-set threshold even when the gallery ranks them right; another track of the video that passed it vouches
-    for them (README "Who appears when", Identification)."""
-    identity = list(found.identity)
-    named = [j for j, name in enumerate(identity) if name != UNKNOWN]
-    if not named:
-        return identity
-    embeds = np.stack([t.embedding for t in tracks])
-    alike = cosine(embeds, embeds[named]) >= link_cos
-    for i, name in enumerate(found.identity):
-        if name == UNKNOWN and any(alike[i, k] and identity[j] == found.best[i] and not overlap(tracks[i], tracks[j])
-                                   for k, j in enumerate(named)):
-            identity[i] = found.best[i]
-    return identity
-
-
-def overlap(a: Track, b: Track) -> bool:
-    """Whether two tracks have faces at a common time span (first to last face)."""
-    return a.start <= b.end and b.start <= a.end
+    person (the people clustering of the video, :func:`hyp_face.track.people.cluster_tracks`, which never joins
+    tracks on screen together) when that is also its own best gallery identity. Small, blurred faces score below
+    the open-set threshold even when the gallery ranks them right; another track of the person that passed it
+    vouches for them (README "Who appears when", Identification)."""
+    named: dict[int, set[str]] = {}
+    for person, name in zip(person_index, found.identity):
+        if name != UNKNOWN:
+            named.setdefault(int(person), set()).add(name)
+    return [best if name == UNKNOWN and best in named.get(int(person), ()) else name
+            for person, name, best in zip(person_index, found.identity, found.best)]
 
 
 def label_tracks(tracks: Sequence[Track], person_index: Sequence[int], identifier: Identifier,
-                 link_cos: float | None = None) -> dict[int, TrackLabel]:
+                 context: bool = True) -> dict[int, TrackLabel]:
     """A :class:`TrackLabel` per track: its person cluster in the video and its gallery identity (with the video
-    context of :func:`named_by_context` when ``link_cos`` is given)."""
+    context of :func:`named_by_context` unless ``context`` is False)."""
     if not tracks:
         return {}
     found = identifier.identify(np.stack([t.embedding for t in tracks]))
-    identities = found.identity if link_cos is None else named_by_context(tracks, found, link_cos)
+    identities = named_by_context(person_index, found) if context else found.identity
     return {t.track_id: TrackLabel(t.track_id, person, identity, float(score))
             for t, person, identity, score in zip(tracks, person_names(person_index), identities, found.score)}

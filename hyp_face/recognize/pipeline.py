@@ -19,9 +19,9 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ..extract import FaceExtractor
-from ..frontend import DEFAULT_PEOPLE_AHC_THR, FrontEndConfig
+from ..frontend import FrontEndConfig
 from ..io.embed_store import STATUS_OK, STATUS_VIDEO_ERROR
-from ..track.people import cluster_tracks
+from ..track.people import DEFAULT_PEOPLE_AHC_THR, cluster_tracks
 from ..track.tracker import TrackOptions
 from ..track.types import Track
 from ..track.video import TrackStep, track_faces
@@ -102,7 +102,7 @@ class TimelineBuilder:
         if len(tl.tracks) != self._clustered:
             tl.tracks.sort(key=lambda t: (t.start, t.track_id))
             tl.labels = label_tracks(tl.tracks, cluster_tracks(tl.tracks, self.opts.people_thr), self.identifier,
-                                     None if self.opts.per_face else self.opts.track.min_cos)
+                                     context=not self.opts.per_face)
             self._clustered = len(tl.tracks)
         return tl
 

@@ -52,9 +52,11 @@ def min_cos_at_far(embeds: np.ndarray, names: np.ndarray, far: float = 0.01) -> 
     return float(np.quantile(cos[names[iu[0]] != names[iu[1]]], 1.0 - far))
 
 
-def _pooled(x: np.ndarray) -> Track:
+def _pooled(x: np.ndarray, time: float) -> Track:
+    """A pseudo-track of the photos ``x`` at ``time`` (each its own moment: the people clustering never joins
+    tracks on screen together)."""
     v = x.sum(0)
-    return Track(0, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(1), np.zeros((0, 4), np.float32),
+    return Track(0, np.zeros(0, np.int64), np.zeros(0, np.int64), np.array([time]), np.zeros((0, 4), np.float32),
                  np.zeros(0, np.float32), (v / np.linalg.norm(v)).astype(np.float32))
 
 
@@ -69,7 +71,7 @@ def pseudo_videos(embeds: np.ndarray, names: np.ndarray, n_videos: int = 300,
         for k, name in enumerate(rng.choice(people, size=rng.integers(2, 7), replace=False)):
             idx = rng.permutation(np.flatnonzero(names == name))
             for j in range(0, len(idx) - 1, 2):
-                tracks.append(_pooled(embeds[idx[j:j + 2]]))
+                tracks.append(_pooled(embeds[idx[j:j + 2]], float(len(tracks))))
                 labels.append(k)
         videos.append((tracks, np.array(labels)))
     return videos

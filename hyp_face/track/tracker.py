@@ -4,7 +4,10 @@ Association (per sampled frame): a Hungarian assignment (``scipy.optimize.linear
 tracks and the frame's faces, maximising ``iou_weight * IoU + (1 - iou_weight) * c`` where IoU is that of the
 face's box with the track's last box and ``c = (cos - min_cos) / (1 - min_cos)`` rescales the cosine of the face's
 embedding with the track's mean embedding so that ``min_cos`` maps to 0 and 1 to 1 (the embedder's own scale).
-A pair is admissible only when ``cos >= min_cos`` and ``IoU >= min_iou``.
+A pair is admissible only when the face's cosine with the track's mean embedding and with its last face are both
+``>= min_cos`` and ``IoU >= min_iou``; a face whose box does not overlap the track's last box (IoU 0: a jump, or a
+cut the frame histogram misses) also needs ``cos >= rejoin_cos``, the cosine at which the people clustering would
+join two tracks (docs/tracks.md).
 
 Rules:
 
@@ -28,6 +31,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ..extract import box_match
+from .people import DEFAULT_PEOPLE_AHC_THR
 from .types import Track
 
 NO_TRACK = -1
@@ -40,9 +44,11 @@ class TrackOptions:
 
     track_fps: float = 5.0  # sampled frames per second
     iou_weight: float = 0.5  # weight of the box IoU against the rescaled embedding cosine in the assignment
-    min_iou: float = 0.0  # admissible pairs overlap at least this much (0: position is a preference only)
+    min_iou: float = 0.0  # admissible pairs overlap at least this much (0: overlap is a preference only)
     min_cos: float = 0.32  # admissible pairs have at least this cosine (per embedder: track_min_cos of the config;
     # this default is that of a centred, ArcFace-like embedding: LFW impostor cosine at 1% FAR, mobilefacenet_mit)
+    rejoin_cos: float = DEFAULT_PEOPLE_AHC_THR  # a face that does not overlap the track's last box needs this
+    # cosine (per embedder: people_ahc_thr of the config, at which the people clustering joins two tracks)
     max_gap_s: float = 1.0  # a track ends after more than this many seconds without a face
     min_len: int = 3  # faces for an ended track to be kept
     max_track_s: float = 300.0  # a track this long ends (and its person starts a new one): bounded memory
@@ -59,6 +65,8 @@ class TrackOptions:
             raise ValueError(f"iou_weight must be in [0, 1], got {self.iou_weight}")
         if not -1.0 <= self.min_cos < 1.0:
             raise ValueError(f"min_cos must be in [-1, 1), got {self.min_cos}")
+        if not -1.0 <= self.rejoin_cos <= 1.0:
+            raise ValueError(f"rejoin_cos must be in [-1, 1], got {self.rejoin_cos}")
         if self.min_len < 1 or self.max_gap_s < 0 or self.max_track_s <= 0 or self.sharpness_ref <= 0:
             raise ValueError(f"bad track options: min_len {self.min_len}, max_gap_s {self.max_gap_s}, "
                              f"max_track_s {self.max_track_s}, sharpness_ref {self.sharpness_ref}")
@@ -86,10 +94,11 @@ def face_quality(boxes: np.ndarray, scores: np.ndarray, sharpness: np.ndarray, s
 
 @dataclass
 class _OpenTrack:
-    """A track being followed: the rows of its faces and the running sum of their embeddings."""
+    """A track being followed: the rows of its faces, the running sum of their embeddings and the last one."""
 
     track_id: int
     embed_sum: np.ndarray
+    last_embedding: np.ndarray | None = None
     face_index: list[int] = field(default_factory=list)
     frame: list[int] = field(default_factory=list)
     time: list[float] = field(default_factory=list)
@@ -106,6 +115,7 @@ class _OpenTrack:
         self.score.append(float(score))
         self.quality.append(float(quality))
         self.embed_sum += embed
+        self.last_embedding = np.array(embed, np.float64)  # a copy: the frame's array is not kept alive
 
     @property
     def mean_embedding(self) -> np.ndarray:
@@ -177,9 +187,12 @@ class FaceTracker:
             return {}
         o = self.opts
         iou = box_iou(np.stack([t.box[-1] for t in self._open]), boxes)
-        cos = np.stack([t.mean_embedding for t in self._open]) @ embeds.T.astype(np.float64)
+        faces = embeds.T.astype(np.float64)
+        cos = np.stack([t.mean_embedding for t in self._open]) @ faces
+        cos_last = np.stack([t.last_embedding for t in self._open]) @ faces
         gain = o.iou_weight * iou + (1.0 - o.iou_weight) * (cos - o.min_cos) / (1.0 - o.min_cos)
-        admissible = (cos >= o.min_cos) & (iou >= o.min_iou)
+        admissible = ((cos >= o.min_cos) & (cos_last >= o.min_cos) & (iou >= o.min_iou)
+                      & ((iou > 0) | (cos >= o.rejoin_cos)))
         cost = np.where(admissible, -gain, 1e6)
         rows, cols = linear_sum_assignment(cost)
         return {int(c): int(r) for r, c in zip(rows, cols) if admissible[r, c]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
@@ -35,3 +36,13 @@ class Track:
     @property
     def end(self) -> float:
         return float(self.time[-1])
+
+
+def overlapping(tracks: Sequence[Track]) -> np.ndarray:
+    """(n, n) whether each two tracks have faces at a common time (first to last face), a track not with itself:
+    one person shows one face at a time, so such tracks are of different people."""
+    start = np.array([t.start for t in tracks], np.float64)
+    end = np.array([t.end for t in tracks], np.float64)
+    both = (start[:, None] <= end[None]) & (start[None] <= end[:, None])
+    np.fill_diagonal(both, False)
+    return both
