@@ -5,7 +5,8 @@
 # <out-dir>/<key>/{timeline.json,<key>.rttm,<key>.vtt,contact/*.png[,<key>.annotated.mp4]}.
 # The gallery is enrolled once, before the jobs, into <out-dir>/gallery (unchanged items are reused). A rerun
 # skips each video whose input, gallery, options, models and code are unchanged, and says why it redoes the others
-# (docs/rerun.md). A bad video is a logged status in its timeline.json, never a failed job.
+# (docs/rerun.md). A bad video is a logged status in its timeline.json, never a failed job; the stage ends with a
+# summary and fails when more than --max-unreadable videos could not be read.
 set -euo pipefail
 
 cmd=run.pl
@@ -19,11 +20,13 @@ per_face=false
 video=false      # also write the annotated MP4
 contact_sheets=true
 num_threads=1
+max_unreadable=0 # unreadable videos tolerated before the stage fails: a count or a percentage, e.g. 5%
 
 help_message="Usage: $0 [options] <data-dir> <gallery> <out-dir>
   <gallery>: a folder <name>/<photos or clips>, or a data dir (vid.scp, utt2spk = the name).
   Options: --cmd, --nj, --use-gpu, --config-file, --frontend-opts, --track-fps, --unknown-thr, --per-face,
-  --video true|false (annotated MP4), --contact-sheets, --num-threads.
+  --video true|false (annotated MP4), --contact-sheets, --num-threads,
+  --max-unreadable N|P% (videos that cannot be read before the stage fails; default 0).
 e.g.: $0 --nj 2 --video true data/my_videos data/my_gallery exp/recognize/my_videos"
 
 . "$(dirname "$0")/../path.sh"
@@ -54,12 +57,14 @@ args+=("${extra[@]}")
 
 name=$(basename "$out_dir")
 $HYP_FACE_PYTHON -m hyp_face.bin.recognize_video "${args[@]}" --enroll-only
+echo "$0: $num_vids videos of $data_dir in $nj jobs; progress in $out_dir/log/recognize_$name.*.log"
 # shellcheck disable=SC2086
 $cmd $gpu_opt --num-threads "$num_threads" JOB=1:$nj "$out_dir/log/recognize_$name.JOB.log" \
   $HYP_FACE_PYTHON -m hyp_face.bin.recognize_video "${args[@]}" --scp "$data_dir/vid.scp" \
-    --num-parts "$nj" --part-idx JOB
+    --num-parts "$nj" --part-idx JOB --max-unreadable 100%
 
 # One line per video (key: status, tracks, people, names), from the jobs' logs.
 for j in $(seq "$nj"); do
   grep -E '^[^ ]+: (ok|video error|failed|unchanged|no face)' "$out_dir/log/recognize_$name.$j.log" || true
 done
+$HYP_FACE_PYTHON -m hyp_face.bin.summarize_recognition --max-unreadable "$max_unreadable" "$data_dir/vid.scp" "$out_dir"

@@ -9,9 +9,9 @@ import stat
 import av
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFont
 
-from hyp_face.recognize.annotate import PALETTE, BoxSchedule, annotate_video
+from hyp_face.recognize.annotate import PALETTE, BoxSchedule, Drawn, annotate_video, face_layer
 from hyp_face.recognize.contact import (COLUMNS, HEADER, THUMB, SampledCrops, TrackCrops, cut_crops,
                                         planned_crops)
 from hyp_face.recognize.outputs import (SCHEMA_VERSION, TimelineWriter, read_timeline, rttm_lines, timeline_dict,
@@ -76,6 +76,16 @@ def test_rttm_and_webvtt_by_hand():
                                "SPEAKER vid-1 1 1.000 1.000 <NA> <NA> person_01 <NA> <NA>"]
     assert vtt_lines(doc) == ["WEBVTT", "", "00:00:00.000 --> 00:00:01.000", "Obama (0.71)", "",
                               "00:00:01.000 --> 00:00:02.000", "unknown (person_01)"]
+
+
+def test_webvtt_does_not_split_a_cue_where_one_person_goes_on_in_a_new_track():
+    tl = two_people()
+    tl.tracks[1] = make_track(2, [1.0, 1.2], (90, 20, 150, 100))
+    tl.tracks.append(make_track(3, [1.4, 1.6, 1.8], (90, 20, 150, 100)))
+    tl.labels[3] = TrackLabel(3, "person_01", UNKNOWN, float("nan"))
+    lines = vtt_lines(timeline_dict(tl))
+    assert lines[2:] == ["00:00:00.000 --> 00:00:01.000", "Obama (0.71)", "",
+                         "00:00:01.000 --> 00:00:02.000", "unknown (person_01)"]
 
 
 def test_webvtt_lists_everyone_on_screen():
@@ -377,3 +387,11 @@ def test_annotated_mp4_of_a_large_source_is_scaled_down(tmp_path):
     frames, _ = decoded(tmp_path / "small.mp4")
     assert frames[0].shape == (60, 80, 3)  # 160 x 120 at half size
     assert is_colour(frames[0][20:35, 5:7], PALETTE[0]) and is_colour(frames[0][25:30, 35:40], (GREY,) * 3)
+
+
+def test_a_caption_at_the_right_edge_stays_inside_the_frame():
+    font = ImageFont.load_default(size=10)
+    layer = np.asarray(face_layer((120, 80), [Drawn((100, 40, 119, 70), "unknown (person_00)", (255, 0, 0))], font))
+    caption_rows = layer[:40, :, 3] > 0  # above the box
+    columns = np.flatnonzero(caption_rows.any(axis=0))
+    assert columns.min() < 100 and columns.max() == 119  # moved left to fit, ending at the frame's edge

@@ -32,13 +32,15 @@ from pathlib import Path
 from hyp_face.cli import pin_threads, setup_logging, str2bool
 from hyp_face.frontend import (BATCH_HELP, FrontEndConfig, MissingModelError, add_frontend_args, build_extractor,
                                frontend_epilog)
-from hyp_face.io.embed_store import STATUS_VIDEO_ERROR
+from hyp_face.io.embed_store import STATUS_OK, STATUS_VIDEO_ERROR
 from hyp_face.io.manifest import Job, code_version, file_sha256, input_digest, options_of
+from hyp_face.io.store_summary import SHOWN_UNREADABLE, allowed_unreadable
 from hyp_face.io.table import read_scp, split_contiguous
 from hyp_face.recognize.gallery import ScoringRule, enroll, scoring_rule
 from hyp_face.recognize.live import LiveFrames
-from hyp_face.recognize.outputs import TimelineWriter, output_dir
+from hyp_face.recognize.outputs import TimelineWriter, output_dir, read_timeline
 from hyp_face.recognize.pipeline import Progress, RecognizeOptions, config_options, recognize, write_failed
+from hyp_face.recognize.timeline import VideoTimeline
 from hyp_face.video import VideoError
 
 log = logging.getLogger("recognize_video")
@@ -46,20 +48,24 @@ log = logging.getLogger("recognize_video")
 LIVE_BATCH = 2  # frames per detector batch in live mode (the latency bound)
 LIVE_PREFETCH_MB = 1e-6  # smaller than any frame: one frame waits at most (one always passes)
 # How it runs, not what it computes (the inputs are recorded by content).
-NEUTRAL = ("inputs", "scp", "part_idx", "num_parts", "enroll_only", "out_dir", "gallery", "gallery_store", "live",
-           "format", "device", "num_threads", "batch_size", "verbose", "print_every")
+NEUTRAL = ("inputs", "scp", "part_idx", "num_parts", "enroll_only", "max_unreadable", "out_dir", "gallery",
+           "gallery_store", "live", "format", "device", "num_threads", "batch_size", "verbose", "print_every")
 CODE = ("recognize", "track", "extract.py", "frontend.py", "video", "detect", "align", "embed",
         "bin/recognize_video.py")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, epilog=frontend_epilog(),
+    p = argparse.ArgumentParser(prog="python -m hyp_face.bin.recognize_video", description=__doc__,
+                                epilog=frontend_epilog(),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="*", help="video files, URLs or devices")
     p.add_argument("--scp", default=None, help="<key> <input> lines (instead of, or besides, INPUT)")
     p.add_argument("--part-idx", type=int, default=1, help="with --scp: process job J of --num-parts")
-    p.add_argument("--num-parts", type=int, default=1)
+    p.add_argument("--num-parts", type=int, default=1, help="with --scp: number of jobs the list is split into")
     p.add_argument("--enroll-only", action="store_true", help="enroll the gallery and stop (no INPUT needed)")
+    p.add_argument("--max-unreadable", default="0",
+                   help="inputs that cannot be read (or fail) before the command exits 1, after processing all of "
+                        "them: a count or a percentage like 5%% (default 0)")
     p.add_argument("--gallery", required=True, help="folder <name>/<photos or clips>, or a data dir")
     p.add_argument("--gallery-store", default=None, help="where the gallery is enrolled (default <out-dir>/gallery)")
     p.add_argument("--out-dir", required=True, help="outputs go to <out-dir>/<key>/")
@@ -67,17 +73,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="a track whose best gallery score is not above this is unknown (default: the config's "
                         "threshold of its scoring rule, recognize_snorm_unknown_thr with s-norm, else "
                         "recognize_unknown_thr; same as --recognize-unknown-thr)")
-    p.add_argument("--track-fps", type=float, default=5.0, help="sampled frames per second")
-    p.add_argument("--per-face", type=str2bool, default=False, help="identify each face instead of each track")
-    p.add_argument("--video", type=str2bool, default=False, help="also write the annotated MP4")
-    p.add_argument("--contact-sheets", type=str2bool, default=True, help="write a contact sheet PNG per person")
+    p.add_argument("--track-fps", type=float, default=5.0, help="sampled frames per second (default 5)")
+    p.add_argument("--per-face", type=str2bool, default=False,
+                   help="identify each face instead of each track (true|false, default false)")
+    p.add_argument("--video", type=str2bool, default=False,
+                   help="also write the annotated MP4 (true|false, default false)")
+    p.add_argument("--contact-sheets", type=str2bool, default=True,
+                   help="write a contact sheet PNG per person (true|false, default true)")
     p.add_argument("--live", action="store_true", help="wall-clock pace, frame dropping, incremental outputs")
     p.add_argument("--format", default=None, help="input format for PyAV, e.g. v4l2 for a camera device")
     p.add_argument("--print-every", type=float, default=1.0, help="live mode: seconds between status lines")
     p.add_argument("--batch-size", type=int, default=None, help=BATCH_HELP + " (file mode)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1, ...")
     p.add_argument("--num-threads", type=int, default=None, help="torch threads (default $HYP_FACE_THREADS or 1)")
-    p.add_argument("--verbose", type=int, default=1)
+    p.add_argument("--verbose", type=int, default=1, help="0: warnings only, 1: progress (default), 2: debug")
     add_frontend_args(p)
     return p.parse_args(argv)
 
@@ -128,14 +137,14 @@ class LivePrinter:
               flush=True)
 
 
-def run_stream(extractor, source: str, key: str, identifier, opts: RecognizeOptions, args) -> str:
+def run_stream(extractor, source: str, key: str, identifier, opts: RecognizeOptions, args) -> VideoTimeline:
     """A URL, a device, or a file with --live: read by :class:`LiveFrames` (paced and dropping frames with --live);
     Ctrl-C stops it cleanly (a second Ctrl-C aborts)."""
     try:
         frames = LiveFrames(source, opts.track.track_fps, fmt=args.format, live=args.live)
     except VideoError as err:
         log.error("%s", err)
-        return summary(write_failed(key, source, STATUS_VIDEO_ERROR + err.reason, opts, args.out_dir))
+        return write_failed(key, source, STATUS_VIDEO_ERROR + err.reason, opts, args.out_dir)
 
     def stop(signum, frame):
         log.info("%s: stopping (Ctrl-C again to abort)", key)
@@ -149,15 +158,28 @@ def run_stream(extractor, source: str, key: str, identifier, opts: RecognizeOpti
                              on_progress=LivePrinter(key, frames, args.print_every) if args.live else None)
     finally:
         signal.signal(signal.SIGINT, previous)
-    return summary(timeline) + (f", {timeline.dropped_frames} frames dropped" if args.live else "")
+    return timeline
 
 
-def summary(timeline) -> str:
+def summary(timeline: VideoTimeline) -> str:
     """``key: status, N tracks, K people (names)``."""
     named = sorted({lab.identity for lab in timeline.labels.values()})
     people = len({lab.person for lab in timeline.labels.values()})
-    return (f"{timeline.key}: {timeline.status}, {len(timeline.tracks)} tracks, {people} people"
-            + (f" ({', '.join(named)})" if named else ""))
+    return (f"{timeline.key}: {timeline.status}, {counted(len(timeline.tracks), 'track')}, "
+            f"{counted(people, 'person', 'people')}" + (f" ({', '.join(named)})" if named else ""))
+
+
+def counted(n: int, one: str, many: str | None = None) -> str:
+    """``1 track``, ``2 tracks``, ``0 people``."""
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def previous_status(out_dir: str, key: str) -> str:
+    """The status in the timeline.json of an earlier run (``ok`` when it cannot be read: the rerun check passed)."""
+    try:
+        return str(read_timeline(output_dir(out_dir, key) / "timeline.json").get("status", STATUS_OK))
+    except (OSError, ValueError):
+        return STATUS_OK
 
 
 def file_job(args: argparse.Namespace, key: str, source: str, gallery_scp: Path, cfg: FrontEndConfig,
@@ -179,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = FrontEndConfig.from_args(args)
         cfg.require_models()
         inputs = input_keys(args)
+        allowed = allowed_unreadable(args.max_unreadable, len(inputs))
     except (MissingModelError, ValueError, OSError) as err:
         print(f"recognize_video: {err}", file=sys.stderr)
         return 1
@@ -200,22 +223,39 @@ def main(argv: list[str] | None = None) -> int:
     if args.enroll_only:
         return 0
     identifier = gallery.identifier(rule.threshold, rule.norm)
-    for key, source in inputs.items():
-        try:
-            if args.live or args.format or not Path(source).is_file():
-                print(run_stream(extractor, source, key, identifier, opts, args), flush=True)
-                continue
-            job = file_job(args, key, source, store / "gallery.scp", cfg, opts, rule)
-            if not job.start(log):
-                print(f"{key}: unchanged, skipped", flush=True)
-                continue
-            timeline = recognize(extractor, source, key, identifier, opts, args.out_dir)
-            job.finish()
-            print(summary(timeline), flush=True)
-        except Exception as err:  # noqa: BLE001 - one bad input never loses the others
-            log.exception("%s (%s): failed", key, source)
-            print(f"{key}: failed: {err}", flush=True)
-    return 0
+    failed = [key for key, source in inputs.items() if recognize_input(key, source, extractor, identifier, opts, rule,
+                                                                         store, cfg, args) != STATUS_OK]
+    if not failed:
+        return 0
+    print(f"recognize_video: {len(failed)} of {len(inputs)} inputs could not be read or failed: "
+          f"{', '.join(failed[:SHOWN_UNREADABLE])}" + (", ..." if len(failed) > SHOWN_UNREADABLE else "")
+          + " (their lines above and timeline.json say why)", file=sys.stderr)
+    return 1 if len(failed) > allowed else 0
+
+
+def recognize_input(key: str, source: str, extractor, identifier, opts: RecognizeOptions, rule: ScoringRule,
+                    store: Path, cfg: FrontEndConfig, args: argparse.Namespace) -> str:
+    """Recognise one input and print its summary line; returns its status (a file skipped as unchanged keeps the
+    status of its last run). Never raises: one bad input never loses the others."""
+    try:
+        if args.live or args.format or not Path(source).is_file():
+            timeline = run_stream(extractor, source, key, identifier, opts, args)
+            print(summary(timeline) + (f", {timeline.dropped_frames} frames dropped" if args.live else ""),
+                  flush=True)
+            return timeline.status
+        job = file_job(args, key, source, store / "gallery.scp", cfg, opts, rule)
+        if not job.start(log):
+            status = previous_status(args.out_dir, key)
+            print(f"{key}: unchanged, skipped" + ("" if status == STATUS_OK else f" ({status})"), flush=True)
+            return status
+        timeline = recognize(extractor, source, key, identifier, opts, args.out_dir)
+        job.finish()
+        print(summary(timeline), flush=True)
+        return timeline.status
+    except Exception as err:  # noqa: BLE001 - one bad input never loses the others
+        log.exception("%s (%s): failed", key, source)
+        print(f"{key}: failed: {err}", flush=True)
+        return f"failed: {err}"
 
 
 if __name__ == "__main__":

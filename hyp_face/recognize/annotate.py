@@ -118,8 +118,9 @@ def face_layer(size: tuple[int, int], faces: list[Drawn], font: ImageFont.ImageF
         left, top, right, bottom = draw.textbbox((0, 0), face.text, font=font)
         tw, th = right - left + 4, bottom - top + 4
         ty = y1 - th if y1 - th >= 0 else min(y2, size[1] - th)
-        draw.rectangle((x1, ty, x1 + tw, ty + th), fill=face.colour)
-        draw.text((x1 + 2 - left, ty + 2 - top), face.text, fill=(0, 0, 0, 255), font=font)
+        tx = max(0.0, min(x1, size[0] - tw))  # a face at the right edge keeps its caption inside the frame
+        draw.rectangle((tx, ty, tx + tw, ty + th), fill=face.colour)
+        draw.text((tx + 2 - left, ty + 2 - top), face.text, fill=(0, 0, 0, 255), font=font)
     return canvas
 
 

@@ -131,12 +131,14 @@ def enroll(source: str | os.PathLike, extractor: FaceExtractor, frontend: dict, 
     reused = unchanged_items(scp, manifest)
     job = Job(f"gallery {source}", [scp, h5], manifest)
     if job.start(log):
+        unusable = 0
         with EmbedWriter(prefix) as writer:
             for utt, media in vid.items():
                 emb, status = reused[utt] if utt in reused else embed_item(extractor, utt, media)
                 writer.write(utt, emb, status=status)
-        log.info("gallery %s: %d items, %d embedded, %d unchanged", source, len(vid), len(vid) - len(reused),
-                 len(reused))
+                unusable += not len(emb)
+        log.info("gallery %s: %d items, %d embedded, %d unchanged, %d without a usable face", source, len(vid),
+                 len(vid) - len(reused), len(reused), unusable)
         job.finish()
     return load_gallery(scp, utt2spk)
 
@@ -213,8 +215,10 @@ def scoring_rule(cfg: FrontEndConfig, override: float | None = None) -> ScoringR
                 raise ValueError(f"{where}: recognize_score_norm={mode} needs recognize_snorm_unknown_thr and "
                                  "recognize_snorm_ncoh")
             return ScoringRule(float(thr), ScoreNorm(mode, read_cohort(cohort), cfg.recognize_snorm_ncoh))
-        log.warning("%s: no s-norm cohort at %r (build it with python -m hyp_face.bin.choose_unknown_thr "
-                    "--score-norm %s --cohort-out DIR); scoring with plain cosine", where, cohort, mode)
+        log.warning("%s: no s-norm cohort at %r; scoring with plain cosine and recognize_unknown_thr. To build it "
+                    "(minutes; it also prints the threshold to store): python -m hyp_face.bin.choose_unknown_thr "
+                    "--config-file %s --lfw-dir <LFW photos> --score-norm %s --ncoh %s --cohort-out %s",
+                    where, cohort, where, mode, cfg.recognize_snorm_ncoh, Path(cohort).parent if cohort else "DIR")
     thr = cfg.recognize_unknown_thr if override is None else override
     if thr is None:
         raise ValueError(f"{where} has no {PLAIN_THR_KEY}; give --unknown-thr "

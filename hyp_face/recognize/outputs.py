@@ -214,14 +214,20 @@ def cue_text(track: dict) -> str:
 
 
 def vtt_lines(doc: dict) -> list[str]:
-    """A WebVTT document: one cue per span in which the set of people on screen does not change."""
+    """A WebVTT document: one cue per span in which the set of people on screen does not change (a segment of one
+    person that ends where the next of the same person starts does not split a cue)."""
     spans = [(s, e, cue_text(t)) for t in doc["tracks"] for s, e in t["segments"]]
     cuts = sorted({v for s, e, _ in spans for v in (s, e)})
-    lines = ["WEBVTT", ""]
+    cues: list[tuple[float, float, list[str]]] = []
     for a, b in zip(cuts, cuts[1:]):
         names = sorted({name for s, e, name in spans if s < b and e > a})
-        if names:
-            lines += [f"{vtt_time(a)} --> {vtt_time(b)}", *names, ""]
+        if cues and cues[-1][2] == names and cues[-1][1] == a:
+            cues[-1] = (cues[-1][0], b, names)
+        elif names:
+            cues.append((a, b, names))
+    lines = ["WEBVTT", ""]
+    for a, b, names in cues:
+        lines += [f"{vtt_time(a)} --> {vtt_time(b)}", *names, ""]
     return lines[:-1] if len(lines) > 2 else lines
 
 
