@@ -14,8 +14,8 @@ from PIL import Image, ImageFont
 from hyp_face.recognize.annotate import PALETTE, BoxSchedule, Drawn, annotate_video, face_layer
 from hyp_face.recognize.contact import (COLUMNS, HEADER, THUMB, SampledCrops, TrackCrops, cut_crops,
                                         planned_crops)
-from hyp_face.recognize.outputs import (SCHEMA_VERSION, TimelineWriter, read_timeline, rttm_lines, timeline_dict,
-                                        track_segments, vtt_lines, write_outputs)
+from hyp_face.recognize.outputs import (SCHEMA_VERSION, TimelineWriter, output_dir, read_timeline, rttm_lines,
+                                        timeline_dict, track_segments, vtt_lines, write_outputs, write_text_outputs)
 from hyp_face.recognize.timeline import UNKNOWN, TrackLabel, VideoTimeline
 from hyp_face.track.types import Track
 from hyp_face.video import sample_frames
@@ -395,3 +395,24 @@ def test_a_caption_at_the_right_edge_stays_inside_the_frame():
     caption_rows = layer[:40, :, 3] > 0  # above the box
     columns = np.flatnonzero(caption_rows.any(axis=0))
     assert columns.min() < 100 and columns.max() == 119  # moved left to fit, ending at the frame's edge
+
+
+def test_summarize_recognition_counts_and_fails_past_max_unreadable(tmp_path, capsys):
+    from hyp_face.bin import summarize_recognition
+
+    out = tmp_path / "out"
+    for key, status in (("a", "ok"), ("b", "video error: zero-byte file"), ("c", "ok")):
+        folder = output_dir(out, key)
+        folder.mkdir(parents=True)
+        write_text_outputs(VideoTimeline(key, f"/x/{key}.mp4", status=status), folder)
+    scp = tmp_path / "vid.scp"
+    scp.write_text("a /x/a.mp4\nb /x/b.mp4\nc /x/c.mp4\n")
+    assert summarize_recognition.main([str(scp), str(out)]) == 1
+    printed = capsys.readouterr()
+    assert "3 videos, 0 tracks (0 named), 2 without a face, 1 unreadable" in printed.out
+    assert "unreadable b: video error: zero-byte file" in printed.out
+    assert "1 of 3 videos unreadable, more than --max-unreadable 0" in printed.err
+    assert summarize_recognition.main([str(scp), str(out), "--max-unreadable", "34%"]) == 0
+    scp.write_text(scp.read_text() + "d /x/d.mp4\n")  # a video whose job left nothing
+    assert summarize_recognition.main([str(scp), str(out), "--max-unreadable", "1"]) == 1
+    assert "1 of 4 videos have no timeline.json" in capsys.readouterr().err

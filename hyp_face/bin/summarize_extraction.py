@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hyp_face.io.store_summary import ExtractionSummary, allowed_unreadable
+from hyp_face.io.store_summary import ExtractionSummary, unreadable_exit
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,17 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-unreadable", default="0", help="unreadable videos tolerated: a count or a percentage")
     args = p.parse_args(argv)
     summary = ExtractionSummary.from_store(args.embed_scp)
-    try:
-        allowed = allowed_unreadable(args.max_unreadable, summary.videos)
-    except ValueError as err:
-        raise SystemExit(f"summarize_extraction: {err}") from None
     print("\n".join(summary.lines()))
-    if len(summary.unreadable) > allowed:
-        print(f"error: {len(summary.unreadable)} of {summary.videos} videos unreadable, more than "
-              f"--max-unreadable {args.max_unreadable}; fix or drop them from the data dir's vid.scp",
-              file=sys.stderr)
-        return 1
-    return 0
+    return unreadable_exit(len(summary.unreadable), summary.videos, args.max_unreadable)
 
 
 if __name__ == "__main__":

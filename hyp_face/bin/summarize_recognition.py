@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from hyp_face.io.embed_store import STATUS_OK
-from hyp_face.io.store_summary import SHOWN_UNREADABLE, allowed_unreadable
+from hyp_face.io.store_summary import SHOWN_UNREADABLE, unreadable_exit
 from hyp_face.io.table import read_scp
 from hyp_face.recognize.outputs import output_dir, read_timeline
 from hyp_face.recognize.timeline import UNKNOWN
@@ -47,20 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-unreadable", default="0", help="unreadable videos tolerated: a count or a percentage")
     args = p.parse_args(argv)
     keys = list(read_scp(args.vid_scp))
-    try:
-        allowed = allowed_unreadable(args.max_unreadable, len(keys))
-    except ValueError as err:
-        raise SystemExit(f"summarize_recognition: {err}") from None
     lines, unreadable, missing = summary_lines(args.out_dir, keys)
     print("\n".join(lines))
     if missing:
         print(f"error: {missing} of {len(keys)} videos have no timeline.json; see the job logs", file=sys.stderr)
         return 1
-    if unreadable > allowed:
-        print(f"error: {unreadable} of {len(keys)} videos unreadable, more than --max-unreadable "
-              f"{args.max_unreadable}; fix or drop them from the data dir's vid.scp", file=sys.stderr)
-        return 1
-    return 0
+    return unreadable_exit(unreadable, len(keys), args.max_unreadable)
 
 
 if __name__ == "__main__":

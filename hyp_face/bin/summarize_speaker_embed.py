@@ -10,7 +10,7 @@ from collections import defaultdict
 
 from hyp_face.audio.extract import STATUS_AUDIO_ERROR, STATUS_NO_AUDIO, STATUS_NO_SPEECH, STATUS_OK
 from hyp_face.io.embed_store import EmbedReader
-from hyp_face.io.store_summary import SHOWN_UNREADABLE, allowed_unreadable
+from hyp_face.io.store_summary import SHOWN_UNREADABLE, unreadable_exit
 
 OUTCOMES = {STATUS_OK: "with speech", STATUS_NO_SPEECH: "without speech", STATUS_NO_AUDIO: "without an audio stream",
             STATUS_AUDIO_ERROR: "unreadable"}
@@ -36,15 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in list(OUTCOMES.values())[1:]:
         for key, status in groups[name][:SHOWN_UNREADABLE]:
             print(f"  {name} {key}: {status}")
-    try:
-        allowed = allowed_unreadable(args.max_unreadable, len(keys))
-    except ValueError as err:
-        raise SystemExit(f"summarize_speaker_embed: {err}") from None
-    if len(groups["unreadable"]) > allowed:
-        print(f"error: {len(groups['unreadable'])} of {len(keys)} files unreadable, more than --max-unreadable "
-              f"{args.max_unreadable}; fix or drop them from the data dir's vid.scp", file=sys.stderr)
-        return 1
-    return 0
+    return unreadable_exit(len(groups["unreadable"]), len(keys), args.max_unreadable, "files")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ videos mean a broken corpus or a moved one, and fail the stage (docs/rerun.md).
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 
 from hyp_face.io.embed_store import STATUS_VIDEO_ERROR, EmbedReader
@@ -63,3 +64,18 @@ def allowed_unreadable(limit: str, videos: int) -> int:
     if value < 0:
         raise ValueError(f"--max-unreadable must not be negative, got {limit!r}")
     return int(value * videos / 100 + 1e-9) if text.endswith("%") else int(value)
+
+
+def unreadable_exit(unreadable: int, total: int, limit: str, noun: str = "videos") -> int:
+    """The exit status of a stage with ``unreadable`` of ``total`` items unreadable: 1, after an error line on
+    stderr, when that is more than ``limit`` (a count or a percentage) allows; else 0. A bad ``limit`` raises
+    ``SystemExit`` with its reason."""
+    try:
+        allowed = allowed_unreadable(limit, total)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
+    if unreadable <= allowed:
+        return 0
+    print(f"error: {unreadable} of {total} {noun} unreadable, more than --max-unreadable {limit}; fix or drop them "
+          "from the data dir's vid.scp", file=sys.stderr)
+    return 1
