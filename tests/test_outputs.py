@@ -416,3 +416,17 @@ def test_summarize_recognition_counts_and_fails_past_max_unreadable(tmp_path, ca
     scp.write_text(scp.read_text() + "d /x/d.mp4\n")  # a video whose job left nothing
     assert summarize_recognition.main([str(scp), str(out), "--max-unreadable", "1"]) == 1
     assert "1 of 4 videos have no timeline.json" in capsys.readouterr().err
+
+
+def test_a_contact_sheet_title_names_the_person_as_timeline_json_does():
+    from hyp_face.recognize.contact import person_title
+
+    tl = two_people()
+    tl.tracks[1] = make_track(2, [1.0, 1.2], (90, 20, 150, 100))
+    tl.tracks.append(make_track(3, [1.4], (90, 20, 150, 100)))
+    tl.labels[2] = TrackLabel(2, "person_00", "Biden", 0.9)  # the better score, but 0.4 s against Obama's 1.0 s
+    tl.labels[3] = TrackLabel(3, "person_00", UNKNOWN, float("nan"))
+    assert timeline_dict(tl)["people"][0]["identity"] == "Obama"
+    assert person_title(tl, "person_00", tl.tracks) == "person_00: Obama (0.71)"
+    tl.labels = {k: TrackLabel(k, "person_00", UNKNOWN, 0.3) for k in tl.labels}
+    assert person_title(tl, "person_00", tl.tracks) == "person_00: unknown"

@@ -431,3 +431,25 @@ def test_a_gallery_clip_enrolls_its_largest_face_per_frame(media, extractor, tmp
     assert status == "ok"
     found = gallery.identifier(0.9502).identify(probe_row)
     assert found.identity == ["hopper"], found.score
+
+
+def test_a_changed_option_is_reported_once_in_the_rerun_reason(tmp_path):
+    from hyp_face.bin import recognize_video as rv
+    from hyp_face.frontend import FrontEndConfig
+    from hyp_face.io.manifest import manifest_changes
+    from hyp_face.recognize.gallery import ScoringRule
+
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"not a video, hashed only")
+    (tmp_path / "gallery.scp").write_text("")
+
+    def manifest(*extra: str) -> dict:
+        args = rv.parse_args(["--gallery", "g", "--out-dir", str(tmp_path), "--config-file", str(CONFIG), *extra])
+        cfg = FrontEndConfig.from_args(args)
+        opts = rv.config_options(cfg, args.track_fps, per_face=args.per_face, video=args.video,
+                                 contact_sheets=args.contact_sheets)
+        return rv.file_job(args, "v", str(video), tmp_path / "gallery.scp", cfg, opts, ScoringRule(0.9)).manifest
+
+    assert manifest_changes(manifest(), manifest("--video", "true")) == ["recognize.video changed false \u2192 true"]
+    changes = manifest_changes(manifest(), manifest("--track-fps", "10"))
+    assert len(changes) == 1 and changes[0].startswith("recognize.track.track_fps changed 5"), changes

@@ -184,10 +184,13 @@ def previous_status(out_dir: str, key: str) -> str:
 
 def file_job(args: argparse.Namespace, key: str, source: str, gallery_scp: Path, cfg: FrontEndConfig,
              opts: RecognizeOptions, rule: ScoringRule) -> Job:
-    """The rerun job of a file input: the video and gallery by content, the resolved options, models and code."""
-    frontend_args = {f.name for f in fields(FrontEndConfig)}
+    """The rerun job of a file input: the video and gallery by content, the resolved options, models and code.
+
+    Options that the front end's fingerprint or the recognition options already record are left out of the command
+    line's, so that a change is reported once."""
+    recorded = {f.name for f in fields(FrontEndConfig)} | {f.name for f in fields(RecognizeOptions)} | {"track_fps"}
     manifest = {"inputs": {"video": file_sha256(source), "gallery": input_digest(gallery_scp, follow_scp=True)},
-                "options": {**options_of(args, set(NEUTRAL) | frontend_args), "scoring": rule.fingerprint(),
+                "options": {**options_of(args, set(NEUTRAL) | recorded), "scoring": rule.fingerprint(),
                             "recognize": asdict(opts)},
                 "frontend": cfg.fingerprint(), "code": code_version(CODE)}
     return Job(f"recognize {key}", [output_dir(args.out_dir, key) / "timeline.json"], manifest)

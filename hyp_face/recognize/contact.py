@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ..io.table import atomic_write
 from ..track.types import Track
 from ..video.reader import VideoDecoder
-from .outputs import label_of, safe_name
+from .outputs import label_of, person_identity, safe_name, track_record
 from .timeline import UNKNOWN, VideoTimeline
 
 PER_PERSON = 12
@@ -233,13 +233,12 @@ def sheet(title: str, crops: list[tuple[float, Image.Image]]) -> Image.Image:
 
 
 def person_title(timeline: VideoTimeline, person: str, tracks: list[Track]) -> str:
-    """``person: identity (best score)``, or ``person: unknown``."""
-    labels = [label_of(timeline, t) for t in tracks]
-    known = [lab for lab in labels if lab.identity != UNKNOWN]
-    if not known:
+    """``person: identity (score)``, the person's identity as timeline.json gives it (:func:`person_identity`: the
+    one with the most screen time), or ``person: unknown``."""
+    identity, score = person_identity([track_record(timeline, t) for t in tracks])
+    if identity == UNKNOWN:
         return f"{person}: {UNKNOWN}"
-    best = max(known, key=lambda lab: -math.inf if math.isnan(lab.score) else lab.score)
-    return f"{person}: {best.identity} ({best.score:.2f})"
+    return f"{person}: {identity}" + ("" if score is None else f" ({score:.2f})")
 
 
 def tracks_by_person(timeline: VideoTimeline) -> dict[str, list[Track]]:
