@@ -30,9 +30,16 @@ if [ "$use_gpu" = true ]; then cmd=$cuda_eval_cmd; else cmd=$train_cmd; fi
 $HYP_FACE_PYTHON -m hyp_face.frontend --config-file "$config_file" $frontend_opts
 
 num_jobs() { local n; n=$(wc -l < "data/$1/vid.scp"); echo $(( n < max_nj ? n : max_nj )); }
+require_sets() {  # a clear error for a set without a data dir, before any job runs
+  local name
+  for name in "$@"; do
+    [ -f "data/$name/vid.scp" ] || { echo "$0: no data dir data/$name (no vid.scp); see --help" >&2; exit 1; }
+  done
+}
 
 extract_refs() {  # <det-window> <time-in-secs> <sets...>
   local window=$1 secs=$2; shift 2
+  require_sets "$@"
   for name in "$@"; do
     steps/extract_face_embed.sh --cmd "$cmd" --nj "$(num_jobs "$name")" --use-gpu "$use_gpu" \
       --config-file "$config_file" --frontend-opts "$frontend_opts" --max-unreadable "$max_unreadable" \
@@ -50,6 +57,8 @@ if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
 fi
 
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
+  # shellcheck disable=SC2086
+  require_sets $janus_enroll_sets $sre19_enroll_sets $test_sets
   for name in $janus_enroll_sets $sre19_enroll_sets $test_sets; do
     steps/extract_face_embed.sh --cmd "$cmd" --nj "$(num_jobs "$name")" --use-gpu "$use_gpu" \
       --config-file "$config_file" --frontend-opts "$frontend_opts" --max-unreadable "$max_unreadable" \

@@ -33,6 +33,8 @@ num_jobs() { local n; n=$(wc -l < "data/$1/vid.scp"); echo $(( n < max_nj ? n : 
 extract() {  # <ref|facedet> <speech_spans | none | "" (the set's own, if any)> <sets...>
   local kind=$1 spans=$2 name; shift 2
   for name in "$@"; do
+    [ -f "data/$name/vid.scp" ] ||
+      { echo "$0: no data dir data/$name (no vid.scp); see --enroll-sets, --test-sets" >&2; exit 1; }
     steps/extract_speaker_embed.sh --cmd "$cmd" --nj "$(num_jobs "$name")" --use-gpu "$use_gpu" \
       --config-file "$config_file" --models-dir "$models_dir" --max-unreadable "$max_unreadable" \
       --speech-spans "$spans" "data/$name" "$face_embed_dir/$kind/$name"

@@ -14,7 +14,7 @@ calibrate_speaker=false  # true: --speaker-score-dir holds raw scores (e.g. exte
 sets="sre19_av_v_dev sre19_av_v_eval"
 cal_set=sre19_av_v_dev
 missing=error       # a trial scored by one modality only: error | single (that modality alone) | neutral (LLR 0)
-fusion_name=        # default: av_<face be dir>+<speaker be dir>
+fusion_name=        # default: av_<face embedder>_<be dir>_<scores dir>+<the speaker's>, unique per pair of score dirs
 out_root=exp/scores/av_fusion
 p_target=0.05
 l2_reg=1e-5
@@ -37,7 +37,10 @@ trials_of() { echo "data/${1}_test/trials"; }
 require() { for f in "$@"; do [ -f "$f" ] || { echo "$0: no such file $f" >&2; exit 1; }; done; }
 for s in "${sets[@]}" "$cal_set"; do require "$(trials_of "$s")" "$face_score_dir/${s}_scores" "$speaker_score_dir/${s}_scores"; done
 
-tag() { local be; be=$(dirname "$(cd "$1" && pwd)"); echo "$(basename "$(dirname "$be")")_$(basename "$be")"; }
+tag() {  # <embedder>_<back-end>_<scoring> of exp/scores/<embedder>/<back-end>/<scoring>
+  local d be; d=$(cd "$1" && pwd); be=$(dirname "$d")
+  echo "$(basename "$(dirname "$be")")_$(basename "$be")_$(basename "$d")"
+}
 fusion_name=${fusion_name:-av_$(tag "$face_score_dir")+$(tag "$speaker_score_dir")}
 dir=$out_root/$fusion_name
 mkdir -p "$dir"
@@ -84,6 +87,6 @@ fi
 
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
   # shellcheck disable=SC2086
-  "$HYP_FACE_PYTHON" -m hyp_face.bin.make_res_tables --sets ${sets[*]} --pattern 'av_*' \
+  "$HYP_FACE_PYTHON" -m hyp_face.bin.make_res_tables --sets ${sets[*]} --pattern '*' \
     --subdirs face:face speaker:speaker mean:mean greedy:greedy -- "$out_root"
 fi

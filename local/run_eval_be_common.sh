@@ -35,11 +35,12 @@ Scores the test sets (--sets) with one back-end under exp/scores/<face_embed_nam
             cohort) (-> cosine_snorm<ncoh>_v1/ or cosine_asnorm<ncoh>/), then results.
   stage 11: the calibration of the s-norm scores (--snorm-calibration) (-> <s-norm dir>_<cal>/), then results.
 <cal> is cal_v1_sre19 for the faithful linear model, cal_<model>_sre19 for another (docs/calibration.md).
+--config-file: the face config, or a speaker config (e.g. global_conf/speaker/config_ge2e.sh) for the voice side.
 --thr-ahc, --self-att-a, --att-a, --calibration, --snorm-calibration: default from --config-file, else the
 original's (linear calibration).
 --device cuda sends the scoring jobs to \$cuda_cmd."
 
-. parse_options.sh
+PO_SCRIPT_NAME=${EVAL_BE_RUN_SCRIPT:-$0} . parse_options.sh
 if [ $# -ne 0 ]; then echo "$help_message" >&2; exit 1; fi
 case "$backend" in v[1-9]) ;; *) echo "$0: --backend must be one of v1..v9, got '$backend'" >&2; exit 1 ;; esac
 

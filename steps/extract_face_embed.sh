@@ -38,6 +38,8 @@ e.g.: $0 --nj 8 --config-file global_conf/default_config.sh --bbox-file data/sre
 
 . "$(dirname "$0")/../path.sh"
 . parse_options.sh
+[[ "$max_unreadable" =~ ^[0-9]+$|^[0-9]+(\.[0-9]+)?%$ ]] ||
+  { echo "$0: --max-unreadable must be a count or a percentage like 5%, got '$max_unreadable'" >&2; exit 1; }
 
 if [ $# -ne 2 ]; then echo "$help_message" >&2; exit 1; fi
 data_dir=$1; out_dir=$2

@@ -25,6 +25,8 @@ e.g.: $0 --nj 4 data/sre19_av_v_dev_enroll exp/speaker_embed/spk-ge2e/ref/sre19_
 
 . "$(dirname "$0")/../path.sh"
 . parse_options.sh
+[[ "$max_unreadable" =~ ^[0-9]+$|^[0-9]+(\.[0-9]+)?%$ ]] ||
+  { echo "$0: --max-unreadable must be a count or a percentage like 5%, got '$max_unreadable'" >&2; exit 1; }
 
 if [ $# -ne 2 ]; then echo "$help_message" >&2; exit 1; fi
 data_dir=$1; out_dir=$2

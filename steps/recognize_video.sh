@@ -31,6 +31,8 @@ e.g.: $0 --nj 2 --video true data/my_videos data/my_gallery exp/recognize/my_vid
 
 . "$(dirname "$0")/../path.sh"
 . parse_options.sh
+[[ "$max_unreadable" =~ ^[0-9]+$|^[0-9]+(\.[0-9]+)?%$ ]] ||
+  { echo "$0: --max-unreadable must be a count or a percentage like 5%, got '$max_unreadable'" >&2; exit 1; }
 
 if [ $# -ne 3 ]; then echo "$help_message" >&2; exit 1; fi
 data_dir=$1; gallery=$2; out_dir=$3

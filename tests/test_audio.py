@@ -63,6 +63,16 @@ def test_no_audio_stream_and_unreadable_files(tmp_path):
         read_audio(junk)
     with pytest.raises(AudioError, match="file not found"):
         read_audio(tmp_path / "absent.wav")
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(AudioError, match="zero-byte file"):
+        read_audio(empty)
+
+
+def test_an_unreadable_file_s_status_names_it(tmp_path):
+    extractor = SpeakerExtractor(GE2EEmbedder(GE2ENet().eval()), NoVAD())
+    result = extractor.process(str(tmp_path / "absent.wav"))
+    assert result.status == f"audio error: {tmp_path / 'absent.wav'}: file not found"
 
 
 def test_mel_filterbank_matches_librosa():

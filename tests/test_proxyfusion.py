@@ -80,6 +80,14 @@ def test_training_on_one_identity_is_a_clear_error(tmp_path):
         train_set_fusion.main([scp, utt2spk, str(tmp_path / "m.pt"), "--embedder", "x", "--verbose", "0"])
 
 
+def test_a_dev_split_too_small_says_what_each_side_got(tmp_path):
+    scp, utt2spk = write_identities(tmp_path, 5)
+    with pytest.raises(SystemExit, match=r"15% dev split .* gives \d+ training and \d+ dev identities of 5; each side "
+                                         r"needs 2 or more"):
+        train_set_fusion.main([scp, utt2spk, str(tmp_path / "m.pt"), "--embedder", "x", "--dev-percent", "15",
+                               "--verbose", "0"])
+
+
 def test_nan_training_features_are_a_clear_error(tmp_path):
     scp, utt2spk = write_identities(tmp_path, 4, nan=True)
     with pytest.raises(SystemExit, match="id001_2.*NaN"):

@@ -284,6 +284,14 @@ def test_recipe_scripts_print_usage():
         assert (res.stdout + res.stderr).lstrip().startswith("Usage:"), script
 
 
+@pytest.mark.parametrize("script", ["steps/recognize_video.sh", "steps/extract_face_embed.sh",
+                                    "steps/extract_speaker_embed.sh"])
+def test_a_bad_max_unreadable_is_refused_before_any_work(script, tmp_path):
+    res = subprocess.run(["bash", script, "--max-unreadable", "lots", str(tmp_path / "a"), str(tmp_path / "b")],
+                         cwd=ROOT, env=ENV, capture_output=True, text=True, check=False)
+    assert res.returncode == 1 and "--max-unreadable must be a count or a percentage like 5%, got 'lots'" in res.stderr
+
+
 def test_threshold_from_the_stored_embeddings_of_the_lfw_open_set(tmp_path):
     _, protocol = stored_lfw_open_set(tmp_path, 40, 3)
     embed_dir = tmp_path / "face_embed"

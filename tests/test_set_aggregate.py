@@ -192,3 +192,8 @@ def test_extraction_stores_norm_and_sharpness(tmp_path):
     out = FaceExtractor(det, MeanColour(), ExtractOptions(fps=2.0)).process(str(path))
     assert len(out.meta) > 0 and np.isfinite(out.meta.norm).all() and np.isfinite(out.meta.sharpness).all()
     assert (out.meta.norm > 1).all()
+
+
+def test_a_missing_proxyfusion_model_is_a_clear_error(tmp_path):
+    with pytest.raises(AggregatorError, match=r"no model file .*m\.pt \(train one with"):
+        parse_aggregator(f"proxyfusion:{tmp_path / 'm.pt'}")

@@ -127,8 +127,9 @@ def test_speaker_recipe_end_to_end(recipe):
     run(root, *fusion, "--missing", "single")
     out = root / "exp" / "scores" / "av_fusion"
     text = (out / "results.md").read_text()
+    cal_leaf = cal_dir.name  # the default name has each side's embedder, back-end and scoring
     for kind in ("face", "speaker", "mean", "greedy"):
-        assert f"+spk-ge2e_be_v2 {kind} | 0.00 |" in text, text  # a row per kind, every target above
+        assert f"+spk-ge2e_be_v2_{cal_leaf} {kind} | 0.00 |" in text, text  # a row per kind, every target above
     mean = json.loads(next(out.glob("av_*/mean/avs_results.json")).read_text())
     assert (mean["eer_percent"], mean["n_target"], mean["n_nontarget"]) == (0.0, 8, 24)
 
@@ -149,8 +150,9 @@ def test_run_090_calibrates_external_speaker_scores(tmp_path):
             "".join(f"{m} {t} {scale * ((1.0 if k else -1.0) + rng.normal()):f}\n" for m, t, k in trials))
     run(root, "run_090_av_fusion.sh", "--face-score-dir", str(root / "face"), "--speaker-score-dir",
         str(root / "external"), "--calibrate-speaker", "true", "--sets", "ext", "--cal-set", "ext",
-        "--fusion-name", "av_ext", "--score-plots", "false")
-    out = root / "exp" / "scores" / "av_fusion" / "av_ext"
+        "--fusion-name", "ext", "--score-plots", "false")
+    out = root / "exp" / "scores" / "av_fusion" / "ext"
+    assert "| ext mean |" in (out.parent / "results.md").read_text()  # any fusion name gets its rows
     assert (out / "speaker_cal" / "cal_speaker.json").is_file()
     results = {k: json.loads((out / k / "ext_results.json").read_text()) for k in ("face", "speaker", "mean")}
     raw_cllr = json.loads((out / "speaker" / "ext_results.json").read_text())["cllr"]

@@ -6,7 +6,7 @@
 #   --help | -h        prints $help_message (if set) and the script's options with their values, then exits 0.
 # Unknown options are an error that names the option and the script.
 
-__po_script=$(basename "$0")
+__po_script=$(basename "${PO_SCRIPT_NAME:-$0}")  # a wrapper that execs a common script may name itself
 
 __po_print_help() {
   [ -n "${help_message:-}" ] && printf '%s\n' "$help_message"

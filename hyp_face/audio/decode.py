@@ -33,6 +33,8 @@ class NoAudioStream(AudioError):
 def _open(path: str | os.PathLike) -> av.container.InputContainer:
     if not os.path.exists(path):
         raise AudioError(path, "file not found")
+    if os.path.getsize(path) == 0:
+        raise AudioError(path, "zero-byte file")
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except (av.FFmpegError, OSError, ValueError) as err:

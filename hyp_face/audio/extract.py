@@ -101,8 +101,8 @@ class SpeakerExtractor:
                         done = i
             except NoAudioStream as err:
                 status[key] = STATUS_NO_AUDIO + err.reason[len("no audio stream"):]
-            except AudioError as err:
-                status[key] = STATUS_AUDIO_ERROR + err.reason
+            except AudioError as err:  # "audio error: <path>: <reason>", as a video's status names its file
+                status[key] = STATUS_AUDIO_ERROR + str(err)
         self._embed_blocks(pending, speech)
         yield from self._results(items[done:], status, speech)
 

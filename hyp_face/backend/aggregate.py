@@ -20,6 +20,7 @@ Every output but ``pairs`` is L2-normalised; a one-element set gives its element
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -131,6 +132,9 @@ def parse_aggregator(spec: str, embedder: str | None = None) -> Aggregator:
         from hyp_face.fusion.proxyfusion import ProxyFusionAggregator  # torch only when asked for
 
         path, weight = split_mean_weight(spec, rest)
+        if not os.path.isfile(path):
+            raise AggregatorError(f"aggregator {spec!r}: no model file {path} (train one with "
+                                  "python -m hyp_face.bin.train_set_fusion)")
         return Aggregator(kind, model=ProxyFusionAggregator.load(path, embedder), mean_weight=weight, spec=spec)
     raise AggregatorError(f"unknown aggregator {spec!r}; expected mean, median, pairs, qmean:<{'|'.join(QUALITIES)}>"
                           "[:gamma] or proxyfusion:<model.pt>[:mean-weight]")

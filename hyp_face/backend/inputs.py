@@ -43,12 +43,14 @@ def load_enrollment(utt2spk: str, trial_models: list[str], ref_scp: str, facedet
 
 
 def reference_fallback(facedet: EmbedReader, utt: str, dim: int) -> np.ndarray:
-    """Mean of the facedet faces of ``utt`` when it has no reference face, else one zero vector."""
+    """Mean of the facedet embeddings of ``utt`` (the whole file) when its reference store has none (no face, or
+    no speech, in the enrollment segment), else one zero vector."""
     faces = read_required(facedet, utt)
     if len(faces):
-        log.warning("%s: no reference face, using the mean of its %d facedet faces", utt, len(faces))
+        log.warning("%s: no reference embedding (no face or speech in its enrollment segment), using the mean of its "
+                    "%d facedet embeddings (the whole file)", utt, len(faces))
         return faces.mean(axis=0, keepdims=True)
-    log.warning("%s: no reference nor facedet face, using a zero vector", utt)
+    log.warning("%s: no reference nor facedet embedding, using a zero vector", utt)
     return np.zeros((1, dim))
 
 

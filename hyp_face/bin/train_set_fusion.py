@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> None:
     pin_threads(args.num_threads)
     embedder = args.embedder or read_shell_config(args.config_file).get("face_recognizer", "")
     if not embedder:
-        raise SystemExit(f"train_set_fusion: {args.config_file} sets no face_recognizer")
+        raise SystemExit(f"train_set_fusion: {args.config_file} sets no face_recognizer; for another embedder (e.g. "
+                         "a speaker config's) give --embedder NAME, the name its ProxyFusion model is checked against")
     try:
         subjects = load_subjects(args.train_embed_scp, args.train_utt2spk, args.augment_embed_scp)
         if args.dev_embed_scp:
@@ -73,7 +74,10 @@ def main(argv: list[str] | None = None) -> None:
             dev = [s for s, d in zip(subjects, is_dev) if d]
             subjects = [s for s, d in zip(subjects, is_dev) if not d]
             if len(dev) < 2 or len(subjects) < 2:
-                raise AggregatorError(f"{args.train_utt2spk}: too few identities for a {args.dev_percent}% dev split")
+                raise AggregatorError(
+                    f"{args.train_utt2spk}: the {args.dev_percent}% dev split (by a hash of each name) gives "
+                    f"{len(subjects)} training and {len(dev)} dev identities of {len(is_dev)}; each side needs 2 or "
+                    "more: give more identities, another --dev-percent, or --dev-embed-scp/--dev-utt2spk")
     except (AggregatorError, OSError) as err:
         raise SystemExit(f"train_set_fusion: {err}") from None
     cfg = ProxyFusionConfig(subjects[0].groups[0].shape[1], args.num_proxies, args.k, args.proj_dim, args.hidden)

@@ -140,25 +140,42 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def positive(text: str) -> float:
+    """An argparse type: a number > 0."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--clips-dir", default="../shared/data/celeb_video_smoke")
-    p.add_argument("--speaker-config", default="global_conf/speaker/config_ge2e.sh")
-    p.add_argument("--face-config", default="global_conf/config_embedded.sh")
-    p.add_argument("--models-dir", default="exp/face_models")
-    p.add_argument("--enroll-s", type=float, default=2.5, help="seconds of enrollment at the start of each clip")
-    p.add_argument("--fps", type=float, default=4.0, help="frames per second sampled for faces")
+    p = argparse.ArgumentParser(prog="python -m hyp_face.eval.av_smoke", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--clips-dir", default="../shared/data/celeb_video_smoke",
+                   help="the shared clips: labels.csv and the media it lists")
+    p.add_argument("--speaker-config", default="global_conf/speaker/config_ge2e.sh",
+                   help="speaker config (its model comes from ./run_000_get_pretrained_models.sh --config-file F)")
+    p.add_argument("--face-config", default="global_conf/config_embedded.sh", help="face front-end config")
+    p.add_argument("--models-dir", default="exp/face_models", help="where run_000 put the models")
+    p.add_argument("--enroll-s", type=positive, default=2.5, help="seconds of enrollment at the start of each clip")
+    p.add_argument("--fps", type=positive, default=4.0, help="frames per second sampled for faces")
     p.add_argument("--json", default="", help="write the trials and the summary here")
     args = p.parse_args(argv)
     setup_logging()
     pin_threads(None)
-    result = run(Path(args.clips_dir), SpeakerConfig.from_file(args.speaker_config, args.models_dir),
-                 FrontEndConfig.from_file(args.face_config), args.enroll_s, args.fps)
+    labels = Path(args.clips_dir) / "labels.csv"
+    if not labels.is_file():
+        raise SystemExit(f"av_smoke: {labels} not found (--clips-dir: the shared clips' folder)")
+    try:
+        speaker = SpeakerConfig.from_file(args.speaker_config, args.models_dir)
+        face = FrontEndConfig.from_file(args.face_config)
+        result = run(Path(args.clips_dir), speaker, face, args.enroll_s, args.fps)
+    except FileNotFoundError as err:  # a config, or a model run_000 has not fetched (its message says how)
+        raise SystemExit(f"av_smoke: {err}") from None
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     print(markdown(result))
     return result
-
 
 if __name__ == "__main__":
     main()
