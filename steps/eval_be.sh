@@ -75,4 +75,12 @@ $cmd "$out_dir/log/eval_be_$(basename "$out").log" \
     --full-matrix "$full_matrix" --block-rows "$block_rows" \
     --engine "$engine" --device "$device" ${num_threads:+--num-threads "$num_threads"} \
     "$trials" "$enroll_utt2spk" "$ref_scp" "$enroll_scp" "$test_scp" "$out"
-show_rerun.sh "$out_dir/log/eval_be_$(basename "$out").log"
+log=$out_dir/log/eval_be_$(basename "$out").log
+show_rerun.sh "$log"
+# Enrollment models without a reference embedding (no face, or no speech, in the enrollment segment) were scored
+# from the whole file, or a zero vector: say so on the console, not only in the log.
+fallback=$(grep -c "no reference embedding\|no reference nor facedet embedding" "$log" || true)
+if [ "$fallback" -gt 0 ]; then
+  echo "$0: $fallback enrollment utterance(s) had no reference embedding and used the whole file or a zero vector," \
+    "e.g. $(grep -m 1 -o "[^ ]*: no reference" "$log" | cut -d: -f1); see $log"
+fi

@@ -88,6 +88,12 @@ def test_plain_scores_in_trial_order(corpus, version, tmp_path):
     assert all(len(line.split()[2].split(".")[1]) == 6 for line in out.read_text().splitlines())
 
 
+def test_enrollments_without_a_reference_embedding_are_named_on_the_console(corpus, tmp_path):
+    res = run_eval_be(corpus, tmp_path / "scores" / "v1_scores", "--backend", "v1")
+    assert "2 enrollment utterance(s) had no reference embedding" in res.stdout, res.stdout + res.stderr
+    assert "e.g. eB;" in res.stdout  # eB fell back to its facedet mean, eC (nothing at all) to a zero vector
+
+
 @pytest.mark.parametrize("version,engine", [(v, "numpy") for v in VERSIONS] + [("v2", "torch"), ("v7", "torch")])
 def test_faithful_snorm_with_discard(corpus, version, engine, tmp_path):
     out = tmp_path / "s"
