@@ -65,8 +65,9 @@ for f in "$trials" "$enroll_utt2spk" "$ref_scp" "$enroll_scp" "$test_scp" ${coho
 done
 
 out_dir=$(dirname "$out")
+log=$out_dir/log/eval_be_$(basename "$out").log
 mkdir -p "$out_dir/log"
-$cmd "$out_dir/log/eval_be_$(basename "$out").log" \
+$cmd "$log" \
   $HYP_FACE_PYTHON -m hyp_face.bin.eval_be --backend "$backend" ${thr_ahc:+--thr-ahc "$thr_ahc"} \
     ${self_att_a:+--self-att-a "$self_att_a"} ${att_a:+--att-a "$att_a"} --snorm "$snorm" "${snorm_args[@]}" \
     ${aggregator:+--aggregator "$aggregator"} ${enroll_aggregator:+--enroll-aggregator "$enroll_aggregator"} \
@@ -75,7 +76,6 @@ $cmd "$out_dir/log/eval_be_$(basename "$out").log" \
     --full-matrix "$full_matrix" --block-rows "$block_rows" \
     --engine "$engine" --device "$device" ${num_threads:+--num-threads "$num_threads"} \
     "$trials" "$enroll_utt2spk" "$ref_scp" "$enroll_scp" "$test_scp" "$out"
-log=$out_dir/log/eval_be_$(basename "$out").log
 show_rerun.sh "$log"
 # Enrollment models without a reference embedding (no face, or no speech, in the enrollment segment) were scored
 # from the whole file, or a zero vector: say so on the console, not only in the log.

@@ -177,5 +177,6 @@ def main(argv: list[str] | None = None) -> dict:
     print(markdown(result))
     return result
 
+
 if __name__ == "__main__":
     main()

@@ -21,7 +21,7 @@ import numpy as np
 from ..extract import FaceExtractor
 from ..frontend import FrontEndConfig
 from ..io.embed_store import STATUS_OK, STATUS_VIDEO_ERROR
-from ..track.people import DEFAULT_PEOPLE_AHC_THR, cluster_tracks
+from ..track.people import cluster_tracks
 from ..track.tracker import TrackOptions
 from ..track.types import Track
 from ..track.video import TrackStep, track_faces
@@ -38,8 +38,7 @@ log = logging.getLogger(__name__)
 class RecognizeOptions:
     """What recognition does beyond the front end: tracking, people clustering, per-face mode, outputs."""
 
-    track: TrackOptions = field(default_factory=TrackOptions)
-    people_thr: float = DEFAULT_PEOPLE_AHC_THR  # AHC threshold of the people clustering (the config's people_ahc_thr)
+    track: TrackOptions = field(default_factory=TrackOptions)  # its rejoin_cos is the people clustering's threshold
     per_face: bool = False  # identify every face on its own (each face a one-face track)
     video: bool = False  # also write the annotated MP4
     contact_sheets: bool = True
@@ -47,7 +46,7 @@ class RecognizeOptions:
 
 def config_options(cfg: FrontEndConfig, track_fps: float = 5.0, **given: Any) -> RecognizeOptions:
     """Recognition options with the tracker's and the people clustering's values of the embedder's config."""
-    return RecognizeOptions(cfg.track_options(track_fps=track_fps), cfg.people_threshold(), **given)
+    return RecognizeOptions(cfg.track_options(track_fps=track_fps), **given)
 
 
 @dataclass
@@ -101,8 +100,8 @@ class TimelineBuilder:
         tl = self.timeline
         if len(tl.tracks) != self._clustered:
             tl.tracks.sort(key=lambda t: (t.start, t.track_id))
-            tl.labels = label_tracks(tl.tracks, cluster_tracks(tl.tracks, self.opts.people_thr), self.identifier,
-                                     context=not self.opts.per_face)
+            people = cluster_tracks(tl.tracks, self.opts.track.rejoin_cos)  # the config's people_ahc_thr
+            tl.labels = label_tracks(tl.tracks, people, self.identifier, context=not self.opts.per_face)
             self._clustered = len(tl.tracks)
         return tl
 

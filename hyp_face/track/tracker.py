@@ -48,7 +48,7 @@ class TrackOptions:
     min_cos: float = 0.32  # admissible pairs have at least this cosine (per embedder: track_min_cos of the config;
     # this default is that of a centred, ArcFace-like embedding: LFW impostor cosine at 1% FAR, mobilefacenet_mit)
     rejoin_cos: float = DEFAULT_PEOPLE_AHC_THR  # a face that does not overlap the track's last box needs this
-    # cosine (per embedder: people_ahc_thr of the config, at which the people clustering joins two tracks)
+    # cosine (per embedder: people_ahc_thr of the config; recognition clusters the tracks into people at it too)
     max_gap_s: float = 1.0  # a track ends after more than this many seconds without a face
     min_len: int = 3  # faces for an ended track to be kept
     max_track_s: float = 300.0  # a track this long ends (and its person starts a new one): bounded memory
