@@ -25,9 +25,10 @@ for __dp_v in $__dp_vars; do
 done
 unset __dp_v __dp_e __dp_file __dp_vars
 
-# require_root VAR: fails with a message naming VAR when it is unset or not an existing directory.
+# require_root VAR [FILE...]: fails with a message naming VAR when it is unset, not an existing directory, or without
+# one of the FILEs (paths inside the corpus that show it is the expected one).
 require_root() {
-  local var=$1 value=${!1-}
+  local var=$1 value=${!1-} f
   if [ -z "$value" ]; then
     echo "datapath.sh: $var is not set; export $var=/path/to/corpus or set it in datapath.local.sh" >&2
     return 1
@@ -36,4 +37,11 @@ require_root() {
     echo "datapath.sh: $var=$value is not an existing directory" >&2
     return 1
   fi
+  shift
+  for f in "$@"; do
+    if [ ! -f "$value/$f" ]; then
+      echo "datapath.sh: $var=$value does not look like that corpus: it has no $f" >&2
+      return 1
+    fi
+  done
 }

@@ -16,7 +16,7 @@ e.g.: $0 --config-file global_conf/default_config.sh
       $0 --config-file global_conf/speaker/config_ge2e.sh   # the GE2E speaker encoder, from its PyPI wheel"
 . parse_options.sh
 
-[ $# -eq 0 ] || { echo "$help_message" >&2; exit 1; }
+no_positional_args "$@"
 [ -f "$config_file" ] || { echo "$0: config file $config_file not found" >&2; exit 1; }
 
 $HYP_FACE_PYTHON -m hyp_face.bin.get_models --manifest "$manifest" --models-dir "$models_dir" \

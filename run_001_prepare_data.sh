@@ -13,15 +13,16 @@ Builds the Kaldi-style data dirs under data/ from the LDC corpora whose roots da
 . ./path.sh
 . ./datapath.sh
 . utils/parse_options.sh
+no_positional_args "$@"
 
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
-  require_root SRE19_DEV_ROOT
-  require_root SRE19_EVAL_ROOT
+  require_root SRE19_DEV_ROOT docs/sre19_av_dev_enrollment.tsv
+  require_root SRE19_EVAL_ROOT docs/sre19_av_eval_enrollment.tsv
   local/make_sre19av_v_dev.sh --strict "$strict" "$SRE19_DEV_ROOT" data
   local/make_sre19av_v_eval.sh --strict "$strict" "$SRE19_EVAL_ROOT" data
 fi
 
 if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
-  require_root JANUS_ROOT
+  require_root JANUS_ROOT docs/janus_multimedia.tsv
   local/make_janus_core.sh --strict "$strict" "$JANUS_ROOT" data
 fi

@@ -7,11 +7,11 @@ set -euo pipefail
 stage=1
 stop_stage=3
 config_file=global_conf/config_embedded.sh
-use_gpu=false
-max_nj=40
-janus_enroll_sets="janus_dev_enroll janus_eval_enroll"
-sre19_enroll_sets="sre19_av_v_dev_enroll sre19_av_v_eval_enroll"
-test_sets="sre19_av_v_dev_test sre19_av_v_eval_test janus_dev_test_core janus_eval_test_core"
+use_gpu=false    # true: jobs run on a GPU through $cuda_eval_cmd (cmd.sh)
+max_nj=40        # jobs per set, at most (a set of fewer videos gets one job a video)
+janus_enroll_sets="janus_dev_enroll janus_eval_enroll"  # stage 1 sets ('' to skip JANUS)
+sre19_enroll_sets="sre19_av_v_dev_enroll sre19_av_v_eval_enroll"  # stage 2 sets
+test_sets="sre19_av_v_dev_test sre19_av_v_eval_test janus_dev_test_core janus_eval_test_core"  # stage 3 sets
 frontend_opts=   # front-end options overriding the config's, e.g. "--embed-flip=false" (hyp_face.frontend)
 max_unreadable=0 # unreadable videos tolerated per set before the stage fails: a count or a percentage, e.g. 5%
 track_fps=       # stage 3: sample at this rate and also write face tracks (docs/tracks.md); empty: no tracks
@@ -21,6 +21,7 @@ Face embeddings of every data set with the config's front end (python -m hyp_fac
   stage 2: SRE19 enrollment references (bbox-guided, windows of 5 frames around annotated seconds)
   stage 3: unconstrained faces (facedet) of every set, 1 frame per second (--track-fps F: F per second, with tracks)"
 . parse_options.sh
+no_positional_args "$@"
 
 [ -f "$config_file" ] || { echo "$0: config file $config_file not found" >&2; exit 1; }
 . "$config_file"
@@ -33,7 +34,8 @@ num_jobs() { local n; n=$(wc -l < "data/$1/vid.scp"); echo $(( n < max_nj ? n : 
 require_sets() {  # a clear error for a set without a data dir, before any job runs
   local name
   for name in "$@"; do
-    [ -f "data/$name/vid.scp" ] || { echo "$0: no data dir data/$name (no vid.scp); see --help" >&2; exit 1; }
+    [ -f "data/$name/vid.scp" ] || { echo "$0: no data dir data/$name (no vid.scp): run_001 makes it, or leave the" \
+      "set out (e.g. --janus-enroll-sets '' --test-sets '...'; see --help)" >&2; exit 1; }
   done
 }
 

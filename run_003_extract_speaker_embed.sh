@@ -23,6 +23,7 @@ Speaker embeddings (one per file) of every data set with the speaker config (./r
   stage 2: all the speech of every file of --enroll-sets, and of --test-sets (restricted to their speech_spans where
            the data dir has them, e.g. segments of a longer file) (-> facedet/): the test side and the s-norm cohort"
 . parse_options.sh
+no_positional_args "$@"
 
 [ -f "$config_file" ] || { echo "$0: config file $config_file not found" >&2; exit 1; }
 . "$config_file"

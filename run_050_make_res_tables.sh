@@ -23,10 +23,7 @@ face_embed_name: exp/scores/\$face_embed_name is used."
 . ./path.sh
 . utils/parse_options.sh
 
-if [ $# -ne 0 ]; then
-  printf '%s\n' "$help_message" >&2
-  exit 1
-fi
+no_positional_args "$@"
 
 cli_calibration=$calibration cli_snorm_calibration=$snorm_calibration
 if [ -f "$config_file" ]; then

@@ -32,7 +32,7 @@ Options: --thr-ahc, --self-att-a, --att-a (default: the config's), --embed-sets,
 --rerank true|false, --device cpu|cuda (scoring)."
 
 . utils/parse_options.sh
-if [ $# -ne 0 ]; then printf '%s\n' "$help_message" >&2; exit 1; fi
+no_positional_args "$@"
 
 [ -f "$config_file" ] || { echo "$0: config file '$config_file' not found (set --config-file)" >&2; exit 1; }
 be_params=(--backend "$backend" --config-file "$config_file" ${thr_ahc:+--thr-ahc "$thr_ahc"}
@@ -60,6 +60,11 @@ fi
 
 if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   for p in "${protocols[@]}"; do
+    for src in $(cat "data/$p"/*/source 2>/dev/null | sort -u); do
+      [ -f "$face_embed_dir/facedet/$src/embed.scp" ] || {
+        echo "$0: protocol $p draws on data/$src, which has no embeddings in $face_embed_dir/facedet/$src;" \
+          "run stage 1 with '$src' in --embed-sets" >&2; exit 1; }
+    done
     "$HYP_FACE_PYTHON" -m hyp_face.bin.score_id_protocol "${be_options[@]}" --device "$device" \
       "data/$p" "$face_embed_dir" "$out_dir/$p/scores"
   done

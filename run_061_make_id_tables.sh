@@ -11,7 +11,7 @@ help_message="Usage: $0 [--exp-dir exp/identify]
 
 . ./path.sh
 . utils/parse_options.sh
-if [ $# -ne 0 ]; then printf '%s\n' "$help_message" >&2; exit 1; fi
+no_positional_args "$@"
 
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   "$HYP_FACE_PYTHON" -m hyp_face.bin.make_id_tables --exp-dir "$exp_dir" --out-dir "$exp_dir"

@@ -45,7 +45,7 @@ Options: --models-dir, --out-dir, --num-draws 20, --max-size 3, --qualities, --g
 --pf-opts, --reps, --sre-sets, --sre-aggregators, --sre-test-sets video|tracks, --data-root, --face-embed-dir."
 
 . utils/parse_options.sh
-if [ $# -ne 0 ]; then printf '%s\n' "$help_message" >&2; exit 1; fi
+no_positional_args "$@"
 [ -f "$config_file" ] || { echo "$0: config file '$config_file' not found (set --config-file)" >&2; exit 1; }
 given_face_embed_dir=$face_embed_dir  # the config sets its own; the command line wins
 # shellcheck disable=SC1090

@@ -27,7 +27,7 @@ Options: --nj, --use-gpu, --track-fps (default 5), --unknown-thr (default: the c
 --per-face true|false, --video true|false (annotated MP4), --max-unreadable N|P% (default 0), --frontend-opts."
 
 . utils/parse_options.sh
-if [ $# -ne 0 ]; then printf '%s\n' "$help_message" >&2; exit 1; fi
+no_positional_args "$@"
 [ -n "$sets" ] || { printf '%s\n' "$help_message" >&2; echo "$0: give --sets" >&2; exit 1; }
 [ -n "$gallery" ] || { printf '%s\n' "$help_message" >&2; echo "$0: give --gallery" >&2; exit 1; }
 [ -f "$config_file" ] || { echo "$0: config file '$config_file' not found (set --config-file)" >&2; exit 1; }

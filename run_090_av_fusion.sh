@@ -30,7 +30,8 @@ e.g.: $0 --face-score-dir exp/scores/mnet025-dlib128/be_v4_thrahc0.95/cosine_sno
         --speaker-score-dir exp/scores/spk-ge2e/be_v2/cosine_snorm1000_v1_cal_v1_sre19"
 . parse_options.sh
 
-if [ $# -ne 0 ] || [ -z "$face_score_dir" ] || [ -z "$speaker_score_dir" ]; then echo "$help_message" >&2; exit 1; fi
+no_positional_args "$@"
+if [ -z "$face_score_dir" ] || [ -z "$speaker_score_dir" ]; then echo "$help_message" >&2; exit 1; fi
 case "$missing" in error|single|neutral) ;; *) echo "$0: --missing must be error, single or neutral" >&2; exit 1 ;; esac
 read -r -a sets <<< "$sets"
 trials_of() { echo "data/${1}_test/trials"; }

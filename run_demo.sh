@@ -24,6 +24,7 @@ help_message="Usage: $0 [--stage 1] [--stop-stage 6] [--demo-dir demo] [--config
   stage 6: run_050 prints the results table of all back-ends."
 . ./path.sh
 . parse_options.sh
+no_positional_args "$@"
 
 sets="sre19_av_v_dev sre19_av_v_eval"
 corpus=$demo_dir/corpus

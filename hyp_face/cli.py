@@ -1,4 +1,4 @@
-"""Shared command-line helpers: logging set-up, booleans in Kaldi style, thread pinning."""
+"""Shared command-line helpers: logging set-up, booleans in Kaldi style, thread pinning, one-line input errors."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import logging
 import os
 import re
 import shlex
+import sys
+from pathlib import Path
+from typing import Callable
 
 from hyp_face.io.table import TableError
 
@@ -18,6 +21,49 @@ def setup_logging(verbose: int = 1) -> None:
     """Log to stderr with time stamps; ``verbose`` 0 = warnings, 1 = info, 2 = debug."""
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(name)s:%(lineno)d %(levelname)s %(message)s", force=True)
+
+
+def run_main(main: Callable[[], object]) -> int:
+    """Run a command's ``main`` and return its exit status. Bad input (a malformed line of a table or data dir, a
+    missing or unreadable file or store entry, a value out of range; each message names the file, and the line
+    where there is one) is printed as one line, ``<command>: <message>``, with status 1, not as a traceback;
+    ``HYP_FACE_DEBUG=1`` shows the traceback."""
+    try:
+        status = main()
+    except (ValueError, OSError, KeyError) as err:  # TableError, DataDirError, ... are ValueErrors
+        from hyp_face.io.embed_store import StoreError  # a KeyError; any other KeyError is a bug
+
+        if os.environ.get("HYP_FACE_DEBUG") or (isinstance(err, KeyError) and not isinstance(err, StoreError)):
+            raise
+        print(f"{Path(sys.argv[0]).stem}: {err}", file=sys.stderr)
+        return 1
+    return status if isinstance(status, int) else 0  # some mains return their results, for callers in Python
+
+
+def checked_device(name: str) -> str:
+    """``name`` when torch can run on that device here, else a ValueError that says why not (an unknown name, or
+    CUDA asked of a machine or a torch build without it)."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r}: expected cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r}: CUDA is not available here (a CPU build of torch, or no GPU visible); "
+                         "run on the CPU (--device cpu, or without --use-gpu true)")
+    return name
+
+
+def probability(text: str) -> float:
+    """A probability strictly between 0 and 1, for argparse (a prior such as ``--p-target``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a probability strictly between 0 and 1, got {text}")
+    return value
 
 
 def str2bool(value: str | bool) -> bool:

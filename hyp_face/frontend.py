@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hyp_face.backend.snorm import MODES as RECOGNIZE_SCORE_NORMS
-from hyp_face.cli import read_shell_config, setup_logging, str2bool
+from hyp_face.cli import checked_device, read_shell_config, run_main, setup_logging, str2bool
 from hyp_face.detect.registry import build_detector, list_detectors
 from hyp_face.embed.base import ALIGNMENTS, Embedder
 from hyp_face.embed.registry import build_embedder, list_embedders
@@ -427,7 +427,7 @@ def build_extractor(cfg: FrontEndConfig, device: str = "cpu", fp16: bool = False
     means the field's default for the device.
     """
     cfg.require_models()
-    half = fp16 and device.startswith("cuda")
+    half = fp16 and checked_device(device).startswith("cuda")
     det = cfg.detector_model()
     resize = {"resize": cfg.det_resize_policy} if cfg.det_resize_policy else {}
     detector = build_detector(det.builder, det.weights or None, device=device, fp16=half, **det.options, **resize)
@@ -477,4 +477,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -20,10 +20,13 @@ log = logging.getLogger("make_lfw_id_protocols")
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--lfw-dir", required=True, help="folder of LFW <Name>_<NNNN>.jpg photos")
-    p.add_argument("--data-dir", default="data", help="where the data dirs go")
-    p.add_argument("--prefix", default="lfw_id", help="name prefix of the data dirs")
-    p.add_argument("--min-search-images", type=int, default=5, help="photos an identity needs to be a search query")
+    p.add_argument("--data-dir", default="data", help="where the data dirs go (default data)")
+    p.add_argument("--prefix", default="lfw_id", help="name prefix of the data dirs (default lfw_id)")
+    p.add_argument("--min-search-images", type=int, default=5,
+                   help="photos an identity needs to be a search query (default 5; at least 2: a query needs a relevant item)")
     args = p.parse_args(argv)
+    if args.min_search_images < 2:
+        p.error(f"--min-search-images must be at least 2, got {args.min_search_images}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         people = list_identities(Path(args.lfw_dir).resolve())

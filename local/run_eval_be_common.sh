@@ -41,7 +41,7 @@ original's (linear calibration).
 --device cuda sends the scoring jobs to \$cuda_cmd."
 
 PO_SCRIPT_NAME=${EVAL_BE_RUN_SCRIPT:-$0} . parse_options.sh
-if [ $# -ne 0 ]; then echo "$help_message" >&2; exit 1; fi
+no_positional_args "$@"
 case "$backend" in v[1-9]) ;; *) echo "$0: --backend must be one of v1..v9, got '$backend'" >&2; exit 1 ;; esac
 
 [ -f "$config_file" ] || { echo "$0: config file '$config_file' not found (set --config-file)" >&2; exit 1; }

@@ -70,9 +70,9 @@ fi
 
 name=$(basename "$out_dir")
 job_args=("${args[@]}" --num-parts "$nj")
-$HYP_FACE_PYTHON -m hyp_face.bin.plan_extract_jobs --merged "$out_dir/embed.scp" -- "${job_args[@]}" \
-  --output-prefix "$out_dir/embed.JOB"
-echo "$0: $num_vids videos of $data_dir in $nj jobs; progress in $out_dir/log/face_embed_$name.*.log"
+$HYP_FACE_PYTHON -m hyp_face.bin.plan_extract_jobs --merged "$out_dir/embed.scp" \
+  --logs "$out_dir/log/face_embed_$name.JOB.log" -- "${job_args[@]}" --output-prefix "$out_dir/embed.JOB"
+echo "$0: $num_vids videos of $data_dir in $nj job$([ "$nj" -eq 1 ] || echo s); progress in $out_dir/log/face_embed_$name.*.log"
 # shellcheck disable=SC2086
 $cmd $gpu_opt --num-threads "$num_threads" JOB=1:$nj "$out_dir/log/face_embed_$name.JOB.log" \
   $HYP_FACE_PYTHON -m hyp_face.bin.extract_face_embed "${job_args[@]}" \

@@ -59,7 +59,7 @@ args+=("${extra[@]}")
 
 name=$(basename "$out_dir")
 $HYP_FACE_PYTHON -m hyp_face.bin.recognize_video "${args[@]}" --enroll-only
-echo "$0: $num_vids videos of $data_dir in $nj jobs; progress in $out_dir/log/recognize_$name.*.log"
+echo "$0: $num_vids videos of $data_dir in $nj job$([ "$nj" -eq 1 ] || echo s); progress in $out_dir/log/recognize_$name.*.log"
 # shellcheck disable=SC2086
 $cmd $gpu_opt --num-threads "$num_threads" JOB=1:$nj "$out_dir/log/recognize_$name.JOB.log" \
   $HYP_FACE_PYTHON -m hyp_face.bin.recognize_video "${args[@]}" --scp "$data_dir/vid.scp" \

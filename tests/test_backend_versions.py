@@ -164,7 +164,7 @@ def test_engine_choice():
     with pytest.raises(ValueError, match="unknown back-end engine"):
         make_engine("jax")
     if not __import__("torch").cuda.is_available():
-        with pytest.raises(RuntimeError, match="CUDA is not available"):
+        with pytest.raises(ValueError, match="CUDA is not available"):
             make_engine("auto", "cuda")
 
 

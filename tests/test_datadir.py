@@ -119,6 +119,25 @@ def test_problems_are_all_listed(tmp_path):
     ]
 
 
+def test_malformed_lines_hide_no_other_problem(tmp_path):
+    """A line with the wrong number of fields is one problem: the other lines of its file and the other files are
+    still checked."""
+    d = enroll_dir(tmp_path)
+    vid = (d / "vid.scp").read_text().splitlines()
+    write(d / "vid.scp", "\n".join([vid[0], "lonely", *vid[1:], "alone"]) + "\n")
+    write(d / "trials", "a a-1 target\nb b-2 tgt\nB B-3 target\nb a-1 target extra\n")
+    assert data_dir_problems(d, check_files=False) == [
+        f"{d}/vid.scp:2: expected at least 2 fields, got 1: 'lonely'",
+        f"{d}/vid.scp:5: expected at least 2 fields, got 1: 'alone'",
+        f"{d}/trials:4: expected 2..3 fields, got 4: 'b a-1 target extra'",
+        f"{d}/trials:2: label must be target or nontarget, got 'tgt'",
+    ]
+    write(d / "utt2spk", "B-3 B\na-1\nb-2 b\n")  # a bad utt2spk line: the other files are checked without it
+    problems = data_dir_problems(d, check_files=False)
+    assert problems[0] == f"{d}/utt2spk:2: expected 2 fields, got 1: 'a-1'"
+    assert f"{d}/trials:2: label must be target or nontarget, got 'tgt'" in problems
+
+
 def test_validate_trials_and_media(tmp_path):
     d = enroll_dir(tmp_path)
     test = tmp_path / "test"

@@ -118,7 +118,7 @@ def test_fix_data_dir_sorts_intersects_and_backs_up(tmp_path, media):
     original = (data / "utt2spk").read_text()
     res = tool("fix_data_dir.sh", data)
     assert res.returncode == 0, res.stderr
-    assert "kept 2 utterances out of 3" in res.stderr
+    assert "kept 2 of the 3 utterances of utt2spk" in res.stderr
     assert (data / "utt2spk").read_text() == "m1-a m1\nm2-b m2\n"
     assert (data / "spk2utt").read_text() == "m1 m1-a\nm2 m2-b\n"
     assert (data / "vid.scp").read_text() == f"m1-a {media['a']}\nm2-b {media['b']}\n"
@@ -127,6 +127,19 @@ def test_fix_data_dir_sorts_intersects_and_backs_up(tmp_path, media):
         "m1-a 9 1 1 2 2 x y z", "m2-b 5 1 2 3 4 x y z", "m2-b 1 5 6 7 8 x y z"]
     assert (data / ".backup/utt2spk").read_text() == original
     assert tool("validate_data_dir.sh", "--no-wav", "--no-text", "--no-feats", data).returncode == 0
+
+
+def test_fix_data_dir_drops_the_trials_of_dropped_utterances(tmp_path, media):
+    data = enroll_dir(tmp_path, media)
+    write(data / "trials", "m1 m1-a target\nm1 m3-c nontarget\nm2 m2-b target\n")
+    res = tool("fix_data_dir.sh", data)
+    assert res.returncode == 0, res.stderr
+    assert "dropped 1 of 3 trials, whose test utterance is gone" in res.stderr
+    assert (data / "trials").read_text() == "m1 m1-a target\nm2 m2-b target\n"
+    assert (data / ".backup/trials").read_text().count("\n") == 3
+    assert tool("validate_data_dir.sh", "--no-wav", "--no-text", "--no-feats", data).returncode == 0
+    res = tool("fix_data_dir.sh", tmp_path / "nope")
+    assert res.returncode == 1 and "nope: not a directory" in res.stderr
 
 
 def test_fix_data_dir_rejects_conflicting_duplicates(tmp_path, media):

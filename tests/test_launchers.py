@@ -220,6 +220,16 @@ def test_queue_pl_array_job_maps_options_and_writes_logs(fake_sge):
     assert not list((work / "exp/x/q").glob("done.*")), "done files are cleaned up"
 
 
+def test_queue_pl_without_a_grid_client_says_so_in_one_line(tmp_path):
+    bindir = tmp_path / "bin"  # python, and no qsub
+    bindir.mkdir()
+    (bindir / "python3").symlink_to(sys.executable)
+    res = launch("queue.pl", "JOB=1:2", "log/x.JOB.log", "echo", "hi", cwd=tmp_path,
+                 env={"PATH": f"{bindir}:/usr/bin:/bin", "HYP_FACE_PYTHON": sys.executable})
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert "qsub not found on this machine's PATH" in res.stderr and "run.pl" in res.stderr
+
+
 def test_queue_pl_failing_task(fake_sge):
     work, env, _ = fake_sge
     res = launch("queue.pl", "JOB=1:3", "log/f.JOB.log", "test", "JOB", "-ne", "3", cwd=work, env=env)

@@ -215,6 +215,15 @@ def test_fewer_jobs_leave_no_stale_parts(corpus, capsys):
         "embed.1.h5", "embed.1.manifest.json", "embed.1.scp", "embed.scp"]
 
 
+def test_fewer_jobs_remove_the_logs_of_the_jobs_beyond(tmp_path):
+    logs = tmp_path / "log"
+    logs.mkdir()
+    for name in ("x.1.log", "x.2.log", "x.3.log", "x.3.log.1", "x.12.log", "y.3.log", "x.3.log.bak"):
+        (logs / name).write_text("")
+    found = plan_extract_jobs.logs_beyond(str(logs / "x.JOB.log"), 2)
+    assert [p.name for p in found] == ["x.12.log", "x.3.log", "x.3.log.1"]
+
+
 def test_more_jobs_merge_without_duplicates(corpus, capsys):
     data, out = corpus
     run_stage(data, out, 1)
@@ -242,8 +251,22 @@ def test_changed_vid_scp_redoes_the_jobs_it_touches_and_drops_the_merged_scp(cor
     assert plan_extract_jobs.main(["--merged", str(out / "embed.scp"), "--", "--vid-scp", str(data / "vid.scp"),
                                    "--num-parts", "2", "--output-prefix", str(out / "embed.JOB")]) == 0
     console = capsys.readouterr().out
-    assert "job 2/2: vid_scp_part changed, redoing" in console and "1 of 2 job(s) unchanged" in console
+    assert "job 2/2: media_files changed, vid_scp_part changed, redoing" in console
+    assert "1 of 2 job(s) unchanged" in console
     assert not (out / "embed.scp").exists()  # a failing redo cannot leave the old merge behind
+
+
+def test_video_repaired_or_replaced_in_place_redoes_its_job(corpus, capsys):
+    data, out = corpus
+    (data.parent / "v5.mp4").unlink()  # unreadable in the first run
+    run_stage(data, out, 2)
+    assert "v5" in dict(ExtractionSummary.from_store(out / "embed.scp").unreadable)
+    (data.parent / "v5.mp4").write_bytes(b"stand-in")  # repaired: same path, same vid.scp line
+    console = run_stage(data, out, 2, capsys=capsys)
+    assert "job 2/2: media_files changed, redoing" in console and "1 of 2 job(s) unchanged" in console
+    assert not ExtractionSummary.from_store(out / "embed.scp").unreadable
+    (data.parent / "v1.mp4").write_bytes(b"another stand-in")  # replaced in place by another video
+    assert "job 1/2: media_files changed, redoing" in run_stage(data, out, 2, capsys=capsys)
 
 
 def test_summary_counts_and_fails_on_unreadable(corpus, capsys):

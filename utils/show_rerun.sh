@@ -5,6 +5,6 @@
 set -euo pipefail
 if [ $# -eq 0 ] || [ "$1" = --help ]; then sed -n '2,4s/^# //p' "$0" >&2; exit 1; fi
 for log in "$@"; do
-  [ -f "$log" ] || continue
+  [ -f "$log" ] || { echo "show_rerun.sh: no such log $log" >&2; continue; }
   { grep -h "rerun: " "$log" || true; } | tail -n 1 | sed 's/^.*rerun: //'
 done

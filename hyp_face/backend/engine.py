@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from ..cli import checked_device
+
 if TYPE_CHECKING:
     from scipy import sparse
 
@@ -172,9 +174,7 @@ class TorchEngine:
         import torch
 
         self.torch = torch
-        self.device = torch.device(device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError(f"back-end device {device!r} requested but CUDA is not available")
+        self.device = torch.device(checked_device(device))
 
     def asarray(self, x: Any) -> Any:
         if isinstance(x, self.torch.Tensor):

@@ -131,7 +131,12 @@ def config_keys(version: str, param: str) -> tuple[str, ...]:
 
 def params_from_config(version: str, config: Mapping[str, str], given: Mapping[str, float | None] | None = None,
                        origin: str = "config") -> BackendParams:
-    """Parameters of ``version``: ``given`` (command line, None = not given) > ``config`` keys > defaults."""
+    """Parameters of ``version``: ``given`` (command line, None = not given) > ``config`` keys > defaults. A given
+    parameter that ``version`` does not take is an error: it would otherwise be ignored without a word."""
+    unused = sorted(p for p, v in (given or {}).items() if v is not None and p not in SPECS[version].params)
+    if unused:
+        takes = ", ".join(f"--{p.replace('_', '-')}" for p in SPECS[version].params) or "no parameter"
+        raise ValueError(f"{version} does not use --{unused[0].replace('_', '-')} (it takes {takes})")
     values: dict[str, float] = {}
     for param in SPECS[version].params:
         if given and given.get(param) is not None:

@@ -91,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
                               args.input_fps)
         loops = [int(n) for n in args.loops.split(",")]
         longs = [loop_video(short, work / f"{short.stem}_x{n}.mp4", n) for n in loops]
-        for loops, video in zip([1] + loops, [short] + longs):
-            row = {"size": name, "seconds": args.seconds * loops, **measure(video, args)}
+        for times, video in zip([1] + loops, [short] + longs):
+            row = {"size": name, "seconds": args.seconds * times, **measure(video, args)}
             rows.append(row)
             print(f"| {video.name} | {name} | {row['seconds']:g} | {row['faces']} | "
                   f"{row['loaded_mb']:.0f} | {row['peak_mb']:.0f} |", flush=True)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 import numpy as np
 
 from hyp_face.calibrate.fusion import GreedyFusion
-from hyp_face.cli import setup_logging
+from hyp_face.cli import run_main, setup_logging
 from hyp_face.io.manifest import Job, step_manifest
 from hyp_face.metrics.scores import load_trials, trial_scores, write_scores
 
@@ -58,4 +59,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from hyp_face.backend.snorm import MODES as SNORM_MODES
-from hyp_face.cli import pin_threads, setup_logging
+from hyp_face.cli import pin_threads, run_main, setup_logging
 from hyp_face.corpus import CorpusError
 from hyp_face.corpus.lfw_mock import list_identities
 from hyp_face.frontend import FrontEndConfig, MissingModelError, add_frontend_args
@@ -89,4 +89,4 @@ def cohort_choice(args: argparse.Namespace) -> CohortChoice | None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 
 import numpy as np
@@ -47,7 +48,7 @@ from hyp_face.backend.versions import (
     params_from_config,
     test_side,
 )
-from hyp_face.cli import pin_threads, read_shell_config, setup_logging, str2bool, thread_count
+from hyp_face.cli import pin_threads, read_shell_config, run_main, setup_logging, str2bool, thread_count
 from hyp_face.io.manifest import Job, step_manifest
 from hyp_face.io.table import write_lines
 from hyp_face.memory import keep_freed_memory
@@ -385,4 +386,4 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     keep_freed_memory()  # this process is one batch job: it reuses what it frees, in 4 kB pages (hyp_face.memory)
-    main()
+    sys.exit(run_main(main))

@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from hyp_face.cli import setup_logging, str2bool
+from hyp_face.cli import run_main, setup_logging, str2bool
 from hyp_face.identify.evaluate import RERANKERS, Scored, evaluate
 from hyp_face.identify.protocols import Protocol, ProtocolError, read_protocol
 from hyp_face.identify.report import plot_cmc, plot_dir_fpir
@@ -31,14 +32,14 @@ CODE = ("identify/protocols.py", "identify/scoring.py", "identify/evaluate.py", 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("protocol_dir")
+    p.add_argument("protocol_dir", help="the protocol dir that score_id_protocol scored")
     p.add_argument("score_dir", help="the matrices of score_id_protocol")
-    p.add_argument("out_dir")
+    p.add_argument("out_dir", help="where results.{json,md} and the plots go")
     p.add_argument("--config", default="", help="config name for the tables (e.g. the face_embed_name)")
     p.add_argument("--backend-name", default="", help="back-end name for the tables (e.g. be_v1)")
     p.add_argument("--rerank", type=str2bool, default=True,
-                   help="true: also re-rank (closed set, search) with the paper's and the dev-chosen parameters")
-    p.add_argument("--verbose", type=int, default=1)
+                   help="true (default): also re-rank (closed set, search) with the paper's and the dev-chosen parameters")
+    p.add_argument("--verbose", type=int, default=1, help="0: warnings only; 1: progress (default)")
     return p.parse_args(argv)
 
 
@@ -114,4 +115,4 @@ def headline(fig: dict) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
+from hyp_face.cli import run_main
 from hyp_face.fusion.templates import FARS, eer_percent, paired_bootstrap, protocol_metrics, read_scored_trials
 from hyp_face.io.table import atomic_write, write_lines
 
@@ -86,4 +88,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -20,13 +20,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from hyp_face.cli import pin_threads, setup_logging, str2bool
+from hyp_face.cli import pin_threads, run_main, setup_logging, str2bool
 from hyp_face.extract import FaceExtractor
 from hyp_face.frontend import (BATCH_HELP, FrontEndConfig, MissingModelError, add_frontend_args, build_extractor,
                                frontend_epilog)
 from hyp_face.io.datadir import read_face_boundingbox
 from hyp_face.io.embed_store import EmbedWriter
-from hyp_face.io.manifest import Job, code_version, json_sha256, manifest_path, options_of
+from hyp_face.io.manifest import Job, code_version, json_sha256, manifest_path, media_stamps, options_of
 from hyp_face.io.table import read_scp, split_contiguous
 from hyp_face.track.tracker import TrackOptions
 from hyp_face.track.video import track_video
@@ -114,7 +114,8 @@ def job_manifest(args: argparse.Namespace, cfg: FrontEndConfig, vids: dict[str, 
     """What job ``args.part_idx`` of ``args.num_parts`` is made from: its videos and boxes, the front end, the
     options, the job split and the code version."""
     keys = split_contiguous(list(vids), args.num_parts, args.part_idx)
-    inputs = {"videos": len(keys), "vid_scp_part": json_sha256([[k, vids[k]] for k in keys])}
+    inputs = {"videos": len(keys), "vid_scp_part": json_sha256([[k, vids[k]] for k in keys]),
+              "media_files": media_stamps(vids[k] for k in keys)}
     if args.bbox_file:
         inputs["bbox_part"] = json_sha256([[k, boxes.get(k, [])] for k in keys])
     options = options_of(args, OUTPUT_NEUTRAL_ARGS + FRONTEND_ARGS + ("track_fps",))
@@ -169,4 +170,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

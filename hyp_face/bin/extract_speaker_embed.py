@@ -16,9 +16,9 @@ from pathlib import Path
 
 from hyp_face.audio.config import MissingSpeakerModel, SpeakerConfig
 from hyp_face.audio.extract import STATUS_OK, read_speech_spans
-from hyp_face.cli import pin_threads, setup_logging
+from hyp_face.cli import checked_device, pin_threads, run_main, setup_logging
 from hyp_face.io.embed_store import EmbedWriter
-from hyp_face.io.manifest import Job, code_version, json_sha256, manifest_path, options_of
+from hyp_face.io.manifest import Job, code_version, json_sha256, manifest_path, media_stamps, options_of
 from hyp_face.io.table import read_scp, split_contiguous
 
 log = logging.getLogger("extract_speaker_embed")
@@ -49,7 +49,8 @@ def speaker_job(args: argparse.Namespace, cfg: SpeakerConfig, keys: list[str], v
                 spans: dict[str, list]) -> Job:
     """Job ``part_idx`` of ``num_parts`` with the manifest of its inputs, model, options and code (docs/rerun.md)."""
     prefix = Path(args.output_prefix)
-    inputs = {"files": len(keys), "vid_scp_part": json_sha256([[k, vids[k]] for k in keys])}
+    inputs = {"files": len(keys), "vid_scp_part": json_sha256([[k, vids[k]] for k in keys]),
+              "media_files": media_stamps(vids[k] for k in keys)}
     if args.speech_spans:
         inputs["spans_part"] = json_sha256([[k, spans.get(k)] for k in keys])
     manifest = {"job": {"part": args.part_idx, "num_parts": args.num_parts}, "inputs": inputs,
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     if not job.start(log):
         return 0
     threads = pin_threads(args.num_threads)
-    extractor = cfg.build(args.device, args.batch_size)
+    extractor = cfg.build(checked_device(args.device), args.batch_size)
     log.info("job %d/%d: %d files, speaker embedder %s (%d-D), VAD %s, %d thread(s)", args.part_idx,
              args.num_parts, len(keys), cfg.embedder, extractor.embedder.dim, cfg.vad, threads)
     t0, speech, n_failed = time.time(), 0.0, 0
@@ -92,4 +93,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -1,9 +1,9 @@
 """Kaldi-style repair of a data dir (Kaldi's fix_data_dir.sh).
 
 Sorts utt2spk, vid.scp and face_boundingbox (C order; face_boundingbox keeps the order of the lines of one
-utterance), keeps only the utterances present in all of those files that exist, regenerates spk2utt, and saves
-the previous files in <data-dir>/.backup/.  Conflicting duplicate keys and malformed lines are errors
-(file:line).  trials is left untouched (a warning counts trials whose test utterance was dropped).
+utterance), keeps only the utterances present in all of those files that exist, regenerates spk2utt, drops the
+trials whose test utterance is gone, and saves the previous files in <data-dir>/.backup/.  Conflicting duplicate
+keys and malformed lines are errors (file:line).
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hyp_face.io.datadir import fix_data_dir
+from hyp_face.cli import run_main
+from hyp_face.io.datadir import DataDirError, fix_data_dir
 from hyp_face.io.table import TableError
 
 PROG = "fix_data_dir.sh"
@@ -24,11 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         print(f"{PROG}: {args.data}: {fix_data_dir(args.data)}", file=sys.stderr)
-    except (TableError, OSError) as err:
+    except (TableError, DataDirError, OSError) as err:
         print(f"{PROG}: {err}", file=sys.stderr)
         return 1
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

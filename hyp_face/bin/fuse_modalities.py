@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from hyp_face.calibrate.av_fusion import POLICIES, MissingTrialError, mean_fusion, modality_matrix
-from hyp_face.cli import setup_logging
+from hyp_face.cli import run_main, setup_logging
 from hyp_face.io.manifest import Job, step_manifest
 from hyp_face.metrics.scores import load_trials, write_scores
 
@@ -60,4 +61,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(run_main(main))

@@ -11,7 +11,7 @@ import argparse
 import logging
 import sys
 
-from hyp_face.cli import read_shell_config, setup_logging, str2bool
+from hyp_face.cli import read_shell_config, run_main, setup_logging, str2bool
 from hyp_face.frontend import DEFAULT_MODELS_DIR, FrontEndConfig
 from hyp_face.zoo import DEFAULT_MANIFEST, ZooError, fetch_models
 
@@ -50,4 +50,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

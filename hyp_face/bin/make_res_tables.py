@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import sys
 from pathlib import Path
 
-from hyp_face.cli import setup_logging
+from hyp_face.cli import run_main, setup_logging
 from hyp_face.io.table import atomic_write
 from hyp_face.metrics.tables import (
     DEFAULT_SETS,
@@ -22,6 +24,8 @@ from hyp_face.metrics.tables import (
     to_json,
     to_markdown,
 )
+
+log = logging.getLogger("make_res_tables")
 
 
 def _subdir(spec: str) -> tuple[str, str]:
@@ -47,11 +51,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def untabulated(score_dir: str, pattern: str, subdirs) -> list[str]:
+    """Calibrated score sub-directories of the back-end dirs that no row takes (e.g. s-norm with another ncoh)."""
+    taken = {name for name, _ in subdirs}
+    return sorted(f"{d.parent.name}/{d.name}" for d in Path(score_dir).glob(f"{pattern}/cosine_*")
+                  if d.is_dir() and d.name not in taken and "_cal" in d.name)
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     setup_logging(args.verbose)
     subdirs = args.subdirs or score_subdirs(args.ncoh, args.cal_name, args.snorm_cal_name)
     table = collect(args.score_dir, args.sets, subdirs, args.pattern)
+    left = untabulated(args.score_dir, args.pattern, subdirs)
+    if left:
+        log.warning("%d calibrated score dir(s) not in the table (another --ncoh or calibration?), e.g. %s",
+                    len(left), left[0])
     out = Path(args.score_dir)
     markdown = to_markdown(table)
     with atomic_write(out / "results.md") as f:
@@ -65,4 +80,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from hyp_face.cli import run_main
 from hyp_face.io.embed_store import merge_scps
 
 
@@ -18,4 +19,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

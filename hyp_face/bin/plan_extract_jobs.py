@@ -1,9 +1,10 @@
 """Before an extraction stage: say which jobs a rerun redoes and why, and clear what it must not reuse.
 
-Usage: ``plan_extract_jobs [--merged FILE ...] -- <extract_face_embed arguments>``, the jobs' own arguments with
-``--output-prefix <dir>/<name>.JOB`` and ``--num-parts N``. Prints one line per job whose manifest does not match
-(the jobs redo exactly those), removes the temporary files of killed jobs and the parts beyond N, and, when
-anything is redone or removed, the ``--merged`` outputs, so that a failed rerun cannot leave them stale.
+Usage: ``plan_extract_jobs [--merged FILE ...] [--logs LOG] -- <extract_face_embed arguments>``, the jobs' own
+arguments with ``--output-prefix <dir>/<name>.JOB`` and ``--num-parts N``. Prints one line per job whose manifest
+does not match (the jobs redo exactly those), removes the temporary files of killed jobs and the parts (and, with
+``--logs``, the job logs) beyond N, and, when anything is redone or removed, the ``--merged`` outputs, so that a
+failed rerun cannot leave them stale.
 See docs/rerun.md.
 """
 
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 
 from hyp_face.bin.extract_face_embed import extraction_job, job_frontend, parse_args
+from hyp_face.cli import run_main
 from hyp_face.io.datadir import read_face_boundingbox
 from hyp_face.io.manifest import FRESH, remove_stale_tmp
 from hyp_face.io.table import read_scp
@@ -28,6 +30,15 @@ def parts_beyond(out_dir: Path, name: str, num_parts: int) -> list[Path]:
     pattern = re.compile(rf"^{re.escape(name)}\.(\d+)\.")
     return sorted(f for f in out_dir.glob(f"{name}.*")
                   if (m := pattern.match(f.name)) and int(m.group(1)) > num_parts and f.is_file())
+
+
+def logs_beyond(log_pattern: str, num_parts: int) -> list[Path]:
+    """The job logs of ``log_pattern`` (a path with JOB) of jobs J > ``num_parts``, rotated ones included."""
+    log = Path(log_pattern)
+    before, _, after = log.name.partition(JOB)
+    pattern = re.compile(rf"^{re.escape(before)}(\d+){re.escape(after)}(\.\d+)?$")
+    return sorted(f for f in log.parent.glob(f"{before}*") if (m := pattern.match(f.name))
+                  and int(m.group(1)) > num_parts and f.is_file()) if log.parent.is_dir() else []
 
 
 def job_reasons(args: argparse.Namespace) -> dict[int, str | None]:
@@ -50,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     cut = argv.index("--")
     own = argparse.ArgumentParser(description=__doc__)
     own.add_argument("--merged", nargs="*", default=[], help="outputs merged from the parts (removed when stale)")
-    merged = own.parse_args(argv[:cut]).merged
+    own.add_argument("--logs", default="", help="the jobs' log path with JOB: those of jobs beyond N are removed")
+    opts = own.parse_args(argv[:cut])
+    merged = opts.merged
     args = parse_args(argv[cut + 1:])
     prefix = Path(args.output_prefix)
     if JOB not in prefix.name:
@@ -60,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         for stale in remove_stale_tmp(out_dir):
             print(f"{out_dir}: removed {stale.name}, left by a killed job")
     extra = parts_beyond(out_dir, name, args.num_parts) if out_dir.is_dir() else []
+    extra += logs_beyond(opts.logs, args.num_parts) if JOB in opts.logs else []
     for f in extra:
         f.unlink()
     if extra:
@@ -78,4 +92,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from hyp_face.cli import setup_logging, str2bool
+from hyp_face.cli import run_main, setup_logging, str2bool
 from hyp_face.io.ldc import prepare_janus_core, read_exclude_list
 
 
@@ -25,4 +26,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -29,7 +29,7 @@ import sys
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from hyp_face.cli import pin_threads, setup_logging, str2bool
+from hyp_face.cli import pin_threads, run_main, setup_logging, str2bool
 from hyp_face.frontend import (BATCH_HELP, FrontEndConfig, MissingModelError, add_frontend_args, build_extractor,
                                frontend_epilog)
 from hyp_face.io.embed_store import STATUS_OK, STATUS_VIDEO_ERROR
@@ -262,4 +262,4 @@ def recognize_input(key: str, source: str, extractor, identifier, opts: Recogniz
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

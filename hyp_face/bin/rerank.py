@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
-from hyp_face.cli import setup_logging
+from hyp_face.cli import run_main, setup_logging
 from hyp_face.io.manifest import Job, step_manifest
 from hyp_face.metrics.score_matrix import read_score_matrix, write_score_matrix
 from hyp_face.rerank.matrices import METHODS, rerank_matrices
@@ -64,4 +65,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

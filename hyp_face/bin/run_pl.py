@@ -2,8 +2,9 @@
 
 Kaldi-compatible local launcher (``utils/run.pl``; engine in hyp_face.grid.launcher).
 Runs the tasks on this machine, at most --max-jobs-run at a time (default: the number of usable
-CPUs, as Kaldi's run.pl).  --mem, --gpu, --config and -x value options are accepted and ignored;
---num-threads only appears in the log's accounting line.  An earlier log is rotated to LOGFILE.1;
+CPUs, as Kaldi's run.pl; with --gpu N > 0, the number of visible GPUs when there are any).  --mem,
+--config and -x value options are accepted and ignored; --num-threads only appears in the log's
+accounting line.  An earlier log is rotated to LOGFILE.1;
 a failure prints the failed task's last log line.
 """
 

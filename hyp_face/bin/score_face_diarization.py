@@ -15,7 +15,7 @@ import logging
 import sys
 from pathlib import Path
 
-from hyp_face.cli import setup_logging
+from hyp_face.cli import run_main, setup_logging
 from hyp_face.corpus.face_truth import read_face_truth
 from hyp_face.eval.diarization import format_per_video, format_scores, load_hypotheses, read_rttm_file, score_videos
 from hyp_face.io.table import TableError, atomic_write
@@ -59,4 +59,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 from pathlib import Path
 
 from hyp_face.backend.engine import make_engine
-from hyp_face.backend.versions import PARAM_DEFAULTS, VERSIONS, BackendParams, be_options
-from hyp_face.cli import pin_threads, setup_logging
-from hyp_face.identify.protocols import ProtocolError, read_protocol
+from hyp_face.backend.versions import PARAM_DEFAULTS, VERSIONS, BackendParams, be_options, params_from_config
+from hyp_face.cli import pin_threads, run_main, setup_logging
+from hyp_face.identify.protocols import read_protocol
 from hyp_face.identify.scoring import MATRICES, ScoreError, protocol_matrices, store_paths
 from hyp_face.io.manifest import Job, code_version, input_digest
-from hyp_face.io.table import TableError
 from hyp_face.metrics.score_matrix import ScoreMatrix, write_score_matrix
 
 log = logging.getLogger("score_id_protocol")
@@ -35,10 +35,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for param in PARAM_DEFAULTS:
         p.add_argument(f"--{param.replace('_', '-')}", type=float, default=None, dest=param,
                        help="back-end parameter (default: the version's original value; run_060 passes the config's)")
-    p.add_argument("--engine", default="auto", choices=("auto", "numpy", "torch"))
+    p.add_argument("--engine", default="auto", choices=("auto", "numpy", "torch"),
+                   help="array library of the scoring (auto: numpy on the CPU, torch on CUDA; same numbers)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--num-threads", type=int, default=None, help="blocks scored at once (default $HYP_FACE_THREADS)")
-    p.add_argument("--verbose", type=int, default=1)
+    p.add_argument("--verbose", type=int, default=1, help="0: warnings only; 1: progress (default)")
     return p.parse_args(argv)
 
 
@@ -65,9 +66,9 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging(args.verbose)
     try:
         protocol = read_protocol(args.protocol_dir)
-        params = BackendParams(args.backend, args.thr_ahc, args.self_att_a, args.att_a)
+        params = params_from_config(args.backend, {}, {p: getattr(args, p) for p in PARAM_DEFAULTS})
         job = score_job(args, params, protocol)
-    except (ProtocolError, TableError, OSError) as err:
+    except (ValueError, OSError) as err:  # ProtocolError, TableError, a parameter the version does not take
         raise SystemExit(f"score_id_protocol: {err}") from None
     if not job.start(log):
         return
@@ -87,4 +88,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
-from hyp_face.cli import setup_logging, str2bool
+from hyp_face.cli import probability, run_main, setup_logging, str2bool
 from hyp_face.io.manifest import Job, step_manifest
 from hyp_face.metrics.plots import plot_det, plot_score_hist
 from hyp_face.metrics.report import evaluate, results_line, write_results
@@ -25,7 +26,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "out_prefix",
         help="writes <out_prefix>_results, _results.json, _det.png and _score_hist.png (_llr_hist.png with --llr true)",
     )
-    p.add_argument("--plots", type=str2bool, default=True, help="write the PNG plots (true|false)")
+    p.add_argument("--plots", type=str2bool, default=True, help="write the PNG plots (true|false, default true)")
     p.add_argument(
         "--llr",
         type=str2bool,
@@ -33,7 +34,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="the scores are calibrated log-likelihood ratios (true|false): the histogram is then labelled LLR and "
         "marks the Bayes threshold; raw scores are labelled 'score', with no threshold",
     )
-    p.add_argument("--hist-p-target", type=float, default=0.05, help="prior of the Bayes threshold marked for LLRs")
+    p.add_argument("--hist-p-target", type=probability, default=0.05,
+                   help="prior of the Bayes threshold marked for LLRs, in (0, 1) (default 0.05)")
     p.add_argument("--title", default="", help="plot title, e.g. 'sre19_av_v_dev v4 s-norm+cal' (default: out_prefix)")
     p.add_argument("-v", "--verbose", type=int, default=1)
     return p.parse_args(argv)
@@ -69,4 +71,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -7,8 +7,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from hyp_face.backend.aggregate import AggregatorError
+from hyp_face.cli import run_main
 from hyp_face.fusion.h5_templates import GALLERY_KINDS, export_templates, import_templates
 
 
@@ -37,4 +39,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

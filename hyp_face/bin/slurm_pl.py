@@ -5,10 +5,10 @@ Kaldi-compatible SLURM launcher (``utils/slurm.pl``; engine in hyp_face.grid).
 Submits ONE job (``sbatch --array=S-E%max_jobs_run`` for JOB=S:E), waits for it and fails when any
 task failed.  Options map to sbatch flags through the config (default ``conf/slurm.conf`` in the
 current directory, else the recipe's; format in conf/slurm.conf); --max-jobs-run is handled
-natively as the array throttle.  Each task writes its exit status to a done file in ``<logdir>/q``
-(the polling interval grows up to $HYP_FACE_GRID_POLL_MAX s, default 10; tasks that left the
-queue without a status count as failed after $HYP_FACE_GRID_GRACE s, default 15).  Logs are rotated
-and failures reported as with run.pl.
+natively as the array throttle.  Each task writes its exit status to a done file in ``q/`` beside
+the log directory, as in Kaldi (``exp/x/log/a.JOB.log`` -> ``exp/x/q/``).  The polling interval
+grows up to $HYP_FACE_GRID_POLL_MAX s (default 10); tasks that left the queue without a status count
+as failed after $HYP_FACE_GRID_GRACE s (default 15).  Logs are rotated and failures reported as with run.pl.
 """
 
 import sys

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from hyp_face.cli import run_main
 from hyp_face.io.datadir import DataDirError, add_spk2utt_rows, spk2utt_to_utt2spk
 from hyp_face.io.table import TableError, read_inputs
 
@@ -30,4 +31,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

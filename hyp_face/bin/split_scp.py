@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from hyp_face.cli import run_main
 from hyp_face.io.datadir import read_utt2spk
 from hyp_face.io.table import TableError, read_rows, split_scp_rows, write_lines
 
@@ -52,4 +53,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

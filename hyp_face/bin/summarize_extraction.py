@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from hyp_face.cli import run_main
 from hyp_face.io.store_summary import ExtractionSummary, unreadable_exit
 
 
@@ -21,4 +22,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

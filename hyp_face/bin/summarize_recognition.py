@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from hyp_face.cli import run_main
 from hyp_face.io.embed_store import STATUS_OK
 from hyp_face.io.store_summary import SHOWN_UNREADABLE, unreadable_exit
 from hyp_face.io.table import read_scp
@@ -50,10 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     lines, unreadable, missing = summary_lines(args.out_dir, keys)
     print("\n".join(lines))
     if missing:
-        print(f"error: {missing} of {len(keys)} videos have no timeline.json; see the job logs", file=sys.stderr)
+        print(f"summarize_recognition: {missing} of {len(keys)} videos have no timeline.json; see the job logs",
+              file=sys.stderr)
         return 1
     return unreadable_exit(unreadable, len(keys), args.max_unreadable)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -9,6 +9,7 @@ import sys
 from collections import defaultdict
 
 from hyp_face.audio.extract import STATUS_AUDIO_ERROR, STATUS_NO_AUDIO, STATUS_NO_SPEECH, STATUS_OK
+from hyp_face.cli import run_main
 from hyp_face.io.embed_store import EmbedReader
 from hyp_face.io.store_summary import SHOWN_UNREADABLE, unreadable_exit
 
@@ -40,4 +41,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 from hyp_face.calibrate.models import MODELS, train_named_calibration
-from hyp_face.cli import setup_logging
+from hyp_face.cli import probability, run_main, setup_logging
 from hyp_face.io.manifest import Job, step_manifest
 from hyp_face.metrics.scores import load_trials, trial_scores
 
@@ -26,9 +27,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("scores", help="raw score file: <model> <test> <score>")
     p.add_argument("model_out", help="output JSON model")
     p.add_argument("--model", default="linear", choices=MODELS, help="calibration model (default: linear)")
-    p.add_argument("--p-target", type=float, default=0.05, help="training prior P")
+    p.add_argument("--p-target", type=probability, default=0.05, help="training prior P, in (0, 1) (default 0.05)")
     p.add_argument("--l2-reg", type=float, default=1e-5,
-                   help="L2 regularisation lambda (on a and the bias) of the linear models")
+                   help="L2 regularisation lambda (on a and the bias) of the linear models (default 1e-5)")
     p.add_argument("-v", "--verbose", type=int, default=1)
     return p.parse_args(argv)
 
@@ -56,4 +57,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 import numpy as np
 
 from hyp_face.calibrate.fusion import train_greedy_fusion
-from hyp_face.cli import setup_logging
+from hyp_face.cli import probability, run_main, setup_logging
 from hyp_face.io.manifest import Job, step_manifest
 from hyp_face.metrics.scores import load_trials, trial_scores
 
@@ -22,10 +23,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("trials", help="training key: <model> <test> target|nontarget")
     p.add_argument("model_out", help="output JSON model")
     p.add_argument("scores", nargs="+", help="score files of the systems (3 columns each), in a fixed order")
-    p.add_argument("--max-systems", type=int, default=5, help="largest fusion to build")
-    p.add_argument("--p-target", type=float, default=0.05, help="training prior P")
-    p.add_argument("--p-eval", type=float, nargs="+", default=None, help="priors of the selection act DCF")
-    p.add_argument("--l2-reg", type=float, default=1e-5, help="L2 regularisation lambda")
+    p.add_argument("--max-systems", type=int, default=5, help="largest fusion to build (default 5)")
+    p.add_argument("--p-target", type=probability, default=0.05, help="training prior P, in (0, 1) (default 0.05)")
+    p.add_argument("--p-eval", type=probability, nargs="+", default=None,
+                   help="priors of the selection act DCF (default: the training prior)")
+    p.add_argument("--l2-reg", type=float, default=1e-5, help="L2 regularisation lambda (default 1e-5)")
     p.add_argument("-v", "--verbose", type=int, default=1)
     return p.parse_args(argv)
 
@@ -48,4 +50,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 
 from hyp_face.backend.aggregate import AggregatorError
-from hyp_face.cli import pin_threads, read_shell_config, setup_logging
+from hyp_face.cli import pin_threads, read_shell_config, run_main, setup_logging
 from hyp_face.fusion.faces import name_hash
 from hyp_face.fusion.proxyfusion import ProxyFusionConfig, save_model
 from hyp_face.fusion.train import TrainOptions, load_subjects, train
@@ -93,4 +94,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from hyp_face.cli import run_main
 from hyp_face.io.datadir import add_utt2spk_rows, utt2spk_to_spk2utt
 from hyp_face.io.table import TableError, read_inputs
 
@@ -29,4 +30,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

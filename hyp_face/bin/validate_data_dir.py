@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from hyp_face.cli import run_main
 from hyp_face.io.datadir import data_dir_problems
 from hyp_face.io.table import TableError
 
@@ -41,4 +42,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -26,12 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import sys
 import numpy as np
 
 from hyp_face.audio.config import SpeakerConfig
 from hyp_face.backend.kspaced import mean_of_pairs, select_kspaced
 from hyp_face.calibrate.av_fusion import mean_fusion
-from hyp_face.cli import pin_threads, setup_logging
+from hyp_face.cli import pin_threads, run_main, setup_logging
 from hyp_face.frontend import FrontEndConfig, build_extractor
 
 log = logging.getLogger("hyp_face.eval.av_smoke")
@@ -179,4 +180,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

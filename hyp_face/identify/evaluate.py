@@ -113,14 +113,12 @@ def rerank_rows(s_qg: np.ndarray, s_qq: np.ndarray, s_gg: np.ndarray, relevant: 
     rows = [{"method": "none", "setting": "", "params": {}, **retrieval(s_qg, relevant, dev)}]
     for rr in rerankers:
         tried: dict[str, dict] = {}
-        grid = [dict(rr.paper), *rr.settings()]
-        for k, params in enumerate(grid, 1):
-            key = repr(sorted(params.items()))
-            if key not in tried:
-                tried[key] = {"params": params, **retrieval(-rr(s_qg, s_qq, s_gg, **params), relevant, dev)}
-                dev_map = tried[key]["map_dev"]
-                progress(f"{rr.name} setting {k}/{len(grid)} {params}: dev mAP "
-                         + ("-" if dev_map is None else f"{dev_map:.4f}"))
+        grid = {repr(sorted(p.items())): p for p in (dict(rr.paper), *rr.settings())}  # the paper's may be in the grid
+        for k, (key, params) in enumerate(grid.items(), 1):
+            tried[key] = {"params": params, **retrieval(-rr(s_qg, s_qq, s_gg, **params), relevant, dev)}
+            dev_map = tried[key]["map_dev"]
+            progress(f"{rr.name} setting {k}/{len(grid)} {params}: dev mAP "
+                     + ("-" if dev_map is None else f"{dev_map:.4f}"))
         paper = tried[repr(sorted(dict(rr.paper).items()))]
         best = choose_on_dev(rows[0], [tried[repr(sorted(p.items()))] for p in rr.settings()])
         rows.append({"method": rr.name, "setting": "paper", **paper})

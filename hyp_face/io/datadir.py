@@ -27,7 +27,8 @@ from typing import Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from .table import Row, TableError, atomic_write, read_columns, read_rows, read_scp, write_lines, write_scp
+from .table import (Row, TableError, atomic_write, field_count_problem, read_columns, read_rows, read_scp,
+                    write_lines, write_scp)
 
 log = logging.getLogger(__name__)
 
@@ -342,14 +343,22 @@ class Problems:
             self.add(path, lineno, msg)
 
     def rows(self, path: Path, min_cols: int, max_cols: int | None = None) -> list[Row] | None:
-        """The rows of ``path``, or None (and a problem) when it cannot be parsed."""
+        """The well-formed rows of ``path``, each other line a problem; None (and a problem) when it is not text."""
         try:
-            return read_rows(path, min_cols, max_cols)
-        except TableError as err:
-            self.add(path, err.lineno, err.msg)
+            with open(path, encoding="utf-8") as f:
+                lines = f.read().splitlines()
         except UnicodeDecodeError as err:
             self.add(path, 0, f"not UTF-8 text ({err.reason})")
-        return None
+            return None
+        rows = []
+        for lineno, line in enumerate(lines, 1):
+            if not (fields := line.split()):
+                continue
+            if (problem := field_count_problem(fields, min_cols, max_cols)) is not None:
+                self.add(path, lineno, f"{problem}: {line.strip()!r}")
+            else:
+                rows.append((lineno, fields))
+        return rows
 
 
 def key_order_problems(rows: Sequence[Row]) -> Iterator[Problem]:
@@ -433,7 +442,7 @@ def data_dir_problems(
         if not (data / name).is_file():
             found.add(data / name, 0, "missing (required)")
     utt_rows = None if found.lines else found.rows(data / UTT2SPK, 2, 2)
-    if utt_rows is None:
+    if utt_rows is None:  # the other files are checked against utt2spk
         return found.lines
     found.add_all(data / UTT2SPK, key_order_problems(utt_rows))
     utt2spk = {fields[0]: fields[1] for _, fields in utt_rows}
@@ -481,8 +490,11 @@ def unique_by_key(path: Path, rows: Sequence[Row]) -> list[Row]:
 
 def fix_data_dir(path: str | os.PathLike) -> str:
     """Kaldi's fix_data_dir.sh: sort the files, keep the utterances present in all of utt2spk/vid.scp/
-    face_boundingbox, regenerate spk2utt; the previous files go to ``<data>/.backup/``.  A summary line."""
+    face_boundingbox, regenerate spk2utt, and drop the trials whose test utterance is gone; the previous files go to
+    ``<data>/.backup/``.  A summary line."""
     data = Path(path)
+    if not data.is_dir():
+        raise DataDirError(f"{data}: not a directory")
     present = [name for name in (UTT2SPK, VID_SCP, FACE_BBOX) if (data / name).is_file()]
     if UTT2SPK not in present:
         raise TableError(data / UTT2SPK, 0, "missing (required)")
@@ -492,22 +504,24 @@ def fix_data_dir(path: str | os.PathLike) -> str:
         # face_boundingbox keeps several lines per utt in their order (stable sort by key).
         tables[name] = (sorted(rows, key=lambda r: r[1][0]) if name == FACE_BBOX
                         else unique_by_key(data / name, rows))
+    trials = read_rows(data / TRIALS, 2, 3) if (data / TRIALS).is_file() else None
     keep = set.intersection(*({fields[0] for _, fields in rows} for rows in tables.values()))
     backup = data / ".backup"
     backup.mkdir(exist_ok=True)
-    for name in (*present, SPK2UTT):
+    for name in (*present, SPK2UTT, TRIALS):
         if (data / name).is_file():
             copy_file(data / name, backup / name)
     for name, rows in tables.items():
         write_lines(data / name, [" ".join(f) for _, f in rows if f[0] in keep])
     write_spk2utt(data / SPK2UTT, utt2spk_to_spk2utt({f[0]: f[1] for _, f in tables[UTT2SPK] if f[0] in keep}))
     dropped = {name: len({f[0] for _, f in rows} - keep) for name, rows in tables.items()}
-    detail = ", ".join(f"{n} utterances only in some files besides {name}" for name, n in dropped.items() if n)
-    summary = f"kept {len(keep)} utterances out of {len(tables[UTT2SPK])} in utt2spk" + (f" ({detail})" if detail else "")
-    if (data / TRIALS).is_file():
-        missing = sum(f[1] not in keep for _, f in read_rows(data / TRIALS, 2, 3))
-        if missing:
-            summary += f"; WARNING: {missing} trials refer to test utterances not in {data}/utt2spk"
+    detail = ", ".join(f"{n} in {name} but not in every other file" for name, n in dropped.items() if n)
+    summary = f"kept {len(keep)} of the {len(tables[UTT2SPK])} utterances of utt2spk" + (f" ({detail})" if detail else "")
+    if trials is not None:
+        kept_trials = [" ".join(f) for _, f in trials if f[1] in keep]
+        if len(kept_trials) < len(trials):
+            write_lines(data / TRIALS, kept_trials)
+            summary += f"; dropped {len(trials) - len(kept_trials)} of {len(trials)} trials, whose test utterance is gone"
     return summary
 
 

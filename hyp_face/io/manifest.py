@@ -51,6 +51,20 @@ def file_sha256(path: str | os.PathLike) -> str:
     return _file_sha256(os.path.abspath(path), st.st_size, st.st_mtime_ns)
 
 
+def media_stamps(paths: Iterable[str]) -> str:
+    """sha256 of each media file's size and modification time (``absent`` for a missing file or a URL): a video
+    repaired, replaced or deleted in place changes it. The content is not read: hashing every video of a corpus
+    would cost a full read of it at each rerun."""
+    stamps = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+            stamps.append([st.st_size, st.st_mtime_ns])
+        except OSError:
+            stamps.append("absent")
+    return json_sha256(stamps)
+
+
 def json_sha256(obj: Any) -> str:
     """sha256 of the canonical JSON text of ``obj``."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hyp_face.io.embed_store import STATUS_VIDEO_ERROR, EmbedReader
 
@@ -70,12 +71,13 @@ def unreadable_exit(unreadable: int, total: int, limit: str, noun: str = "videos
     """The exit status of a stage with ``unreadable`` of ``total`` items unreadable: 1, after an error line on
     stderr, when that is more than ``limit`` (a count or a percentage) allows; else 0. A bad ``limit`` raises
     ``SystemExit`` with its reason."""
+    prog = Path(sys.argv[0]).stem
     try:
         allowed = allowed_unreadable(limit, total)
     except ValueError as err:
-        raise SystemExit(f"error: {err}") from None
+        raise SystemExit(f"{prog}: {err}") from None
     if unreadable <= allowed:
         return 0
-    print(f"error: {unreadable} of {total} {noun} unreadable, more than --max-unreadable {limit}; fix or drop them "
-          "from the data dir's vid.scp", file=sys.stderr)
+    print(f"{prog}: {unreadable} of {total} {noun} unreadable, more than --max-unreadable {limit}; repair them (a "
+          "rerun redoes the jobs whose files changed) or drop them from the data dir's vid.scp", file=sys.stderr)
     return 1

@@ -75,6 +75,15 @@ def write_lines(path: str | os.PathLike, lines: Sequence[str]) -> None:
 Row = tuple[int, list[str]]  # (1-based line number, fields)
 
 
+def field_count_problem(fields: Sequence[str], min_cols: int, max_cols: int | None) -> str | None:
+    """What is wrong with the number of ``fields`` of a line (None: nothing)."""
+    if len(fields) >= min_cols and (max_cols is None or len(fields) <= max_cols):
+        return None
+    want = (f"{min_cols}" if max_cols == min_cols else f"at least {min_cols}" if max_cols is None
+            else f"{min_cols}..{max_cols}")
+    return f"expected {want} fields, got {len(fields)}"
+
+
 def parse_rows(
     lines: Iterable[str], name: str | os.PathLike, min_cols: int = 1, max_cols: int | None = None,
     comment: str | None = None,
@@ -88,10 +97,8 @@ def parse_rows(
         fields = line.split()
         if not fields or (comment and fields[0].startswith(comment)):
             continue
-        if len(fields) < min_cols or (max_cols is not None and len(fields) > max_cols):
-            want = (f"{min_cols}" if max_cols == min_cols else f"at least {min_cols}" if max_cols is None
-                    else f"{min_cols}..{max_cols}")
-            raise TableError(name, lineno, f"expected {want} fields, got {len(fields)}: {line.strip()!r}")
+        if (problem := field_count_problem(fields, min_cols, max_cols)) is not None:
+            raise TableError(name, lineno, f"{problem}: {line.strip()!r}")
         rows.append((lineno, fields))
     return rows
 

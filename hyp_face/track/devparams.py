@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from ..cli import pin_threads, setup_logging
+from ..cli import pin_threads, run_main, setup_logging
 from ..eval.lfw import Pairs, cached_embeddings, load_rgb, read_pairs
 from ..frontend import FrontEndConfig, add_frontend_args, build_extractor
 from ..video import Frame
@@ -165,4 +166,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(run_main(main))
