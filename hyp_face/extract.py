@@ -45,6 +45,7 @@ from .detect.backoff import backoff_threshold
 from .align.mtcnn import MTCNNRefiner
 from .embed.base import Embedder, chip_sharpness  # noqa: F401 (chip_sharpness: re-exported, one definition)
 from .io.embed_store import STATUS_VIDEO_ERROR, FaceMeta
+from .io.table import atomic_write
 from .cli import usable_cores
 from .video import Frame, VideoError, sample_frames, window_frames
 from .video.prefetch import prefetch_batches
@@ -426,9 +427,9 @@ def _keep_best_matches(cands: list[_Candidate], embeds: np.ndarray) -> tuple[lis
 def _save_chips(folder: Path, frame_index: int, chips: np.ndarray) -> None:
     from PIL import Image
 
-    folder.mkdir(parents=True, exist_ok=True)
     for i, chip in enumerate(chips):
-        Image.fromarray(chip).save(folder / f"{frame_index:06d}-{i:02d}.jpeg")
+        with atomic_write(folder / f"{frame_index:06d}-{i:02d}.jpeg", "wb") as f:
+            Image.fromarray(chip).save(f, format="JPEG")
 
 
 def _meta(cands: list[_Candidate]) -> FaceMeta:

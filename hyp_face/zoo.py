@@ -28,7 +28,6 @@ caller accepts it explicitly. Files appear only when complete and verified (temp
 from __future__ import annotations
 
 import ast
-import hashlib
 import logging
 import os
 import shutil
@@ -43,7 +42,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .io.table import TableError, read_rows
+from .io.manifest import file_sha256, sha256_of
+from .io.table import TableError, read_rows, write_lines
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
@@ -150,25 +150,6 @@ def missing_files(model: ZooModel, models_dir: str | os.PathLike) -> list[Path]:
         elif not dest.is_file():
             missing.append(dest)
     return missing
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """sha256 of a file, computed once per process for the same path, size and modification time."""
-    st = os.stat(path)
-    return _cached_sha256(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
-
-
-@lru_cache(maxsize=64)
-def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
-    return sha256_of(path)
-
-
-def sha256_of(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def locate_pypi_file(source: str) -> tuple[Path, str]:
@@ -294,7 +275,7 @@ def fetch(entry: ZooFile, models_dir: Path, accept_new_hash: bool = False) -> Pa
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, dest)
         if entry.sha256 == "-":
-            _accepted_hash(dest).write_text(f"{got}  {dest.name}\n")
+            write_lines(_accepted_hash(dest), [f"{got}  {dest.name}"])
     finally:
         tmp.unlink(missing_ok=True)
     return dest

@@ -324,3 +324,15 @@ def test_table_rows_of_a_search_result():
     assert lines[0] == "| config | back-end | protocol | R-1 | R-5 | R-10 | mAP | re-ranking |"
     assert lines[2] == "| c | be_v1 | p | 50.0 | 100.0 | 100.0 | 75.0 |  |"
     assert lines[3] == "| c | be_v1 | p | 100.0 | 100.0 | 100.0 | 80.0 | ecn paper (t 3, q 8, k 25) |"
+
+
+def test_open_set_tables_note_the_rates_below_one_over_the_negatives(tmp_path):
+    from hyp_face.identify.report import write_tables
+
+    figures = {"dir": {"0.001": 0.5, "0.01": 0.6, "0.1": 0.7}, "n_known": 10, "n_unknown": 188}
+    small = {"config": "c", "backend": "be_v1", "protocol": "small_open", "kind": "open", "figures": figures}
+    large = {**small, "protocol": "large_open", "figures": {**figures, "n_unknown": 5165}}
+    write_tables(tmp_path, [small, large])
+    text = (tmp_path / "results.md").read_text()
+    assert "Note: small_open has 188 unknown probes, fewer than 1/FPIR for DIR@0.001: there no false positive" in text
+    assert "large_open has" not in text

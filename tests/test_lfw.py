@@ -15,11 +15,11 @@ from hyp_face.eval.lfw import (
     kfold_accuracy,
     main,
     read_pairs,
-    roc_auc,
     tpr_at_fpr,
 )
 from hyp_face.frontend import FrontEndConfig
 from hyp_face.io.table import TableError
+from hyp_face.metrics.identification import roc_auc
 from conftest import shared_path
 
 torch.set_num_threads(1)
@@ -49,8 +49,8 @@ def test_roc_auc_and_tpr_by_hand():
     same = np.array([1, 1, 1, 1, 0, 0, 0, 0], bool)
     scores = np.array([0.9, 0.8, 0.4, 0.2, 0.7, 0.3, 0.1, 0.05])
     # positive > negative pairs: 0.9,0.8 beat all 4; 0.4 beats 3; 0.2 beats 2 -> 13/16
-    assert roc_auc(scores, same) == pytest.approx(13 / 16)
-    assert roc_auc(np.ones(8), same) == pytest.approx(0.5)
+    assert roc_auc(scores[same], scores[~same]) == pytest.approx(13 / 16)
+    assert roc_auc(np.ones(4), np.ones(4)) == pytest.approx(0.5)
     # 4 negatives 0.7, 0.3, 0.1, 0.05. FPR 0.01 allows none above: threshold 0.7 -> TPR 2/4;
     # 0.25 allows one (0.7): positives above 0.3 -> 3/4; 0.5 allows two: positives above 0.1 -> 4/4
     assert tpr_at_fpr(scores, same, (0.01, 0.25, 0.5)) == {"0.01": 0.5, "0.25": 0.75, "0.5": 1.0}

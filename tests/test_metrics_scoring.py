@@ -13,7 +13,7 @@ import pytest
 from hyp_face.bin import apply_calibration, apply_fusion, score_trials, train_calibration, train_fusion
 from hyp_face.io.table import TableError
 from hyp_face.metrics.report import evaluate, results_line
-from hyp_face.metrics.scores import load_trials, read_scores, trial_scores
+from hyp_face.metrics.scores import Trials, load_trials, read_scores, trial_scores, write_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,6 +33,22 @@ def _write_key_and_scores(tmp_path, n_models=6, n_tests=80, seed=0, shift=2.0, n
     (tmp_path / "trials").write_text("\n".join(key) + "\n")
     (tmp_path / name).write_text("\n".join(lines) + "\n")
     return np.array(tar), np.array(non)
+
+
+def test_scores_are_written_in_the_original_order_and_format(tmp_path):
+    """Sorted by test, then model, in code point order (as numpy sorts strings), stable for repeated pairs, ``%f``;
+    against a plain reference on names with prefixes, case, non-ASCII and '%'."""
+    rng = np.random.default_rng(3)
+    pool = ["a", "ab", "B", "b%d", "é1", "z", "100%", "a_b", "A"]
+    models = [pool[i] for i in rng.integers(0, len(pool), 400)]
+    tests = [pool[i] for i in rng.integers(0, len(pool), 400)]
+    scores = rng.normal(size=400)
+    write_scores(tmp_path / "s", Trials(models, tests, None), scores)
+    order = np.lexsort((np.asarray(models), np.asarray(tests)))
+    expected = "".join(f"{models[i]} {tests[i]} {scores[i]:f}\n" for i in order)
+    assert (tmp_path / "s").read_text() == expected
+    write_scores(tmp_path / "empty", Trials([], [], None), np.zeros(0))
+    assert (tmp_path / "empty").read_text() == ""
 
 
 def test_trial_scores_join_and_errors(tmp_path):

@@ -15,8 +15,8 @@ from hyp_face.recognize.annotate import PALETTE, BoxSchedule, Drawn, annotate_vi
 from hyp_face.recognize.contact import (COLUMNS, HEADER, THUMB, SampledCrops, TrackCrops, cut_crops,
                                         planned_crops)
 from hyp_face.recognize.outputs import (SCHEMA_VERSION, TimelineWriter, output_dir, read_timeline, rttm_lines,
-                                        timeline_dict, track_segments, vtt_lines, write_outputs, write_text_outputs)
-from hyp_face.recognize.timeline import UNKNOWN, TrackLabel, VideoTimeline
+                                        timeline_dict, vtt_lines, write_outputs, write_text_outputs)
+from hyp_face.recognize.timeline import UNKNOWN, TrackLabel, VideoTimeline, track_segments
 from hyp_face.track.types import Track
 from hyp_face.video import sample_frames
 from hyp_face.video.synth import write_video

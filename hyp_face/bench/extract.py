@@ -26,7 +26,6 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
@@ -35,6 +34,7 @@ from hyp_face.cli import pin_threads
 from hyp_face.extract import FaceExtractor
 from hyp_face.frontend import BATCH_HELP, FrontEndConfig, add_frontend_args, build_extractor
 from hyp_face.formats.dlib_models import dlib_model_path
+from hyp_face.io.table import atomic_write
 from hyp_face.video import sample_frames
 from hyp_face.zoo import bytes_literal, locate_pypi_file
 
@@ -194,9 +194,9 @@ def report(args, video: str) -> None:
         unit = "x" if name.startswith("ratio") else " fr/s"
         print(f"| {name} | {r['median']:.2f}{unit} | {r['min']:.2f}-{r['max']:.2f}{unit} |")
     if args.out_json:
-        Path(args.out_json).write_text(json.dumps({"stages": results, "rounds": rounds, "video": args.video,
-                                                   "input": video, "frames": len(frames), "threads": args.threads},
-                                                  indent=1))
+        with atomic_write(args.out_json) as f:
+            f.write(json.dumps({"stages": results, "rounds": rounds, "video": args.video, "input": video,
+                                "frames": len(frames), "threads": args.threads}, indent=1))
 
 
 if __name__ == "__main__":

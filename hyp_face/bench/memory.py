@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from hyp_face.bench.clips import loop_video, resized_video
+from hyp_face.io.table import atomic_write
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160), "8k": (7680, 4320)}
 
@@ -97,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {video.name} | {name} | {row['seconds']:g} | {row['faces']} | "
                   f"{row['loaded_mb']:.0f} | {row['peak_mb']:.0f} |", flush=True)
     if args.out_json:
-        Path(args.out_json).write_text(json.dumps(rows, indent=1))
+        with atomic_write(args.out_json) as f:
+            f.write(json.dumps(rows, indent=1))
     return 0
 
 

@@ -36,6 +36,7 @@ from pathlib import Path
 from hyp_face.bench.extract import Peer, sequential_decode, spread
 from hyp_face.cli import pin_threads, setup_logging
 from hyp_face.frontend import FrontEndConfig, add_frontend_args, build_extractor
+from hyp_face.io.table import atomic_write
 from hyp_face.recognize.gallery import enroll, scoring_rule
 from hyp_face.recognize.live import LiveFrames
 from hyp_face.recognize.pipeline import Progress, RecognizeOptions, config_options, recognize
@@ -212,9 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MiB")
     if args.out_json:
-        Path(args.out_json).write_text(json.dumps({"clips": rows, "peak_rss_mib": peak, "config": args.config_file,
-                                                   "track_fps": args.track_fps, "threads": args.threads,
-                                                   "device": args.device}, indent=1))
+        with atomic_write(args.out_json) as f:
+            f.write(json.dumps({"clips": rows, "peak_rss_mib": peak, "config": args.config_file,
+                                "track_fps": args.track_fps, "threads": args.threads, "device": args.device}, indent=1))
     return 0
 
 

@@ -146,7 +146,8 @@ def pyramid_scales(height: int, width: int, min_face_size: float, factor: float)
     return scales
 
 
-def _normalise(x: torch.Tensor) -> torch.Tensor:
+def mtcnn_normalise(x: torch.Tensor) -> torch.Tensor:
+    """MTCNN's input scaling of 0..255 pixels (every P-, R-, O- and L-Net)."""
     return (x - 127.5) * 0.0078125
 
 
@@ -239,7 +240,7 @@ class MTCNNDetector:
         scales = pyramid_scales(height, width, self.min_face_size, self.factor)
         if not scales:
             return images.new_zeros((0, 4)), torch.zeros(0, dtype=torch.long, device=self.device)
-        maps = [self.pnet.head(_normalise(F.interpolate(images, size=(int(height * s + 1), int(width * s + 1)),
+        maps = [self.pnet.head(mtcnn_normalise(F.interpolate(images, size=(int(height * s + 1), int(width * s + 1)),
                                                         mode="area"))) for s in scales]
         canvas, places = _canvas(maps)
         reg, prob = self.pnet.trunk(canvas)
@@ -293,7 +294,7 @@ class MTCNNDetector:
 
     def _run(self, net: nn.Module, integral, frame, windows, size: int) -> tuple[torch.Tensor, ...]:
         """``net`` on the size x size area crops of the windows, ``crop_batch`` crops at a time."""
-        outs = [net(_normalise(area_crops(integral, frame[i : i + self.crop_batch],
+        outs = [net(mtcnn_normalise(area_crops(integral, frame[i : i + self.crop_batch],
                                           windows[i : i + self.crop_batch], size)))
                 for i in range(0, len(windows), self.crop_batch)]
         if not outs:

@@ -14,7 +14,7 @@ Which file each model needs, and where it comes from, is in ``conf/model_zoo.tsv
 
 from __future__ import annotations
 
-from hyp_face.registry import Builder, Registry
+from hyp_face.registry import Registry
 
 from .base import FaceDetector
 
@@ -37,11 +37,6 @@ def register_detector(name: str):
 def list_detectors() -> list[str]:
     """Names of every detector builder."""
     return _DETECTORS.names()
-
-
-def detector_builder(name: str) -> Builder:
-    """The builder registered as ``name`` (imported on first use)."""
-    return _DETECTORS.builder(name)
 
 
 def build_detector(name: str, weights: str | None = None, device: str = "cpu", **opts) -> FaceDetector:

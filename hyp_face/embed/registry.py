@@ -8,7 +8,7 @@ and where it comes from, is in ``conf/model_zoo.tsv`` (:mod:`hyp_face.zoo`).
 
 from __future__ import annotations
 
-from hyp_face.registry import Builder, Registry
+from hyp_face.registry import Registry
 
 from hyp_face.embed.base import Embedder
 
@@ -30,11 +30,6 @@ def register_embedder(name: str):
 def list_embedders() -> list[str]:
     """Names of every recognizer builder."""
     return _EMBEDDERS.names()
-
-
-def embedder_builder(name: str) -> Builder:
-    """The builder registered as ``name`` (imported on first use)."""
-    return _EMBEDDERS.builder(name)
 
 
 def build_embedder(name: str, weights: str | None = None, device: str = "cpu", **opts) -> Embedder:

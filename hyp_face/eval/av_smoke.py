@@ -22,11 +22,11 @@ import argparse
 import csv
 import json
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
-import sys
 import numpy as np
 
 from hyp_face.audio.config import SpeakerConfig
@@ -34,6 +34,7 @@ from hyp_face.backend.kspaced import mean_of_pairs, select_kspaced
 from hyp_face.calibrate.av_fusion import mean_fusion
 from hyp_face.cli import pin_threads, run_main, setup_logging
 from hyp_face.frontend import FrontEndConfig, build_extractor
+from hyp_face.io.table import atomic_write
 
 log = logging.getLogger("hyp_face.eval.av_smoke")
 K_FACES = 5
@@ -174,7 +175,8 @@ def main(argv: list[str] | None = None) -> dict:
     except FileNotFoundError as err:  # a config, or a model run_000 has not fetched (its message says how)
         raise SystemExit(f"av_smoke: {err}") from None
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
+        with atomic_write(args.json) as f:
+            f.write(json.dumps(result, indent=2))
     print(markdown(result))
     return result
 

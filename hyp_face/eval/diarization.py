@@ -28,7 +28,8 @@ from scipy.optimize import linear_sum_assignment
 
 from ..corpus.face_truth import TruthVideo
 from ..io.table import TableError, parse_rows
-from ..recognize.outputs import json_number, read_timeline, rttm_lines, safe_name
+from ..recognize.outputs import read_timeline, rttm_lines
+from ..recognize.timeline import json_number, safe_name
 from ..recognize.timeline import UNKNOWN
 
 log = logging.getLogger(__name__)

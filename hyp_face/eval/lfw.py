@@ -42,6 +42,7 @@ from hyp_face.detect.base import FaceDetector
 from hyp_face.embed.base import Embedder
 from hyp_face.frontend import FrontEndConfig, MissingModelError, add_frontend_args, build_extractor, frontend_epilog
 from hyp_face.io.table import TableError, atomic_write
+from hyp_face.metrics.identification import id_rate, roc_auc
 
 log = logging.getLogger("hyp_face.eval.lfw")
 
@@ -165,25 +166,10 @@ def kfold_accuracy(scores: np.ndarray, same: np.ndarray, fold: np.ndarray) -> tu
     return acc, thresholds
 
 
-def roc_auc(scores: np.ndarray, same: np.ndarray) -> float:
-    """Area under the ROC curve (Mann-Whitney statistic, ties count one half)."""
-    from scipy.stats import rankdata
-
-    ranks = rankdata(scores)
-    n_pos, n_neg = int(same.sum()), int((~same).sum())
-    return float((ranks[same].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
 def tpr_at_fpr(scores: np.ndarray, same: np.ndarray, fpr_points: Sequence[float] = FPR_POINTS) -> dict[str, float]:
-    """Highest true-positive rate whose false-positive rate does not exceed each target (pooled over folds)."""
-    neg = np.sort(scores[~same])[::-1]
-    pos = scores[same]
-    out = {}
-    for target in fpr_points:
-        allowed = int(np.floor(target * len(neg) + 1e-9))  # negatives that may score at or above the threshold
-        thr = neg[allowed] if allowed < len(neg) else -np.inf  # strictly above the first excluded negative
-        out[f"{target:g}"] = float(np.mean(pos > thr))
-    return out
+    """Highest true-positive rate whose false-positive rate does not exceed each target (pooled over folds): the ID
+    rate of :mod:`hyp_face.metrics.identification`, keyed by the target as text."""
+    return {f"{fpr:g}": tpr for fpr, tpr in id_rate(scores[same], scores[~same], fpr_points).items()}
 
 
 def verification_report(scores: np.ndarray, pairs: Pairs) -> dict:
@@ -197,7 +183,7 @@ def verification_report(scores: np.ndarray, pairs: Pairs) -> dict:
         "fold_accuracy": acc.tolist(),
         "fold_threshold": thr.tolist(),
         "tpr_at_fpr": tpr_at_fpr(scores, pairs.same),
-        "roc_auc": roc_auc(scores, pairs.same),
+        "roc_auc": roc_auc(scores[pairs.same], scores[~pairs.same]),
     }
 
 

@@ -630,7 +630,6 @@ class MXNetModel(nn.Module):
             self.layers[key] = module
             self.plan.append((node.id, key, node.inputs[: data_input_count(node)] if node.op != "null" else []))
         self.input_names = [graph.nodes[i].name for i in self.input_ids]
-        self.node_names = {node.id: node.name for node in graph.nodes if node.id in needed}
         self._last_use = _last_uses(self.plan, self.output_refs)
         self.register_buffer("_dtype_probe", torch.zeros(0), persistent=False)
 

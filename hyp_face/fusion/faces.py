@@ -24,7 +24,6 @@ from hyp_face.io.table import write_lines
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "dev", "test")
 LFW_NAME = re.compile(r"^(?P<name>.+)_(?P<num>\d{4})\.(jpg|jpeg|png)$", re.IGNORECASE)
 
 

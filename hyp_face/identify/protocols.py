@@ -211,7 +211,7 @@ def write_protocol(path: str | os.PathLike, protocol: Protocol) -> None:
 
 def read_role(path: Path, source: str | None = None) -> RoleSet:
     """A role data dir; every item needs a key line in ``utt2spk`` and every key line an item in ``vid.scp``."""
-    vid_rows = _rows(path / VID_SCP, 2, 2, "item")
+    vid_rows = _rows(path / VID_SCP, 2, 2, "the list of items and their media")
     if not vid_rows:
         raise ProtocolError(f"{path / VID_SCP}: empty: no {path.name} item")
     vid, lines = {}, {}
@@ -220,7 +220,7 @@ def read_role(path: Path, source: str | None = None) -> RoleSet:
             raise TableError(path / VID_SCP, lineno, f"duplicate item {utt!r} (line {lines[utt]})")
         vid[utt], lines[utt] = media, lineno
     utt2spk = {}
-    for lineno, (utt, spk) in _rows(path / UTT2SPK, 2, 2, "key"):
+    for lineno, (utt, spk) in _rows(path / UTT2SPK, 2, 2, "the identity of each item"):
         if utt not in vid:
             raise TableError(path / UTT2SPK, lineno, f"{utt!r} is not an item of {path / VID_SCP}")
         if utt in utt2spk:
@@ -231,7 +231,7 @@ def read_role(path: Path, source: str | None = None) -> RoleSet:
             raise TableError(path / VID_SCP, lines[utt], f"{path.name} item {utt!r} is missing from the key "
                              f"{path / UTT2SPK}")
     if source is None:
-        source = _one_word(path / SOURCE)
+        source = _one_word(path / SOURCE, "the name of the data dir whose embeddings the role uses")
     boxes = [tuple(f) for _, f in read_rows(path / FACE_BBOX, 6)] if (path / FACE_BBOX).is_file() else None
     items = RoleSet(vid, utt2spk, source, boxes, lines, path)
     if (path / SPK2UTT).is_file():
@@ -243,7 +243,7 @@ def check_spk2utt(path: Path, items: RoleSet) -> None:
     """``spk2utt`` must list exactly ``utt2spk``: an identity without an item, or an unknown item, is an error."""
     expected = items.spk2utt
     seen = set()
-    for lineno, (spk, *utts) in _rows(path, 1, None, "identity"):
+    for lineno, (spk, *utts) in _rows(path, 1, None, "the items of each identity"):
         if not utts:
             raise TableError(path, lineno, f"identity {spk!r} has no item")
         for utt in utts:
@@ -261,7 +261,7 @@ def check_spk2utt(path: Path, items: RoleSet) -> None:
 def read_protocol(path: str | os.PathLike) -> Protocol:
     """Read and validate a protocol dir (see the module docstring); the first problem is an error naming its file."""
     path = Path(path)
-    kind = _one_word(path / KIND)
+    kind = _one_word(path / KIND, f"the protocol's kind, one of {', '.join(KINDS)}")
     if kind not in KINDS:
         raise TableError(path / KIND, 1, f"unknown kind {kind!r}; expected one of {KINDS}")
     sets = {role: read_role(path / role) for role in ROLES[kind]}
@@ -300,7 +300,7 @@ def read_relevant(path: Path, query: RoleSet, gallery: RoleSet) -> dict[str, lis
     """``<query> [<gallery item> ...]`` lines: one per query of ``query/spk2utt``, items from ``gallery``."""
     relevant: dict[str, list[str]] = {}
     queries = set(query.utt2spk.values())
-    for lineno, (q, *items) in _rows(path, 1, None, "query"):
+    for lineno, (q, *items) in _rows(path, 1, None, "the relevant items of each query"):
         if q not in queries:
             raise TableError(path, lineno, f"query {q!r} is not an identity of {query.path / UTT2SPK}")
         if q in relevant:
@@ -320,12 +320,12 @@ def read_relevant(path: Path, query: RoleSet, gallery: RoleSet) -> dict[str, lis
 
 def _rows(path: Path, min_cols: int, max_cols: int | None, what: str) -> list[Row]:
     if not path.is_file():
-        raise ProtocolError(f"{path}: no such file (the {what} list of the protocol)")
+        raise ProtocolError(f"{path}: no such file ({what})")
     return read_rows(path, min_cols, max_cols)
 
 
-def _one_word(path: Path) -> str:
-    rows = _rows(path, 1, 1, "one-word")
+def _one_word(path: Path, what: str) -> str:
+    rows = _rows(path, 1, 1, what)
     if len(rows) != 1:
         raise ProtocolError(f"{path}: expected one line with one word, got {len(rows)} lines")
     return rows[0][1][0]

@@ -67,11 +67,25 @@ def markdown(rows: Sequence[dict]) -> list[str]:
         "| " + " | ".join(r[c] for c in used) + " |" for r in rows]
 
 
+def few_negatives_notes(results: Sequence[dict]) -> list[str]:
+    """Notes on the figures at a false positive rate below 1 / (number of negatives): there, no false positive is
+    allowed at all, so the figure says only where the single highest non-mated score lies."""
+    notes = []
+    for result in results:
+        n = result["figures"].get("n_unknown")
+        low = [f for f in (1e-3, 1e-2, 1e-1) if n and f * n < 1 and "dir" in result["figures"]]
+        if low:
+            notes.append(f"Note: {result['protocol']} has {n} unknown probes, fewer than 1/FPIR for DIR@"
+                         + ", ".join(f"{f:g}" for f in low) + ": there no false positive is allowed.")
+    return notes
+
+
 def write_tables(out_dir: str | os.PathLike, results: Sequence[dict]) -> list[dict]:
     """``results.md`` and ``results.json`` (the rows and every protocol's full results) in ``out_dir``."""
     rows = [row for result in results for row in result_rows(result)]
     out_dir = Path(out_dir)
-    write_lines(out_dir / "results.md", markdown(rows))
+    notes = few_negatives_notes(results)
+    write_lines(out_dir / "results.md", markdown(rows) + ([""] + notes if notes else []))
     with atomic_write(out_dir / "results.json") as f:
         json.dump({"rows": rows, "results": list(results)}, f, indent=1)
         f.write("\n")
@@ -79,10 +93,12 @@ def write_tables(out_dir: str | os.PathLike, results: Sequence[dict]) -> list[di
 
 
 def plot_cmc(curves: dict[str, Sequence[float]], path: str | os.PathLike, title: str = "") -> None:
-    """CMC curves (share of queries with a match within rank k), one line per label."""
+    """CMC curves (share of queries with a match within rank k), one line per label; each later curve is thinner
+    and dashed, so that one that coincides with an earlier one shows on top of it instead of hiding it."""
     fig, ax = plt.subplots(figsize=(5.5, 4.5), layout="constrained")
-    for label, cmc in curves.items():
-        ax.step(np.arange(1, len(cmc) + 1), 100 * np.asarray(cmc), where="post", label=label, linewidth=1.5)
+    for i, (label, cmc) in enumerate(curves.items()):
+        ax.step(np.arange(1, len(cmc) + 1), 100 * np.asarray(cmc), where="post", label=label,
+                linewidth=max(2.5 - 0.6 * i, 1.0), linestyle="-" if i == 0 else (0, (4, 1 + i)), zorder=2 + i)
     ax.set_xscale("log")
     ax.set_xlabel("rank k", fontsize=9)
     ax.set_ylabel("identification rate within rank k (%)", fontsize=9)

@@ -36,13 +36,18 @@ def manifest_path(output: str | os.PathLike) -> Path:
     return output.with_name(output.name + MANIFEST_SUFFIX)
 
 
-@functools.lru_cache(maxsize=4096)
-def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+def sha256_of(path: str | os.PathLike) -> str:
+    """sha256 of a file's content, read in blocks of 1 MiB (not cached: see :func:`file_sha256`)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=4096)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_of(path)
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -34,8 +34,7 @@ from ..video.orientation import Orientation, apply_orientation, frame_orientatio
 from ..video.reader import VideoError, probe
 from .contact import CropCollector
 from .live import open_source
-from .outputs import label_of
-from .timeline import UNKNOWN, VideoTimeline
+from .timeline import UNKNOWN, VideoTimeline, label_of
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ..io.table import atomic_write
 from ..track.types import Track
 from ..video.reader import VideoDecoder
-from .outputs import label_of, person_identity, safe_name, track_record
-from .timeline import UNKNOWN, VideoTimeline
+from .timeline import UNKNOWN, VideoTimeline, label_of, person_identity, safe_name, track_record
 
 PER_PERSON = 12
 COLUMNS = 4

@@ -17,10 +17,8 @@ timeline.json (``"schema": "hyp_face.timeline"``, ``"version": 1``)::
               faces: [{frame, time, box: [x1, y1, x2, y2], score}]}]
 
 Times are seconds from the stream start; ``frame`` is the face's ``Track.frame`` as the tracker numbered it (the
-time is what locates a face in the video). A face sampled at time t stands for [t, t + 1/track_fps) (clipped to the
-duration); the faces of a track form one segment until two consecutive faces are more than 1.5 sampling periods
-apart. A person's identity is the gallery identity with the most screen time among its tracks (``unknown`` when
-none has one); its score is the best score of its tracks for that identity. Tracks without faces are left out.
+time is what locates a face in the video). Segments and a person's identity follow the rules of
+:mod:`hyp_face.recognize.timeline`, which builds each track's record. Tracks without faces are left out.
 """
 
 from __future__ import annotations
@@ -29,108 +27,19 @@ import json
 import logging
 import math
 import os
-import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-import numpy as np
 
 from ..io.table import atomic_write, write_lines
-from ..track.types import Track
-from .timeline import UNKNOWN, TrackLabel, VideoTimeline
-
-if TYPE_CHECKING:
-    from .contact import FaceCrops
+from .annotate import annotate_video
+from .contact import FaceCrops, planned_crops, write_contact_sheets
+from .timeline import (UNKNOWN, Segment, VideoTimeline, merge_segments, person_identity, rounded, safe_name,
+                       track_record)
 
 log = logging.getLogger(__name__)
 
 SCHEMA = "hyp_face.timeline"
 SCHEMA_VERSION = 1
-GAP_PERIODS = 1.5  # consecutive faces of a track further apart than this many sampling periods start a new segment
-SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A time span in which one track (or person) is on screen."""
-
-    start: float
-    end: float
-
-
-def safe_name(name: str) -> str:
-    """``name`` usable as one RTTM field and as a file name (runs of other characters become ``_``)."""
-    return SAFE_NAME.sub("_", name).strip("_") or "_"
-
-
-def label_of(timeline: VideoTimeline, track: Track) -> TrackLabel:
-    """The track's label; a track without one is its own unknown person."""
-    return timeline.labels.get(track.track_id) or TrackLabel(track.track_id, f"track_{track.track_id}")
-
-
-def track_segments(track: Track, track_fps: float, duration: float = 0.0) -> list[Segment]:
-    """The spans in which ``track`` is on screen (module doc: each face covers one sampling period)."""
-    if not len(track):
-        return []
-    period = 1.0 / track_fps
-    times = np.asarray(track.time, dtype=np.float64)
-    breaks = np.flatnonzero(np.diff(times) > GAP_PERIODS * period) + 1
-    segments = []
-    for part in np.split(times, breaks):
-        end = float(part[-1]) + period
-        if duration > 0:
-            end = min(end, max(duration, float(part[-1])))
-        segments.append(Segment(float(part[0]), end))
-    return segments
-
-
-def merge_segments(segments: list[Segment]) -> list[Segment]:
-    """The union of ``segments`` as sorted, disjoint spans."""
-    merged: list[Segment] = []
-    for seg in sorted(segments, key=lambda s: (s.start, s.end)):
-        if merged and seg.start <= merged[-1].end:
-            merged[-1] = Segment(merged[-1].start, max(merged[-1].end, seg.end))
-        else:
-            merged.append(seg)
-    return merged
-
-
-def json_number(value: float | None) -> float | None:
-    """JSON has no NaN: unknown numbers are written as null."""
-    return float(value) if value is not None and math.isfinite(value) else None
-
-
-def _round(value: float, digits: int = 3) -> float:
-    return round(float(value), digits)
-
-
-def track_record(timeline: VideoTimeline, track: Track) -> dict:
-    """The timeline.json entry of one track."""
-    label = label_of(timeline, track)
-    return {
-        "track_id": int(track.track_id), "person": label.person, "identity": label.identity,
-        "score": json_number(label.score), "start": _round(track.start), "end": _round(track.end),
-        "quality": json_number(track.quality), "num_faces": len(track),
-        "segments": [[_round(s.start), _round(s.end)]
-                     for s in track_segments(track, timeline.track_fps, timeline.duration)],
-        "faces": [{"frame": int(f), "time": _round(t), "box": [_round(v, 1) for v in box], "score": _round(s, 4)}
-                  for f, t, box, s in zip(track.frame, track.time, np.asarray(track.box), track.score)],
-    }
-
-
-def person_identity(tracks: list[dict]) -> tuple[str, float | None]:
-    """Identity of a person: the known identity with the most screen time among its tracks, and its best score."""
-    screen: dict[str, float] = {}
-    for t in tracks:
-        if t["identity"] != UNKNOWN:
-            screen[t["identity"]] = screen.get(t["identity"], 0.0) + sum(e - s for s, e in t["segments"])
-    if not screen:
-        return UNKNOWN, max((t["score"] for t in tracks if t["score"] is not None), default=None)
-    identity = max(sorted(screen), key=screen.get)
-    return identity, max((t["score"] for t in tracks if t["identity"] == identity and t["score"] is not None),
-                         default=None)
 
 
 def people_records(tracks: list[dict]) -> list[dict]:
@@ -144,9 +53,9 @@ def people_records(tracks: list[dict]) -> list[dict]:
         segments = merge_segments([Segment(s, e) for t in members for s, e in t["segments"]])
         identity, score = person_identity(members)
         people.append({"person": person, "identity": identity, "score": score,
-                       "screen_time": _round(sum(s.end - s.start for s in segments)),
+                       "screen_time": rounded(sum(s.end - s.start for s in segments)),
                        "tracks": [t["track_id"] for t in members],
-                       "segments": [[_round(s.start), _round(s.end)] for s in segments]})
+                       "segments": [[rounded(s.start), rounded(s.end)] for s in segments]})
     return people
 
 
@@ -155,7 +64,7 @@ def timeline_dict(timeline: VideoTimeline) -> dict:
     kept = sorted((t for t in timeline.tracks if len(t)), key=lambda t: (t.start, t.track_id))
     tracks = [track_record(timeline, t) for t in kept]
     return {"schema": SCHEMA, "version": SCHEMA_VERSION, "key": timeline.key, "source": timeline.source,
-            "width": int(timeline.width), "height": int(timeline.height), "duration": _round(timeline.duration),
+            "width": int(timeline.width), "height": int(timeline.height), "duration": rounded(timeline.duration),
             "track_fps": float(timeline.track_fps), "status": timeline.status,
             "dropped_frames": int(timeline.dropped_frames), "people": people_records(tracks), "tracks": tracks}
 
@@ -258,7 +167,6 @@ def write_outputs(timeline: VideoTimeline, out_dir: str | os.PathLike, video: bo
     file is decoded again (not a URL or a device: a live stream would not replay); when that is not possible, or the
     file cannot be decoded, these outputs are skipped with a logged warning and the text outputs stay valid.
     """
-    from .contact import planned_crops, write_contact_sheets
 
     folder = output_dir(out_dir, timeline.key)
     paths = write_text_outputs(timeline, folder)
@@ -268,7 +176,6 @@ def write_outputs(timeline: VideoTimeline, out_dir: str | os.PathLike, video: bo
                     timeline.source, "" if crops is not None else " and no contact sheets")
         video, contact_sheets = False, contact_sheets and crops is not None
     if video:
-        from .annotate import annotate_video
         target = folder / f"{safe_name(timeline.key)}.annotated.mp4"
         collector = planned_crops(timeline) if contact_sheets and crops is None else None
         if _try(timeline, "annotated video", annotate_video, timeline, target, collector) is not None:
@@ -295,7 +202,6 @@ class TimelineWriter:
         self.min_interval = min_interval
         self.cost_factor = cost_factor
         self._next_write = -math.inf
-        self.writes = 0
 
     def update(self, timeline: VideoTimeline, force: bool = False) -> bool:
         """Rewrite the files when ``force`` or when the wait since the last rewrite is over; True when written."""
@@ -305,14 +211,12 @@ class TimelineWriter:
         write_text_outputs(timeline, output_dir(self.out_dir, timeline.key))
         cost = time.monotonic() - start
         self._next_write = start + max(self.min_interval, self.cost_factor * cost)
-        self.writes += 1
         return True
 
     def close(self, timeline: VideoTimeline, video: bool = False, contact_sheets: bool = True,
               track_crops: FaceCrops | None = None) -> dict[str, Path]:
         """The final outputs (:func:`write_outputs`; a stream or device is not decoded again, so its contact
         sheets need ``track_crops``, kept as the frames went by)."""
-        self.writes += 1
         return write_outputs(timeline, self.out_dir, video=video, contact_sheets=contact_sheets,
                              track_crops=track_crops)
 
