@@ -16,7 +16,9 @@ use_gpu=false
 track_fps=5
 unknown_thr=
 per_face=false
-video=false
+video=false      # also write the annotated MP4 of each video
+contact_sheets=true
+num_threads=1    # torch threads per job
 max_unreadable=0 # videos that cannot be read, tolerated per set before the stage fails: a count or a percentage
 frontend_opts=
 help_message="Usage: $0 --sets \"SET ...\" --gallery DIR [--config-file global_conf/X.sh] [--stage N] [--stop-stage M] [options]
@@ -24,7 +26,8 @@ Recognises who appears when in the videos of data/<SET> (vid.scp) against a gall
 clips>, or a data dir), through the launcher of cmd.sh.
   stage 1: gallery enrolment (once), then tracks, people, identities and outputs of every video (--nj jobs).
 Options: --nj, --use-gpu, --track-fps (default 5), --unknown-thr (default: the config's threshold of its scoring rule),
---per-face true|false, --video true|false (annotated MP4), --max-unreadable N|P% (default 0), --frontend-opts."
+--per-face true|false, --video true|false (annotated MP4), --contact-sheets true|false, --num-threads N,
+--max-unreadable N|P% (default 0), --frontend-opts."
 
 . utils/parse_options.sh
 no_positional_args "$@"
@@ -40,7 +43,8 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   for s in $sets; do
     steps/recognize_video.sh --cmd "$cmd" --nj "$nj" --use-gpu "$use_gpu" --config-file "$config_file" \
       --frontend-opts "$frontend_opts" --track-fps "$track_fps" --unknown-thr "$unknown_thr" \
-      --per-face "$per_face" --video "$video" --max-unreadable "$max_unreadable" \
+      --per-face "$per_face" --video "$video" --contact-sheets "$contact_sheets" --num-threads "$num_threads" \
+      --max-unreadable "$max_unreadable" \
       "data/$s" "$gallery" "exp/recognize/$face_embed_name/$s"
   done
 fi

@@ -369,10 +369,11 @@ def _add_model_options(g) -> None:
     g.add_argument("--track-sharpness-ref", type=float, default=None,
                    help="face tracks: chip sharpness of a sharp face (config key track_sharpness_ref)")
     g.add_argument("--people-ahc-thr", type=float, default=None,
-                   help="face tracks: AHC threshold grouping tracks into people (config key people_ahc_thr, "
-                        f"default {DEFAULT_PEOPLE_AHC_THR})")
+                   help="face tracks: AHC threshold grouping tracks into people (config key people_ahc_thr; "
+                        f"{DEFAULT_PEOPLE_AHC_THR} when the config has none)")
     g.add_argument("--recognize-unknown-thr", type=float, default=None,
-                   help="recognition: gallery score below which a track is unknown (config: recognize_unknown_thr)")
+                   help="recognition: a track whose best gallery score is not above this is unknown "
+                        "(config: recognize_unknown_thr)")
     g.add_argument("--recognize-score-norm", default=None, choices=RECOGNIZE_SCORE_NORMS,
                    help="recognition: s-norm of the gallery scores (config: recognize_score_norm; default none)")
     g.add_argument("--recognize-snorm-ncoh", type=int, default=None,

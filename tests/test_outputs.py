@@ -20,6 +20,7 @@ from hyp_face.recognize.timeline import UNKNOWN, TrackLabel, VideoTimeline, trac
 from hyp_face.track.types import Track
 from hyp_face.video import sample_frames
 from hyp_face.video.synth import write_video
+from conftest import shared_path
 from synth_media import truncate_copy
 
 FPS = 10
@@ -95,6 +96,24 @@ def test_webvtt_lists_everyone_on_screen():
     assert lines[2:] == ["00:00:00.000 --> 00:00:00.400", "Obama (0.71)", "",
                          "00:00:00.400 --> 00:00:00.800", "Obama (0.71)", "unknown (person_01)", "",
                          "00:00:00.800 --> 00:00:01.000", "Obama (0.71)"]
+
+
+def test_rttm_and_webvtt_follow_the_players_timeline():
+    """A video stream that starts after the container (its audio first) shifts the RTTM and the cues, not the
+    timeline's own times."""
+    tl = two_people()
+    tl.media_offset = 0.85
+    doc = timeline_dict(tl)
+    assert doc["media_offset"] == 0.85 and doc["tracks"][0]["segments"][0][0] == 0.0
+    assert vtt_lines(doc)[2] == "00:00:00.850 --> 00:00:01.850"  # the cue of 0.0-1.0 above
+    assert rttm_lines(doc)[0].split()[3] == "0.850"
+
+
+def test_media_offset_of_a_clip_whose_audio_starts_first():
+    clip = shared_path("data", "celeb_video_smoke", "ageitgey_face_recognition", "examples", "short_hamilton_clip.mp4")
+    frames = sample_frames(clip, fps=5)
+    assert frames.media_offset == pytest.approx(0.844, abs=1e-3)  # video 0.852 s, audio 0.008 s (ffprobe)
+    assert next(iter(frames)).time == 0.0
 
 
 def test_write_outputs_text_files_atomic_and_umask(tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -185,12 +186,12 @@ def test_gallery_enrolment_logs_bad_items_and_reuses_unchanged_ones(media, extra
     caplog.clear()
     with caplog.at_level(logging.INFO):
         third = enroll(gallery, extractor, {"fe": 1}, store)
-    assert "1 embedded, 5 unchanged" in caplog.text
+    assert "6 items: 5 unchanged, 1 embedded now, 3 without a usable face" in caplog.text
     assert sorted(third.names) == ["cameraman", "collins", "hopper"]
     caplog.clear()
     with caplog.at_level(logging.INFO):
         enroll(gallery, extractor, {"fe": 2}, store)  # another front end: everything again
-    assert "6 embedded, 0 unchanged" in caplog.text
+    assert "6 items: 0 unchanged, 3 embedded now, 3 without a usable face" in caplog.text
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -212,9 +213,10 @@ def test_recognize_video_names_gallery_people_and_survives_bad_inputs(media, tmp
     inputs = [v / f"{k}.mp4" for k in ("hopper", "cameraman", "noface", "rotated", "truncated")]
     res = run_cli("--gallery", str(media / "gallery"), "--out-dir", str(out), "--contact-sheets", "false",
                   *map(str, inputs), "rtsp://127.0.0.1:9/nothing")
-    # every input is processed; the one that cannot be read (the URL) is named and fails the command
+    # every input is processed; those that cannot be read whole (the URL, the truncated file) are named and fail
+    # the command
     assert res.returncode == 1, res.stdout + res.stderr
-    assert "1 of 6 inputs could not be read or failed: 127.0.0.1_9_nothing" in res.stderr, res.stderr
+    assert "2 of 6 inputs could not be read or failed: truncated, 127.0.0.1_9_nothing" in res.stderr, res.stderr
     lines = {line.split(":")[0]: line for line in res.stdout.splitlines()}
     hopper = read_timeline(out, "hopper")
     assert hopper["status"] == "ok" and named_time(hopper, "hopper") >= 3.0
@@ -231,6 +233,7 @@ def test_recognize_video_names_gallery_people_and_survives_bad_inputs(media, tmp
     assert (boxes[:, 2] <= demo.W + 1).all() and (boxes[:, 3] <= demo.H + 1).all()
     cut = read_timeline(out, "truncated")
     assert cut["tracks"] and 0.5 < cut["duration"] < demo.SECONDS - 0.5  # the part before the cut, kept
+    assert cut["status"].startswith("video error: ") and "[Errno" not in cut["status"], cut["status"]
     assert (out / "truncated" / "truncated.rttm").read_text().startswith("SPEAKER truncated 1 ")
     url = [line for key, line in lines.items() if key.startswith("127.0.0.1")]
     assert url and "video error" in url[0], res.stdout
@@ -323,7 +326,7 @@ def test_recipe_step_runs_jobs_through_run_pl_and_skips_unchanged_videos(media, 
     assert "hopper: unchanged, skipped" in again.stdout and "noface: unchanged, skipped" in again.stdout
 
 
-def test_live_mode_prints_rtf_and_people_and_stops_cleanly_on_ctrl_c(media, tmp_path):
+def test_live_mode_prints_load_and_people_and_stops_cleanly_on_ctrl_c(media, tmp_path):
     import signal
 
     out = tmp_path / "out"
@@ -332,8 +335,10 @@ def test_live_mode_prints_rtf_and_people_and_stops_cleanly_on_ctrl_c(media, tmp_
             str(media / "videos" / "hopper.mp4")]
     full = subprocess.run(args, cwd=ROOT, env=ENV, capture_output=True, text=True, check=False, timeout=600)
     assert full.returncode == 0, full.stderr
-    status = [line for line in full.stdout.splitlines() if "RTF" in line]
+    status = [line for line in full.stdout.splitlines() if " load " in line]
     assert status and "on screen: hopper" in full.stdout and "dropped" in status[0]
+    loads = [float(re.search(r" load (\S+) ", line).group(1)) for line in status[1:]]
+    assert loads and all(0.0 < x < 50.0 for x in loads)  # CPU time per media second over the cores: never 0
     doc = read_timeline(out, "hopper")
     assert f"{doc['dropped_frames']} frames dropped" in full.stdout.splitlines()[-1]
     assert named_time(doc, "hopper") > 1.0
@@ -341,7 +346,7 @@ def test_live_mode_prints_rtf_and_people_and_stops_cleanly_on_ctrl_c(media, tmp_
     proc = subprocess.Popen(args, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     status_lines = 0
     for line in proc.stdout:
-        status_lines += "RTF" in line
+        status_lines += " load " in line
         if status_lines == 2:  # the outputs are written as the stream goes
             assert read_timeline(out, "hopper")["key"] == "hopper"
             proc.send_signal(signal.SIGINT)

@@ -137,6 +137,23 @@ def test_a_face_that_jumps_needs_the_people_clustering_cosine():
         TrackOptions(rejoin_cos=1.5)
 
 
+def test_a_face_that_changes_size_at_once_needs_the_people_clustering_cosine():
+    # a close-up cut to a wide shot of one stage: the boxes overlap, but the face is 2.6 times smaller
+    c = (2 * A + B) / np.linalg.norm(2 * A + B)  # cos 0.894 with A
+    big, small = np.array([461, 0, 627, 257], float), np.array([463, 130, 525, 229], float)
+    feed = Feed(TrackOptions(min_len=1, min_cos=0.6, rejoin_cos=0.9))
+    feed.frame(0, [(big, A)])
+    assert feed.frame(1, [(small, c)]) == [1]  # cos 0.894 < 0.9: a new track, although the boxes overlap
+    feed = Feed(TrackOptions(min_len=1, min_cos=0.6, rejoin_cos=0.9))
+    feed.frame(0, [(big, A)])
+    assert feed.frame(1, [(small, A)]) == [0]  # the same face (cos 1 >= 0.9): a zoom, it follows
+    feed = Feed(TrackOptions(min_len=1, min_cos=0.6, rejoin_cos=0.9, max_scale_step=3.0))
+    feed.frame(0, [(big, A)])
+    assert feed.frame(1, [(small, c)]) == [0]  # within 3 times: the tracker's own gate (0.6) applies
+    with pytest.raises(ValueError, match="max_scale_step"):
+        TrackOptions(max_scale_step=0.5)
+
+
 def test_the_last_face_must_pass_the_cosine_gate_too():
     # a track's mean stays close to a newcomer whose cosine with the last face is below the gate
     c = (A + B) / np.linalg.norm(A + B)  # cos 0.707 with A and with B

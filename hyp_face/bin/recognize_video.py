@@ -29,7 +29,7 @@ import sys
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from hyp_face.cli import pin_threads, run_main, setup_logging, str2bool
+from hyp_face.cli import pin_threads, run_main, setup_logging, str2bool, usable_cores
 from hyp_face.frontend import (BATCH_HELP, FrontEndConfig, MissingModelError, add_frontend_args, build_extractor,
                                frontend_epilog)
 from hyp_face.io.embed_store import STATUS_OK, STATUS_VIDEO_ERROR
@@ -40,7 +40,7 @@ from hyp_face.recognize.gallery import ScoringRule, enroll, scoring_rule
 from hyp_face.recognize.live import LiveFrames
 from hyp_face.recognize.outputs import TimelineWriter, output_dir, read_timeline
 from hyp_face.recognize.pipeline import Progress, RecognizeOptions, config_options, recognize, write_failed
-from hyp_face.recognize.timeline import VideoTimeline
+from hyp_face.recognize.timeline import UNKNOWN, VideoTimeline
 from hyp_face.video import VideoError
 
 log = logging.getLogger("recognize_video")
@@ -82,7 +82,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="write a contact sheet PNG per person (true|false, default true)")
     p.add_argument("--live", action="store_true", help="wall-clock pace, frame dropping, incremental outputs")
     p.add_argument("--format", default=None, help="input format for PyAV, e.g. v4l2 for a camera device")
-    p.add_argument("--print-every", type=float, default=1.0, help="live mode: seconds between status lines")
+    p.add_argument("--print-every", type=float, default=1.0,
+                   help="live mode: media seconds between status lines (default 1)")
     p.add_argument("--batch-size", type=int, default=None, help=BATCH_HELP + " (file mode)")
     p.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1, ...")
     p.add_argument("--num-threads", type=int, default=None, help="torch threads (default $HYP_FACE_THREADS or 1)")
@@ -118,23 +119,30 @@ def recognize_options(args: argparse.Namespace, cfg: FrontEndConfig) -> tuple[Re
 
 
 class LivePrinter:
-    """Prints the real-time factor, dropped frames and the people on screen every ``every`` media seconds.
+    """Prints the load, dropped frames and the people on screen every ``every`` media seconds.
 
-    The real-time factor is the busy time (wall time less the time spent waiting for frames) per media second:
-    below 1 the pipeline keeps up, and 1 - RTF is its spare capacity."""
+    The load is the CPU time of the process (all its threads) per media second, over the cores it may use: below 1
+    the machine keeps up with the stream, and 1 - load is its spare capacity (frames are dropped when one stage
+    falls behind even so)."""
 
     def __init__(self, key: str, frames: LiveFrames, every: float):
         self.key, self.frames, self.every = key, frames, every
         self._next = 0.0
+        self._cores = usable_cores()
 
     def __call__(self, p: Progress) -> None:
         if p.media_s < self._next:
             return
         self._next = p.media_s + self.every
-        names = ", ".join(sorted(p.on_screen)) or "nobody"
-        rtf = f"{(p.wall_s - self.frames.idle_s) / p.media_s:.2f}" if p.media_s > 0 else "-"
-        print(f"[{self.key}] {p.media_s:7.1f} s  RTF {rtf}  dropped {self.frames.dropped}  on screen: {names}",
-              flush=True)
+        load = f"{p.cpu_s / p.media_s / self._cores:.2f}" if p.media_s > 0 else "-"
+        print(f"[{self.key}] {p.media_s:7.1f} s  load {load}  dropped {self.frames.dropped}  "
+              f"on screen: {on_screen_text(p.on_screen)}", flush=True)
+
+
+def on_screen_text(names: list[str]) -> str:
+    """``Barack_Obama, 2 unknown``: the named people, then how many are unknown; ``nobody`` when none."""
+    unknown = names.count(UNKNOWN)
+    return ", ".join(sorted(n for n in names if n != UNKNOWN) + ([f"{unknown} unknown"] if unknown else [])) or "nobody"
 
 
 def run_stream(extractor, source: str, key: str, identifier, opts: RecognizeOptions, args) -> VideoTimeline:

@@ -28,10 +28,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("truth", help="ground_truth.json (hyp_face.corpus.face_truth)")
     p.add_argument("hyp_dirs", nargs="+", help="folders of <key>/timeline.json (+ <key>.rttm)")
     p.add_argument("--ref-rttm", default=None, help="reference RTTM (default: ground_truth.rttm beside the JSON)")
-    p.add_argument("--min-iou", type=float, default=0.5, help="box IoU for a face to match the ground truth")
+    p.add_argument("--min-iou", type=float, default=0.5,
+                   help="box IoU for a face to match the ground truth (default 0.5)")
     p.add_argument("--out", default=None, help="also write the scores (with the DER of each video) to this JSON file")
     p.add_argument("--per-video", action="store_true", help="also print the DER of each video, worst first")
-    p.add_argument("--verbose", type=int, default=1)
+    p.add_argument("--verbose", type=int, default=1, help="0: warnings only; 1: progress (default)")
     return p.parse_args(argv)
 
 
@@ -39,6 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.verbose)
     ref_rttm = Path(args.ref_rttm) if args.ref_rttm else Path(args.truth).with_name("ground_truth.rttm")
+    missing = [d for d in args.hyp_dirs if not Path(d).is_dir()]
+    if missing:
+        sys.exit(f"score_face_diarization: no such hypothesis folder {missing[0]}")
+    try:
+        import pyannote.metrics  # noqa: F401
+    except ImportError:
+        sys.exit('score_face_diarization: needs pyannote.metrics, the "eval" extra: pip install -e ".[eval]"')
     try:
         truth = read_face_truth(args.truth)
         hyps = load_hypotheses(args.hyp_dirs, truth)

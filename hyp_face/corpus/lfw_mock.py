@@ -148,7 +148,8 @@ def split_identities(people: dict[str, list[Path]], num_models: int, min_images:
     """Disjoint dev/eval partitions: ``num_models`` models each from the rich identities, others split in half."""
     rich = sorted(p for p, photos in people.items() if len(photos) >= min_images)
     if len(rich) < 2 * num_models:
-        raise CorpusError(f"only {len(rich)} identities have >= {min_images} photos; need {2 * num_models}")
+        raise CorpusError(f"only {len(rich)} identities have >= {min_images} photos; need {2 * num_models} "
+                          f"({num_models} models for each of dev and eval)")
     rich = [rich[i] for i in rng.permutation(len(rich))]
     models = {"dev": rich[:num_models], "eval": rich[num_models:2 * num_models]}
     rest = sorted(set(people) - set(models["dev"]) - set(models["eval"]))

@@ -81,7 +81,9 @@ def folder_enrollment(enroll_dir: Path) -> DataDir:
         model = check_id("model id", model_dir.name, model_dir)
         media = media_files(model_dir)
         if not media:
-            log.warning("%s: model %s has no media, skipped", model_dir, model)
+            broken = sorted(p.name for p in model_dir.iterdir() if p.is_symlink() and not p.exists())
+            log.warning("%s: model %s has no media, skipped%s", model_dir, model,
+                        f" (broken links: {', '.join(broken)})" if broken else "")
         for key, path in media.items():
             utt = f"{model}-{key}"
             vid[utt], utt2spk[utt] = str(path), model

@@ -77,6 +77,10 @@ def gallery_media(source: str | os.PathLike) -> tuple[dict[str, str], dict[str, 
         if missing:
             raise ValueError(f"{source / 'utt2spk'}: no person for {len(missing)} items of vid.scp, e.g. {missing[0]}")
         return vid, {u: utt2spk[u] for u in vid}
+    if not source.is_dir():
+        raise FileNotFoundError(f"{source}: no such gallery folder (a folder <name>/<photos or clips>, or a data dir)")
+    if any(p.is_file() and not p.name.startswith(".") for p in source.iterdir()):
+        raise ValueError(f"{source}: a gallery holds one folder per person, <name>/<photos or clips>, not files")
     data = folder_enrollment(source)
     return data.vid, data.utt2spk
 
@@ -131,14 +135,15 @@ def enroll(source: str | os.PathLike, extractor: FaceExtractor, frontend: dict, 
     reused = unchanged_items(scp, manifest)
     job = Job(f"gallery {source}", [scp, h5], manifest)
     if job.start(log):
-        unusable = 0
+        embedded = unusable = 0
         with EmbedWriter(prefix) as writer:
             for utt, media in vid.items():
                 emb, status = reused[utt] if utt in reused else embed_item(extractor, utt, media)
                 writer.write(utt, emb, status=status)
                 unusable += not len(emb)
-        log.info("gallery %s: %d items, %d embedded, %d unchanged, %d without a usable face", source, len(vid),
-                 len(vid) - len(reused), len(reused), unusable)
+                embedded += utt not in reused and bool(len(emb))
+        log.info("gallery %s: %d items: %d unchanged, %d embedded now, %d without a usable face (unreadable, or no "
+                 "face found)", source, len(vid), len(reused), embedded, unusable)
         job.finish()
     return load_gallery(scp, utt2spk)
 
@@ -189,9 +194,9 @@ class ScoringRule:
 
     def describe(self) -> str:
         if self.norm is None:
-            return f"cosine, unknown below {self.threshold:.4f}"
+            return f"cosine, unknown at or below {self.threshold:.4f}"
         return (f"{self.norm.mode} s-norm (ncoh {self.norm.ncoh} of {len(self.norm.cohort)} cohort faces), "
-                f"unknown below {self.threshold:.4f}")
+                f"unknown at or below {self.threshold:.4f}")
 
     def fingerprint(self) -> dict:
         """What changes the identities (for the rerun manifest): threshold, s-norm and the cohort's content."""

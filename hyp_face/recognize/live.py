@@ -23,6 +23,7 @@ import av
 
 from ..video import Frame, VideoError
 from ..video.orientation import Orientation, apply_orientation, frame_orientation
+from ..video.reader import media_error_text, media_offset
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +36,18 @@ def open_source(source: str, fmt: str | None = None, timeout_s: float = OPEN_TIM
     try:
         container = av.open(source, format=fmt, options=options, timeout=timeout_s, metadata_errors="ignore")
     except (av.FFmpegError, OSError, ValueError) as err:
-        raise VideoError(source, f"cannot open: {err}") from err
+        raise VideoError(source, f"cannot open: {timeout_text(err, timeout_s)}") from err
     if not container.streams.video:
         container.close()
         raise VideoError(source, "no video stream")
     return container
+
+
+def timeout_text(err: Exception, timeout_s: float) -> str:
+    """What went wrong, as :func:`~hyp_face.video.reader.media_error_text` says it; FFmpeg's own words for the
+    interrupt that ends a source silent for ``timeout_s`` ("Immediate exit requested") become plain ones."""
+    text = media_error_text(err)
+    return f"no data for {timeout_s:g} s" if isinstance(err, av.error.ExitError) else text
 
 
 class LiveFrames:
@@ -49,11 +57,11 @@ class LiveFrames:
         self.source = source
         self.fps = fps
         self.container = open_source(source, fmt)
+        self.media_offset = media_offset(self.container, self.container.streams.video[0])
         self.live = live
         self.pace = live and "://" not in source and fmt is None  # a file plays at wall-clock pace
         self.dropped = 0
         self.delivered = 0
-        self.idle_s = 0.0  # seconds the consumer waited for a frame (its spare time, live)
         self.error: str | None = None
         self._slot: Frame | None = None
         self._done = False
@@ -107,8 +115,8 @@ class LiveFrames:
                 index += 1
                 target = (math.floor(t * self.fps + 1e-6) + 1) / self.fps
         except (av.FFmpegError, OSError) as err:
-            self.error = str(err)
-            log.warning("%s: stream stopped: %s", self.source, err)
+            self.error = timeout_text(err, OPEN_TIMEOUT_S)
+            log.warning("%s: stream stopped: %s", self.source, self.error)
         finally:
             self.container.close()
             with self._cond:
@@ -120,10 +128,8 @@ class LiveFrames:
         try:
             while True:
                 with self._cond:
-                    waited = time.monotonic()
                     while self._slot is None and not self._done and not self._stop.is_set():
                         self._cond.wait(0.5)
-                    self.idle_s += time.monotonic() - waited
                     frame, self._slot = self._slot, None
                     self._cond.notify_all()
                     if frame is None:

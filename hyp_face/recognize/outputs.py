@@ -11,13 +11,16 @@
 
 timeline.json (``"schema": "hyp_face.timeline"``, ``"version": 1``)::
 
-    key, source, width, height (displayed frame, after rotation), duration (s), track_fps, status, dropped_frames
+    key, source, width, height (displayed frame, after rotation), duration (s), track_fps, media_offset (s), status,
+    dropped_frames
     people: [{person, identity, score, screen_time, tracks: [track_id...], segments: [[start, end]...]}]
     tracks: [{track_id, person, identity, score, start, end, quality, num_faces, segments: [[start, end]...],
               faces: [{frame, time, box: [x1, y1, x2, y2], score}]}]
 
-Times are seconds from the stream start; ``frame`` is the face's ``Track.frame`` as the tracker numbered it (the
-time is what locates a face in the video). Segments and a person's identity follow the rules of
+Times are seconds from the video stream's start; ``frame`` is the face's ``Track.frame`` as the tracker numbered it
+(the time is what locates a face in the video). The RTTM and WebVTT add ``media_offset``, the delay of the video
+stream behind the container's start (0.85 s in a clip whose audio starts first), so that they follow the timeline a
+player shows. Segments and a person's identity follow the rules of
 :mod:`hyp_face.recognize.timeline`, which builds each track's record. Tracks without faces are left out.
 """
 
@@ -65,8 +68,9 @@ def timeline_dict(timeline: VideoTimeline) -> dict:
     tracks = [track_record(timeline, t) for t in kept]
     return {"schema": SCHEMA, "version": SCHEMA_VERSION, "key": timeline.key, "source": timeline.source,
             "width": int(timeline.width), "height": int(timeline.height), "duration": rounded(timeline.duration),
-            "track_fps": float(timeline.track_fps), "status": timeline.status,
-            "dropped_frames": int(timeline.dropped_frames), "people": people_records(tracks), "tracks": tracks}
+            "track_fps": float(timeline.track_fps), "media_offset": rounded(timeline.media_offset),
+            "status": timeline.status, "dropped_frames": int(timeline.dropped_frames),
+            "people": people_records(tracks), "tracks": tracks}
 
 
 def write_json(path: str | os.PathLike, doc: dict) -> None:
@@ -96,11 +100,11 @@ def read_timeline(path: str | os.PathLike) -> dict:
 
 def rttm_lines(doc: dict) -> list[str]:
     """RTTM SPEAKER lines of a timeline document, one per track segment, sorted by time."""
-    uri = safe_name(doc["key"])
+    uri, offset = safe_name(doc["key"]), doc.get("media_offset", 0.0)
     rows = []
     for t in doc["tracks"]:
         name = safe_name(t["person"] if t["identity"] == UNKNOWN else t["identity"])
-        rows += [(s, e, name) for s, e in t["segments"]]
+        rows += [(s + offset, e + offset, name) for s, e in t["segments"]]
     return [f"SPEAKER {uri} 1 {s:.3f} {e - s:.3f} <NA> <NA> {name} <NA> <NA>" for s, e, name in sorted(rows)]
 
 
@@ -125,7 +129,8 @@ def cue_text(track: dict) -> str:
 def vtt_lines(doc: dict) -> list[str]:
     """A WebVTT document: one cue per span in which the set of people on screen does not change (a segment of one
     person that ends where the next of the same person starts does not split a cue)."""
-    spans = [(s, e, cue_text(t)) for t in doc["tracks"] for s, e in t["segments"]]
+    offset = doc.get("media_offset", 0.0)
+    spans = [(s + offset, e + offset, cue_text(t)) for t in doc["tracks"] for s, e in t["segments"]]
     cuts = sorted({v for s, e, _ in spans for v in (s, e)})
     cues: list[tuple[float, float, list[str]]] = []
     for a, b in zip(cuts, cuts[1:]):

@@ -25,7 +25,7 @@ from ..track.people import cluster_tracks
 from ..track.tracker import TrackOptions
 from ..track.types import Track
 from ..track.video import TrackStep, track_faces
-from ..video import Frame, VideoError
+from ..video import Frame, VideoError, sample_frames
 from .contact import FaceCrops, SampledCrops, TrackCrops
 from .identify import Identifier, label_tracks
 from .outputs import TimelineWriter, write_outputs
@@ -51,10 +51,12 @@ def config_options(cfg: FrontEndConfig, track_fps: float = 5.0, **given: Any) ->
 
 @dataclass
 class Progress:
-    """Live feedback after each sampled frame: media seconds, wall seconds, names on screen."""
+    """Live feedback after each sampled frame: media seconds, wall seconds, CPU seconds of the process (all its
+    threads) and the names on screen."""
 
     media_s: float
     wall_s: float
+    cpu_s: float
     on_screen: list[str]
 
 
@@ -75,6 +77,7 @@ class TimelineBuilder:
         self.identifier = identifier
         self._clustered = 0
         self._faces = 0  # faces seen so far (rows of the stream)
+        self._open_sums: dict[int, np.ndarray] = {}  # embedding sum of each track not yet ended (live display)
 
     def add(self, step: TrackStep, crops: FaceCrops | None = None) -> None:
         """Take one step: the frame size and duration so far, the tracks that ended, and (``crops``) the faces the
@@ -87,13 +90,23 @@ class TimelineBuilder:
         tl.tracks.extend(ended)
         self._faces += len(step.meta)
         ids = np.array([t.track_id for t in faces], np.int64) if self.opts.per_face else step.meta.track
+        if not self.opts.per_face:
+            for track_id, embed in zip(step.meta.track.tolist(), step.embeds):
+                if track_id >= 0:
+                    self._open_sums[track_id] = self._open_sums.get(track_id, 0.0) + embed
+            for track in ended:
+                self._open_sums.pop(track.track_id, None)
         if crops is not None:
             crops.offer(step.frame.time, step.frame.image, step.meta.box, step.meta.score, ids)
             crops.end(ended)
 
     def on_screen(self, step: TrackStep) -> list[str]:
-        """Names of the faces of a step (each identified on its own), for the live display."""
-        return self.identifier.identify(step.embeds).identity if len(step.embeds) else []
+        """Names of the faces of a step, for the live display: each face identified by the mean embedding of its
+        track so far (a face alone when it has no track yet), so that a name does not flicker from frame to frame."""
+        if not len(step.embeds):
+            return []
+        probes = [self._open_sums.get(t, e) if t >= 0 else e for t, e in zip(step.meta.track.tolist(), step.embeds)]
+        return self.identifier.identify(np.stack(probes)).identity
 
     def labelled(self) -> VideoTimeline:
         """The timeline with people and identities of every track so far (recomputed only when tracks ended)."""
@@ -133,12 +146,16 @@ def recognize(extractor: FaceExtractor, source: str, key: str, identifier: Ident
     """
     build = TimelineBuilder(key, source, opts, identifier)
     crops = contact_crops(opts, live=frames is not None)
-    start = time.monotonic()
+    start, cpu_start = time.monotonic(), time.process_time()
+    stream = frames
     try:
-        for step in track_faces(extractor, source, opts.track, frames=frames):
+        if stream is None:
+            stream = sample_frames(source, fps=opts.track.track_fps, max_frames=extractor.opts.max_frames)
+        for step in track_faces(extractor, source, opts.track, frames=stream):
             build.add(step, crops)
             if on_progress is not None:
-                on_progress(Progress(step.frame.time, time.monotonic() - start, build.on_screen(step)))
+                on_progress(Progress(step.frame.time, time.monotonic() - start, time.process_time() - cpu_start,
+                                     build.on_screen(step)))
             if writer is not None:  # it rewrites at a bounded rate; people are recomputed only when tracks ended
                 build.timeline.dropped_frames = getattr(frames, "dropped", 0)
                 writer.update(build.labelled())
@@ -146,10 +163,13 @@ def recognize(extractor: FaceExtractor, source: str, key: str, identifier: Ident
         log.error("%s", err)
         build.timeline.status = STATUS_VIDEO_ERROR + err.reason
     timeline = build.labelled()
-    # a LiveFrames source counts its dropped frames and keeps the error that ended it; other iterables have neither
-    error, timeline.dropped_frames = getattr(frames, "error", None), getattr(frames, "dropped", 0)
+    # a file's frames and a LiveFrames stream keep the error that ended them early (the tracks found until then
+    # are kept); a LiveFrames stream also counts its dropped frames
+    error, timeline.dropped_frames = getattr(stream, "error", None), getattr(frames, "dropped", 0)
+    timeline.media_offset = getattr(stream, "media_offset", 0.0)
     if error and timeline.status == STATUS_OK:
-        timeline.status = STATUS_VIDEO_ERROR + f"stream stopped at {timeline.duration:.1f} s: {error}"
+        timeline.status = STATUS_VIDEO_ERROR + (error if frames is None else
+                                                f"stream stopped at {timeline.duration:.1f} s: {error}")
     if timeline.status == STATUS_OK and not timeline.tracks:
         log.info("%s: no face track", key)
     if writer is not None:

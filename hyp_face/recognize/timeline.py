@@ -44,6 +44,8 @@ class VideoTimeline:
     labels: dict[int, TrackLabel] = field(default_factory=dict)  # by track_id
     status: str = "ok"
     dropped_frames: int = 0  # live mode: frames dropped to keep up with the wall clock
+    media_offset: float = 0.0  # seconds from the container's start to the video stream's: times count from the
+    # video stream's start; the RTTM and WebVTT add this, so they follow the timeline a player shows
 
 
 GAP_PERIODS = 1.5  # consecutive faces of a track further apart than this many sampling periods start a new segment

@@ -5,9 +5,9 @@ tracks and the frame's faces, maximising ``iou_weight * IoU + (1 - iou_weight) *
 face's box with the track's last box and ``c = (cos - min_cos) / (1 - min_cos)`` rescales the cosine of the face's
 embedding with the track's mean embedding so that ``min_cos`` maps to 0 and 1 to 1 (the embedder's own scale).
 A pair is admissible only when the face's cosine with the track's mean embedding and with its last face are both
-``>= min_cos`` and ``IoU >= min_iou``; a face whose box does not overlap the track's last box (IoU 0: a jump, or a
-cut the frame histogram misses) also needs ``cos >= rejoin_cos``, the cosine at which the people clustering would
-join two tracks (docs/tracks.md).
+``>= min_cos`` and ``IoU >= min_iou``; a face whose box does not continue the track's last box (no overlap, or a
+size that changed by more than ``max_scale_step`` times: a jump, or a cut the frame histogram misses) also needs
+``cos >= rejoin_cos``, the cosine at which the people clustering would join two tracks (docs/tracks.md).
 
 Rules:
 
@@ -47,8 +47,11 @@ class TrackOptions:
     min_iou: float = 0.0  # admissible pairs overlap at least this much (0: overlap is a preference only)
     min_cos: float = 0.32  # admissible pairs have at least this cosine (per embedder: track_min_cos of the config;
     # this default is that of a centred, ArcFace-like embedding: LFW impostor cosine at 1% FAR, mobilefacenet_mit)
-    rejoin_cos: float = DEFAULT_PEOPLE_AHC_THR  # a face that does not overlap the track's last box needs this
+    rejoin_cos: float = DEFAULT_PEOPLE_AHC_THR  # a face that does not continue the track's last box needs this
     # cosine (per embedder: people_ahc_thr of the config; recognition clusters the tracks into people at it too)
+    max_scale_step: float = 2.0  # a face whose box side (square root of its area) differs from the track's last
+    # box's by more than this factor does not continue it (a face does not grow or shrink 1.5x in one sampling step;
+    # a close-up cut to a wide shot of the same stage does)
     max_gap_s: float = 1.0  # a track ends after more than this many seconds without a face
     min_len: int = 3  # faces for an ended track to be kept
     max_track_s: float = 300.0  # a track this long ends (and its person starts a new one): bounded memory
@@ -67,6 +70,8 @@ class TrackOptions:
             raise ValueError(f"min_cos must be in [-1, 1), got {self.min_cos}")
         if not -1.0 <= self.rejoin_cos <= 1.0:
             raise ValueError(f"rejoin_cos must be in [-1, 1], got {self.rejoin_cos}")
+        if self.max_scale_step < 1.0:
+            raise ValueError(f"max_scale_step must be at least 1, got {self.max_scale_step}")
         if self.min_len < 1 or self.max_gap_s < 0 or self.max_track_s <= 0 or self.sharpness_ref <= 0:
             raise ValueError(f"bad track options: min_len {self.min_len}, max_gap_s {self.max_gap_s}, "
                              f"max_track_s {self.max_track_s}, sharpness_ref {self.sharpness_ref}")
@@ -77,6 +82,12 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = np.asarray(a, np.float64).reshape(-1, 4)
     b = np.asarray(b, np.float64).reshape(-1, 4)
     return np.stack([box_match(b, row, "iou") for row in a]).reshape(len(a), len(b))
+
+
+def box_side(boxes: np.ndarray) -> np.ndarray:
+    """Square root of the area of each box (N, 4), x1 y1 x2 y2; at least 1e-6 (a degenerate box)."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    return np.sqrt(np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-12))
 
 
 def face_quality(boxes: np.ndarray, scores: np.ndarray, sharpness: np.ndarray, sharpness_ref: float) -> np.ndarray:
@@ -186,13 +197,16 @@ class FaceTracker:
         if not self._open or not len(boxes):
             return {}
         o = self.opts
-        iou = box_iou(np.stack([t.box[-1] for t in self._open]), boxes)
+        last = np.stack([t.box[-1] for t in self._open])
+        iou = box_iou(last, boxes)
+        scale = box_side(last)[:, None] / box_side(boxes)[None, :]
+        continues = (iou > 0) & (scale <= o.max_scale_step) & (scale >= 1.0 / o.max_scale_step)
         faces = embeds.T.astype(np.float64)
         cos = np.stack([t.mean_embedding for t in self._open]) @ faces
         cos_last = np.stack([t.last_embedding for t in self._open]) @ faces
         gain = o.iou_weight * iou + (1.0 - o.iou_weight) * (cos - o.min_cos) / (1.0 - o.min_cos)
         admissible = ((cos >= o.min_cos) & (cos_last >= o.min_cos) & (iou >= o.min_iou)
-                      & ((iou > 0) | (cos >= o.rejoin_cos)))
+                      & (continues | (cos >= o.rejoin_cos)))
         cost = np.where(admissible, -gain, 1e6)
         rows, cols = linear_sum_assignment(cost)
         return {int(c): int(r) for r, c in zip(rows, cols) if admissible[r, c]}

@@ -30,6 +30,22 @@ SEEK_TRIES = 4       # a seek landing after its target is retried further back; 
 THREAD_PICTURE_BUDGET = 512 * 2**20  # bytes of YUV pictures the decoder's frame threads may hold (about 2 each)
 
 
+def media_offset(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float:
+    """Seconds from the start of the container (its earliest stream) to the first frame of ``stream``: frame times
+    count from the video stream's start, and adding this puts them on the timeline a player shows (0 when a start
+    time is unknown)."""
+    if stream.start_time is None or stream.time_base is None or container.start_time is None:
+        return 0.0
+    return max(0.0, float(stream.start_time * stream.time_base) - container.start_time / av.time_base)
+
+
+def media_error_text(err: Exception) -> str:
+    """What an FFmpeg or OS error says went wrong, without its error number and the file name (the caller names the
+    file): ``[Errno 1094995529] Invalid data found when processing input: 'x.mp4'`` -> ``Invalid data found when
+    processing input``."""
+    return getattr(err, "strerror", None) or str(err)
+
+
 class VideoError(RuntimeError):
     """A video or photo that cannot be read; ``path`` and ``reason`` are kept for the caller's log/status."""
 
@@ -94,7 +110,7 @@ def read_photo(path: str | os.PathLike) -> tuple[np.ndarray, Orientation]:
             orient = orientation_from_exif(img.getexif().get(0x0112))
             stored = np.asarray(img.convert("RGB"))
     except (UnidentifiedImageError, OSError, ValueError) as err:
-        raise VideoError(path, f"undecodable image: {err}") from err
+        raise VideoError(path, f"undecodable image: {media_error_text(err)}") from err
     return apply_orientation(stored, orient), orient
 
 
@@ -118,7 +134,7 @@ class VideoDecoder:
         try:
             self.container = av.open(self.path, metadata_errors="ignore")
         except (av.FFmpegError, OSError, ValueError) as err:
-            raise VideoError(path, f"cannot open as a media file: {err}") from err
+            raise VideoError(path, f"cannot open as a media file: {media_error_text(err)}") from err
         if not self.container.streams.video:
             kinds = sorted({s.type for s in self.container.streams})
             self.container.close()
@@ -210,9 +226,9 @@ class VideoDecoder:
                     self._note_keyframe(t)
                 yield t, frame
         except av.FFmpegError as err:
-            self.error = str(err)
+            self.error = f"decoding stopped at {max(self._last_time, 0.0):.1f} s: {media_error_text(err)}"
             log.warning("%s: decoding stopped after %d frames (%.3f s): %s",
-                        self.path, self.n_decoded, max(self._last_time, 0.0), err)
+                        self.path, self.n_decoded, max(self._last_time, 0.0), media_error_text(err))
 
     def frames(self) -> Iterator[tuple[float, av.VideoFrame]]:
         """(time, frame) in presentation order; a ``request_seek`` made between items is honoured."""
@@ -359,20 +375,42 @@ def decoder_threads(width: int, height: int) -> int:
 
 
 def sample_frames(path: str | os.PathLike, fps: float = 1.0, max_frames: int | None = None, *,
-                  seek: bool = True, threads: int | None = None, skip_nonref: bool = True) -> Iterator[Frame]:
-    """Frames sampled at ``fps`` by presentation time (streaming generator; see docs/video.md for the rule).
+                  seek: bool = True, threads: int | None = None, skip_nonref: bool = True) -> SampledFrames:
+    """Frames sampled at ``fps`` by presentation time (streaming iterator; see docs/video.md for the rule).
 
     For target instants t_k = k/fps (k = 0, 1, ...) the first frame with time >= t_k - h is kept, h being half
     the nominal frame duration; after keeping a frame at time t the next target is the first t_k > t + h, so
     no frame is yielded twice. Files that cannot be opened raise ``VideoError`` here (eagerly); a stream with
-    no decodable frame raises it during iteration. ``skip_nonref``: between targets the codec skips
-    non-reference frames (``VideoDecoder.skip_ahead_of``), which yields exactly the same frames, faster.
+    no decodable frame raises it during iteration, and one that breaks off after some frames ends with its
+    ``error`` set. ``skip_nonref``: between targets the codec skips non-reference frames
+    (``VideoDecoder.skip_ahead_of``), which yields exactly the same frames, faster.
     """
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
     if is_photo(path):
-        return iter([photo_frame(path)])
-    return _sample(VideoDecoder(path, threads), fps, max_frames, seek, skip_nonref)
+        return SampledFrames(iter([photo_frame(path)]))
+    decoder = VideoDecoder(path, threads)
+    return SampledFrames(_sample(decoder, fps, max_frames, seek, skip_nonref), decoder)
+
+
+class SampledFrames:
+    """The frames of :func:`sample_frames`, and ``error``: why decoding stopped before the end of the stream (None
+    when it did not), as a :class:`~hyp_face.recognize.live.LiveFrames` stream says why it stopped."""
+
+    def __init__(self, frames: Iterator[Frame], decoder: VideoDecoder | None = None):
+        self._frames, self._decoder = frames, decoder
+        #: :func:`media_offset` of the video (0 for a photo), read while the file is open
+        self.media_offset = media_offset(decoder.container, decoder.stream) if decoder is not None else 0.0
+
+    def __iter__(self) -> Iterator[Frame]:
+        return self._frames
+
+    def __next__(self) -> Frame:
+        return next(self._frames)
+
+    @property
+    def error(self) -> str | None:
+        return self._decoder.error if self._decoder is not None else None
 
 
 def _sample(decoder: VideoDecoder, fps: float, max_frames: int | None, seek: bool,
