@@ -220,6 +220,8 @@ def test_recognize_video_names_gallery_people_and_survives_bad_inputs(media, tmp
     lines = {line.split(":")[0]: line for line in res.stdout.splitlines()}
     hopper = read_timeline(out, "hopper")
     assert hopper["status"] == "ok" and named_time(hopper, "hopper") >= 3.0
+    end = probe(v / "hopper.mp4").duration  # the last sampled frame's period never runs past the file's end
+    assert hopper["duration"] <= end + 1e-3 and max(e for t in hopper["tracks"] for _, e in t["segments"]) <= end + 1e-3
     cameraman = read_timeline(out, "cameraman")
     assert cameraman["tracks"] and {t["identity"] for t in cameraman["tracks"]} == {UNKNOWN}
     noface = read_timeline(out, "noface")

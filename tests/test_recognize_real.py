@@ -70,3 +70,18 @@ def test_the_1080p_crowd_clip_runs(timelines):
     doc = timelines["crowd"]
     assert (doc["width"], doc["height"]) == (1920, 1080)
     assert doc["tracks"] and doc["duration"] > 4.0
+
+
+@pytest.mark.parametrize("key", ["obama", "hamilton"])
+def test_timelines_end_with_the_video_and_follow_the_players_clock(timelines, key):
+    """Obama's 5.105 s at 5 fps: the last sample (5.0 s) stands for 0.2 s but the video ends 0.1 s later. Hamilton's
+    video stream starts 0.844 s after its audio: the RTTM and WebVTT add that, the timeline's own times do not."""
+    from hyp_face.bench.recognize import celeb_clips
+    from hyp_face.video import probe
+
+    doc = timelines[key]
+    path = celeb_clips(shared_path("data", "celeb_video_smoke").parents[1])[key][0]
+    end = probe(path).duration
+    assert doc["duration"] <= end + 1e-3
+    assert max(e for t in doc["tracks"] for _, e in t["segments"]) <= end + 1e-3
+    assert doc["media_offset"] == pytest.approx(0.844 if key == "hamilton" else 0.0, abs=1e-3)

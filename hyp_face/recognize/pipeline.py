@@ -167,6 +167,9 @@ def recognize(extractor: FaceExtractor, source: str, key: str, identifier: Ident
     # are kept); a LiveFrames stream also counts its dropped frames
     error, timeline.dropped_frames = getattr(stream, "error", None), getattr(frames, "dropped", 0)
     timeline.media_offset = getattr(stream, "media_offset", 0.0)
+    declared = getattr(stream, "duration", None) if frames is None else None
+    if declared:  # the last sampled frame stands for 1/track_fps, which may run past the end of a file
+        timeline.duration = min(timeline.duration, max(declared, max((t.end for t in timeline.tracks), default=0.0)))
     if error and timeline.status == STATUS_OK:
         timeline.status = STATUS_VIDEO_ERROR + (error if frames is None else
                                                 f"stream stopped at {timeline.duration:.1f} s: {error}")

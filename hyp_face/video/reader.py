@@ -401,6 +401,9 @@ class SampledFrames:
         self._frames, self._decoder = frames, decoder
         #: :func:`media_offset` of the video (0 for a photo), read while the file is open
         self.media_offset = media_offset(decoder.container, decoder.stream) if decoder is not None else 0.0
+        #: the video stream's declared duration in seconds (None: a photo, or not declared)
+        self.duration = (float(decoder.stream.duration * decoder.time_base)
+                         if decoder is not None and decoder.stream.duration else None)
 
     def __iter__(self) -> Iterator[Frame]:
         return self._frames
