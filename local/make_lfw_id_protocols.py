@@ -23,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", default="data", help="where the data dirs go (default data)")
     p.add_argument("--prefix", default="lfw_id", help="name prefix of the data dirs (default lfw_id)")
     p.add_argument("--min-search-images", type=int, default=5,
-                   help="photos an identity needs to be a search query (default 5; at least 2: a query needs a relevant item)")
+                   help="photos an identity needs to be a search query (default 5; at least 2: a query needs a "
+                        "relevant item)")
     args = p.parse_args(argv)
     if args.min_search_images < 2:
         p.error(f"--min-search-images must be at least 2, got {args.min_search_images}")

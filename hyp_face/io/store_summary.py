@@ -70,14 +70,9 @@ def allowed_unreadable(limit: str, videos: int) -> int:
 def unreadable_exit(unreadable: int, total: int, limit: str, noun: str = "videos") -> int:
     """The exit status of a stage with ``unreadable`` of ``total`` items unreadable: 1, after an error line on
     stderr, when that is more than ``limit`` (a count or a percentage) allows; else 0. A bad ``limit`` raises
-    ``SystemExit`` with its reason."""
-    prog = Path(sys.argv[0]).stem
-    try:
-        allowed = allowed_unreadable(limit, total)
-    except ValueError as err:
-        raise SystemExit(f"{prog}: {err}") from None
-    if unreadable <= allowed:
+    ``ValueError`` (a command's :func:`hyp_face.cli.run_main` prints it)."""
+    if unreadable <= allowed_unreadable(limit, total):
         return 0
-    print(f"{prog}: {unreadable} of {total} {noun} unreadable, more than --max-unreadable {limit}; repair them (a "
+    print(f"{Path(sys.argv[0]).stem}: {unreadable} of {total} {noun} unreadable, more than --max-unreadable {limit}; repair them (a "
           "rerun redoes the jobs whose files changed) or drop them from the data dir's vid.scp", file=sys.stderr)
     return 1

@@ -46,8 +46,7 @@ def open_source(source: str, fmt: str | None = None, timeout_s: float = OPEN_TIM
 def timeout_text(err: Exception, timeout_s: float) -> str:
     """What went wrong, as :func:`~hyp_face.video.reader.media_error_text` says it; FFmpeg's own words for the
     interrupt that ends a source silent for ``timeout_s`` ("Immediate exit requested") become plain ones."""
-    text = media_error_text(err)
-    return f"no data for {timeout_s:g} s" if isinstance(err, av.error.ExitError) else text
+    return f"no data for {timeout_s:g} s" if isinstance(err, av.error.ExitError) else media_error_text(err)
 
 
 class LiveFrames:

@@ -50,7 +50,7 @@ class TrackOptions:
     rejoin_cos: float = DEFAULT_PEOPLE_AHC_THR  # a face that does not continue the track's last box needs this
     # cosine (per embedder: people_ahc_thr of the config; recognition clusters the tracks into people at it too)
     max_scale_step: float = 2.0  # a face whose box side (square root of its area) differs from the track's last
-    # box's by more than this factor does not continue it (a face does not grow or shrink 1.5x in one sampling step;
+    # box's by more than this factor does not continue it (a face does not grow or shrink 2x in one sampling step;
     # a close-up cut to a wide shot of the same stage does)
     max_gap_s: float = 1.0  # a track ends after more than this many seconds without a face
     min_len: int = 3  # faces for an ended track to be kept

@@ -245,11 +245,16 @@ class VideoDecoder:
             run.close()
             run = self._seek_run(self._seek_target)
 
+    @property
+    def declared_duration(self) -> float | None:
+        """The video stream's duration as the container declares it, in seconds (None: not declared)."""
+        return float(self.stream.duration * self.time_base) if self.stream.duration else None
+
     def _warn_if_cut_short(self) -> None:
         """Log a truncated stream: decoding ended well before the duration the container declares."""
-        if self.error is not None or self.stream.duration is None or self.n_decoded == 0:
+        declared = self.declared_duration
+        if self.error is not None or declared is None or self.n_decoded == 0:
             return
-        declared = float(self.stream.duration * self.time_base)
         if declared - self._last_time > 3 * self.frame_duration + 0.1:
             self.error = f"stream ends at {self._last_time:.3f} s of a declared {declared:.3f} s"
             log.warning("%s: decoding stopped after %d frames: %s (truncated file?)",
@@ -402,8 +407,7 @@ class SampledFrames:
         #: :func:`media_offset` of the video (0 for a photo), read while the file is open
         self.media_offset = media_offset(decoder.container, decoder.stream) if decoder is not None else 0.0
         #: the video stream's declared duration in seconds (None: a photo, or not declared)
-        self.duration = (float(decoder.stream.duration * decoder.time_base)
-                         if decoder is not None and decoder.stream.duration else None)
+        self.duration = decoder.declared_duration if decoder is not None else None
 
     def __iter__(self) -> Iterator[Frame]:
         return self._frames
@@ -450,8 +454,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             break
         else:
             dec.check_decoded()
-        if stream.duration is not None:
-            duration = float(stream.duration * dec.time_base)
+        if dec.declared_duration is not None:
+            duration = dec.declared_duration
         elif dec.container.duration is not None:
             duration = dec.container.duration / av.time_base
         else:
